@@ -1,0 +1,53 @@
+"""What a use case gets for one inbound message: who, what, when, and where replies go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.config import Config
+from handlers.i18n import t
+from handlers.messages import Button, Inbound, Outgoing
+from storage.models import Person
+
+
+@dataclass
+class Context:
+    """One inbound message being handled; replies collect in `out` until the commit."""
+
+    session: AsyncSession
+    inbound: Inbound
+    now: datetime
+    config: Config
+    person: Person
+    out: list[Outgoing] = field(default_factory=list)
+
+    @property
+    def lang(self) -> str:
+        """The sender's language."""
+        return self.person.language or self.config.language
+
+    @property
+    def text(self) -> str:
+        """The message text, trimmed."""
+        return self.inbound.text.strip()
+
+    def reply(self, key: str, *, buttons: tuple[Button, ...] = (), ref: str | None = None,
+              **values: Any) -> None:
+        """Answer the sender on the channel they wrote from."""
+        self.out.append(Outgoing(text=t(key, self.lang, **values), to=self.inbound.address,
+                                 person_id=self.person.id, buttons=buttons, ref=ref))
+
+    def tell(self, person: Person, key: str, *, buttons: tuple[Button, ...] = (),
+             ref: str | None = None, **values: Any) -> None:
+        """Message another person on their own channel, in their own language."""
+        lang = person.language or self.config.language
+        self.out.append(Outgoing(text=t(key, lang, **values), person_id=person.id,
+                                 buttons=buttons, ref=ref))
+
+    def send(self, message: Outgoing) -> None:
+        """Queue a ready-made message."""
+        self.out.append(message)

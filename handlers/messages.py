@@ -1,0 +1,113 @@
+"""The channel boundary: one inbound and one outgoing message type for every channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Channel(StrEnum):
+    """Where a message travels."""
+
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+
+
+@dataclass(frozen=True)
+class Address:
+    """A chat on one channel: a Telegram chat id or a WhatsApp E.164 number."""
+
+    channel: Channel
+    id: str
+
+
+@dataclass(frozen=True)
+class Button:
+    """An option: an inline button on Telegram, a numbered reply on WhatsApp."""
+
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """Media as the channel gave it: Telegram file_id or Twilio media URL, plus metadata."""
+
+    kind: str
+    ref: str
+    channel: Channel
+    mime: str = ""
+    name: str = ""
+    size: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain form for JSON columns."""
+        return {"kind": self.kind, "ref": self.ref, "channel": self.channel.value,
+                "mime": self.mime, "name": self.name, "size": self.size}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Attachment:
+        """Inverse of to_json."""
+        return cls(kind=data["kind"], ref=data["ref"], channel=Channel(data["channel"]),
+                   mime=data.get("mime", ""), name=data.get("name", ""), size=data.get("size"))
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """Anything a person sent: text, a button press, media, a shared contact."""
+
+    address: Address
+    external_id: str
+    received_at: datetime
+    sender_id: str = ""
+    sender_name: str = ""
+    text: str = ""
+    payload: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    contact_phone: str | None = None
+    contact_user_id: str | None = None
+    reply_to_external_id: str | None = None
+    unsupported: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain form for the inbox table."""
+        return {
+            "channel": self.address.channel.value, "address": self.address.id,
+            "external_id": self.external_id, "received_at": self.received_at.isoformat(),
+            "sender_id": self.sender_id, "sender_name": self.sender_name, "text": self.text,
+            "payload": self.payload, "attachments": [a.to_json() for a in self.attachments],
+            "contact_phone": self.contact_phone, "contact_user_id": self.contact_user_id,
+            "reply_to_external_id": self.reply_to_external_id, "unsupported": self.unsupported,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Inbound:
+        """Inverse of to_json."""
+        return cls(
+            address=Address(Channel(data["channel"]), data["address"]),
+            external_id=data["external_id"],
+            received_at=datetime.fromisoformat(data["received_at"]),
+            sender_id=data.get("sender_id", ""), sender_name=data.get("sender_name", ""),
+            text=data.get("text", ""), payload=data.get("payload"),
+            attachments=tuple(Attachment.from_json(a) for a in data.get("attachments", [])),
+            contact_phone=data.get("contact_phone"), contact_user_id=data.get("contact_user_id"),
+            reply_to_external_id=data.get("reply_to_external_id"),
+            unsupported=data.get("unsupported"),
+        )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message the bot owes someone, to a person (routed to their channel) or an address."""
+
+    text: str
+    person_id: int | None = None
+    to: Address | None = None
+    buttons: tuple[Button, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    request_contact: bool = False
+    template: str | None = None
+    template_vars: dict[str, str] = field(default_factory=dict)
+    ref: str | None = None

@@ -1,0 +1,1 @@
+"""Storage layer: typed SQLAlchemy models, engine and session factory, migrations."""

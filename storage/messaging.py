@@ -1,0 +1,83 @@
+"""Durable inbox, transactional outbox, conversation state and WhatsApp menus."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.base import Base
+
+
+class InboxItem(Base):
+    """An inbound update, stored before it is acknowledged; the unique key dedupes repeats."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(80))
+    payload: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None] = mapped_column(index=True)
+    error: Mapped[str | None] = mapped_column(String(500))
+
+
+class OutboxStatus(StrEnum):
+    """Delivery state of a message the bot owes someone."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    HELD = "held"
+
+
+class OutboxMessage(Base):
+    """A message the bot owes someone; written in the transaction that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_external", "channel", "address", "external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64))
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    payload: Mapped[dict[str, Any]]
+    ref: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    external_id: Mapped[str | None] = mapped_column(String(80))
+    delivery_status: Mapped[str | None] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(String(500))
+
+
+class ConversationState(Base):
+    """Which form or reply a person is in the middle of; kept per person, not per channel."""
+
+    __tablename__ = "conversation_states"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]
+
+
+class Menu(Base):
+    """The numbered options last shown to a WhatsApp address, so "2" can mean a button."""
+
+    __tablename__ = "menus"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    payloads: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime]
