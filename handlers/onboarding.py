@@ -83,6 +83,9 @@ async def ask_consent(ctx: Context) -> None:
 async def record_consent(ctx: Context, answer: str) -> None:
     """Store the consent answer with time; without consent nothing else proceeds."""
     given = answer == "yes"
+    if given and ctx.person.consent_given:
+        await show_main_menu(ctx)
+        return
     ctx.person.consent_given = given
     ctx.person.consent_at = ctx.now
     ctx.session.add(AuditEntry(at=ctx.now, actor_id=ctx.person.id, action="consent",

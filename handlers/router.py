@@ -15,6 +15,7 @@ from handlers.messages import Channel, Inbound, Outgoing
 from handlers.onboarding import ask_consent, find_sender, link_telegram, record_unknown
 from handlers.outbox import enqueue_all, menu_choice
 from handlers.questions import ask_question
+from handlers.reachability import release_held
 from handlers.registry import ACTIONS, COMMANDS
 from handlers.state import clear_state, get_state
 from storage.models import InboxItem, OutboxMessage, Role
@@ -34,12 +35,12 @@ async def process_inbound(session: AsyncSession, inbound: Inbound, now: datetime
     elif person is None:
         return [await record_unknown(session, inbound, config)]
     ctx = Context(session=session, inbound=inbound, now=now, config=config, person=person)
-    note_activity(ctx)
+    await note_activity(ctx)
     await dispatch(ctx)
     return ctx.out
 
 
-def note_activity(ctx: Context) -> None:
+async def note_activity(ctx: Context) -> None:
     """Remember when and where the person last wrote (WhatsApp's 24-hour window starts here)."""
     person, channel = ctx.person, ctx.inbound.address.channel
     person.last_inbound_at = ctx.now
@@ -47,6 +48,7 @@ def note_activity(ctx: Context) -> None:
     person.unreachable_reason = None
     if channel == Channel.WHATSAPP:
         person.last_whatsapp_inbound_at = ctx.now
+        await release_held(ctx.session, person.id, ctx.now)
     if channel == Channel.TELEGRAM:
         person.telegram_chat_id = ctx.inbound.address.id
 

@@ -81,3 +81,17 @@ class Menu(Base):
     address: Mapped[str] = mapped_column(String(64), primary_key=True)
     payloads: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime]
+
+
+class MediaLink(Base):
+    """An unguessable, expiring token under which the bot serves a file (WhatsApp needs a URL)."""
+
+    __tablename__ = "media_links"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[str] = mapped_column(String(1000))
+    mime: Mapped[str] = mapped_column(String(100), default="")
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

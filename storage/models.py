@@ -1,7 +1,14 @@
 """Every model, imported in one place so metadata and migrations see them all."""
 
 from storage.base import Base
-from storage.messaging import ConversationState, InboxItem, Menu, OutboxMessage, OutboxStatus
+from storage.messaging import (
+    ConversationState,
+    InboxItem,
+    MediaLink,
+    Menu,
+    OutboxMessage,
+    OutboxStatus,
+)
 from storage.people import AuditEntry, Person, Role, UnknownContact
 from storage.tickets import Ticket, TicketMessage, TicketStatus
 
@@ -10,6 +17,7 @@ __all__ = [
     "Base",
     "ConversationState",
     "InboxItem",
+    "MediaLink",
     "Menu",
     "OutboxMessage",
     "OutboxStatus",

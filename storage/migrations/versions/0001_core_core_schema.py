@@ -34,6 +34,19 @@ def upgrade() -> None:
     with op.batch_alter_table('inbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_inbox_processed_at'), ['processed_at'], unique=False)
 
+    op.create_table('media_links',
+    sa.Column('token', sa.String(length=64), nullable=False),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('ref', sa.String(length=1000), nullable=False),
+    sa.Column('mime', sa.String(length=100), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('created_at', storage.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', storage.base.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('token', name=op.f('pk_media_links'))
+    )
+    with op.batch_alter_table('media_links', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_media_links_expires_at'), ['expires_at'], unique=False)
+
     op.create_table('menus',
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('address', sa.String(length=64), nullable=False),
@@ -199,6 +212,7 @@ def downgrade() -> None:
 
     op.drop_table('people')
     op.drop_table('menus')
+    op.drop_table('media_links')
     with op.batch_alter_table('inbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inbox_processed_at'))
 

@@ -1,0 +1,1 @@
+"""Composition root: settings, channel adapters, HTTP server, command line."""

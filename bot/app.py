@@ -1,0 +1,171 @@
+"""Start-up and shutdown in order: database, delivery, inbox, channels, HTTP server, scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from twilio.request_validator import RequestValidator
+
+from bot import telegram as tg
+from bot import whatsapp as wa
+from bot.delivery import DeliveryWorker, Pace, RateLimiter, Sender, reachability_hook
+from bot.http import WebApp
+from bot.inbox import InboxProcessor, ingest
+from bot.media import MediaStore
+from bot.settings import Settings, TelegramMode
+from handlers.messages import Inbound
+from scheduler.runner import build_scheduler
+from storage.db import make_engine, make_sessionmaker, upgrade
+
+log = logging.getLogger(__name__)
+
+class _Server(uvicorn.Server):
+    """Uvicorn inside our event loop; the app owns signal handling."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class KlinikApp:
+    """Everything `klinik run` starts, wired once."""
+
+    settings: Settings
+    engine: AsyncEngine = field(init=False)
+    sessions: async_sessionmaker[AsyncSession] = field(init=False)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.config = self.settings.handler_config()
+        self.engine = make_engine(self.settings.database_url)
+        self.sessions = make_sessionmaker(self.engine)
+        self.bot = self._telegram_bot()
+        self.twilio = self._twilio_client()
+        self.media = MediaStore(self.sessions, bot=self.bot, twilio_auth=self._twilio_auth(),
+                                twilio_base_url=self.settings.twilio.api_base_url,
+                                public_base_url=self.settings.public_base_url)
+        self.worker = DeliveryWorker(self.sessions, self._senders(), self._limiter(),
+                                     on_permanent_failure=reachability_hook(self.config))
+        self.processor = InboxProcessor(self.sessions, self.config, after_commit=self.worker.wake)
+        self.poller = (tg.TelegramPoller(self.bot, self.ingest, self.processor.wake)
+                       if self.bot and self.settings.telegram.mode == TelegramMode.POLLING else None)
+        self.scheduler = build_scheduler(self.sessions, self.config, after_run=self.worker.wake)
+        self.server = _Server(uvicorn.Config(self._web().build(), host=self.settings.http_host,
+                                             port=self.settings.http_port, log_level="warning", lifespan="off"))
+
+    def _telegram_bot(self) -> tg.Bot | None:
+        token = self.settings.telegram.token
+        return tg.make_bot(token.get_secret_value(), self.settings.telegram.api_base_url) if token else None
+
+    def _twilio_auth(self) -> tuple[str, str] | None:
+        twilio = self.settings.twilio
+        if twilio.account_sid and twilio.auth_token:
+            return twilio.account_sid, twilio.auth_token.get_secret_value()
+        return None
+
+    def _twilio_client(self) -> wa.Client | None:
+        auth = self._twilio_auth() if self.settings.has_whatsapp else None
+        return wa.make_client(*auth, self.settings.twilio.api_base_url) if auth else None
+
+    def _senders(self) -> dict[str, Sender]:
+        senders: dict[str, Sender] = {}
+        if self.bot is not None:
+            senders["telegram"] = tg.TelegramSender(self.bot, self.media, self.config.language)
+        if self.twilio is not None:
+            twilio = self.settings.twilio
+            senders["whatsapp"] = wa.WhatsAppSender(
+                self.twilio, self.sessions, sender=str(twilio.whatsapp_from),
+                status_callback=f"{self.settings.public_base_url.rstrip('/')}/twilio/status",
+                templates=twilio.templates, media=self.media)
+        return senders
+
+    def _limiter(self) -> RateLimiter:
+        telegram, twilio = self.settings.telegram, self.settings.twilio
+        return RateLimiter({"telegram": Pace(telegram.messages_per_second, telegram.per_chat_interval_seconds),
+                            "whatsapp": Pace(twilio.messages_per_second)})
+
+    def _web(self) -> WebApp:
+        auth = self._twilio_auth()
+        secret = self.settings.telegram.webhook_secret
+        return WebApp(sessions=self.sessions, config=self.config, ingest=self.ingest,
+                      after_ingest=self.processor.wake, media=self.media,
+                      public_base_url=self.settings.public_base_url,
+                      twilio_validator=RequestValidator(auth[1]) if auth else None,
+                      telegram_bot=self.bot if self.settings.telegram.mode == TelegramMode.WEBHOOK else None,
+                      telegram_secret=secret.get_secret_value() if secret else None)
+
+    async def ingest(self, inbound: Inbound) -> bool:
+        """Store one inbound message (dedupe by channel and external id)."""
+        return await ingest(self.sessions, inbound, datetime.now(UTC))
+
+    async def start(self) -> None:
+        """Bring every part up; pending outbox rows and unprocessed inbox items resume here."""
+        await upgrade(self.settings.database_url)
+        self._warn_missing_templates()
+        if self.bot is not None:
+            await self.bot.initialize()
+            await self._configure_webhook()
+        self.tasks = [asyncio.create_task(self.worker.run(), name="delivery"),
+                      asyncio.create_task(self.processor.run(), name="inbox"),
+                      asyncio.create_task(self.server.serve(), name="http")]
+        if self.poller is not None:
+            self.tasks.append(asyncio.create_task(self.poller.run(), name="telegram-polling"))
+        self.scheduler.start()
+        log.info("Klinik Bisnis running: telegram=%s whatsapp=%s http=%s:%s", self.bot is not None,
+                 self.twilio is not None, self.settings.http_host, self.settings.http_port)
+
+    async def _configure_webhook(self) -> None:
+        assert self.bot is not None
+        if self.settings.telegram.mode != TelegramMode.WEBHOOK:
+            return
+        secret = self.settings.telegram.webhook_secret
+        await self.bot.set_webhook(f"{self.settings.public_base_url.rstrip('/')}/telegram/webhook",
+                                   secret_token=secret.get_secret_value() if secret else None,
+                                   allowed_updates=["message", "callback_query"])
+
+    def _warn_missing_templates(self) -> None:
+        if self.twilio is None:
+            return
+        for purpose in ("held",):
+            if purpose not in self.settings.twilio.templates:
+                log.warning("No WhatsApp template for %r (KLINIK_TWILIO__TEMPLATES): messages outside the "
+                            "24-hour window wait until the person writes again", purpose)
+
+    async def stop(self) -> None:
+        """Stop taking work, finish what is in hand, close connections."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.poller is not None:
+            self.poller.stop()
+        self.server.should_exit = True
+        self.processor.stop()
+        self.worker.stop()
+        done, pending = await asyncio.wait(self.tasks, timeout=10)
+        for task in pending:
+            task.cancel()
+        if self.bot is not None:
+            with contextlib.suppress(Exception):
+                await self.bot.shutdown()
+        await self.engine.dispose()
+        log.info("Klinik Bisnis stopped")
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT."""
+    app = KlinikApp(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await app.start()
+    await stopping.wait()
+    await app.stop()

@@ -1,0 +1,274 @@
+"""`klinik chat`: a terminal channel to try the bot as anyone on the roster, no account needed."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.delivery import DeliveryWorker, Pace, RateLimiter
+from bot.inbox import InboxProcessor, ingest
+from handlers.config import Config
+from handlers.messages import Address, Channel, Inbound
+from scheduler.jobs import JOBS
+from scheduler.runner import run_job
+from storage.models import OutboxMessage, Person
+
+HELP = """Perintah chat (lainnya dikirim ke bot sebagai pesan):
+  /orang             daftar orang di roster
+  /sebagai N|nama    bertindak sebagai orang itu (nomor dari /orang, nama, atau telepon)
+  /kanal telegram|whatsapp   ganti kanal orang ini
+  /kontak            (Telegram) bagikan nomor sendiri
+  /tekan N           tekan tombol N dari pesan terakhir
+  /balas M teks      (Telegram) balas pesan bernomor M
+  /foto [keterangan] kirim foto contoh
+  /waktu [YYYY-MM-DD HH:MM]  lihat atau ubah jam
+  /jalankan [job]    jalankan tugas terjadwal sekarang (tanpa nama: daftar)
+  /keluar            selesai"""
+
+
+@dataclass
+class Seen:
+    """What one person last received: buttons to press, message numbers to reply to."""
+
+    buttons: list[tuple[str, str]] = field(default_factory=list)
+    message_ids: dict[int, str] = field(default_factory=dict)
+
+
+class ConsoleSender:
+    """Prints each delivered row as the recipient would see it."""
+
+    def __init__(self, chat: ChatSession, channel: str) -> None:
+        self.chat, self.channel = chat, channel
+
+    async def send(self, row: OutboxMessage) -> str | None:
+        """Show the message; return a message id the user can reply to."""
+        return await self.chat.show(row)
+
+
+class ChatSession:
+    """A REPL over the real inbox, router, outbox and delivery worker."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], config: Config, out=sys.stdout) -> None:
+        self.sessions, self.config, self.out = sessions, config, out
+        self.actor: Person | None = None
+        self.channel = Channel.WHATSAPP
+        self.clock_offset = datetime.now(UTC) - datetime.now(UTC)
+        self.seen: dict[str, Seen] = {}
+        self.counter = 0
+        self.shown = 0
+        senders = {"telegram": ConsoleSender(self, "telegram"), "whatsapp": ConsoleSender(self, "whatsapp")}
+        self.worker = DeliveryWorker(self.sessions, senders, RateLimiter({"telegram": Pace(1000), "whatsapp": Pace(1000)}),
+                                     clock=self.now)
+        self.processor = InboxProcessor(self.sessions, config, after_commit=lambda: None, clock=self.now)
+
+    def now(self) -> datetime:
+        """The chat's clock (movable with /waktu)."""
+        return datetime.now(UTC) + self.clock_offset
+
+    def print(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    async def show(self, row: OutboxMessage) -> str:
+        self.shown += 1
+        number = self.shown
+        async with self.sessions() as session:
+            person = await session.get(Person, row.recipient_id) if row.recipient_id else None
+        who = f"{person.name} ({person.role}, {row.channel})" if person else f"{row.address} ({row.channel})"
+        self.print(f"\n┌─ untuk {who} · pesan {number}")
+        for line in row.payload["text"].splitlines() or [""]:
+            self.print(f"│ {line}")
+        key = f"{row.channel}:{row.address}"
+        seen = self.seen.setdefault(key, Seen())
+        seen.message_ids[number] = f"chat-{number}"
+        buttons = row.payload.get("buttons") or []
+        seen.buttons = [(b["label"], b["payload"]) for b in buttons]
+        if buttons and row.channel == "telegram":
+            self.print("│ " + "  ".join(f"[{i}] {label}" for i, (label, _) in enumerate(seen.buttons, 1)))
+        if row.payload.get("request_contact"):
+            self.print("│ [📱 Bagikan nomor saya]  (ketik /kontak)")
+        for attachment in row.payload.get("attachments") or []:
+            self.print(f"│ 📎 {attachment['kind']} {attachment.get('name') or ''}")
+        self.print("└─")
+        return f"chat-{number}"
+
+    async def people(self) -> list[Person]:
+        async with self.sessions() as session:
+            return list((await session.execute(select(Person).order_by(Person.role, Person.id))).scalars())
+
+    async def choose(self, wanted: str) -> None:
+        people = await self.people()
+        match = None
+        if wanted.isdigit() and 1 <= int(wanted) <= len(people):
+            match = people[int(wanted) - 1]
+        else:
+            match = next((p for p in people if wanted.lower() in p.name.lower() or wanted in p.phone), None)
+        if match is None:
+            self.print("Tidak ditemukan. Ketik /orang untuk daftar.")
+            return
+        self.actor = match
+        self.channel = Channel(match.preferred_channel or Channel.WHATSAPP)
+        self.print(f"Sekarang Anda: {match.name} ({match.role}) lewat {self.channel}.")
+
+    def address(self) -> Address:
+        assert self.actor is not None
+        if self.channel == Channel.TELEGRAM:
+            return Address(Channel.TELEGRAM, self.telegram_id())
+        return Address(Channel.WHATSAPP, self.actor.phone)
+
+    def telegram_id(self) -> str:
+        assert self.actor is not None
+        return "7" + self.actor.phone[-9:]
+
+    async def send(self, text: str = "", **extra: object) -> None:
+        if self.actor is None:
+            self.print("Pilih dulu siapa Anda: /orang lalu /sebagai N")
+            return
+        self.counter += 1
+        address = self.address()
+        inbound = Inbound(address=address, external_id=f"chat-in-{self.now().timestamp()}-{self.counter}",
+                          received_at=self.now(), sender_id=address.id if self.channel == Channel.TELEGRAM
+                          else self.actor.phone, sender_name=self.actor.name, text=text, **extra)  # type: ignore[arg-type]
+        await ingest(self.sessions, inbound, self.now())
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Process everything stored and deliver everything owed."""
+        await self.processor.drain()
+        while await self.worker.drain_once():
+            pass
+
+    async def handle(self, line: str) -> bool:
+        """One line typed by the user; False to quit."""
+        if not line.startswith("/") or line.split()[0] not in COMMANDS:
+            await self.press_or_send(line)
+            return True
+        words = shlex.split(line)
+        return await COMMANDS[words[0]](self, words[1:])
+
+    async def press_or_send(self, line: str) -> None:
+        seen = self.seen.get(f"{self.channel}:{self.address().id}") if self.actor else None
+        if self.channel == Channel.TELEGRAM and seen and line.strip().isdigit() and seen.buttons:
+            await cmd_press(self, [line.strip()])
+            return
+        await self.send(line)
+
+
+async def cmd_people(chat: ChatSession, _args: list[str]) -> bool:
+    for index, person in enumerate(await chat.people(), 1):
+        chat.print(f"{index:>3}. {person.name} — {person.role}, {person.phone}, {person.preferred_channel or 'whatsapp'}")
+    return True
+
+
+async def cmd_as(chat: ChatSession, args: list[str]) -> bool:
+    await chat.choose(" ".join(args))
+    return True
+
+
+async def cmd_channel(chat: ChatSession, args: list[str]) -> bool:
+    if args and args[0] in ("telegram", "whatsapp"):
+        chat.channel = Channel(args[0])
+    chat.print(f"Kanal: {chat.channel}")
+    return True
+
+
+async def cmd_contact(chat: ChatSession, _args: list[str]) -> bool:
+    if chat.actor is None:
+        chat.print("Pilih dulu siapa Anda: /sebagai N")
+        return True
+    chat.channel = Channel.TELEGRAM
+    await chat.send("", contact_phone=chat.actor.phone, contact_user_id=chat.telegram_id())
+    return True
+
+
+async def cmd_press(chat: ChatSession, args: list[str]) -> bool:
+    seen = chat.seen.get(f"{chat.channel}:{chat.address().id}") if chat.actor else None
+    if not seen or not args or not args[0].isdigit() or not 1 <= int(args[0]) <= len(seen.buttons):
+        chat.print("Tidak ada tombol dengan nomor itu.")
+        return True
+    if chat.channel == Channel.WHATSAPP:
+        await chat.send(args[0])
+    else:
+        await chat.send("", payload=seen.buttons[int(args[0]) - 1][1])
+    return True
+
+
+async def cmd_reply(chat: ChatSession, args: list[str]) -> bool:
+    if len(args) < 2 or not args[0].isdigit():
+        chat.print("Cara: /balas NOMOR_PESAN teks")
+        return True
+    await chat.send(" ".join(args[1:]), reply_to_external_id=f"chat-{args[0]}")
+    return True
+
+
+async def cmd_photo(chat: ChatSession, args: list[str]) -> bool:
+    from handlers.messages import Attachment
+
+    photo = Attachment("photo", "demo-photo", chat.channel, "image/jpeg", "foto.jpg", 52_000)
+    await chat.send(" ".join(args), attachments=(photo,))
+    return True
+
+
+async def cmd_time(chat: ChatSession, args: list[str]) -> bool:
+    if args:
+        wanted = datetime.strptime(" ".join(args), "%Y-%m-%d %H:%M").replace(tzinfo=chat.config.timezone)
+        chat.clock_offset = wanted - datetime.now(UTC)
+    chat.print(f"Jam: {chat.now().astimezone(chat.config.timezone):%A %Y-%m-%d %H:%M %Z}")
+    return True
+
+
+async def cmd_run(chat: ChatSession, args: list[str]) -> bool:
+    job = next((j for j in JOBS if args and j.id == args[0]), None)
+    if job is None:
+        chat.print("Tugas terjadwal: " + (", ".join(j.id for j in JOBS) or "(belum ada)"))
+        return True
+    count = await run_job(job, chat.sessions, chat.config, chat.now())
+    chat.print(f"{job.id}: {count} pesan")
+    await chat.settle()
+    return True
+
+
+async def cmd_help(chat: ChatSession, _args: list[str]) -> bool:
+    chat.print(HELP)
+    return True
+
+
+async def cmd_quit(_chat: ChatSession, _args: list[str]) -> bool:
+    return False
+
+
+COMMANDS = {"/orang": cmd_people, "/sebagai": cmd_as, "/kanal": cmd_channel, "/kontak": cmd_contact,
+            "/tekan": cmd_press, "/balas": cmd_reply, "/foto": cmd_photo, "/waktu": cmd_time,
+            "/jalankan": cmd_run, "/bantuan-chat": cmd_help, "/keluar": cmd_quit}
+
+
+async def repl(sessions: async_sessionmaker[AsyncSession], config: Config, actor: str | None = None) -> None:
+    """Read lines until /keluar or end of input."""
+    chat = ChatSession(sessions, config)
+    chat.print("Klinik Bisnis — mode chat. Ketik /bantuan-chat untuk perintah chat, /orang untuk daftar orang.")
+    await chat.settle()
+    if actor:
+        await chat.choose(actor)
+    loop = asyncio.get_running_loop()
+    while True:
+        who = f"{chat.actor.name} · {chat.channel}" if chat.actor else "belum memilih"
+        line = await loop.run_in_executor(None, _read_line, f"\n[{who}] > ")
+        if line is None or not await chat.handle(line.strip()):
+            break
+
+
+def _read_line(prompt: str) -> str | None:
+    # Piped input is echoed so a saved transcript reads like the screen.
+    interactive = sys.stdin.isatty()
+    try:
+        line = input(prompt if interactive else "")
+    except EOFError:
+        return None
+    if not interactive:
+        print(prompt.strip() + " " + line, flush=True)
+    return line

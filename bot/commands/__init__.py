@@ -1,0 +1,5 @@
+"""Subcommands of `klinik`; each module exposes `register(subparsers)`."""
+
+from bot.commands import core
+
+MODULES = [core]

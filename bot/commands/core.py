@@ -1,0 +1,90 @@
+"""`klinik run`, `klinik chat`, `klinik demo` and `klinik db upgrade`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.settings import Settings, load_settings
+from storage.db import make_engine, make_sessionmaker, upgrade
+
+DEMO_ROSTER = Path(__file__).resolve().parent.parent / "templates" / "demo_roster.csv"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the core subcommands."""
+    run = subparsers.add_parser("run", help="serve Telegram, WhatsApp, the HTTP server and the scheduler")
+    run.set_defaults(func=cmd_run)
+    chat = subparsers.add_parser("chat", help="try the bot in the terminal as anyone on the roster")
+    chat.add_argument("--as", dest="actor", help="start as this person (name or phone)")
+    chat.set_defaults(func=cmd_chat)
+    demo = subparsers.add_parser("demo", help="load a small demo roster into the database")
+    demo.set_defaults(func=cmd_demo)
+    db = subparsers.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+
+def cmd_run(_args: argparse.Namespace) -> int:
+    """Serve real users with the channels configured in .env."""
+    from bot.app import serve
+
+    settings = load_settings()
+    if not settings.has_telegram and not settings.has_whatsapp:
+        print("Peringatan: Telegram dan WhatsApp belum dikonfigurasi (.env). Hanya server HTTP yang berjalan.")
+    asyncio.run(serve(settings))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """The terminal channel over the configured database."""
+    from bot.chat import repl
+
+    settings = load_settings()
+
+    async def main() -> None:
+        await upgrade(settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            await repl(make_sessionmaker(engine), settings.handler_config(), args.actor)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_demo(_args: argparse.Namespace) -> int:
+    """Import the bundled demo roster (idempotent)."""
+    settings = load_settings()
+    summary = asyncio.run(load_demo(settings))
+    print(f"Roster demo dimuat ke {settings.database_url}: {summary}")
+    print("Coba sekarang: klinik chat   (lalu /orang dan /sebagai 5)")
+    return 0
+
+
+async def load_demo(settings: Settings) -> object:
+    """Import the demo roster into the configured database."""
+    from handlers.roster import apply_roster, read_roster, validate_roster
+
+    await upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        rows = read_roster(DEMO_ROSTER)
+        async with make_sessionmaker(engine).begin() as session:
+            problems = await validate_roster(session, rows)
+            if problems:
+                raise SystemExit("\n".join(str(p) for p in problems))
+            return await apply_roster(session, rows, datetime.now(UTC))
+    finally:
+        await engine.dispose()
+
+
+def cmd_db_upgrade(_args: argparse.Namespace) -> int:
+    """Apply every migration to the configured database."""
+    settings = load_settings()
+    asyncio.run(upgrade(settings.database_url))
+    print("Database up to date.")
+    return 0

@@ -1,0 +1,96 @@
+"""Media across channels: fetch a file from where it lives, and serve it under an expiring link."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot
+
+from handlers.messages import Attachment, Channel
+from storage.models import MediaLink
+
+LINK_LIFETIME = timedelta(days=7)
+MAX_BYTES = 16 * 1024 * 1024  # WhatsApp's media limit; Telegram bots may download up to 20 MB
+
+
+@dataclass(frozen=True)
+class FetchedMedia:
+    """A file's bytes with a name and type fit to re-send."""
+
+    content: bytes
+    filename: str
+    mime: str
+
+
+class MediaStore:
+    """Fetches Telegram files (Bot API), Twilio media (Basic auth) and the bot's own files."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, bot: Bot | None = None,
+                 twilio_auth: tuple[str, str] | None = None, twilio_base_url: str | None = None,
+                 public_base_url: str = "", media_dir: Path = Path("data/media")) -> None:
+        self.sessions, self.bot, self.twilio_auth = sessions, bot, twilio_auth
+        self.twilio_base_url, self.public_base_url, self.media_dir = twilio_base_url, public_base_url, media_dir
+
+    async def fetch(self, attachment: Attachment) -> FetchedMedia:
+        """The attachment's bytes, wherever it came from."""
+        name = attachment.name or f"{attachment.kind}{_extension(attachment.mime)}"
+        if attachment.ref.startswith("media:"):
+            link = await self._link(attachment.ref.removeprefix("media:"))
+            if link.source == "file":
+                return FetchedMedia(Path(link.ref).read_bytes(), link.name or name, link.mime)
+            return await self.fetch(Attachment(attachment.kind, link.ref, Channel(link.source), link.mime, link.name))
+        if attachment.channel == Channel.TELEGRAM:
+            if self.bot is None:
+                raise LookupError("Telegram is not configured")
+            file = await self.bot.get_file(attachment.ref)
+            return FetchedMedia(bytes(await file.download_as_bytearray()), name, attachment.mime)
+        return FetchedMedia(await self._download_twilio(attachment.ref), name, attachment.mime)
+
+    async def _download_twilio(self, url: str) -> bytes:
+        target = url
+        if self.twilio_base_url and "twilio.com" in url:
+            target = self.twilio_base_url.rstrip("/") + "/" + url.split("/", 3)[3]
+        auth = httpx.BasicAuth(*self.twilio_auth) if self.twilio_auth else None
+        async with httpx.AsyncClient(follow_redirects=True, timeout=30) as client:
+            response = await client.get(target, auth=auth)
+            response.raise_for_status()
+            if len(response.content) > MAX_BYTES:
+                raise ValueError("media larger than 16 MB")
+            return response.content
+
+    async def public_url(self, attachment: Attachment, now: datetime) -> str:
+        """An unguessable, expiring URL under which WhatsApp (Twilio) can fetch the file."""
+        if attachment.ref.startswith("media:"):
+            token = attachment.ref.removeprefix("media:")
+        else:
+            token = secrets.token_urlsafe(24)
+            async with self.sessions.begin() as session:
+                session.add(MediaLink(token=token, source=attachment.channel.value, ref=attachment.ref,
+                                      mime=attachment.mime, name=attachment.name, created_at=now,
+                                      expires_at=now + LINK_LIFETIME))
+        return f"{self.public_base_url.rstrip('/')}/media/{token}"
+
+    async def serve(self, token: str, now: datetime) -> FetchedMedia | None:
+        """The file behind a link, or None when unknown or expired."""
+        async with self.sessions() as session:
+            link = await session.get(MediaLink, token)
+        if link is None or link.expires_at <= now:
+            return None
+        return await self.fetch(Attachment("document", f"media:{token}", Channel.WHATSAPP, link.mime, link.name))
+
+    async def _link(self, token: str) -> MediaLink:
+        async with self.sessions() as session:
+            link = await session.get(MediaLink, token)
+        if link is None:
+            raise LookupError(f"unknown media token {token[:4]}…")
+        return link
+
+
+def _extension(mime: str) -> str:
+    return {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf",
+            "audio/ogg": ".ogg", "video/mp4": ".mp4"}.get(mime, "")

@@ -1,0 +1,236 @@
+"""Telegram adapter: updates become Inbound messages; outbox rows become Bot API calls."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.request import HTTPXRequest
+
+from bot.delivery import PermanentError, TransientError
+from bot.media import MediaStore
+from handlers.i18n import t
+from handlers.messages import Address, Attachment, Channel, Inbound
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as a timedelta, as PTB 23 will
+
+Ingest = Callable[[Inbound], Awaitable[bool]]
+BOLD = re.compile(r"\*([^*\n]+)\*")
+
+
+def make_bot(token: str, api_base_url: str) -> Bot:
+    """A Bot talking to the configured Bot API server (the public one, or an emulator in tests)."""
+    base = api_base_url.rstrip("/")
+    return Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
+               request=HTTPXRequest(connection_pool_size=16, read_timeout=20),
+               get_updates_request=HTTPXRequest(read_timeout=40))
+
+
+def to_inbound(update: Update, received_at: datetime) -> Inbound | None:
+    """Translate one update; None for kinds the bot does not handle (edits, channel posts)."""
+    if update.callback_query is not None:
+        query = update.callback_query
+        chat_id = query.message.chat.id if query.message else query.from_user.id
+        return Inbound(address=Address(Channel.TELEGRAM, str(chat_id)), external_id=str(update.update_id),
+                       received_at=received_at, sender_id=str(query.from_user.id),
+                       sender_name=query.from_user.full_name, payload=query.data or "")
+    message = update.message
+    if message is None or message.from_user is None:
+        return None
+    contact = message.contact
+    return Inbound(
+        address=Address(Channel.TELEGRAM, str(message.chat.id)), external_id=str(update.update_id),
+        received_at=received_at, sender_id=str(message.from_user.id),
+        sender_name=message.from_user.full_name, text=message.text or message.caption or "",
+        attachments=attachments_of(message),
+        contact_phone=contact.phone_number if contact else None,
+        contact_user_id=str(contact.user_id) if contact and contact.user_id else None,
+        reply_to_external_id=str(message.reply_to_message.message_id) if message.reply_to_message else None,
+        unsupported=unsupported_kind(message),
+    )
+
+
+def attachments_of(message: Message) -> tuple[Attachment, ...]:
+    """Photos (largest size), documents, voice notes, audio and video as attachments."""
+    found: list[Attachment] = []
+    if message.photo:
+        best = message.photo[-1]
+        found.append(Attachment("photo", best.file_id, Channel.TELEGRAM, "image/jpeg", "", best.file_size))
+    for kind in ("document", "voice", "audio", "video"):
+        media = getattr(message, kind)
+        if media is not None:
+            found.append(Attachment(kind, media.file_id, Channel.TELEGRAM, media.mime_type or "",
+                                    getattr(media, "file_name", None) or "", media.file_size))
+    return tuple(found)
+
+
+def unsupported_kind(message: Message) -> str | None:
+    """Stickers, locations, polls and the like get a polite 'cannot process' reply."""
+    for attribute, label in (("sticker", "stiker"), ("location", "lokasi"), ("poll", "polling"),
+                             ("animation", "GIF"), ("video_note", "video bulat")):
+        if getattr(message, attribute, None):
+            return label
+    return None
+
+
+def merge_album(parts: list[Inbound]) -> Inbound:
+    """A Telegram album arrives as several updates; the person sent one message."""
+    first = parts[0]
+    text = next((p.text for p in parts if p.text), "")
+    attachments = tuple(a for p in parts for a in p.attachments)
+    return Inbound(address=first.address, external_id=first.external_id, received_at=first.received_at,
+                   sender_id=first.sender_id, sender_name=first.sender_name, text=text,
+                   attachments=attachments, reply_to_external_id=first.reply_to_external_id)
+
+
+def group_albums(updates: list[Update], received_at: datetime) -> list[Inbound]:
+    """Translate a batch of updates, merging album parts (same media_group_id) into one."""
+    ordered: list[list[Inbound]] = []
+    albums: dict[str, list[Inbound]] = {}
+    for update in updates:
+        inbound = to_inbound(update, received_at)
+        if inbound is None:
+            continue
+        group = update.message.media_group_id if update.message else None
+        if group is None:
+            ordered.append([inbound])
+        elif group in albums:
+            albums[group].append(inbound)
+        else:
+            albums[group] = [inbound]
+            ordered.append(albums[group])
+    return [parts[0] if len(parts) == 1 else merge_album(parts) for parts in ordered]
+
+
+class TelegramPoller:
+    """Long polling that acknowledges an update only after it is stored (durable inbox)."""
+
+    def __init__(self, bot: Bot, ingest: Ingest, after_ingest: Callable[[], None]) -> None:
+        self.bot, self.ingest, self.after_ingest = bot, ingest, after_ingest
+        self.offset: int | None = None
+        self._stopping = False
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def run(self, timeout: int = 25) -> None:
+        """Poll until stopped; network trouble is retried with a pause."""
+        await self.bot.delete_webhook()
+        while not self._stopping:
+            try:
+                await self.poll_once(timeout)
+            except (NetworkError, TimedOut) as error:
+                log.warning("telegram polling: %s", error)
+                await asyncio.sleep(2)
+            except RetryAfter as error:
+                await asyncio.sleep(_seconds(error.retry_after))
+
+    async def poll_once(self, timeout: int = 25) -> int:
+        """Fetch, store and acknowledge one batch; returns how many updates arrived."""
+        updates = list(await self.bot.get_updates(offset=self.offset, timeout=timeout,
+                                                  allowed_updates=["message", "callback_query"]))
+        if updates and updates[-1].message and updates[-1].message.media_group_id:
+            # The rest of an album may still be on its way.
+            more = await self.bot.get_updates(offset=updates[-1].update_id + 1, timeout=1)
+            updates.extend(more)
+        await ingest_updates(updates, self.ingest)
+        if updates:
+            self.offset = updates[-1].update_id + 1
+            self.after_ingest()
+        await answer_callbacks(self.bot, updates)
+        return len(updates)
+
+
+async def ingest_updates(updates: list[Update], ingest: Ingest) -> None:
+    """Store every update of a batch (albums merged) before it is acknowledged."""
+    now = datetime.now(UTC)
+    for inbound in group_albums(updates, now):
+        await ingest(inbound)
+
+
+async def answer_callbacks(bot: Bot, updates: list[Update]) -> None:
+    """Stop the button's spinner; failing here is harmless."""
+    for update in updates:
+        if update.callback_query is not None:
+            try:
+                await update.callback_query.get_bot().answer_callback_query(update.callback_query.id)
+            except TelegramError as error:
+                log.debug("answer_callback_query: %s", error)
+
+
+def _seconds(value: int | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def to_html(text: str) -> str:
+    """Our catalog marks bold as *word* (WhatsApp style); Telegram gets HTML."""
+    return BOLD.sub(r"<b>\1</b>", html.escape(text, quote=False))
+
+
+def reply_markup(payload: dict[str, Any], language: str) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    """Inline buttons, or the share-contact keyboard."""
+    if payload.get("request_contact"):
+        button = KeyboardButton(t("core.share_contact_button", language), request_contact=True)
+        return ReplyKeyboardMarkup([[button]], one_time_keyboard=True, resize_keyboard=True)
+    buttons = payload.get("buttons") or []
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b["label"], callback_data=b["payload"])] for b in buttons])
+
+
+class TelegramSender:
+    """Delivers outbox rows through the Bot API, carrying media from any channel."""
+
+    def __init__(self, bot: Bot, media: MediaStore, language: str = "id") -> None:
+        self.bot, self.media, self.language = bot, media, language
+
+    async def send(self, row: OutboxMessage) -> str | None:
+        """Send text (with buttons), then any attachments; returns the text's message id."""
+        payload = row.payload
+        try:
+            message = await self.bot.send_message(
+                chat_id=row.address, text=to_html(payload["text"]), parse_mode=ParseMode.HTML,
+                reply_markup=reply_markup(payload, self.language))
+            for attachment in payload.get("attachments") or []:
+                await self._send_attachment(row.address, Attachment.from_json(attachment))
+        except RetryAfter as error:
+            raise TransientError("telegram flood control", _seconds(error.retry_after)) from error
+        except Forbidden as error:
+            raise PermanentError(f"blocked: {error.message}", code="blocked") from error
+        except BadRequest as error:
+            raise PermanentError(f"bad request: {error.message}", code="bad_request") from error
+        except (TimedOut, NetworkError) as error:
+            raise TransientError(f"telegram network: {error}") from error
+        return str(message.message_id)
+
+    async def _send_attachment(self, chat_id: str, attachment: Attachment) -> None:
+        media: Any = attachment.ref
+        filename = attachment.name or None
+        if attachment.channel != Channel.TELEGRAM or attachment.ref.startswith("media:"):
+            fetched = await self.media.fetch(attachment)
+            media, filename = fetched.content, fetched.filename
+        if attachment.kind == "photo":
+            await self.bot.send_photo(chat_id=chat_id, photo=media)
+        elif attachment.kind in ("voice", "audio") and attachment.channel == Channel.TELEGRAM:
+            await getattr(self.bot, f"send_{attachment.kind}")(chat_id=chat_id, **{attachment.kind: media})
+        else:
+            await self.bot.send_document(chat_id=chat_id, document=media, filename=filename)

@@ -1,0 +1,1 @@
+"""When things run: APScheduler cron jobs whose bodies are channel-neutral handlers."""

@@ -1,0 +1,1 @@
+"""Import every module that registers jobs (handlers stay free of apscheduler)."""

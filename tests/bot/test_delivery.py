@@ -1,0 +1,89 @@
+"""The outbox worker: pacing, retries with Telegram's retry_after, permanent failures, restart."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from bot.delivery import DeliveryWorker, Pace, RateLimiter, reachability_hook
+from bot.media import MediaStore
+from bot.telegram import TelegramSender
+from handlers.messages import Channel
+from storage.models import OutboxMessage, OutboxStatus, Person
+from tests.bot.fake_telegram import scripted_bot
+from tests.support.driver import Driver
+
+
+def make_worker(driver: Driver, bot) -> DeliveryWorker:
+    sender = TelegramSender(bot, MediaStore(driver.sessions))
+    return DeliveryWorker(driver.sessions, {"telegram": sender}, RateLimiter({"telegram": Pace(1000)}),
+                          on_permanent_failure=reachability_hook(driver.config), clock=lambda: datetime.now(UTC))
+
+
+async def test_pending_rows_are_sent_and_marked_with_message_id(driver: Driver, participant: Person, mentor: Person) -> None:
+    bot, request = scripted_bot()
+    await driver.say(participant, "Bagaimana cara daftar NIB?")
+
+    await make_worker(driver, bot).drain_once()
+
+    row = await driver.last(mentor)
+    assert (row.status, row.external_id) == (OutboxStatus.SENT, "101")
+    assert [name for name, _ in request.calls] == ["sendMessage"]
+    assert request.calls[0][1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "ans:1"
+
+
+async def test_flood_control_reschedules_after_retry_after(driver: Driver, participant: Person, mentor: Person) -> None:
+    bot, request = scripted_bot()
+    request.answer("sendMessage", 429, {"ok": False, "error_code": 429, "description": "Too Many Requests",
+                                        "parameters": {"retry_after": 30}})
+    await driver.say(participant, "Pertanyaan")
+    before = datetime.now(UTC)
+
+    await make_worker(driver, bot).drain_once()
+
+    row = await driver.last(mentor)
+    assert row.status == OutboxStatus.PENDING
+    assert row.attempts == 1
+    assert (row.next_attempt_at - before).total_seconds() >= 29
+
+
+async def test_blocked_mentor_is_marked_failed_with_reason(driver: Driver, participant: Person, mentor: Person) -> None:
+    bot, request = scripted_bot()
+    request.answer("sendMessage", 403, {"ok": False, "error_code": 403,
+                                        "description": "Forbidden: bot was blocked by the user"})
+    await driver.say(participant, "Pertanyaan")
+
+    await make_worker(driver, bot).drain_once()
+
+    rows = await driver.outbox(mentor)
+    assert rows[0].status == OutboxStatus.FAILED
+    assert "blocked" in rows[0].error
+    assert (await driver.refresh(mentor)).unreachable_reason.startswith("telegram: blocked")
+    assert rows[1].channel == Channel.WHATSAPP.value  # retried on the mentor's other channel
+
+
+async def test_blocked_participant_mentor_is_told(driver: Driver, participant: Person, mentor: Person) -> None:
+    bot, request = scripted_bot()
+    async with driver.sessions.begin() as session:
+        stored = await session.get(Person, participant.id)
+        stored.telegram_user_id = stored.telegram_chat_id = "4242"
+    await driver.say(participant, "Pertanyaan", channel=Channel.TELEGRAM)
+    request.answer("sendMessage", 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})
+
+    await make_worker(driver, bot).drain_once()
+
+    told = [t for t in await driver.received(mentor) if t.startswith("⚠️")]
+    assert told == ["⚠️ Pesan untuk Sari Wulandari tidak bisa terkirim lewat telegram (blocked: Forbidden: bot was blocked by the user). Mohon hubungi langsung bila perlu."]
+
+
+async def test_rows_left_by_a_crash_are_sent_once_on_restart(driver: Driver, participant: Person, mentor: Person) -> None:
+    await driver.say(participant, "Pertanyaan sebelum crash")
+    bot, request = scripted_bot()
+
+    first = make_worker(driver, bot)
+    await first.drain_once()
+    await make_worker(driver, bot).drain_once()
+
+    async with driver.sessions() as session:
+        sent = (await session.execute(select(OutboxMessage).where(OutboxMessage.recipient_id == mentor.id))).scalars().all()
+    assert [row.status for row in sent] == [OutboxStatus.SENT]
+    assert [name for name, _ in request.calls].count("sendMessage") == 1
