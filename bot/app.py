@@ -149,7 +149,7 @@ class KlinikApp:
         self.server.should_exit = True
         self.processor.stop()
         self.worker.stop()
-        done, pending = await asyncio.wait(self.tasks, timeout=10)
+        _done, pending = await asyncio.wait(self.tasks, timeout=10)
         for task in pending:
             task.cancel()
         if self.bot is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -141,10 +142,8 @@ class DeliveryWorker:
             sent = await self.drain_once()
             if sent == 0 and not self._stopping:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), idle_seconds)
-                except TimeoutError:
-                    pass
 
     async def drain_once(self) -> int:
         """Claim one batch of due rows and deliver them; returns how many rows were handled."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -59,10 +60,8 @@ class InboxProcessor:
             handled = await self.drain()
             if handled == 0 and not self._stopping:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), idle_seconds)
-                except TimeoutError:
-                    pass
 
     async def drain(self) -> int:
         """Process every pending item; returns how many."""

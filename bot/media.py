@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -42,7 +43,8 @@ class MediaStore:
         if attachment.ref.startswith("media:"):
             link = await self._link(attachment.ref.removeprefix("media:"))
             if link.source == "file":
-                return FetchedMedia(Path(link.ref).read_bytes(), link.name or name, link.mime)
+                content = await asyncio.to_thread(Path(link.ref).read_bytes)
+                return FetchedMedia(content, link.name or name, link.mime)
             return await self.fetch(Attachment(attachment.kind, link.ref, Channel(link.source), link.mime, link.name))
         if attachment.channel == Channel.TELEGRAM:
             if self.bot is None:

@@ -132,21 +132,21 @@ class TelegramPoller:
     def stop(self) -> None:
         self._stopping = True
 
-    async def run(self, timeout: int = 25) -> None:
+    async def run(self, poll_seconds: int = 25) -> None:
         """Poll until stopped; network trouble is retried with a pause."""
         await self.bot.delete_webhook()
         while not self._stopping:
             try:
-                await self.poll_once(timeout)
+                await self.poll_once(poll_seconds)
             except (NetworkError, TimedOut) as error:
                 log.warning("telegram polling: %s", error)
                 await asyncio.sleep(2)
             except RetryAfter as error:
                 await asyncio.sleep(_seconds(error.retry_after))
 
-    async def poll_once(self, timeout: int = 25) -> int:
+    async def poll_once(self, poll_seconds: int = 25) -> int:
         """Fetch, store and acknowledge one batch; returns how many updates arrived."""
-        updates = list(await self.bot.get_updates(offset=self.offset, timeout=timeout,
+        updates = list(await self.bot.get_updates(offset=self.offset, timeout=poll_seconds,
                                                   allowed_updates=["message", "callback_query"]))
         if updates and updates[-1].message and updates[-1].message.media_group_id:
             # The rest of an album may still be on its way.

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 class Config:
     """What a use case may depend on besides the database and the clock."""
 
-    timezone: ZoneInfo = ZoneInfo("Asia/Jakarta")
+    timezone: ZoneInfo = ZoneInfo("Asia/Jakarta")  # noqa: RUF009  (immutable)
     language: str = "id"
     programme_name: str = "Klinik Bisnis"
     coordinator_contact: str = "koordinator program di Dinas"

@@ -17,7 +17,7 @@ from storage.db import make_engine, make_sessionmaker, upgrade_sync
 from storage.models import Person, Role
 from tests.support.driver import Clock, Driver
 
-# pytest_plugins = ["tests.support.peers"]
+pytest_plugins = ["tests.support.peers"]
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 # A Wednesday morning in Jakarta: inside working hours, no holiday.
@@ -40,6 +40,15 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "klinik.db"
     upgrade_sync(f"sqlite+aiosqlite:///{path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template_name(postgres_cluster: object) -> str:
+    """A PostgreSQL database migrated once; each test gets a CREATE DATABASE … TEMPLATE copy."""
+    name = "klinik_template"
+    postgres_cluster.create_database(name)  # type: ignore[attr-defined]
+    upgrade_sync(postgres_cluster.url(name))  # type: ignore[attr-defined]
+    return name
 
 
 @pytest.fixture

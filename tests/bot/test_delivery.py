@@ -66,7 +66,7 @@ async def test_blocked_participant_mentor_is_told(driver: Driver, participant: P
     async with driver.sessions.begin() as session:
         stored = await session.get(Person, participant.id)
         stored.telegram_user_id = stored.telegram_chat_id = "4242"
-    await driver.say(participant, "Pertanyaan", channel=Channel.TELEGRAM)
+    await driver.say(await driver.refresh(participant), "Pertanyaan", channel=Channel.TELEGRAM)
     request.answer("sendMessage", 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})
 
     await make_worker(driver, bot).drain_once()

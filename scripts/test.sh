@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (Python packages, the npm peers, PostgreSQL if absent) and runs them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "PostgreSQL server binaries missing: installing them (apt-get)."
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+bash tests/e2e/fetch-twilio-spec.sh
+.venv/bin/ruff check bot handlers storage scheduler tests
+.venv/bin/python -m pytest --postgres -p no:cacheprovider "$@"
