@@ -1,0 +1,45 @@
+"""Outgoing messages become outbox rows: split to the channel's limit, buttons as numbered options."""
+
+from handlers.messages import Address, Button, Channel, Outgoing
+from handlers.outbox import enqueue, split_text
+from storage.models import Person
+from tests.support.driver import Driver
+
+
+def test_split_never_cuts_and_never_drops_text() -> None:
+    text = " ".join(f"kata{i}" for i in range(3000))
+
+    parts = split_text(text, 1600)
+
+    assert all(len(part) <= 1600 for part in parts)
+    assert " ".join(parts) == text
+
+
+def test_split_prefers_paragraph_boundaries() -> None:
+    text = "a" * 1000 + "\n\n" + "b" * 1000
+
+    assert split_text(text, 1600) == ["a" * 1000, "b" * 1000]
+
+
+async def test_long_answer_to_whatsapp_becomes_ordered_parts(driver: Driver, participant: Person) -> None:
+    long_text = "Langkah usaha. " * 400  # 6,000 characters
+    async with driver.sessions.begin() as session:
+        await enqueue(session, Outgoing(text=long_text, person_id=participant.id), driver.clock.now, driver.config)
+
+    rows = await driver.outbox(participant)
+    assert [row.payload["part"] for row in rows] == [1, 2, 3, 4]
+    assert all(len(row.payload["text"]) <= 1600 for row in rows)
+    assert " ".join(row.payload["text"] for row in rows).split() == long_text.split()
+
+
+async def test_whatsapp_buttons_are_numbered_and_a_digit_presses_them(driver: Driver, participant: Person, mentor: Person) -> None:
+    await driver.say(participant, "Pertanyaan")
+    await driver.say(await driver.refresh(mentor), "halo")  # mentor now writes from WhatsApp
+    async with driver.sessions.begin() as session:
+        await enqueue(session, Outgoing(text="Pilih:", to=Address(Channel.WHATSAPP, mentor.phone), person_id=mentor.id,
+                                        buttons=(Button("Jawab", "ans:1"), Button("Tutup", "close:1"))),
+                      driver.clock.now, driver.config)
+
+    assert (await driver.last(mentor)).payload["text"] == "Pilih:\n\n1. Jawab\n2. Tutup\nBalas dengan angka 1–2."
+    await driver.say(mentor, "1")
+    assert (await driver.received(mentor))[-1] == "Tulis jawaban untuk #1 (ketik *batal* untuk membatalkan)."
