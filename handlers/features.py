@@ -1,5 +1,5 @@
 """Import every feature module so its commands, actions and flows are registered."""
 
-from handlers import menu, onboarding, questions
+from handlers import admin, menu, onboarding, questions
 
-__all__ = ["menu", "onboarding", "questions"]
+__all__ = ["admin", "menu", "onboarding", "questions"]

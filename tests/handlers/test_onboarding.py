@@ -87,3 +87,19 @@ async def test_batal_without_a_form_says_so(driver: Driver, participant: Person)
 
     assert await driver.received(participant) == [
         "Tidak ada isian yang sedang berjalan. Ketik *menu* untuk melihat pilihan."]
+
+
+async def test_coordinator_sees_unknown_numbers(driver: Driver, coordinator: Person) -> None:
+    await driver.say("+6281999999999", "mau ikut pelatihan")
+
+    await driver.say(coordinator, "asing")
+
+    assert (await driver.received(coordinator))[-1] == (
+        "Nomor tak terdaftar terbaru:\n• +6281999999999 (whatsapp, 1×, 04/03 09:00): mau ikut pelatihan\n\n"
+        "Daftarkan lewat impor roster bila mereka peserta.")
+
+
+async def test_participant_cannot_list_unknown_numbers(driver: Driver, participant: Person) -> None:
+    await driver.say(participant, "/asing")
+
+    assert (await driver.received(participant))[-1].startswith("Maaf, perintah ini bukan untuk peran Anda.")
