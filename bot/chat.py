@@ -40,6 +40,11 @@ class Seen:
     message_ids: dict[int, str] = field(default_factory=dict)
 
 
+def chat_telegram_id(phone: str) -> str:
+    """The Telegram user id the chat uses for a person (stable, derived from the phone)."""
+    return "7" + phone[-9:]
+
+
 class ConsoleSender:
     """Prints each delivered row as the recipient would see it."""
 
@@ -123,7 +128,7 @@ class ChatSession:
 
     def telegram_id(self) -> str:
         assert self.actor is not None
-        return "7" + self.actor.phone[-9:]
+        return chat_telegram_id(self.actor.phone)
 
     async def send(self, text: str = "", **extra: object) -> None:
         if self.actor is None:

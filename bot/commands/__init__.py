@@ -1,5 +1,5 @@
 """Subcommands of `klinik`; each module exposes `register(subparsers)`."""
 
-from bot.commands import core
+from bot.commands import core, roster
 
-MODULES = [core]
+MODULES = [core, roster]

@@ -7,8 +7,12 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.settings import Settings, load_settings
 from storage.db import make_engine, make_sessionmaker, upgrade
+from storage.models import Person
 
 DEMO_ROSTER = Path(__file__).resolve().parent.parent / "templates" / "demo_roster.csv"
 
@@ -77,9 +81,20 @@ async def load_demo(settings: Settings) -> object:
             problems = await validate_roster(session, rows)
             if problems:
                 raise SystemExit("\n".join(str(p) for p in problems))
-            return await apply_roster(session, rows, datetime.now(UTC))
+            summary = await apply_roster(session, rows, datetime.now(UTC))
+            await link_demo_telegram_users(session)
+            return summary
     finally:
         await engine.dispose()
+
+
+async def link_demo_telegram_users(session: AsyncSession) -> None:
+    """Demo people who prefer Telegram start linked, with the ids `klinik chat` uses for them."""
+    from bot.chat import chat_telegram_id
+
+    query = select(Person).where(Person.preferred_channel == "telegram", Person.telegram_user_id.is_(None))
+    for person in (await session.execute(query)).scalars():
+        person.telegram_user_id = person.telegram_chat_id = chat_telegram_id(person.phone)
 
 
 def cmd_db_upgrade(_args: argparse.Namespace) -> int:

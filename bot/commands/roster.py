@@ -1,0 +1,195 @@
+"""`klinik roster import|template|unknown`: the coordinator's roster tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from bot.settings import Settings, load_settings
+from handlers.i18n import t
+from handlers.phones import mask_phone
+from handlers.roster import (
+    ImportSummary,
+    RosterFileError,
+    RosterInvalid,
+    RosterProblem,
+    RosterRow,
+    apply_roster,
+    list_unknown_contacts,
+    read_roster,
+)
+from storage.db import make_engine, make_sessionmaker, upgrade
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATE_CSV = TEMPLATES / "roster_template.csv"
+TEMPLATE_XLSX = TEMPLATES / "roster_template.xlsx"
+LARGE_FILE_ROWS = 1000  # below this an import takes a moment: no progress bar
+MAX_LINES_SHOWN = 200
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `klinik roster` and its subcommands."""
+    roster = subparsers.add_parser("roster", help="import the programme roster (CSV or XLSX)")
+    sub = roster.add_subparsers(dest="roster_command", required=True)
+    do_import = sub.add_parser("import", help="create or update people from a CSV or XLSX file")
+    do_import.add_argument("file", type=Path, help="roster file (.csv or .xlsx)")
+    do_import.add_argument("--dry-run", action="store_true", help="check and count, save nothing")
+    do_import.set_defaults(func=cmd_import)
+    template = sub.add_parser("template", help="write an empty roster template with example rows")
+    template.add_argument("--xlsx", action="store_true", help="Excel instead of CSV")
+    template.add_argument("--out", type=Path, help="where to write (default roster_template.csv/.xlsx)")
+    template.set_defaults(func=cmd_template)
+    unknown = sub.add_parser("unknown", help="numbers that wrote to the bot but are not on the roster")
+    unknown.set_defaults(func=cmd_unknown)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Check the whole file, then import it in one transaction; exit 1 on any problem."""
+    settings = load_settings()
+    try:
+        rows = read_roster(args.file)
+    except RosterFileError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return asyncio.run(import_rows(settings, rows, dry_run=args.dry_run, source=args.file.name))
+
+
+async def import_rows(settings: Settings, rows: list[RosterRow], *, dry_run: bool, source: str) -> int:
+    """Apply the rows to the configured database (rolled back on a dry run); the exit code."""
+    await upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    bar = TextProgress(len(rows)) if len(rows) >= LARGE_FILE_ROWS else None
+    try:
+        async with make_sessionmaker(engine)() as session:
+            summary = await apply_roster(session, rows, datetime.now(UTC),
+                                         bar.update if bar else None, source=source)
+            if dry_run:
+                await session.rollback()
+            else:
+                await session.commit()
+    except RosterInvalid as invalid:
+        print_problems(invalid.problems)
+        return 1
+    finally:
+        await engine.dispose()
+    print_summary(summary, len(rows), dry_run=dry_run)
+    return 0
+
+
+def print_problems(problems: list[RosterProblem]) -> None:
+    """Each problem on its own line on stderr ("baris 7: …"), then what to do."""
+    stream = sys.stderr
+    for problem in problems[:MAX_LINES_SHOWN]:
+        print(problem, file=stream)
+    if len(problems) > MAX_LINES_SHOWN:
+        print(t("roster.cli_more", count=len(problems) - MAX_LINES_SHOWN), file=stream)
+    print(t("roster.cli_problems", count=len(problems)), file=stream)
+
+
+def print_summary(summary: ImportSummary, rows: int, *, dry_run: bool) -> None:
+    """Counts, then who was updated and in which columns."""
+    print(t("roster.cli_dry_run" if dry_run else "roster.cli_done", rows=rows, summary=summary))
+    if summary.changes:
+        print(t("roster.cli_updated"))
+    for change in summary.changes[:MAX_LINES_SHOWN]:
+        print(t("roster.cli_updated_row", line=change.line, name=change.name,
+                fields=", ".join(change.columns)))
+    if len(summary.changes) > MAX_LINES_SHOWN:
+        print(t("roster.cli_more_updated", count=len(summary.changes) - MAX_LINES_SHOWN))
+
+
+class TextProgress:
+    """A one-line progress bar on stderr, redrawn when the percentage changes."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30) -> None:
+        self.total, self.stream, self.width = max(total, 1), stream or sys.stderr, width
+        self._shown = -1
+
+    def update(self, done: int) -> None:
+        """Show that `done` rows of the total are stored."""
+        percent = done * 100 // self.total
+        if percent == self._shown:
+            return
+        self._shown = percent
+        filled = self.width * done // self.total
+        bar = "#" * filled + "." * (self.width - filled)
+        end = "\n" if done >= self.total else ""
+        self.stream.write(f"\r[{bar}] {percent:3d}% {done}/{self.total}{end}")
+        self.stream.flush()
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    """Write the roster template (CSV, or XLSX with --xlsx or an .xlsx --out) without overwriting."""
+    as_xlsx = args.xlsx or (args.out is not None and args.out.suffix.lower() == ".xlsx")
+    out: Path = args.out or Path("roster_template.xlsx" if as_xlsx else "roster_template.csv")
+    if out.exists():
+        print(t("roster.cli_exists", path=out), file=sys.stderr)
+        return 1
+    if as_xlsx:
+        write_template_xlsx(out)
+    else:
+        shutil.copyfile(TEMPLATE_CSV, out)
+    print(t("roster.cli_template_written", path=out))
+    return 0
+
+
+def write_template_xlsx(out: Path) -> None:
+    """The CSV template as a workbook; phone columns are text so Excel keeps the leading 0.
+
+    The committed bot/templates/roster_template.xlsx is this function's output
+    (`klinik roster template --xlsx --out bot/templates/roster_template.xlsx` after deleting it).
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    with TEMPLATE_CSV.open(encoding="utf-8", newline="") as source:
+        lines = list(csv.reader(source))
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "roster"
+    for line in lines:
+        sheet.append(line)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        column = sheet.column_dimensions[cell.column_letter]
+        column.width = max(14, len(str(cell.value)) + 4)
+        if str(cell.value).endswith("phone"):
+            column.number_format = "@"
+    sheet.freeze_panes = "A2"
+    workbook.save(out)
+
+
+def cmd_unknown(_args: argparse.Namespace) -> int:
+    """List unknown numbers for the coordinator: channel, masked number, messages, last seen."""
+    settings = load_settings()
+    for line in asyncio.run(unknown_lines(settings)):
+        print(line)
+    return 0
+
+
+async def unknown_lines(settings: Settings) -> list[str]:
+    """The lines `klinik roster unknown` prints."""
+    await upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            contacts = await list_unknown_contacts(session)
+    finally:
+        await engine.dispose()
+    if not contacts:
+        return [t("roster.cli_no_unknown")]
+    zone = ZoneInfo(settings.timezone)
+    return [t("roster.cli_unknown_header")] + [
+        t("roster.cli_unknown_row", channel=c.channel,
+          number=mask_phone(c.phone) if c.phone else t("roster.cli_no_phone"), count=c.message_count,
+          last_seen=c.last_seen_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"), name=c.display_name)
+        for c in contacts]
+
