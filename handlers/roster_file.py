@@ -92,9 +92,21 @@ def read_roster(path: Path) -> list[RosterRow]:
     return _rows_from_lines(lines, path.name)
 
 
+# Dinas spreadsheets are often headed in Indonesian; these names mean our columns.
+INDONESIAN_HEADERS = {
+    "peran": "role", "nama": "name", "nama_lengkap": "name", "telepon": "phone", "no_hp": "phone",
+    "nomor_hp": "phone", "hp": "phone", "no_wa": "phone", "nomor_wa": "phone", "whatsapp": "phone",
+    "telepon_pendamping": "mentor_phone", "hp_pendamping": "mentor_phone", "no_hp_pendamping": "mentor_phone",
+    "angkatan": "cohort", "nama_usaha": "business_name", "usaha": "business_name", "sektor": "sector",
+    "bidang_usaha": "sector", "kecamatan": "district", "keahlian": "topics", "topik": "topics",
+    "kanal": "channel", "bahasa": "language",
+}
+
+
 def normalize_header(text: str) -> str:
-    """`Mentor Phone`, ` mentor-phone ` and `MENTOR_PHONE` all become `mentor_phone`."""
-    return re.sub(r"[\s\-]+", "_", text.strip().lower())
+    """`Mentor Phone`, ` mentor-phone `, `MENTOR_PHONE` and `No HP Pendamping` all become `mentor_phone`."""
+    key = re.sub(r"[\s\-.]+", "_", text.strip().lower()).strip("_")
+    return INDONESIAN_HEADERS.get(key, key)
 
 
 def _csv_lines(path: Path) -> list[tuple[int, list[str]]]:

@@ -370,3 +370,12 @@ async def test_cli_unknown_lists_masked_numbers(cli_db: Path, capsys: pytest.Cap
     assert capsys.readouterr().out.splitlines() == [
         "Nomor tak dikenal yang menghubungi bot (terbaru dulu):",
         "  whatsapp  +62812****8888      3 pesan  terakhir 2026-03-04 09:00  Tamu"]
+
+
+def test_indonesian_headers_are_understood() -> None:
+    from handlers.roster_file import normalize_header
+
+    headers = ["Peran", "Nama", "No. HP", "No HP Pendamping", "Angkatan", "Nama Usaha", "Kecamatan", "Keahlian"]
+
+    assert [normalize_header(h) for h in headers] == [
+        "role", "name", "phone", "mentor_phone", "cohort", "business_name", "district", "topics"]
