@@ -104,13 +104,13 @@ async def test_phone_spellings_are_stored_as_e164(sessions: Sessions, clock: Clo
 
 
 async def test_semicolon_delimiter_bom_and_any_header_case(sessions: Sessions, clock: Clock, tmp_path: Path) -> None:
-    path = write(tmp_path, " PHONE ;Nama Usaha;Role;NAME", "0812-0000-0001;Warung, Sari;koordinator;Sari",
+    path = write(tmp_path, " PHONE ;Catatan Dinas;Role;NAME", "0812-0000-0001;Warung, Sari;koordinator;Sari",
                  bom=True)
 
     await run_import(sessions, path, clock)
 
     person = (await people(sessions))["+6281200000001"]
-    assert (person.name, person.role, person.extra) == ("Sari", "koordinator", {"nama_usaha": "Warung, Sari"})
+    assert (person.name, person.role, person.extra) == ("Sari", "koordinator", {"catatan_dinas": "Warung, Sari"})
 
 
 async def test_extra_columns_are_kept(sessions: Sessions, clock: Clock, tmp_path: Path) -> None:
