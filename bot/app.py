@@ -97,7 +97,7 @@ class KlinikApp:
         auth = self._twilio_auth()
         secret = self.settings.telegram.webhook_secret
         return WebApp(sessions=self.sessions, config=self.config, ingest=self.ingest,
-                      after_ingest=self.processor.wake, media=self.media,
+                      after_ingest=self.processor.wake, after_status=self.worker.wake, media=self.media,
                       public_base_url=self.settings.public_base_url,
                       twilio_validator=RequestValidator(auth[1]) if auth else None,
                       telegram_bot=self.bot if self.settings.telegram.mode == TelegramMode.WEBHOOK else None,
@@ -155,6 +155,8 @@ class KlinikApp:
         if self.bot is not None:
             with contextlib.suppress(Exception):
                 await self.bot.shutdown()
+        if self.twilio is not None:
+            await self.twilio.http_client.close()
         await self.engine.dispose()
         log.info("Klinik Bisnis stopped")
 

@@ -36,8 +36,9 @@ class WebApp:
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], config: Config, ingest: Ingest,
                  after_ingest: Callable[[], None], media: MediaStore, public_base_url: str,
                  twilio_validator: RequestValidator | None = None, telegram_bot: Bot | None = None,
-                 telegram_secret: str | None = None) -> None:
+                 telegram_secret: str | None = None, after_status: Callable[[], None] | None = None) -> None:
         self.sessions, self.config, self.ingest, self.after_ingest = sessions, config, ingest, after_ingest
+        self.after_status = after_status or after_ingest
         self.media, self.public_base_url = media, public_base_url.rstrip("/")
         self.validator, self.bot, self.telegram_secret = twilio_validator, telegram_bot, telegram_secret
 
@@ -92,7 +93,7 @@ class WebApp:
             return PlainTextResponse("invalid signature", status_code=403)
         await self.record_status(form.get("MessageSid", ""), form.get("MessageStatus", ""),
                                  form.get("ErrorCode") or "")
-        self.after_ingest()
+        self.after_status()  # a message to resend (63016) or to the other channel is due now
         return PlainTextResponse("ok")
 
     async def record_status(self, sid: str, status: str, code: str) -> None:
@@ -109,7 +110,7 @@ class WebApp:
             row.error = f"twilio {code}: {status}"
             if code == str(wa.OUTSIDE_WINDOW):
                 row.status, row.next_attempt_at = OutboxStatus.PENDING, now
-                row.payload = {**row.payload, "needs_template": True}
+                row.payload = {**row.payload, "window_closed_at": now.isoformat()}
             elif code in UNREACHABLE_CODES or status == "undelivered":
                 row.status = OutboxStatus.FAILED
                 await mark_unreachable(session, row, f"{status} ({code or 'tanpa kode'})", now, self.config)

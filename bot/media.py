@@ -7,11 +7,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
 
+from bot.twilio_http import is_twilio_host
 from handlers.messages import Attachment, Channel
 from storage.models import MediaLink
 
@@ -54,10 +56,12 @@ class MediaStore:
         return FetchedMedia(await self._download_twilio(attachment.ref), name, attachment.mime)
 
     async def _download_twilio(self, url: str) -> bytes:
+        # The account's credentials go to Twilio only, never to another host named in a URL.
+        on_twilio = is_twilio_host(urlsplit(url).hostname or "")
         target = url
-        if self.twilio_base_url and "twilio.com" in url:
+        if self.twilio_base_url and on_twilio:
             target = self.twilio_base_url.rstrip("/") + "/" + url.split("/", 3)[3]
-        auth = httpx.BasicAuth(*self.twilio_auth) if self.twilio_auth else None
+        auth = httpx.BasicAuth(*self.twilio_auth) if self.twilio_auth and on_twilio else None
         async with httpx.AsyncClient(follow_redirects=True, timeout=30) as client:
             response = await client.get(target, auth=auth)
             response.raise_for_status()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from enum import StrEnum
-from typing import Any
+from pathlib import Path
+from typing import Any, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from handlers.config import Config
@@ -21,6 +23,11 @@ class TelegramMode(StrEnum):
     WEBHOOK = "webhook"
 
 
+def _blank_is_none(value: Any) -> Any:
+    """An empty line in .env (KLINIK_TELEGRAM__TOKEN=) means "not configured"."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class TelegramSettings(BaseModel):
     token: SecretStr | None = None
     api_base_url: str = "https://api.telegram.org"
@@ -28,6 +35,8 @@ class TelegramSettings(BaseModel):
     webhook_secret: SecretStr | None = None
     messages_per_second: float = Field(default=25.0, gt=0)
     per_chat_interval_seconds: float = Field(default=1.0, ge=0)
+
+    _blank = field_validator("token", "webhook_secret", mode="before")(_blank_is_none)
 
 
 class TwilioSettings(BaseModel):
@@ -38,12 +47,35 @@ class TwilioSettings(BaseModel):
     messages_per_second: float = Field(default=20.0, gt=0)
     templates: dict[str, str] = Field(default_factory=dict)
 
+    _blank = field_validator("account_sid", "auth_token", "whatsapp_from", "api_base_url",
+                             mode="before")(_blank_is_none)
+
     @field_validator("account_sid")
     @classmethod
     def _sid_shape(cls, value: str | None) -> str | None:
         if value and not (value.startswith("AC") and len(value) == 34):
             raise ValueError("must look like AC followed by 32 characters")
         return value
+
+
+# Config fields that are set from top-level settings or files, not as programme rules.
+NOT_RULES = frozenset({"timezone", "language", "programme_name", "coordinator_contact", "max_question_chars",
+                       "topics", "telegram_text_limit", "whatsapp_text_limit"})
+
+
+def _rules_model() -> type[BaseModel]:
+    """A settings model mirroring every programme rule of handlers.config.Config, with its default."""
+    hints = get_type_hints(Config)
+    fields: dict[str, Any] = {}
+    for item in dataclasses.fields(Config):
+        if item.name in NOT_RULES:
+            continue
+        default = item.default if item.default is not dataclasses.MISSING else item.default_factory()  # type: ignore[misc]
+        fields[item.name] = (hints[item.name], default)
+    return create_model("Rules", **fields)
+
+
+Rules = _rules_model()
 
 
 class Settings(BaseSettings):
@@ -63,6 +95,8 @@ class Settings(BaseSettings):
     programme_name: str = "Klinik Bisnis"
     coordinator_contact: str = "koordinator program di Dinas"
     max_question_chars: int = Field(default=4000, ge=100)
+    topics_file: str = ""
+    rules: Rules = Field(default_factory=Rules)  # type: ignore[valid-type]
 
     @field_validator("timezone")
     @classmethod
@@ -90,9 +124,14 @@ class Settings(BaseSettings):
 
     def handler_config(self) -> Config:
         """The plain values the handlers need."""
+        extra: dict[str, Any] = {}
+        if self.topics_file:
+            from handlers.topics import load_topics
+
+            extra["topics"] = load_topics(Path(self.topics_file))
         return Config(timezone=ZoneInfo(self.timezone), language=self.language,
                       programme_name=self.programme_name, coordinator_contact=self.coordinator_contact,
-                      max_question_chars=self.max_question_chars)
+                      max_question_chars=self.max_question_chars, **self.rules.model_dump(), **extra)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -128,9 +128,13 @@ class TelegramPoller:
         self.bot, self.ingest, self.after_ingest = bot, ingest, after_ingest
         self.offset: int | None = None
         self._stopping = False
+        self._in_flight: asyncio.Future[tuple[Update, ...]] | None = None
 
     def stop(self) -> None:
+        """Leave the loop; a long poll in flight is dropped (its updates are not acknowledged yet)."""
         self._stopping = True
+        if self._in_flight is not None:
+            self._in_flight.cancel()
 
     async def run(self, poll_seconds: int = 25) -> None:
         """Poll until stopped; network trouble is retried with a pause."""
@@ -146,18 +150,32 @@ class TelegramPoller:
 
     async def poll_once(self, poll_seconds: int = 25) -> int:
         """Fetch, store and acknowledge one batch; returns how many updates arrived."""
-        updates = list(await self.bot.get_updates(offset=self.offset, timeout=poll_seconds,
-                                                  allowed_updates=["message", "callback_query"]))
+        updates = await self._fetch(offset=self.offset, timeout=poll_seconds,
+                                    allowed_updates=["message", "callback_query"])
         if updates and updates[-1].message and updates[-1].message.media_group_id:
             # The rest of an album may still be on its way.
-            more = await self.bot.get_updates(offset=updates[-1].update_id + 1, timeout=1)
-            updates.extend(more)
+            updates.extend(await self._fetch(offset=updates[-1].update_id + 1, timeout=1))
         await ingest_updates(updates, self.ingest)
         if updates:
             self.offset = updates[-1].update_id + 1
             self.after_ingest()
         await answer_callbacks(self.bot, updates)
         return len(updates)
+
+    async def _fetch(self, **parameters: Any) -> list[Update]:
+        """One getUpdates call that stop() can cut short (a long poll may last 25 s)."""
+        if self._stopping:
+            return []
+        self._in_flight = asyncio.ensure_future(self.bot.get_updates(**parameters))
+        try:
+            return list(await self._in_flight)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self._stopping and not (current and current.cancelling()):
+                return []
+            raise
+        finally:
+            self._in_flight = None
 
 
 async def ingest_updates(updates: list[Update], ingest: Ingest) -> None:

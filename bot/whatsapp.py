@@ -94,7 +94,7 @@ class WhatsAppSender:
         now = datetime.now(UTC)
         payload = row.payload
         person = await self._person(row.recipient_id)
-        if person is not None and (not window_is_open(person, now) or payload.get("needs_template")):
+        if person is not None and needs_template(person, payload, now):
             return await self._send_outside_window(row, person)
         media_urls = [await self.media.public_url(Attachment.from_json(a), now)
                       for a in payload.get("attachments") or []]
@@ -152,3 +152,12 @@ def window_is_open(person: Person, now: datetime) -> bool:
     """WhatsApp allows free text only within 24 hours of the person's last message."""
     last = person.last_whatsapp_inbound_at
     return last is not None and now - last < WINDOW - WINDOW_MARGIN
+
+
+def needs_template(person: Person, payload: Mapping[str, object], now: datetime) -> bool:
+    """Outside the window, or Twilio refused free text (63016) and the person has not written since."""
+    if not window_is_open(person, now):
+        return True
+    closed_at = payload.get("window_closed_at")
+    last = person.last_whatsapp_inbound_at
+    return isinstance(closed_at, str) and last is not None and last <= datetime.fromisoformat(closed_at)

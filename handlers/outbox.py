@@ -53,9 +53,11 @@ async def enqueue(session: AsyncSession, message: Outgoing, now: datetime, confi
         raise ValueError("an outgoing message needs a person or an address")
     language = (person.language if person else None) or config.language
     text = message.text
-    if address.channel == Channel.WHATSAPP and message.buttons:
-        text = render_options(message, language)
+    if address.channel == Channel.WHATSAPP:
+        # A digit answers the options of the latest message only; a message without options clears them.
         await _remember_menu(session, address, [b.payload for b in message.buttons], now)
+        if message.buttons:
+            text = render_options(message, language)
     limit = config.telegram_text_limit if address.channel == Channel.TELEGRAM else config.whatsapp_text_limit
     parts = split_text(text, limit)
     rows = []
@@ -86,6 +88,11 @@ async def enqueue_all(session: AsyncSession, messages: list[Outgoing], now: date
 
 async def _remember_menu(session: AsyncSession, address: Address, payloads: list[str], now: datetime) -> None:
     menu = await session.get(Menu, (address.channel.value, address.id))
+    if not payloads:
+        if menu is not None:
+            await session.delete(menu)
+            await session.flush()
+        return
     if menu is None:
         session.add(Menu(channel=address.channel.value, address=address.id, payloads=payloads, created_at=now))
     else:

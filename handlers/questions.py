@@ -1,57 +1,49 @@
-"""Consultation core: a participant's question becomes a ticket for their own mentor."""
+"""A participant's question: FAQ offer, topic confirmation, then a ticket for their (covering) mentor."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.answers import post_answer
+from handlers.config import Config
 from handlers.context import Context
+from handlers.cover import route_mentor
+from handlers.faq import best_faq, faq_buttons
 from handlers.i18n import t
 from handlers.messages import Attachment, Button, Outgoing
-from handlers.registry import STAFF, action, command, flow
-from handlers.state import clear_state, set_state
-from storage.models import Person, Role, Ticket, TicketMessage, TicketStatus
+from handlers.registry import action, flow
+from handlers.state import clear_state, get_state, set_state
+from handlers.ticketing import (
+    add_message,
+    handlers_of,
+    language_of,
+    mentor_buttons,
+    message_to,
+    open_ticket_of,
+    ticket_for_staff,
+    topic_label,
+)
+from handlers.topics import fallback_topic, find_topic, guess_topic, match_topic_name
+from storage.models import (
+    ConversationState,
+    FaqEntry,
+    Person,
+    Role,
+    Ticket,
+    TicketMessage,
+    TicketStatus,
+)
 
-ACTIVE = (TicketStatus.OPEN, TicketStatus.ANSWERED)
+__all__ = ["ask_question", "open_ticket", "post_answer", "queue_pending_questions", "ticket_for_staff"]
 
-
-async def open_ticket_of(session: AsyncSession, participant_id: int) -> Ticket | None:
-    """The participant's ticket that is still open or awaiting their reaction, newest first."""
-    query = (select(Ticket).where(Ticket.participant_id == participant_id, Ticket.status.in_(ACTIVE))
-             .order_by(Ticket.id.desc()).limit(1))
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-def add_message(ctx: Context, ticket: Ticket, kind: str, attachments: tuple[Attachment, ...] = (),
-                text: str | None = None) -> TicketMessage:
-    """Append the current inbound to a ticket's thread."""
-    message = TicketMessage(ticket_id=ticket.id, author_id=ctx.person.id, kind=kind,
-                            text=ctx.text if text is None else text,
-                            attachments=[a.to_json() for a in attachments], created_at=ctx.now)
-    ctx.session.add(message)
-    ticket.last_message_at = ctx.now
-    return message
-
-
-def mentor_buttons(ticket: Ticket, language: str) -> tuple[Button, ...]:
-    """What a mentor can do from a notification."""
-    return (Button(t("core.btn_answer", language), f"ans:{ticket.id}"),
-            Button(t("core.btn_close", language), f"close:{ticket.id}"))
-
-
-def participant_buttons(ticket: Ticket, language: str) -> tuple[Button, ...]:
-    """What a participant can do after an answer."""
-    return (Button(t("core.btn_close_done", language), f"close:{ticket.id}"),)
-
-
-def notify(ctx: Context, recipient: Person, key: str, ticket: Ticket, *, buttons: tuple[Button, ...] = (),
-           **values: str) -> None:
-    """Tell someone about a ticket, carrying the sender's media along."""
-    lang = recipient.language or ctx.config.language
-    ctx.send(Outgoing(text=t(key, lang, number=str(ticket.id), **values), person_id=recipient.id,
-                      buttons=buttons, attachments=ctx.inbound.attachments, ref=f"ticket:{ticket.id}"))
+ASK_FLOW = "ask"
+PARTICIPANTS = frozenset({Role.PESERTA})
+YES_WORDS = frozenset({"ya", "iya", "sudah", "terjawab", "yes"})
+NO_WORDS = frozenset({"tidak", "belum", "bukan", "no"})
 
 
 def question_too_long(ctx: Context) -> bool:
@@ -64,7 +56,7 @@ def question_too_long(ctx: Context) -> bool:
 
 
 async def ask_question(ctx: Context) -> None:
-    """Free text or media from a participant: join the open ticket or open a new one."""
+    """Free text or media from a participant: join the open ticket or start a new question."""
     if question_too_long(ctx):
         return
     if not ctx.text and not ctx.inbound.attachments:
@@ -74,154 +66,159 @@ async def ask_question(ctx: Context) -> None:
     if ticket is not None:
         await add_follow_up(ctx, ticket)
         return
-    await create_ticket(ctx, topic="lainnya")
+    pending: dict[str, Any] = {"text": ctx.text, "attachments": [a.to_json() for a in ctx.inbound.attachments],
+                               "topic": guess_topic(ctx.text, ctx.config.topics, ctx.config.topic_match_threshold).key}
+    entry = await best_faq(ctx.session, ctx.text, ctx.config)
+    if entry is not None:
+        entry.times_offered += 1
+        await set_state(ctx.session, ctx.person.id, ASK_FLOW, pending | {"faq": entry.id}, ctx.now)
+        ctx.reply("cons.faq_offer", buttons=faq_buttons(entry, ctx.lang), question=entry.question,
+                  answer=entry.answer)
+        return
+    await set_state(ctx.session, ctx.person.id, ASK_FLOW, pending, ctx.now)
+    await ask_topic_or_queue(ctx, pending["topic"])
 
 
-async def create_ticket(ctx: Context, *, topic: str, text: str | None = None,
-                        attachments: tuple[Attachment, ...] | None = None) -> Ticket | None:
-    """Open a ticket for the participant's own mentor and tell both sides."""
-    mentor = await ctx.session.get(Person, ctx.person.mentor_id) if ctx.person.mentor_id else None
-    if mentor is None:
-        ctx.reply("core.no_mentor", contact=ctx.config.coordinator_contact)
+async def ask_topic_or_queue(ctx: Context, guessed: str) -> None:
+    """Ask for the topic, or (a programme that switched confirmation off) queue with the guess."""
+    if ctx.config.confirm_topic:
+        ask_topic(ctx, guessed)
+    else:
+        await choose_topic(ctx, guessed)
+
+
+def ask_topic(ctx: Context, guessed: str, *, key: str = "cons.topic_confirm") -> None:
+    """Ask the participant to confirm the guessed topic or pick another, one tap or number."""
+    topics = ctx.config.topics
+    first = find_topic(topics, guessed) or fallback_topic(topics)
+    buttons = [Button(t("cons.topic_yes", ctx.lang, topic=first.label(ctx.lang)), f"tp:{first.key}")]
+    buttons += [Button(topic.label(ctx.lang), f"tp:{topic.key}") for topic in topics if topic.key != first.key]
+    ctx.reply(key, buttons=tuple(buttons), topic=first.label(ctx.lang))
+
+
+@flow(ASK_FLOW)
+async def continue_question(ctx: Context) -> None:
+    """While the topic (or FAQ offer) awaits an answer: a typed topic, yes/no, or more of the question."""
+    state = await get_state(ctx.session, ctx.person.id)
+    assert state is not None
+    pending = dict(state.data)
+    if question_too_long(ctx):
+        return
+    word = ctx.text.lower().strip(" .!")
+    if pending.get("faq") and not ctx.inbound.attachments and word in YES_WORDS | NO_WORDS:
+        await (faq_helped if word in YES_WORDS else faq_not_helped)(ctx, str(pending["faq"]))
+        return
+    typed = None if ctx.inbound.attachments else match_topic_name(ctx.text, ctx.config.topics, ctx.lang)
+    if typed is not None and not pending.get("faq"):
+        await choose_topic(ctx, typed.key)
+        return
+    pending["text"] = "\n".join(part for part in (pending["text"], ctx.text) if part)
+    pending["attachments"] = [*pending["attachments"], *(a.to_json() for a in ctx.inbound.attachments)]
+    pending["topic"] = guess_topic(pending["text"], ctx.config.topics, ctx.config.topic_match_threshold).key
+    pending.pop("faq", None)
+    await set_state(ctx.session, ctx.person.id, ASK_FLOW, pending, ctx.now)
+    ask_topic(ctx, pending["topic"], key="cons.topic_confirm_more")
+
+
+async def pending_question(ctx: Context) -> dict[str, Any] | None:
+    """The question waiting for its topic; a hint when a stale button was pressed."""
+    state = await get_state(ctx.session, ctx.person.id)
+    if state is None or state.flow != ASK_FLOW:
+        ctx.reply("core.unknown_button")
         return None
-    ticket = Ticket(participant_id=ctx.person.id, mentor_id=mentor.id, status=TicketStatus.OPEN,
-                    topic=topic, created_at=ctx.now, last_message_at=ctx.now)
-    ctx.session.add(ticket)
-    await ctx.session.flush()
-    body = ctx.text if text is None else text
-    add_message(ctx, ticket, "question", ctx.inbound.attachments if attachments is None else attachments, text=body)
-    ctx.reply("core.ticket_received", number=str(ticket.id), mentor=mentor.name)
-    notify(ctx, mentor, "core.new_question", ticket, buttons=mentor_buttons(ticket, mentor.language),
-           participant=ctx.person.name, business=ctx.person.business_name or "-", text=body or "📎")
-    return ticket
+    return dict(state.data)
+
+
+@action("tp", roles=PARTICIPANTS)
+async def choose_topic(ctx: Context, key: str) -> None:
+    """The participant confirmed or picked a topic: the question becomes a ticket."""
+    pending = await pending_question(ctx)
+    if pending is None:
+        return
+    topic = find_topic(ctx.config.topics, key) or fallback_topic(ctx.config.topics)
+    await clear_state(ctx.session, ctx.person.id)
+    attachments = tuple(Attachment.from_json(item) for item in pending["attachments"])
+    _, messages = await open_ticket(ctx.session, ctx.person, topic=topic.key, text=pending["text"],
+                                    attachments=attachments, now=ctx.now, config=ctx.config)
+    ctx.out.extend(messages)
+
+
+@action("fqy", roles=PARTICIPANTS)
+async def faq_helped(ctx: Context, faq_id: str) -> None:
+    """The FAQ answer was what they needed: nothing is queued."""
+    if await pending_question(ctx) is None:
+        return
+    entry = await ctx.session.get(FaqEntry, int(faq_id)) if faq_id.isdigit() else None
+    if entry is not None:
+        entry.times_helpful += 1
+    await clear_state(ctx.session, ctx.person.id)
+    ctx.reply("cons.faq_glad")
+
+
+@action("fqn", roles=PARTICIPANTS)
+async def faq_not_helped(ctx: Context, _faq_id: str) -> None:
+    """Not what they needed: continue to the mentor, confirming the topic first."""
+    pending = await pending_question(ctx)
+    if pending is None:
+        return
+    pending.pop("faq", None)
+    await set_state(ctx.session, ctx.person.id, ASK_FLOW, pending, ctx.now)
+    await ask_topic_or_queue(ctx, pending["topic"])
+
+
+async def open_ticket(session: AsyncSession, participant: Person, *, topic: str, text: str,
+                      attachments: tuple[Attachment, ...], now: datetime,
+                      config: Config) -> tuple[Ticket | None, list[Outgoing]]:
+    """Open a ticket for the participant's mentor (or the backup covering them) and tell both sides."""
+    mentor = await session.get(Person, participant.mentor_id) if participant.mentor_id else None
+    if mentor is None:
+        return None, [message_to(participant, "core.no_mentor", config, contact=config.coordinator_contact)]
+    handler, absence = await route_mentor(session, mentor, now, config)
+    ticket = Ticket(participant_id=participant.id, mentor_id=handler.id, status=TicketStatus.OPEN,
+                    topic=topic, created_at=now, last_message_at=now)
+    session.add(ticket)
+    await session.flush()
+    session.add(TicketMessage(ticket_id=ticket.id, author_id=participant.id, kind="question", text=text,
+                              attachments=[a.to_json() for a in attachments], created_at=now))
+    if absence is None:
+        told = message_to(participant, "core.ticket_received", config, number=ticket.id, mentor=mentor.name)
+    else:
+        told = message_to(participant, "cons.ticket_received_cover", config, number=ticket.id, mentor=mentor.name,
+                          backup=handler.name, until=absence.ends_on.strftime("%d/%m"))
+    lang = language_of(handler, config)
+    notice = message_to(handler, "core.new_question", config, buttons=mentor_buttons(ticket, lang),
+                        attachments=attachments, ref=f"ticket:{ticket.id}", number=ticket.id,
+                        participant=participant.name, business=participant.business_name or "-",
+                        topic=topic_label(config, topic, lang), text=text or "📎")
+    return ticket, [told, notice]
 
 
 async def add_follow_up(ctx: Context, ticket: Ticket) -> None:
-    """A participant's further message joins the open thread and reaches the mentor."""
+    """A participant's further message joins the open thread and reaches whoever handles it."""
     add_message(ctx, ticket, "question", ctx.inbound.attachments)
     ticket.status = TicketStatus.OPEN
-    mentor = await ctx.session.get(Person, ticket.mentor_id)
-    assert mentor is not None
     ctx.reply("core.follow_up_added", number=str(ticket.id))
-    notify(ctx, mentor, "core.follow_up", ticket, buttons=mentor_buttons(ticket, mentor.language),
-           participant=ctx.person.name, text=ctx.text or "📎")
+    for person in await handlers_of(ctx.session, ticket):
+        buttons = mentor_buttons(ticket, language_of(person, ctx.config))
+        ctx.send(message_to(person, "core.follow_up", ctx.config, buttons=buttons,
+                            attachments=ctx.inbound.attachments, ref=f"ticket:{ticket.id}", number=ticket.id,
+                            participant=ctx.person.name, text=ctx.text or "📎"))
 
 
-async def ticket_for_staff(ctx: Context, number: str) -> Ticket | None:
-    """The ticket if this mentor may act on it; a clear reply otherwise."""
-    ticket = await ctx.session.get(Ticket, int(number)) if number.isdigit() else None
-    if ticket is None or not may_handle(ctx.person, ticket):
-        ctx.reply("core.ticket_not_yours", number=number)
-        return None
-    return ticket
-
-
-def may_handle(person: Person, ticket: Ticket) -> bool:
-    """A mentor handles only their own participants' tickets; a coordinator any."""
-    return person.role == Role.KOORDINATOR or ticket.mentor_id == person.id
-
-
-@action("ans", roles=STAFF)
-async def start_answer(ctx: Context, number: str) -> None:
-    """The mentor pressed Jawab: the next message is the answer."""
-    ticket = await ticket_for_staff(ctx, number)
-    if ticket is None:
-        return
-    if ticket.status == TicketStatus.CLOSED:
-        ctx.reply("core.ticket_already_closed", number=number)
-        return
-    await set_state(ctx.session, ctx.person.id, "answer", {"ticket": ticket.id}, ctx.now)
-    ctx.reply("core.write_answer", number=number)
-
-
-@flow("answer")
-async def receive_answer(ctx: Context) -> None:
-    """The text after Jawab is the answer to the chosen ticket."""
-    from handlers.state import get_state
-
-    state = await get_state(ctx.session, ctx.person.id)
-    assert state is not None
-    ticket = await ctx.session.get(Ticket, int(state.data["ticket"]))
-    await clear_state(ctx.session, ctx.person.id)
-    if ticket is None or not may_handle(ctx.person, ticket):
-        ctx.reply("core.ticket_not_yours", number=str(state.data["ticket"]))
-        return
-    await post_answer(ctx, ticket)
-
-
-@command("jawab", roles=STAFF, help_key="core.help_jawab")
-async def answer_by_command(ctx: Context) -> None:
-    """`jawab 12 text…` answers ticket 12 in one message (handy on WhatsApp)."""
-    words = ctx.text.split(maxsplit=2)
-    if len(words) < 2 or not words[1].lstrip("#").isdigit():
-        ctx.reply("core.jawab_usage")
-        return
-    ticket = await ticket_for_staff(ctx, words[1].lstrip("#"))
-    if ticket is None:
-        return
-    if len(words) < 3 and not ctx.inbound.attachments:
-        await start_answer(ctx, str(ticket.id))
-        return
-    await post_answer(ctx, ticket, text=words[2] if len(words) > 2 else "")
-
-
-async def post_answer(ctx: Context, ticket: Ticket, *, text: str | None = None) -> None:
-    """Record the mentor's answer and deliver it to the participant, naming the mentor."""
-    body = ctx.text if text is None else text
-    if not body and not ctx.inbound.attachments:
-        ctx.reply("core.empty_answer")
-        return
-    if ticket.status == TicketStatus.CLOSED:
-        ctx.reply("core.ticket_already_closed", number=str(ticket.id))
-        return
-    add_message(ctx, ticket, "answer", ctx.inbound.attachments, text=body)
-    ticket.status = TicketStatus.ANSWERED
-    if ticket.first_response_at is None:
-        ticket.first_response_at = ctx.now
-    participant = await ctx.session.get(Person, ticket.participant_id)
-    assert participant is not None
-    notify(ctx, participant, "core.answer_received", ticket,
-           buttons=participant_buttons(ticket, participant.language),
-           mentor=ctx.person.name, role=t(f"core.role_{ctx.person.role}", participant.language),
-           text=body or "📎")
-    ctx.reply("core.answer_sent", number=str(ticket.id), participant=participant.name)
-
-
-@action("close")
-async def close_ticket(ctx: Context, number: str) -> None:
-    """Either side closes the ticket; the other side is told."""
-    ticket = await ctx.session.get(Ticket, int(number)) if number.isdigit() else None
-    is_owner = ticket is not None and ticket.participant_id == ctx.person.id
-    if ticket is None or not (is_owner or may_handle(ctx.person, ticket)):
-        ctx.reply("core.ticket_not_yours", number=number)
-        return
-    if ticket.status == TicketStatus.CLOSED:
-        ctx.reply("core.ticket_already_closed", number=number)
-        return
-    mark_closed(ticket, ctx.person.id, ctx.now)
-    other_id = ticket.mentor_id if is_owner else ticket.participant_id
-    other = await ctx.session.get(Person, other_id)
-    ctx.reply("core.ticket_closed_self", number=number)
-    if other is not None:
-        ctx.tell(other, "core.ticket_closed_other", number=number, by=ctx.person.name)
-
-
-def mark_closed(ticket: Ticket, by_id: int, now: datetime) -> None:
-    """Close a ticket, keeping who and when."""
-    ticket.status = TicketStatus.CLOSED
-    ticket.closed_by_id = by_id
-    ticket.resolved_at = ticket.resolved_at or now
-
-
-@command("tutup", roles=frozenset(Role), help_key="core.help_tutup")
-async def close_by_command(ctx: Context) -> None:
-    """`tutup 12` closes ticket 12; a participant's bare `tutup` closes their open ticket."""
-    words = ctx.text.split()
-    if len(words) > 1:
-        await close_ticket(ctx, words[1].lstrip("#"))
-        return
-    ticket = await open_ticket_of(ctx.session, ctx.person.id)
-    if ticket is None:
-        ctx.reply("core.tutup_usage")
-        return
-    await close_ticket(ctx, str(ticket.id))
+async def queue_pending_questions(session: AsyncSession, now: datetime, config: Config) -> list[Outgoing]:
+    """Job: a question left waiting for its topic is queued with the guessed topic (nothing is lost)."""
+    cutoff = now - timedelta(minutes=config.pending_question_minutes)
+    query = select(ConversationState).where(ConversationState.flow == ASK_FLOW,
+                                            ConversationState.updated_at <= cutoff)
+    out: list[Outgoing] = []
+    for state in list((await session.execute(query)).scalars()):
+        participant = await session.get(Person, state.person_id)
+        await session.delete(state)
+        if participant is None:
+            continue
+        attachments = tuple(Attachment.from_json(item) for item in state.data.get("attachments", []))
+        _, messages = await open_ticket(session, participant, topic=state.data.get("topic", "lainnya"),
+                                        text=state.data.get("text", ""), attachments=attachments,
+                                        now=now, config=config)
+        out += messages
+    return out

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import features  # noqa: F401  (registers every command, action and flow)
 from handlers.config import Config
+from handlers.attendance import check_in_by_bare_code
 from handlers.context import Context
 from handlers.messages import Channel, Inbound, Outgoing
 from handlers.onboarding import ask_consent, find_sender, link_telegram, record_unknown
@@ -149,10 +150,15 @@ async def continue_flow_or_default(ctx: Context) -> None:
     if state is not None and state.flow in FLOWS:
         await FLOWS[state.flow](ctx)
         return
-    if ctx.person.role == Role.PESERTA:
-        await ask_question(ctx)
+    if ctx.person.role != Role.PESERTA:
+        ctx.reply(f"core.staff_hint_{ctx.person.role}")
         return
-    ctx.reply(f"core.staff_hint_{ctx.person.role}")
+    if await check_in_by_bare_code(ctx):
+        return
+    if ctx.text.isdigit() and len(ctx.text) <= 2 and not ctx.inbound.attachments:
+        ctx.reply("core.unknown_button")  # an option number with no options shown is not a question
+        return
+    await ask_question(ctx)
 
 
 async def handle_inbox_item(session: AsyncSession, item: InboxItem, now: datetime, config: Config) -> None:

@@ -31,6 +31,7 @@ class Person(Base):
     name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str] = mapped_column(String(20), unique=True)
     mentor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    backup_mentor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     cohort: Mapped[str] = mapped_column(String(100), default="")
     business_name: Mapped[str] = mapped_column(String(200), default="")
     sector: Mapped[str] = mapped_column(String(100), default="")

@@ -35,6 +35,10 @@ class Ticket(Base):
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    expert_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    reassignments: Mapped[int] = mapped_column(default=0, server_default="0")
+    escalations: Mapped[int] = mapped_column(default=0, server_default="0")
+    rating_requested_at: Mapped[datetime | None]
 
 
 class TicketMessage(Base):

@@ -22,6 +22,7 @@ def make_worker(driver: Driver, bot) -> DeliveryWorker:
 async def test_pending_rows_are_sent_and_marked_with_message_id(driver: Driver, participant: Person, mentor: Person) -> None:
     bot, request = scripted_bot()
     await driver.say(participant, "Bagaimana cara daftar NIB?")
+    await driver.press(participant, "tp:lainnya")
 
     await make_worker(driver, bot).drain_once()
 
@@ -36,6 +37,7 @@ async def test_flood_control_reschedules_after_retry_after(driver: Driver, parti
     request.answer("sendMessage", 429, {"ok": False, "error_code": 429, "description": "Too Many Requests",
                                         "parameters": {"retry_after": 30}})
     await driver.say(participant, "Pertanyaan")
+    await driver.press(participant, "tp:lainnya")
     before = datetime.now(UTC)
 
     await make_worker(driver, bot).drain_once()
@@ -51,6 +53,7 @@ async def test_blocked_mentor_is_marked_failed_with_reason(driver: Driver, parti
     request.answer("sendMessage", 403, {"ok": False, "error_code": 403,
                                         "description": "Forbidden: bot was blocked by the user"})
     await driver.say(participant, "Pertanyaan")
+    await driver.press(participant, "tp:lainnya")
 
     await make_worker(driver, bot).drain_once()
 
@@ -66,7 +69,8 @@ async def test_blocked_participant_mentor_is_told(driver: Driver, participant: P
     async with driver.sessions.begin() as session:
         stored = await session.get(Person, participant.id)
         stored.telegram_user_id = stored.telegram_chat_id = "4242"
-    await driver.say(await driver.refresh(participant), "Pertanyaan", channel=Channel.TELEGRAM)
+    sari = await driver.refresh(participant)
+    await driver.say(sari, "Pertanyaan", channel=Channel.TELEGRAM)
     request.answer("sendMessage", 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})
 
     await make_worker(driver, bot).drain_once()
@@ -77,6 +81,7 @@ async def test_blocked_participant_mentor_is_told(driver: Driver, participant: P
 
 async def test_rows_left_by_a_crash_are_sent_once_on_restart(driver: Driver, participant: Person, mentor: Person) -> None:
     await driver.say(participant, "Pertanyaan sebelum crash")
+    await driver.press(participant, "tp:lainnya")
     bot, request = scripted_bot()
 
     first = make_worker(driver, bot)

@@ -73,3 +73,28 @@ def _wait_for_health(url: str, timeout: float = 20.0) -> int:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError(f"{url} did not answer")
+
+
+def test_programme_rules_reach_the_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KLINIK_RULES__SLA_REMIND_HOURS", "4")
+    monkeypatch.setenv("KLINIK_RULES__WORK_OPENS", "07:30")
+
+    config = load_settings(_env_file=None).handler_config()
+
+    assert (config.sla_remind_hours, config.work_opens.isoformat()) == (4.0, "07:30:00")
+
+
+def test_every_programme_rule_is_documented_in_env_example() -> None:
+    from bot.settings import Rules
+
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+
+    assert [name for name in Rules.model_fields if f"KLINIK_RULES__{name.upper()}" not in example] == []
+
+
+def test_env_example_as_is_configures_no_channel() -> None:
+    from bot.settings import Settings
+
+    settings = Settings(_env_file=str(Path(__file__).resolve().parents[2] / ".env.example"))
+
+    assert (settings.has_telegram, settings.has_whatsapp) == (False, False)

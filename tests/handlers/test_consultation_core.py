@@ -4,11 +4,17 @@ from handlers.messages import Channel
 from storage.models import Person, Role
 from tests.support.driver import Driver
 
+TOPIC_PROMPT = ("Pertanyaan Anda tentang *Legalitas/Perizinan*, betul? Pilih ✅ untuk meneruskan ke pendamping, "
+                "atau pilih topik lain.\n\n1. ✅ Legalitas/Perizinan\n2. Permodalan\n3. Pemasaran\n"
+                "4. Keuangan/Pembukuan\n5. Produksi\n6. Digital\n7. Lainnya\nBalas dengan angka 1–7.")
+
 
 async def test_question_becomes_ticket_for_own_mentor(driver: Driver, participant: Person, mentor: Person) -> None:
     await driver.say(participant, "Bagaimana cara daftar NIB?")
+    await driver.say(participant, "1")
 
     assert await driver.received(participant) == [
+        TOPIC_PROMPT,
         "✅ Pertanyaan Anda diterima sebagai *#1*. Pendamping Anda, Budi Santoso, akan menjawab di sini."]
     notification = await driver.last(mentor)
     assert notification.channel == "telegram"
@@ -18,6 +24,7 @@ async def test_question_becomes_ticket_for_own_mentor(driver: Driver, participan
 
 async def test_mentor_answers_with_button_then_text(driver: Driver, participant: Person, mentor: Person) -> None:
     await driver.say(participant, "Bagaimana cara daftar NIB?")
+    await driver.press(participant, "tp:legalitas")
     await driver.press(mentor, "ans:1", channel=Channel.TELEGRAM)
     await driver.say(mentor, "Daftar di oss.go.id dengan NIK.", channel=Channel.TELEGRAM)
 
@@ -28,6 +35,7 @@ async def test_mentor_answers_with_button_then_text(driver: Driver, participant:
 
 async def test_mentor_answers_by_replying_to_notification(driver: Driver, participant: Person, mentor: Person) -> None:
     await driver.say(participant, "Modal usaha dari mana?")
+    await driver.press(participant, "tp:permodalan")
     notification = await driver.last(mentor)
     async with driver.sessions.begin() as session:
         row = await session.get(type(notification), notification.id)
@@ -40,6 +48,7 @@ async def test_mentor_answers_by_replying_to_notification(driver: Driver, partic
 
 async def test_follow_up_joins_open_ticket(driver: Driver, participant: Person, mentor: Person) -> None:
     await driver.say(participant, "Pertanyaan pertama")
+    await driver.press(participant, "tp:lainnya")
     await driver.say(participant, "Tambahan: usaha saya keripik")
 
     texts = await driver.received(mentor)
@@ -50,6 +59,7 @@ async def test_follow_up_joins_open_ticket(driver: Driver, participant: Person, 
 async def test_other_mentor_cannot_answer(driver: Driver, participant: Person, mentor: Person) -> None:
     other = await driver.add_person(role=Role.PENDAMPING, name="Lain", phone="+6281100000002")
     await driver.say(participant, "Halo")
+    await driver.press(participant, "tp:lainnya")
     await driver.press(other, "ans:1")
 
     assert await driver.received(other) == ["Pertanyaan #1 tidak ditemukan di daftar Anda."]

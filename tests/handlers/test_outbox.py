@@ -34,6 +34,7 @@ async def test_long_answer_to_whatsapp_becomes_ordered_parts(driver: Driver, par
 
 async def test_whatsapp_buttons_are_numbered_and_a_digit_presses_them(driver: Driver, participant: Person, mentor: Person) -> None:
     await driver.say(participant, "Pertanyaan")
+    await driver.press(participant, "tp:lainnya")
     await driver.say(await driver.refresh(mentor), "halo")  # mentor now writes from WhatsApp
     async with driver.sessions.begin() as session:
         await enqueue(session, Outgoing(text="Pilih:", to=Address(Channel.WHATSAPP, mentor.phone), person_id=mentor.id,

@@ -1,0 +1,173 @@
+"""Benchmark: the daily nudge scan and the weekly digest on a programme of 100,000 participants.
+
+    .venv/bin/python -m benchmarks.bench_jobs                      # SQLite in /tmp/klinik-bench
+    .venv/bin/python -m benchmarks.bench_jobs --database-url postgresql+asyncpg://…/empty_db
+    .venv/bin/python -m benchmarks.bench_jobs --reuse              # skip generation, run the jobs again
+
+Generates 100,000 participants, 2,000 mentors and a year of activity with bulk inserts, then runs
+each job once, through the scheduler's own run_job (compute, outbox rows, commit), in a fresh
+process, and prints the time of each phase (the job body: queries, scoring, files; writing the
+outbox rows; the commit) and peak memory (the resident set size of that process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import resource
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import delete, func, select, text, update
+
+from benchmarks.bench_data import Shape, generate
+from handlers.config import Config
+from handlers.participation import shift_week, week_bounds, week_of
+from storage.db import make_engine, make_sessionmaker, upgrade_sync
+from storage.models import JobRun, MediaLink, NudgeLog, OutboxMessage, ParticipationScore, Person
+
+ZONE = ZoneInfo("Asia/Jakarta")
+DIGEST_AT = datetime(2026, 3, 9, 7, 0, tzinfo=ZONE)  # a Monday: the digest of the week before
+NUDGES_AT = datetime(2026, 3, 9, 9, 0, tzinfo=ZONE)  # the same day's nudge scan
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--participants", type=int, default=100_000)
+    parser.add_argument("--mentors", type=int, default=2_000)
+    parser.add_argument("--score-weeks", type=int, default=52, help="weeks of stored scores to generate")
+    parser.add_argument("--database-url", help="an empty PostgreSQL database (default: SQLite under --dir)")
+    parser.add_argument("--dir", default="/tmp/klinik-bench", help="where the SQLite file and digest files go")
+    parser.add_argument("--reuse", action="store_true", help="keep the generated data; only run the jobs")
+    return parser.parse_args()
+
+
+async def prepare(url: str, args: argparse.Namespace) -> tuple[float, dict[str, int]]:
+    """Generate the programme (unless reused) and refresh planner statistics."""
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            people = (await conn.execute(select(func.count()).select_from(Person))).scalar_one()
+        if people and not args.reuse:
+            raise SystemExit("the database is not empty: give an empty one, or --reuse to run the jobs again")
+        started, counts = time.perf_counter(), {}
+        if not args.reuse:
+            weeks = [shift_week(week_of(DIGEST_AT, ZONE), -n) for n in range(args.score_weeks, 0, -1)]
+            mondays = [week_bounds(w, ZONE)[0] for w in weeks]
+            shape = Shape(args.participants, args.mentors, DIGEST_AT, args.score_weeks)
+            async with engine.begin() as conn:
+                counts = await generate(conn, shape, weeks, mondays)
+        async with engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
+        await reset_runs(url)
+        return time.perf_counter() - started, counts
+    finally:
+        await engine.dispose()
+
+
+async def reset_runs(url: str) -> None:
+    """Undo what an earlier benchmark run of the jobs wrote, so --reuse measures the same work."""
+    engine = make_engine(url)
+    async with make_sessionmaker(engine).begin() as session:
+        await session.execute(delete(JobRun))
+        await session.execute(delete(OutboxMessage))
+        await session.execute(delete(MediaLink).where(MediaLink.name.like("ringkasan-%")))
+        await session.execute(delete(NudgeLog).where(NudgeLog.sent_at >= DIGEST_AT))
+        await session.execute(update(NudgeLog).where(NudgeLog.resolved_at >= DIGEST_AT)
+                              .values(resolved_at=None, resolution=None))
+        await session.execute(delete(ParticipationScore).where(ParticipationScore.week == week_of(NUDGES_AT, ZONE)))
+    await engine.dispose()
+
+
+def run_in_child(url: str, job_id: str, now: datetime, media_dir: str, results: Any) -> None:
+    """Run one job in this fresh process as scheduler.runner.run_job does, timing each phase."""
+    from handlers.outbox import enqueue_all
+    from scheduler import schedule  # noqa: F401  (registers the jobs)
+    from scheduler.jobs import JOBS
+
+    job = next(j for j in JOBS if j.id == job_id)
+    config = Config(timezone=ZONE, media_dir=media_dir)
+    reset_peak_rss()
+    before = peak_rss_mb()
+
+    async def main() -> tuple[float, float, float, int]:
+        engine = make_engine(url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                started = time.perf_counter()
+                messages = await job.body(session, now, config)
+                computed = time.perf_counter()
+                await enqueue_all(session, messages, now, config)
+                queued = time.perf_counter()
+                await session.commit()
+                return computed - started, queued - computed, time.perf_counter() - queued, len(messages)
+        finally:
+            await engine.dispose()
+
+    body, outbox, commit, messages = asyncio.run(main())
+    results.put((job_id, body, outbox, commit, before, peak_rss_mb(), messages))
+
+
+def reset_peak_rss() -> None:
+    """Forget the peak resident size inherited from the parent (Linux: clear_refs 5)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MB (VmHWM; ru_maxrss where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(url: str, job_id: str, now: datetime, media_dir: str) -> tuple[Any, ...]:
+    """One job in a spawned process, so its peak memory is its own."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    child = context.Process(target=run_in_child, args=(url, job_id, now, media_dir, results))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"{job_id} failed (exit {child.exitcode})")
+    return results.get()  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    args = parse_args()
+    folder = Path(args.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    url = args.database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+    if not args.reuse and url.startswith("sqlite"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{folder / 'bench.db'}{suffix}").unlink(missing_ok=True)
+    upgrade_sync(url)
+    seconds, counts = asyncio.run(prepare(url, args))
+    engine_name = url.split(":", 1)[0]
+    if counts:
+        print(f"generated in {seconds:.0f} s on {engine_name}: "
+              + ", ".join(f"{name} {n:,}" for name, n in counts.items()))
+    rows = [measure(url, "weekly_digest", DIGEST_AT, str(folder / "media")),
+            measure(url, "participation_nudges", NUDGES_AT, str(folder / "media"))]
+    print(f"\n{engine_name}, {args.participants:,} participants, {args.mentors:,} mentors")
+    print(f"{'job':<22}{'job body s':>11}{'outbox s':>10}{'commit s':>10}{'RSS start MB':>14}{'peak RSS MB':>13}"
+          f"{'messages':>10}")
+    for job_id, body, outbox, commit, before, peak, messages in rows:
+        print(f"{job_id:<22}{body:>11.2f}{outbox:>10.2f}{commit:>10.2f}{before:>14.0f}{peak:>13.0f}{messages:>10,}")
+
+
+if __name__ == "__main__":
+    main()

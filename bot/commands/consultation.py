@@ -1,0 +1,132 @@
+"""`klinik cuti add|list|cancel` (cover for an absent mentor) and `klinik kalender` (working days)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.settings import load_settings
+from handlers.config import Config
+from handlers.cover import (
+    CoverError,
+    CoverRequest,
+    cancel_absence,
+    current_and_coming,
+    find_staff,
+    parse_day,
+    record_absence,
+)
+from handlers.i18n import t
+from handlers.outbox import enqueue_all
+from handlers.worktime import calendar_of
+from storage.db import make_engine, make_sessionmaker, upgrade
+from storage.models import Person
+
+T = TypeVar("T")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `klinik cuti` and `klinik kalender`."""
+    cuti = subparsers.add_parser("cuti", help="mentor leave: new questions go to a backup meanwhile")
+    sub = cuti.add_subparsers(dest="cuti_command", required=True)
+    add = sub.add_parser("add", help="record a leave (dates inclusive, programme time zone)")
+    add.add_argument("mentor", help="the mentor's name or phone number")
+    add.add_argument("start", help="first day away: 2026-03-10 or 10/03/2026")
+    add.add_argument("end", help="last day away")
+    add.add_argument("backup", help="the backup's name or phone number")
+    add.add_argument("--move-open", action="store_true",
+                     help="also move the mentor's open questions, with their history, when the leave starts")
+    add.set_defaults(func=cmd_add)
+    sub.add_parser("list", help="current and coming leaves").set_defaults(func=cmd_list)
+    cancel = sub.add_parser("cancel", help="end a leave early; routing returns at once")
+    cancel.add_argument("id", type=int, help="the leave number shown by `klinik cuti list`")
+    cancel.set_defaults(func=cmd_cancel)
+    calendar = subparsers.add_parser("kalender", help="days without working hours for answer deadlines")
+    calendar.add_argument("--year", type=int, help="calendar year (default: this year)")
+    calendar.set_defaults(func=cmd_calendar)
+
+
+def in_transaction(work: Callable[[AsyncSession, Config], Awaitable[T]]) -> T:
+    """Run work in one transaction on the configured database."""
+    settings = load_settings()
+
+    async def main() -> T:
+        await upgrade(settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine).begin() as session:
+                return await work(session, settings.handler_config())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    """Record a leave, queue the messages to the mentor and the backup, move tickets if asked."""
+    async def work(session: AsyncSession, config: Config) -> str:
+        now = datetime.now(UTC)
+        mentor, backup = await find_staff(session, args.mentor), await find_staff(session, args.backup)
+        starts_on, ends_on = parse_day(args.start), parse_day(args.end)
+        if mentor is None or backup is None:
+            raise CoverError("cons.cover_unknown_person", name=args.mentor if mentor is None else args.backup)
+        if starts_on is None or ends_on is None:
+            raise CoverError("cons.cuti_usage")
+        request = CoverRequest(mentor, backup, starts_on, ends_on, args.move_open)
+        absence, messages = await record_absence(session, request, actor_id=None, now=now, config=config)
+        await enqueue_all(session, messages, now, config)
+        return t("cons.cuti_recorded", config.language, id=absence.id, mentor=mentor.name, backup=backup.name,
+                 start=starts_on.strftime("%d/%m/%Y"), end=ends_on.strftime("%d/%m/%Y"),
+                 moved=t("cons.cuti_moves" if args.move_open else "cons.cuti_stays", config.language))
+
+    try:
+        print(in_transaction(work))
+    except CoverError as error:
+        print(t(error.key, **error.values), file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_list(_args: argparse.Namespace) -> int:
+    """Print current and coming leaves."""
+    async def work(session: AsyncSession, config: Config) -> str:
+        lines = []
+        for absence in await current_and_coming(session, datetime.now(UTC), config):
+            mentor, backup = await session.get(Person, absence.mentor_id), await session.get(Person, absence.backup_id)
+            lines.append(t("cons.cuti_line", config.language, id=absence.id, mentor=mentor.name if mentor else "-",
+                           backup=backup.name if backup else "-", start=absence.starts_on.strftime("%d/%m"),
+                           end=absence.ends_on.strftime("%d/%m/%Y")))
+        return "\n".join(lines) or t("cons.cuti_none", config.language)
+
+    print(in_transaction(work))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    """Cancel a leave by number."""
+    async def work(session: AsyncSession, config: Config) -> bool:
+        return await cancel_absence(session, args.id, datetime.now(UTC)) is not None
+
+    done = in_transaction(work)
+    print(t("cons.cuti_cancelled" if done else "cons.cuti_unknown", id=args.id))
+    return 0 if done else 1
+
+
+def cmd_calendar(args: argparse.Namespace) -> int:
+    """List the weekdays of a year that have no working hours (national holidays and cuti bersama)."""
+    config = load_settings().handler_config()
+    calendar = calendar_of(config)
+    year = args.year or datetime.now(config.timezone).year
+    day = date(year, 1, 1)
+    while day.year == year:
+        if day.weekday() in calendar.workdays and not calendar.is_working_day(day):
+            kind = "cuti bersama" if day in calendar.days_off else "libur nasional"
+            print(f"{day.isoformat()} {day.strftime('%a')}  {kind}")
+        day += timedelta(days=1)
+    return 0

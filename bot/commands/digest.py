@@ -1,0 +1,85 @@
+"""`klinik digest` (the coordinators' weekly digest as text, PNG and XLSX) and `klinik target` (set targets)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.settings import load_settings
+from handlers.digest import Digest, build_digest
+from handlers.digest_render import coordinator_text, write_chart, write_workbook
+from handlers.participation import compute_scores, parse_week, week_of
+from handlers.targets import set_targets
+from storage.db import make_engine, make_sessionmaker, upgrade
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `klinik digest` and `klinik target`."""
+    digest = subparsers.add_parser("digest", help="print the weekly digest and write its chart and workbook")
+    digest.add_argument("--week", help="ISO week like 2026-W10 (default: this week so far)")
+    digest.add_argument("--out", default=".", help="folder for ringkasan-<week>.png and .xlsx (default: here)")
+    digest.set_defaults(func=cmd_digest)
+    target = subparsers.add_parser("target", help="set the programme target and agencies from a TOML file")
+    target.add_argument("file", help="see bot/templates/targets_example.toml")
+    target.set_defaults(func=cmd_target)
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    """Compute the digest read-only and write it to the terminal and two files."""
+    settings = load_settings()
+    config = settings.handler_config()
+    now = datetime.now(UTC)
+    week = parse_week(args.week) if args.week else week_of(now, config.timezone)
+    if week is None:
+        print(f"Minggu tidak dikenal: {args.week!r} (contoh: 2026-W10)")
+        return 2
+
+    async def main() -> Digest:
+        await upgrade(settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                scores = await compute_scores(session, week, now, config)
+                return await build_digest(session, week, scores, now, config)
+        finally:
+            await engine.dispose()
+
+    digest = asyncio.run(main())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    chart, book = out / f"ringkasan-{week}.png", out / f"ringkasan-{week}.xlsx"
+    write_chart(digest, chart, config.language)
+    write_workbook(digest, book, config.language)
+    print(coordinator_text(digest, config, config.language))
+    print(f"\nGrafik: {chart}\nExcel: {book}")
+    return 0
+
+
+def cmd_target(args: argparse.Namespace) -> int:
+    """Create or update the programme target and its agencies."""
+    settings = load_settings()
+    try:
+        data = tomllib.loads(Path(args.file).read_text(encoding="utf-8"))
+        programme, agencies = data["programme"], data.get("agency", [])
+        missing = [a for a in agencies if "code" not in a]
+        if "name" not in programme or missing:
+            raise KeyError("programme.name" if "name" not in programme else "agency.code")
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as error:
+        print(f"File target tidak bisa dibaca: {error}")
+        return 2
+
+    async def main() -> None:
+        await upgrade(settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine).begin() as session:
+                await set_targets(session, programme, agencies, datetime.now(UTC))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+    print(f"Target {programme['name']}: {programme.get('target', 0)} peserta, {len(agencies)} instansi.")
+    return 0

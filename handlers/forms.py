@@ -1,0 +1,32 @@
+"""Pieces every activity form shares: command arguments, passing non-answers on, numeric questions."""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from storage.models import Menu
+
+
+def command_args(ctx: Context) -> str:
+    """The text after the command word ("hadir 4821" → "4821")."""
+    parts = ctx.text.split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""
+
+
+async def pass_on(ctx: Context) -> None:
+    """The first word matched a command but the text is an answer or a question: route it as free text."""
+    from handlers.router import continue_flow_or_default
+
+    await continue_flow_or_default(ctx)
+
+
+async def forget_menu(ctx: Context) -> None:
+    """Before asking for a number, drop the last WhatsApp options so "3" is an answer, not option 3."""
+    menu = await ctx.session.get(Menu, (ctx.inbound.address.channel.value, ctx.inbound.address.id))
+    if menu is not None:
+        await ctx.session.delete(menu)
+        await ctx.session.flush()  # a later reply with buttons in this transaction inserts a fresh row
+
+
+def is_yes(text: str) -> bool:
+    """Typed confirmation in a form."""
+    return text.strip().lower() in {"ya", "y", "iya", "ok", "oke", "kirim", "simpan", "yes", "benar"}

@@ -1,0 +1,93 @@
+"""Rupiah amounts as people type them: "3,5 juta", "3.500.000", "3500rb", "Rp 1.250.000", "1,2M".
+
+Units: rb/ribu/k = thousand, jt/juta = million, M/miliar/milyar = billion (Indonesian usage:
+"M" is miliar, never million). Parts add up: "3 juta 500 ribu" = 3.500.000. A lone separator
+followed by exactly three digits groups thousands ("3.500" = 3500); otherwise it is a decimal
+point ("3.5jt", "3,5 juta"). Decimals are only accepted with a unit or when they are zero
+("Rp 1.250.000,00"), because "3,5" alone is almost certainly a missing "juta".
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+UNITS = {
+    "": 1, "rp": 1, "k": 1_000, "rb": 1_000, "ribu": 1_000, "rbu": 1_000,
+    "jt": 1_000_000, "juta": 1_000_000, "jta": 1_000_000,
+    "m": 1_000_000_000, "miliar": 1_000_000_000, "milyar": 1_000_000_000, "mlyr": 1_000_000_000,
+}
+PART = re.compile(r"(\d[\d.,]*)\s*([a-z]*)")
+MAX_AMOUNT = 1_000_000_000_000  # a micro business reporting a trillion is a typo
+PREFIX = re.compile(r"^(rp\.?|idr)\s*")
+
+
+class AmountError(ValueError):
+    """Why a text is not an amount: "empty", "not_a_number", "needs_unit", "negative", "too_large"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_rupiah(text: str) -> int:
+    """The whole-rupiah amount a person meant, or AmountError saying why it is not one."""
+    cleaned = PREFIX.sub("", text.strip().lower()).replace("rupiah", "").strip().rstrip(".-,")
+    if not cleaned:
+        raise AmountError("empty")
+    if cleaned.startswith("-"):
+        raise AmountError("negative")
+    parts = PART.findall(cleaned)
+    if not parts or PART.sub("", cleaned).strip():
+        raise AmountError("not_a_number")
+    total = sum((_part_value(number, unit) for number, unit in parts), Decimal(0))
+    if total > MAX_AMOUNT:
+        raise AmountError("too_large")
+    return int(total.to_integral_value())
+
+
+def _part_value(number: str, unit: str) -> Decimal:
+    if unit not in UNITS:
+        raise AmountError("not_a_number")
+    value = _number(number.rstrip(".,"))
+    if value != value.to_integral_value() and UNITS[unit] == 1:
+        raise AmountError("needs_unit")
+    return value * UNITS[unit]
+
+
+def _number(text: str) -> Decimal:
+    """A number with Indonesian or English separators as a Decimal."""
+    dots, commas = text.count("."), text.count(",")
+    if dots and commas:
+        decimal_mark = "," if text.rfind(",") > text.rfind(".") else "."
+        grouping = "." if decimal_mark == "," else ","
+        whole, _, fraction = text.rpartition(decimal_mark)
+        return _decimal(_ungroup(whole, grouping) + "." + fraction)
+    mark = "." if dots else "," if commas else ""
+    if not mark:
+        return _decimal(text)
+    if text.count(mark) > 1:
+        return _decimal(_ungroup(text, mark))
+    whole, _, fraction = text.partition(mark)
+    if len(fraction) == 3:
+        return _decimal(whole + fraction)
+    return _decimal(whole + "." + fraction)
+
+
+def _ungroup(text: str, mark: str) -> str:
+    groups = text.split(mark)
+    if not groups[0] or any(len(group) != 3 for group in groups[1:]):
+        raise AmountError("not_a_number")
+    return "".join(groups)
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise AmountError("not_a_number") from None
+
+
+def format_rupiah(amount: int) -> str:
+    """Rp 3.500.000 — the way amounts are written in Indonesia."""
+    return "Rp " + f"{amount:,}".replace(",", ".")

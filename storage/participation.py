@@ -1,0 +1,175 @@
+"""Participation records: weekly scores, the nudge ladder, job runs, targets and the scheduler lease.
+
+A participant's agency (OPD) is the roster's extra column `instansi` (or `opd`, `agency`) kept in
+Person.extra; it is matched to Agency.code or Agency.name without regard to case.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, case, or_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import Executable
+
+from storage.base import Base
+from storage.people import Person
+
+# Audiences of meetings and tugas are whole angkatan: the score queries join people by cohort.
+Index("ix_people_cohort", Person.cohort)
+
+
+class ParticipationScore(Base):
+    """One participant's score for one ISO week ("2026-W10"), with its parts and reasons.
+
+    mentor_id and cohort are copied at computation time, so a week stays attributed to the
+    mentor who had the participant then, even after a reassignment.
+    """
+
+    __tablename__ = "participation_scores"
+    __table_args__ = (UniqueConstraint("week", "participant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week: Mapped[str] = mapped_column(String(8))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    mentor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    cohort: Mapped[str] = mapped_column(String(100), default="")
+    score: Mapped[float] = mapped_column(Float)
+    is_active: Mapped[bool] = mapped_column(default=False)
+    is_dropping: Mapped[bool] = mapped_column(default=False)
+    sessions_expected: Mapped[int] = mapped_column(default=0)
+    sessions_hadir: Mapped[int] = mapped_column(default=0)
+    sessions_terlambat: Mapped[int] = mapped_column(default=0)
+    sessions_izin: Mapped[int] = mapped_column(default=0)
+    sessions_alpa: Mapped[int] = mapped_column(default=0)
+    alpa_streak: Mapped[int] = mapped_column(default=0)
+    tugas_due: Mapped[int] = mapped_column(default=0)
+    tugas_on_time: Mapped[int] = mapped_column(default=0)
+    tugas_missing: Mapped[int] = mapped_column(default=0)
+    report_sent: Mapped[bool | None]
+    questions: Mapped[int] = mapped_column(default=0)
+    silent_days: Mapped[int] = mapped_column(default=0)
+    nudges_ignored: Mapped[int] = mapped_column(default=0)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    computed_at: Mapped[datetime]
+
+
+class NudgeStep(StrEnum):
+    """Rungs of the ladder: the participant, then their mentor, then the coordinator's list."""
+
+    NUDGE = "nudge"
+    MENTOR = "mentor"
+    COORDINATOR = "coordinator"
+
+
+class NudgeLog(Base):
+    """A ladder step taken for a participant; `period` is the ISO week the ladder started.
+
+    The unique key makes each step happen once per period even when the job runs twice;
+    resolved_at closes the ladder (the participant wrote again, or recovered).
+    """
+
+    __tablename__ = "nudge_log"
+    __table_args__ = (
+        UniqueConstraint("participant_id", "period", "step"),
+        Index("ix_nudge_log_open", "resolved_at", "step"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    period: Mapped[str] = mapped_column(String(16))
+    step: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime] = mapped_column(index=True)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(String(16))
+
+
+class JobRun(Base):
+    """A scheduled job done for a period ("2026-03-04", "2026-W10"): the run happens once."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(40))
+    period: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ProgrammeTarget(Base):
+    """How many residents a programme must train, and how many it trained before the bot."""
+
+    __tablename__ = "programme_targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    target_participants: Mapped[int] = mapped_column(default=0)
+    trained_before: Mapped[int] = mapped_column(default=0)
+    note: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime]
+
+
+class Agency(Base):
+    """An agency (OPD) sharing the programme, with its own target and earlier figures."""
+
+    __tablename__ = "agencies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programme_targets.id"))
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    target_participants: Mapped[int] = mapped_column(default=0)
+    trained_before: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime]
+
+
+class SchedulerLease(Base):
+    """Who runs the scheduled jobs: the holder renews before expires_at or loses the lease."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+async def acquire_lease(session: AsyncSession, holder: str, now: datetime, ttl: float,
+                        *, name: str = "scheduler") -> bool:
+    """Take or renew the lease for ttl seconds; False while another live holder has it.
+
+    One conditional UPDATE decides atomically: PostgreSQL locks the row and re-checks the
+    condition for a concurrent updater, SQLite has a single writer. The caller commits.
+    """
+    await session.execute(_insert_if_missing(session, name, now))
+    taken = await session.execute(
+        update(SchedulerLease)
+        .where(SchedulerLease.name == name,
+               or_(SchedulerLease.holder == holder, SchedulerLease.expires_at <= now))
+        .values(holder=holder, expires_at=now + timedelta(seconds=ttl),
+                acquired_at=case((SchedulerLease.holder == holder, SchedulerLease.acquired_at), else_=now))
+        .execution_options(synchronize_session=False))
+    return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+
+def _insert_if_missing(session: AsyncSession, name: str, now: datetime) -> Executable:
+    values = {"name": name, "holder": "", "acquired_at": now, "expires_at": now}
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(SchedulerLease).values(values).on_conflict_do_nothing()
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(SchedulerLease).values(values).on_conflict_do_nothing()
+
+
+async def release_lease(session: AsyncSession, holder: str, now: datetime, *, name: str = "scheduler") -> None:
+    """Give the lease up at shutdown so another process takes over at once."""
+    await session.execute(
+        update(SchedulerLease).where(SchedulerLease.name == name, SchedulerLease.holder == holder)
+        .values(expires_at=now).execution_options(synchronize_session=False))

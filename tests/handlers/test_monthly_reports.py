@@ -1,0 +1,140 @@
+"""Laporan bulanan: the form, re-asks, leaving and resuming, editing, comparison, mentors' view, prompts."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from handlers.messages import Channel
+from handlers.report_views import prompt_monthly_reports
+from storage.models import MonthlyReport, Person, Role
+from tests.conftest import JAKARTA
+from tests.support.driver import Driver
+
+# The fixed clock is 4 March 2026: the February report is open until 5 March 23.59 WIB.
+
+
+async def add_sent_report(driver: Driver, person: Person, month: str, *, omzet: int,
+                          permits: list[str] | None = None) -> None:
+    now = driver.clock.now
+    async with driver.sessions.begin() as session:
+        session.add(MonthlyReport(participant_id=person.id, month=month, omzet=omzet, workers=1, customers=30,
+                                  permits=permits or [], main_problem="Modal", draft={}, form_step="",
+                                  submitted_at=now, created_at=now, updated_at=now))
+
+
+async def stored_reports(driver: Driver) -> list[tuple[str, int | None, int | None, int | None, list[str], str]]:
+    async with driver.sessions() as session:
+        rows = (await session.execute(select(MonthlyReport).order_by(MonthlyReport.id))).scalars()
+        return [(r.month, r.omzet, r.workers, r.customers, r.permits, r.main_problem) for r in rows]
+
+
+async def fill_report(driver: Driver, person: Person, *answers: str) -> None:
+    await driver.say(person, "laporan")
+    for answer in answers:
+        await driver.say(person, answer)
+
+
+async def test_report_with_comparison_to_last_month(driver: Driver, participant: Person) -> None:
+    await add_sent_report(driver, participant, "2026-01", omzet=3_125_000, permits=["nib"])
+
+    await fill_report(driver, participant, "3,5 juta", "2", "40 orang", "1,3", "Bahan baku mahal")
+    await driver.press(participant, "rep:ok")
+
+    assert (await driver.received(participant))[-1] == (
+        "✅ Laporan Februari 2026 terkirim. Terima kasih!\n\n"
+        "📈 Omzet naik 12% dari Januari (Rp 3.125.000 → Rp 3.500.000).\n🎉 Izin baru: Halal.\n\n"
+        "Masih bisa diubah sampai Kamis, 5 Mar 2026 23.59 WIB.")
+    assert (await stored_reports(driver))[-1] == ("2026-02", 3_500_000, 2, 40, ["nib", "halal"], "Bahan baku mahal")
+
+
+async def test_invalid_answers_get_friendly_reasks(driver: Driver, participant: Person) -> None:
+    await fill_report(driver, participant, "lumayan", "3,5", "3.5jt", "dua")
+
+    texts = await driver.received(participant)
+    assert texts[2].startswith("Maaf, angka omzet belum bisa saya baca.\n\n1/5 Berapa *omzet*")
+    assert texts[3].startswith("Mohon tambahkan satuannya, mis. *3,5 juta* atau *750 ribu*.\n\n1/5")
+    assert texts[4].startswith("2/5 Berapa orang *pekerja*")
+    assert texts[5].startswith("Mohon tulis jumlah pekerja dengan angka")
+
+
+async def test_form_left_and_resumed_where_it_stopped(driver: Driver, participant: Person) -> None:
+    await fill_report(driver, participant, "3500rb", "3")
+    await driver.say(participant, "menu")
+    await driver.say(participant, "batal")
+    await driver.say(participant, "Pak, cara daftar halal bagaimana?")
+    answer_to_question = (await driver.received(participant))[-1]
+    driver.clock.advance(hours=5)
+
+    await driver.say(participant, "laporan")
+
+    assert "pelanggan" not in answer_to_question  # after "batal" free text is a question again
+    assert await driver.received(participant) == [
+        "Melanjutkan laporan Februari 2026 yang belum selesai.",
+        "3/5 Kira-kira berapa *pelanggan* bulan ini? (angka)"]
+
+
+async def test_number_answer_is_not_taken_as_whatsapp_menu_option(driver: Driver, participant: Person) -> None:
+    await driver.say(participant, "menu")
+    await fill_report(driver, participant, "3 jt", "1", "12")
+
+    assert (await stored_reports(driver))[0][0] == "2026-02"
+    async with driver.sessions() as session:
+        report = (await session.execute(select(MonthlyReport))).scalar_one()
+    assert (report.draft["workers"], report.draft["customers"], report.form_step) == (1, 12, "permits")
+
+
+async def test_permit_buttons_toggle_then_done(driver: Driver, participant: Person) -> None:
+    await fill_report(driver, participant, "750 ribu", "0", "25")
+    for payload in ("rep:p:nib", "rep:p:halal", "rep:p:nib", "rep:pd"):
+        await driver.press(participant, payload)
+    await driver.say(participant, "tidak ada")
+    await driver.say(participant, "ya")
+
+    assert await stored_reports(driver) == [("2026-02", 750_000, 0, 25, ["halal"], "tidak ada")]
+
+
+async def test_one_report_per_month_editable_until_deadline(driver: Driver, participant: Person) -> None:
+    await fill_report(driver, participant, "2 juta", "1", "30", "tidak ada", "Pemasaran", "ya")
+    await driver.say(participant, "laporan")
+    already = await driver.last(participant)
+    await driver.press(participant, "rep:edit")
+    for answer in ("2,5 juta", "1", "30", "selesai", "Pemasaran online", "ya"):
+        await driver.say(participant, answer)
+    driver.clock.advance(days=2)
+    await driver.say(participant, "laporan")
+
+    assert already.payload["text"].startswith("✅ Laporan Februari 2026 Anda sudah terkirim:\n\nOmzet: Rp 2.000.000")
+    assert await stored_reports(driver) == [("2026-02", 2_500_000, 1, 30, [], "Pemasaran online")]
+    assert (await driver.received(participant))[-1] == (
+        "Laporan bulanan dibuka mulai tanggal 25 setiap bulan. Sampai jumpa nanti!")
+
+
+async def test_mentor_sees_group_reports_and_who_is_missing(driver: Driver, participant: Person,
+                                                           mentor: Person) -> None:
+    await driver.add_person(role=Role.PESERTA, name="Andi", phone="+6281200000002", mentor_id=mentor.id)
+    await fill_report(driver, participant, "3,5 juta", "2", "40", "1", "5", "Bahan baku mahal", "ya")
+
+    await driver.say(mentor, "laporan", channel=Channel.TELEGRAM)
+
+    view = (await driver.received(mentor))[-1]
+    assert view.startswith("📊 *Laporan Februari 2026*: 1 dari 2 peserta sudah lapor.\n\n"
+                           "*Sari Wulandari* (Keripik Sari)\nOmzet: Rp 3.500.000\n")
+    assert view.endswith("⏳ Belum lapor: Andi")
+
+
+async def test_prompt_from_day_25_once_and_not_to_reporters(driver: Driver, participant: Person,
+                                                            mentor: Person) -> None:
+    reporter = await driver.add_person(role=Role.PESERTA, name="Andi", phone="+6281200000002", mentor_id=mentor.id)
+    await add_sent_report(driver, reporter, "2026-03", omzet=1_000_000)
+
+    async def prompts(at: datetime) -> list[tuple[int | None, str]]:
+        async with driver.sessions.begin() as session:
+            return [(m.person_id, m.text) for m in await prompt_monthly_reports(session, at, driver.config)]
+
+    before = await prompts(datetime(2026, 3, 24, 10, tzinfo=JAKARTA))
+    first = await prompts(datetime(2026, 3, 25, 10, tzinfo=JAKARTA))
+    again = await prompts(datetime(2026, 3, 26, 10, tzinfo=JAKARTA))
+
+    assert (before, again) == ([], [])
+    assert first == [(participant.id, "📊 Saatnya laporan bulanan Maret 2026. Hanya 5 pertanyaan singkat "
+                                      "(omzet, pekerja, pelanggan, izin, masalah utama). Batas: Minggu, 5 Apr 2026 23.59 WIB.")]
