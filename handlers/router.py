@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import features  # noqa: F401  (registers every command, action and flow)
-from handlers.config import Config
 from handlers.attendance import check_in_by_bare_code
+from handlers.config import Config
 from handlers.context import Context
 from handlers.messages import Channel, Inbound, Outgoing
 from handlers.onboarding import ask_consent, find_sender, link_telegram, record_unknown
