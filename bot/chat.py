@@ -69,7 +69,7 @@ class ChatSession:
         self.shown = 0
         senders = {"telegram": ConsoleSender(self, "telegram"), "whatsapp": ConsoleSender(self, "whatsapp")}
         self.worker = DeliveryWorker(self.sessions, senders, RateLimiter({"telegram": Pace(1000), "whatsapp": Pace(1000)}),
-                                     clock=self.now)
+                                     concurrency=1, clock=self.now)
         self.processor = InboxProcessor(self.sessions, config, after_commit=lambda: None, clock=self.now)
 
     def now(self) -> datetime:
@@ -80,10 +80,10 @@ class ChatSession:
         print(text, file=self.out, flush=True)
 
     async def show(self, row: OutboxMessage) -> str:
-        self.shown += 1
-        number = self.shown
         async with self.sessions() as session:
             person = await session.get(Person, row.recipient_id) if row.recipient_id else None
+        self.shown += 1
+        number = self.shown
         who = f"{person.name} ({person.role}, {row.channel})" if person else f"{row.address} ({row.channel})"
         self.print(f"\n┌─ untuk {who} · pesan {number}")
         for line in row.payload["text"].splitlines() or [""]:

@@ -41,7 +41,8 @@ def split_text(text: str, limit: int) -> list[str]:
 def render_options(message: Outgoing, language: str) -> str:
     """WhatsApp has no inline buttons: list them as numbered replies under the text."""
     lines = [f"{number}. {button.label}" for number, button in enumerate(message.buttons, 1)]
-    hint = t("core.options_hint", language, last=len(message.buttons))
+    count = len(message.buttons)
+    hint = t("core.options_hint", language, last=count) if count > 1 else t("core.options_hint_one", language)
     return message.text + "\n\n" + "\n".join(lines) + "\n" + hint
 
 

@@ -32,6 +32,7 @@ from handlers.participation_queries import (
     tugas_tallies,
 )
 from storage.models import ParticipationScore
+from storage.participation import prefer_quick_plans
 
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 MIN_BASELINE_WEEKS = 2
@@ -126,6 +127,7 @@ class Facts:
 async def gather_facts(session: AsyncSession, week: str, now: datetime, config: Config,
                        scope: ColumnElement[bool] | None = None) -> Facts:
     """Run every aggregate query once for the week (up to now if the week is still running)."""
+    await prefer_quick_plans(session)
     start, week_end = week_bounds(week, config.timezone)
     end = min(week_end, now)
     month, first = report_month_due(end, config)

@@ -59,7 +59,8 @@ async def show_queue(ctx: Context) -> None:
     if len(tickets) > QUEUE_LIMIT:
         lines.append(t("cons.queue_more", ctx.lang, count=len(tickets) - QUEUE_LIMIT))
     buttons = tuple(button for ticket in tickets[:QUEUE_BUTTONS] for button in open_button(ticket, ctx.lang))
-    ctx.reply("cons.queue", buttons=buttons, count=len(tickets), lines="\n\n".join(lines))
+    ctx.reply("cons.queue", buttons=buttons, count=len(tickets), lines="\n\n".join(lines),
+              example=str(tickets[0].id))
 
 
 async def queue_line(ctx: Context, ticket: Ticket) -> str:

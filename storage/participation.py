@@ -10,7 +10,18 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, case, or_, update
+from sqlalchemy import (
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+    or_,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import Executable
@@ -137,6 +148,12 @@ class SchedulerLease(Base):
     holder: Mapped[str] = mapped_column(String(100))
     acquired_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+async def prefer_quick_plans(session: AsyncSession) -> None:
+    """PostgreSQL: no JIT in this transaction (compiling the weekly aggregates costs more than it saves)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL jit = off"))
 
 
 async def acquire_lease(session: AsyncSession, holder: str, now: datetime, ttl: float,

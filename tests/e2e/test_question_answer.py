@@ -63,7 +63,7 @@ async def test_whatsapp_question_is_answered_by_telegram_mentor_replying(klinik:
 
     answer = await klinik.wait_whatsapp(participant.phone)
     assert body(answer).startswith(f"💬 Jawaban pendamping Budi Santoso untuk pertanyaan #1:\n\n{ANSWER}\n\n")
-    assert body(answer).endswith("1. Selesai, terima kasih\nBalas dengan angka 1–1.")
+    assert body(answer).endswith("1. Selesai, terima kasih\nBalas dengan angka 1.")
     sent = await emulator.wait_for(token, MENTOR_CHAT, lambda m: "terkirim" in (m.text or ""))
     assert sent.text == "Jawaban #1 terkirim ke Sari Wulandari."
     await klinik.settled()

@@ -62,7 +62,7 @@ async def test_several_messages_until_selesai(driver: Driver, participant: Perso
     texts = await driver.received(participant)
     assert texts[1:] == [
         "📎 Diterima: 1 teks, 0 berkas. Kirim lagi jika masih ada, lalu ketik *selesai*."
-        "\n\n1. ✅ Selesai\nBalas dengan angka 1–1.",
+        "\n\n1. ✅ Selesai\nBalas dengan angka 1.",
         "✅ Jawaban *Hitung HPP* terkirim (versi 1, 3 bagian). Pendamping akan meninjaunya."]
     assert await submissions(driver) == [(1, "terkirim", "HPP keripik: Rp 8.000 per bungkus", 2, False)]
 

@@ -26,7 +26,7 @@ async def test_queue_lists_open_tickets_oldest_first(driver: Driver, participant
         "📋 Antrian: 2 pertanyaan menunggu jawaban (terlama di atas)\n\n"
         "*#1* · 3 jam · Permodalan\nSari Wulandari (Keripik Sari)\n“pinjem modal buat beli oven”\n\n"
         "*#2* · 15 menit · Digital\nDewi (Batik Dewi)\n“jualan di shopee sepi”\n\n"
-        "Ketik *buka 12* untuk melihat percakapan.")
+        "Ketik *buka 1* (atau nomor lain) untuk melihat percakapan.")
     assert [b["payload"] for b in (await driver.last(mentor)).payload["buttons"]] == ["tk:1", "tk:2"]
 
 
