@@ -22,7 +22,7 @@ from bot.inbox import InboxProcessor, ingest
 from bot.media import MediaStore
 from bot.settings import Settings, TelegramMode
 from handlers.messages import Inbound
-from scheduler.runner import build_scheduler
+from scheduler.runner import Leadership, build_scheduler
 from storage.db import make_engine, make_sessionmaker, upgrade
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,9 @@ class KlinikApp:
         self.processor = InboxProcessor(self.sessions, self.config, after_commit=self.worker.wake)
         self.poller = (tg.TelegramPoller(self.bot, self.ingest, self.processor.wake)
                        if self.bot and self.settings.telegram.mode == TelegramMode.POLLING else None)
-        self.scheduler = build_scheduler(self.sessions, self.config, after_run=self.worker.wake)
+        self.leadership = Leadership(self.sessions)
+        self.scheduler = build_scheduler(self.sessions, self.config, after_run=self.worker.wake,
+                                         leadership=self.leadership)
         self.server = _Server(uvicorn.Config(self._web().build(), host=self.settings.http_host,
                                              port=self.settings.http_port, log_level="warning", lifespan="off"))
 
@@ -144,6 +146,8 @@ class KlinikApp:
         """Stop taking work, finish what is in hand, close connections."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        with contextlib.suppress(Exception):
+            await self.leadership.release()
         if self.poller is not None:
             self.poller.stop()
         self.server.should_exit = True
