@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import ctypes
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -537,12 +538,33 @@ def _prism_installed() -> bool:
     return (NODE_BIN_DIR / "prism").exists() and shutil.which("node") is not None
 
 
+def _prism_spec(log_dir: Path) -> Path:
+    """The Twilio spec with form arrays (MediaUrl…) also taking a single value.
+
+    Twilio reads ``MediaUrl=<url>`` (one key, one value) as a list of one; Prism parses it as a
+    string and answers 422 "must be array" (stoplightio/prism#2473, #2654), which would make every
+    message with one photo fail in the tests while it works against Twilio.
+    """
+    spec = json.loads(TWILIO_SPEC.read_text())
+    operations = [op for item in spec["paths"].values() for op in item.values() if isinstance(op, dict)]
+    for operation in operations:
+        form = operation.get("requestBody", {}).get("content", {}).get("application/x-www-form-urlencoded", {})
+        for prop in form.get("schema", {}).get("properties", {}).values():
+            if prop.get("type") == "array":
+                items = prop.pop("items")
+                del prop["type"]
+                prop["anyOf"] = [items, {"type": "array", "items": items}]
+    path = log_dir / "twilio_api_v2010.prism.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
 def _launch_prism(log_dir: Path, attempt: int) -> _Launch:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = log_dir / f"prism-{attempt}.log"
     prism = NODE_BIN_DIR / "prism"
-    cmd = [str(prism), "mock", "-h", "127.0.0.1", "-p", str(port), str(TWILIO_SPEC)]
+    cmd = [str(prism), "mock", "-h", "127.0.0.1", "-p", str(port), str(_prism_spec(log_dir))]
     proc = _Process.start("prism", cmd, log, E2E_DIR)
     return _Launch(proc, url, lambda: _http_answers(url))
 
