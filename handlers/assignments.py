@@ -22,6 +22,7 @@ FLOW = "tgs_collect"
 DONE_WORDS = frozenset({"selesai", "/selesai", "done", "sudah", "kirim"})
 ACK_QUIET_SECONDS = 30  # album parts arrive within seconds: acknowledge the first, not each photo
 LIST_LIMIT = 8
+PART_KINDS = ("photo", "document", "video", "audio", "file", "text")  # as the participant counts them
 
 
 async def latest_submission(session: AsyncSession, assignment_id: int, participant_id: int) -> Submission | None:
@@ -134,7 +135,8 @@ async def start_submission(ctx: Context, assignment: Assignment) -> None:
         ctx.reply(reason, title=assignment.title)
         return
     await set_state(ctx.session, ctx.person.id, FLOW,
-                    {"assignment": assignment.id, "texts": [], "attachments": [], "acked_at": None}, ctx.now)
+                    {"assignment": assignment.id, "texts": [], "attachments": [], "parts": [], "acked_at": None},
+                    ctx.now)
     ctx.reply("tgs.send_prompt", title=assignment.title)
 
 
@@ -149,11 +151,12 @@ async def collect_part(ctx: Context) -> None:
     data: dict[str, Any] = dict(state.data)
     data["texts"] = [*data["texts"], ctx.text] if ctx.text else data["texts"]
     data["attachments"] = [*data["attachments"], *(a.to_json() for a in ctx.inbound.attachments)]
+    data["parts"] = [*parts_of(state.data), *message_parts(ctx)]
     acked_at = datetime.fromisoformat(data["acked_at"]) if data["acked_at"] else None
     if acked_at is None or ctx.now - acked_at >= timedelta(seconds=ACK_QUIET_SECONDS):
         data["acked_at"] = ctx.now.isoformat()
         ctx.reply("tgs.part_received", buttons=(Button(t("tgs.btn_done", ctx.lang), "tgs:done"),),
-                  texts=len(data["texts"]), files=len(data["attachments"]))
+                  parts=describe_parts(data["parts"], ctx.lang))
     await set_state(ctx.session, ctx.person.id, FLOW, data, ctx.now)
 
 
@@ -176,7 +179,39 @@ async def finish_submission(ctx: Context) -> None:
     submission = await store_submission(ctx, assignment, data)
     await notify_mentor(ctx, assignment, submission)
     ctx.reply(f"tgs.submitted_{submission.status}", title=assignment.title, version=submission.version,
-              parts=len(data["texts"]) + len(data["attachments"]))
+              parts=describe_parts(parts_of(data), ctx.lang))
+
+
+def message_parts(ctx: Context) -> list[dict[str, Any]]:
+    """What one message adds as the participant sees it: its files (a caption belongs to the first), or a text."""
+    if not ctx.inbound.attachments:
+        return [{"kind": "text", "caption": False}] if ctx.text else []
+    kinds = {"voice": "audio", "audio": "audio", "photo": "photo", "document": "document", "video": "video"}
+    return [{"kind": kinds.get(a.kind, "file"), "caption": bool(ctx.text) and index == 0}
+            for index, a in enumerate(ctx.inbound.attachments)]
+
+
+def parts_of(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The collected parts (rebuilt from texts and files for a collection started before parts were kept)."""
+    if "parts" in data:
+        return list(data["parts"])
+    return ([{"kind": "text", "caption": False} for _ in data["texts"]]
+            + [{"kind": "file", "caption": False} for _ in data["attachments"]])
+
+
+def describe_parts(parts: list[dict[str, Any]], language: str) -> str:
+    """"1 foto dengan keterangan, 2 pesan teks": counts by kind, a caption counted with its file."""
+    pieces = []
+    for kind in PART_KINDS:
+        same = [part for part in parts if part["kind"] == kind]
+        if not same:
+            continue
+        piece = t(f"tgs.part_{kind}_{'one' if len(same) == 1 else 'other'}", language, n=len(same))
+        captions = sum(part["caption"] for part in same)
+        if captions:
+            piece = t(f"tgs.with_caption_{'one' if captions == 1 else 'other'}", language, part=piece)
+        pieces.append(piece)
+    return ", ".join(pieces)
 
 
 async def store_submission(ctx: Context, assignment: Assignment, data: dict[str, Any]) -> Submission:

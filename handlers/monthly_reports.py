@@ -20,13 +20,23 @@ from handlers.i18n import t
 from handlers.messages import Button
 from handlers.money import AmountError, parse_rupiah
 from handlers.registry import action, command, flow
-from handlers.report_views import PERMITS, comparison, report_of, report_window, summary, values_of
+from handlers.report_views import (
+    PERMITS,
+    comparison,
+    parse_permits,
+    permit_names,
+    report_of,
+    report_window,
+    summary,
+    values_of,
+)
 from handlers.state import clear_state, get_state, set_state
 from storage.models import MonthlyReport
 
 FLOW = "rep_form"
 NONE_WORDS = frozenset({"tidak ada", "tidak", "belum", "belum ada", "-", "0", "none"})
-PERMIT_WORDS = {"lain": "lainnya", "lain-lain": "lainnya", "siup": "lainnya", "pirt": "pirt", "sppirt": "pirt"}
+DONE_WORDS = frozenset({"selesai", "lanjut", "sudah", "done"})
+REMOVE = re.compile(r"^(?:hapus|buang|remove|delete)(?![a-z])\s*(.*)$")
 COUNT = re.compile(r"^[±~]?\s*(\d{1,3}(?:\.\d{3})+|\d+)\s*(?:an|orang|pelanggan|pembeli|org)?$")
 
 
@@ -69,10 +79,10 @@ async def open_report_form(ctx: Context) -> None:
 
 
 async def start_draft(ctx: Context, report: MonthlyReport) -> None:
-    """A new draft; permits start from last month's (they rarely go away)."""
+    """A new draft; permits start from last month's (a permit once obtained stays obtained)."""
     previous = await report_of(ctx.session, ctx.person.id, previous_month(report.month))
-    report.draft = values_of(report) if report.submitted_at else {
-        "permits": list(previous.permits) if previous and previous.submitted_at else []}
+    carried = list(previous.permits) if previous and previous.submitted_at else []
+    report.draft = values_of(report) if report.submitted_at else {"permits": carried, "carried": carried}
     ctx.reply("rep.intro", month=month_label(report.month, ctx.lang))
     await ask(ctx, report, "omzet")
 
@@ -86,11 +96,7 @@ async def ask(ctx: Context, report: MonthlyReport, step: str, *, hint: str | Non
     if step not in ("permits", "confirm"):
         await forget_menu(ctx)  # a typed "2" answers this step; it is not option 2 of an old list
     if step == "permits":
-        chosen = report.draft.get("permits", [])
-        buttons = tuple(Button(("✅ " if code in chosen else "") + t(f"rep.permit_{code}", ctx.lang), f"rep:p:{code}")
-                        for code in PERMITS)
-        ctx.reply("rep.ask_permits", buttons=(*buttons, Button(t("rep.btn_permits_done", ctx.lang), "rep:pd")),
-                  prefix=prefix, chosen=permit_names(chosen, ctx.lang))
+        ask_permits(ctx, report, prefix)
     elif step == "confirm":
         ctx.reply("rep.ask_confirm", prefix=prefix, summary=summary(report.draft, ctx.lang),
                   buttons=(Button(t("rep.btn_send", ctx.lang), "rep:ok"), Button(t("rep.btn_edit", ctx.lang), "rep:edit")))
@@ -98,9 +104,14 @@ async def ask(ctx: Context, report: MonthlyReport, step: str, *, hint: str | Non
         ctx.reply(f"rep.ask_{step}", prefix=prefix)
 
 
-def permit_names(codes: list[str], language: str) -> str:
-    """"NIB, Halal" or "belum ada"."""
-    return ", ".join(t(f"rep.permit_{code}", language) for code in codes) or t("rep.no_permits", language)
+def ask_permits(ctx: Context, report: MonthlyReport, prefix: str) -> None:
+    """Permit buttons (ticked when chosen) and what is chosen, saying when it came from last month."""
+    chosen, carried = report.draft.get("permits", []), report.draft.get("carried", [])
+    buttons = tuple(Button(("✅ " if code in chosen else "") + t(f"rep.permit_{code}", ctx.lang), f"rep:p:{code}")
+                    for code in PERMITS)
+    origin = "rep.permits_carried" if carried and chosen == carried else "rep.permits_chosen"
+    ctx.reply("rep.ask_permits", buttons=(*buttons, Button(t("rep.btn_permits_done", ctx.lang), "rep:pd")),
+              prefix=prefix, chosen=t(origin, ctx.lang, permits=permit_names(chosen, ctx.lang)))
 
 
 async def current_report(ctx: Context) -> MonthlyReport | None:
@@ -114,7 +125,7 @@ async def current_report(ctx: Context) -> MonthlyReport | None:
 
 @action("rep", roles=PARTICIPANTS)
 async def report_button(ctx: Context, argument: str) -> None:
-    """rep:start, rep:edit, rep:p:<permit> (toggle), rep:pd (permits done), rep:ok (send)."""
+    """rep:start, rep:edit, rep:p:<permit> (add), rep:pd (permits done), rep:ok (send)."""
     verb, _, code = argument.partition(":")
     if verb == "start":
         await open_report_form(ctx)
@@ -125,9 +136,7 @@ async def report_button(ctx: Context, argument: str) -> None:
     elif report is None:
         ctx.reply("rep.form_expired")
     elif verb == "p" and code in PERMITS and report.form_step == "permits":
-        chosen = report.draft.get("permits", [])
-        report.draft = {**report.draft, "permits": [p for p in PERMITS if (p in chosen) != (p == code)]}
-        await ask(ctx, report, "permits")
+        await add_permits(ctx, report, [code])
     elif verb == "pd" and report.form_step == "permits":
         await ask(ctx, report, "problem")
     elif verb == "ok" and report.form_step == "confirm":
@@ -199,34 +208,32 @@ def parse_count(text: str) -> int | None:
 
 
 async def receive_permits(ctx: Context, report: MonthlyReport, text: str) -> None:
-    """"1,3", "nib halal", "tidak ada", or "selesai" to keep the ticked ones."""
+    """"1,3" or "nib halal" adds, "hapus 1" removes, "selesai" (or "tidak ada": nothing to add) goes on."""
     lowered = text.lower()
-    if lowered in ("selesai", "lanjut", "sudah"):
+    if lowered in DONE_WORDS or lowered in NONE_WORDS:
         await ask(ctx, report, "problem")
         return
-    if lowered in NONE_WORDS:
-        chosen: list[str] | None = []
-    else:
-        chosen = parse_permits(lowered)
-    if chosen is None:
+    removal = REMOVE.match(lowered)
+    wanted = removal[1].strip() if removal else lowered
+    codes = list(PERMITS) if removal and wanted == "semua" else parse_permits(wanted)
+    if codes is None:
         await ask(ctx, report, "permits", hint="rep.hint_permits")
+    elif removal:
+        report.draft = {**report.draft, "permits": [p for p in report.draft.get("permits", []) if p not in codes]}
+        await ask(ctx, report, "permits")
+    else:
+        await add_permits(ctx, report, codes)
+
+
+async def add_permits(ctx: Context, report: MonthlyReport, codes: list[str]) -> None:
+    """Tick more permits (never un-tick: that takes "hapus"); re-ask to allow more, or "Selesai"."""
+    chosen = report.draft.get("permits", [])
+    if all(code in chosen for code in codes):
+        await ask(ctx, report, "permits", hint="rep.hint_permit_kept", permits=permit_names(codes, ctx.lang),
+                  numbers=",".join(str(PERMITS.index(code) + 1) for code in codes))
         return
-    report.draft = {**report.draft, "permits": chosen}
-    await ask(ctx, report, "problem")
-
-
-def parse_permits(text: str) -> list[str] | None:
-    """Numbers of the options or their names, in the options' order; None if anything is unknown."""
-    tokens = [token for token in re.split(r"[\s,;/]+|\bdan\b", text.replace("p-irt", "pirt")) if token]
-    chosen = set()
-    for token in tokens:
-        if token.isdigit() and 1 <= int(token) <= len(PERMITS):
-            chosen.add(PERMITS[int(token) - 1])
-        elif PERMIT_WORDS.get(token, token) in PERMITS:
-            chosen.add(PERMIT_WORDS.get(token, token))
-        else:
-            return None
-    return [code for code in PERMITS if code in chosen] if chosen else None
+    report.draft = {**report.draft, "permits": [p for p in PERMITS if p in chosen or p in codes]}
+    await ask(ctx, report, "permits")
 
 
 async def submit_report(ctx: Context, report: MonthlyReport) -> None:

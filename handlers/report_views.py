@@ -3,6 +3,7 @@ the mentor's group view, and the scheduled prompt from day 25."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from handlers.reminders import in_reminder_hours, log_sent, message_to, was_sent
 from storage.models import MonthlyReport, Person, Role
 
 PERMITS = ("nib", "pirt", "halal", "lainnya")
+PERMIT_WORDS = {"lain": "lainnya", "lain-lain": "lainnya", "siup": "lainnya", "pirt": "pirt", "sppirt": "pirt"}
 
 
 def report_window(now: datetime, config: Config) -> tuple[str, datetime] | None:
@@ -52,11 +54,29 @@ async def report_of(session: AsyncSession, participant_id: int, month: str) -> M
 
 def summary(values: dict[str, Any], language: str) -> str:
     """The answers as a short block for confirmation and for mentors."""
-    permits = ", ".join(t(f"rep.permit_{code}", language) for code in values.get("permits") or [])
     omzet = values.get("omzet")
     return t("rep.summary", language, omzet=format_rupiah(omzet) if omzet is not None else "—",
              workers=values.get("workers", "—"), customers=values.get("customers", "—"),
-             permits=permits or t("rep.no_permits", language), problem=values.get("problem") or "—")
+             permits=permit_names(values.get("permits") or [], language), problem=values.get("problem") or "—")
+
+
+def permit_names(codes: list[str], language: str) -> str:
+    """"NIB, Halal" or "belum ada"."""
+    return ", ".join(t(f"rep.permit_{code}", language) for code in codes) or t("rep.no_permits", language)
+
+
+def parse_permits(text: str) -> list[str] | None:
+    """Numbers of the options or their names, in the options' order; None if anything is unknown."""
+    tokens = [token for token in re.split(r"[\s,;/]+|\bdan\b", text.replace("p-irt", "pirt")) if token]
+    chosen = set()
+    for token in tokens:
+        if token.isdigit() and 1 <= int(token) <= len(PERMITS):
+            chosen.add(PERMITS[int(token) - 1])
+        elif PERMIT_WORDS.get(token, token) in PERMITS:
+            chosen.add(PERMIT_WORDS.get(token, token))
+        else:
+            return None
+    return [code for code in PERMITS if code in chosen] if chosen else None
 
 
 def comparison(report: MonthlyReport, previous: MonthlyReport | None, language: str) -> str:

@@ -54,10 +54,17 @@ async def list_sessions(ctx: Context) -> None:
                                    Meeting.ends_at >= ctx.now - timedelta(days=7))
              .order_by(Meeting.starts_at).limit(LIST_LIMIT))
     meetings = list((await ctx.session.execute(query)).scalars())
-    buttons = tuple(Button(f"{m.title} · {span(ctx, m).split(',')[1].strip()}", f"ses:show:{m.id}")
-                    for m in meetings)
+    buttons = tuple(Button(session_label(ctx, m), f"ses:show:{m.id}") for m in meetings)
     key = "att.sessions_list" if meetings else "att.sessions_none"
     ctx.reply(key, buttons=(*buttons, Button(t("att.btn_new_session", ctx.lang), "sesf:new")))
+
+
+def session_label(ctx: Context, meeting: Meeting) -> str:
+    """"Pemasaran digital · 24 Nov 09.00": title, day and start time in the programme zone."""
+    local = meeting.starts_at.astimezone(ctx.config.timezone)
+    month = t("dates.months_short", ctx.lang).split(",")[local.month - 1]
+    return t("att.session_button", ctx.lang, title=meeting.title, day=f"{local.day} {month}",
+             time=format_clock(local, ctx.config.timezone))
 
 
 @action("ses", roles=STAFF_ROLES)

@@ -110,7 +110,7 @@ async def test_presensi_with_the_room_code_on_whatsapp_and_through_the_menu_on_t
     confirmed = await klinik.wait_whatsapp(on_whatsapp.phone)
     prompt = await emulator.wait_for(token, user)
     assert prompt.text == ("Presensi <b>Pemasaran digital</b> sedang dibuka. Ketik kode 4 angka yang diumumkan "
-                           "di ruangan, mis. <b>4821</b>.")
+                           "di ruangan.")
     assert prompt.reply_markup is None  # no one-tap button until a mentor opens check-in
     await emulator.send_message(token, user, "1234", first_name="Dewi")
     wrong = await emulator.wait_for(token, user)
@@ -153,7 +153,7 @@ async def test_whatsapp_mentor_opens_check_in_and_telegram_participant_taps_hadi
     assert body(opened) == ("Presensi *Pemasaran digital* dibuka. Tombol Hadir dikirim ke 1 peserta. "
                             "Kode ruangan: *4821*.")
     invitation = await emulator.wait_for(token, user)
-    assert invitation.text == "📣 Presensi <b>Pemasaran digital</b> dibuka. Tekan <b>Hadir</b>, atau ketik <b>hadir 4821</b>."
+    assert invitation.text == "📣 Presensi <b>Pemasaran digital</b> dibuka. Pilih <b>Hadir</b>, atau ketik <b>hadir 4821</b>."
     assert invitation.button_texts == ["✅ Hadir"]
     await emulator.send_callback(token, user, invitation.button("✅ Hadir"), invitation.message_id, first_name="Dewi")
 
@@ -196,12 +196,13 @@ async def test_telegram_participant_submits_a_photo_and_whatsapp_mentor_accepts_
     sizes = [{"file_id": file_id, "file_unique_id": f"u-{file_id}", "width": 1, "height": 1, "file_size": len(PNG)}]
     await emulator.send_message(token, user, None, caption="Kemasan baru, stiker halal di belakang", photo=sizes)
     part = await emulator.wait_for(token, user)
-    assert part.text == "📎 Diterima: 1 teks, 1 berkas. Kirim lagi jika masih ada, lalu ketik <b>selesai</b>."
+    assert part.text == ("📎 Masuk ke tugas: 1 foto dengan keterangan. Kirim lagi jika masih ada, lalu ketik "
+                         "<b>selesai</b>.")
     assert part.button_texts == ["✅ Selesai"]
     await emulator.send_message(token, user, "selesai", first_name="Dewi")
     sent = await emulator.wait_for(token, user)
-    assert sent.text == ("✅ Jawaban <b>Foto kemasan produk</b> terkirim (versi 1, 2 bagian). "
-                         "Pendamping akan meninjaunya.")
+    assert sent.text == ("✅ Jawaban <b>Foto kemasan produk</b> terkirim (versi 1): 1 foto dengan keterangan. "
+                         "Pendamping akan meninjaunya.\n\n💬 Pertanyaan untuk pendamping bisa ditulis seperti biasa lagi.")
 
     notice = await klinik.wait_whatsapp(mentor.phone)
     assert body(notice) == ("📥 Dewi Lestari mengirim *Foto kemasan produk* (versi 1, terkirim), 1 berkas:\n\n"
@@ -254,12 +255,13 @@ async def test_whatsapp_participant_sends_the_monthly_report(klinik: Klinik) -> 
     assert (await answer("2")).startswith("3/5 Kira-kira berapa *pelanggan* bulan ini?")
     permits = await answer("45 orang")
     assert permits.startswith("4/5 *Izin usaha* yang sudah Anda miliki?")
-    assert "Terpilih: NIB\n\n1. ✅ NIB\n2. P-IRT\n3. Halal\n4. Lainnya\n5. ➡️ Selesai\n" in permits
-    assert (await answer("1,3")).startswith("5/5 Apa *masalah utama* usaha Anda bulan ini?")
+    assert "Dari laporan bulan lalu: NIB\n\n1. ✅ NIB\n2. P-IRT\n3. Halal\n4. Lainnya\n5. ➡️ Selesai\n" in permits
+    assert "Terpilih: NIB, Halal\n\n1. ✅ NIB\n2. P-IRT\n3. ✅ Halal\n" in await answer("1,3")
+    assert (await answer("selesai")).startswith("5/5 Apa *masalah utama* usaha Anda bulan ini?")
     confirm = await answer("Harga singkong naik")
     assert confirm == ("Periksa laporan Anda:\n\nOmzet: Rp 3.500.000\nPekerja: 2 orang\nPelanggan: 45\n"
                        "Izin: NIB, Halal\nMasalah utama: Harga singkong naik\n\n"
-                       "Tekan *Kirim*, atau *Ubah* untuk mengisi ulang.\n\n1. ✅ Kirim\n2. ✏️ Ubah\n"
+                       "Pilih *Kirim*, atau *Ubah* untuk mengisi ulang.\n\n1. ✅ Kirim\n2. ✏️ Ubah\n"
                        "Balas dengan angka 1–2.")
     saved = await answer("1")
 

@@ -61,10 +61,40 @@ async def test_several_messages_until_selesai(driver: Driver, participant: Perso
 
     texts = await driver.received(participant)
     assert texts[1:] == [
-        "📎 Diterima: 1 teks, 0 berkas. Kirim lagi jika masih ada, lalu ketik *selesai*."
+        "📎 Masuk ke tugas: 1 pesan teks. Kirim lagi jika masih ada, lalu ketik *selesai*."
         "\n\n1. ✅ Selesai\nBalas dengan angka 1.",
-        "✅ Jawaban *Hitung HPP* terkirim (versi 1, 3 bagian). Pendamping akan meninjaunya."]
+        "✅ Jawaban *Hitung HPP* terkirim (versi 1): 2 foto, 1 pesan teks. Pendamping akan meninjaunya."
+        "\n\n💬 Pertanyaan untuk pendamping bisa ditulis seperti biasa lagi."]
     assert await submissions(driver) == [(1, "terkirim", "HPP keripik: Rp 8.000 per bungkus", 2, False)]
+
+
+async def test_photo_with_caption_counts_as_one_part(driver: Driver, participant: Person, mentor: Person) -> None:
+    tugas = await add_tugas(driver, mentor)
+    await driver.press(participant, f"tgs:send:{tugas.id}")
+    await driver.say(participant, "Nota belanja bulan ini", attachments=[photo(1)])
+    await driver.say(participant, "selesai")
+
+    assert [text.split("\n")[0] for text in (await driver.received(participant))[1:]] == [
+        "📎 Masuk ke tugas: 1 foto dengan keterangan. Kirim lagi jika masih ada, lalu ketik *selesai*.",
+        "✅ Jawaban *Hitung HPP* terkirim (versi 1): 1 foto dengan keterangan. Pendamping akan meninjaunya."]
+    assert await submissions(driver) == [(1, "terkirim", "Nota belanja bulan ini", 1, False)]
+
+
+async def test_collecting_says_messages_go_into_the_tugas(driver: Driver, participant: Person,
+                                                          mentor: Person) -> None:
+    tugas = await add_tugas(driver, mentor)
+    await driver.press(participant, f"tgs:send:{tugas.id}")
+    await driver.say(participant, "Pak, HPP itu termasuk ongkos kirim?")
+    await driver.say(participant, "batal")
+    await driver.say(participant, "Pak, HPP itu termasuk ongkos kirim?")
+
+    texts = await driver.received(participant)
+    assert texts[0] == ("📤 Kirim jawaban *Hitung HPP*: teks, foto, atau dokumen — boleh beberapa pesan.\n"
+                        "ℹ️ Mulai sekarang semua pesan Anda masuk ke tugas ini; ketik *batal* untuk berhenti.\n\n"
+                        "Ketik *selesai* jika sudah semua.")
+    assert texts[1].startswith("📎 Masuk ke tugas: 1 pesan teks.")
+    assert not texts[-1].startswith("📎")  # after "batal" the question is a question again
+    assert await submissions(driver) == []
 
 
 async def test_selesai_without_content_gets_hint(driver: Driver, participant: Person, mentor: Person) -> None:
@@ -85,7 +115,9 @@ async def test_submission_after_due_is_late(driver: Driver, participant: Person,
     await driver.say(participant, "selesai")
 
     assert await submissions(driver) == [(1, "terlambat", "Maaf terlambat, ini HPP saya", 0, True)]
-    assert (await driver.received(participant))[-1].endswith("tercatat *terlambat*. Pendamping akan meninjaunya.")
+    assert (await driver.received(participant))[-1] == (
+        "✅ Jawaban *Hitung HPP* terkirim (versi 1): 1 pesan teks, tercatat *terlambat*. Pendamping akan "
+        "meninjaunya.\n\n💬 Pertanyaan untuk pendamping bisa ditulis seperti biasa lagi.")
 
 
 async def test_past_cutoff_is_refused(driver: Driver, participant: Person, mentor: Person) -> None:
@@ -111,7 +143,7 @@ async def test_revision_loop_keeps_history(driver: Driver, participant: Person, 
     await driver.press(mentor, "rvw:ok:2", channel=Channel.TELEGRAM)
 
     assert returned.payload["text"].startswith("↩️ Tugas *Hitung HPP* perlu revisi. Catatan dari Budi Santoso:\n\n"
-                                               "Biaya kemasan belum dihitung.\n\nTekan *Kirim ulang* jika sudah diperbaiki.")
+                                               "Biaya kemasan belum dihitung.\n\nPilih *Kirim ulang* jika sudah diperbaiki.")
     assert [b["payload"] for b in returned.payload["buttons"]] == [f"tgs:send:{tugas.id}"]
     assert await submissions(driver) == [(1, "perlu_revisi", "Versi pertama", 0, False),
                                          (2, "diterima", "Versi kedua dengan kemasan", 0, False)]
@@ -202,7 +234,10 @@ async def test_mentor_creates_tugas_from_chat(driver: Driver, participant: Perso
         await driver.say(mentor, answer, channel=Channel.TELEGRAM)
     await driver.press(mentor, "tgf:save", channel=Channel.TELEGRAM)
 
-    assert (await driver.received(mentor))[-1] == "✅ Tugas *Tugas 2: Foto produk* disimpan dan diumumkan ke 1 peserta."
+    texts = await driver.received(mentor)
+    assert texts[-2].startswith("Periksa dulu:\n\n*Tugas 2: Foto produk*\n")
+    assert texts[-2].endswith("\n\nPilih *Simpan*, atau ketik *batal*.")
+    assert texts[-1] == "✅ Tugas *Tugas 2: Foto produk* disimpan dan diumumkan ke 1 peserta."
     announcement = await driver.last(participant)
     assert announcement.payload["text"].startswith("📝 Tugas baru: *Tugas 2: Foto produk*\n\nKirim 3 foto produk "
                                                    "dengan latar polos.\n\nTenggat: Jumat, 6 Mar 2026 17.00 WIB")

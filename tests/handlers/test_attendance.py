@@ -90,8 +90,8 @@ async def test_code_alone_after_presensi_prompt(driver: Driver, participant: Per
     await driver.say(participant, meeting.checkin_code)
 
     texts = await driver.received(participant)
-    assert texts[0].startswith("Presensi *Kelas HPP* sedang dibuka.")
-    assert texts[1:] == ["Kode presensi berupa 4 angka, mis. *4821*. Ketik *batal* untuk keluar.",
+    assert texts[0] == "Presensi *Kelas HPP* sedang dibuka. Ketik kode 4 angka yang diumumkan di ruangan."
+    assert texts[1:] == ["Kode presensi berupa 4 angka yang diumumkan di ruangan. Ketik *batal* untuk keluar.",
                          "✅ Presensi *Kelas HPP* tercatat: hadir, pukul 09.50. Selamat belajar!"]
 
 
@@ -103,6 +103,8 @@ async def test_button_check_in_after_mentor_opens(driver: Driver, participant: P
 
     await driver.press(participant, f"att:in:{meeting.id}")
 
+    assert invitation.payload["text"].startswith(
+        f"📣 Presensi *Kelas HPP* dibuka. Pilih *Hadir*, atau ketik *hadir {meeting.checkin_code}*.")
     assert [b["payload"] for b in invitation.payload["buttons"]] == [f"att:in:{meeting.id}"]
     assert await records(driver) == [(meeting.id, participant.id, "hadir", "button")]
 
@@ -205,6 +207,16 @@ async def test_reminders_day_before_and_hour_before_once_each(driver: Driver, pa
     assert hour_before[0].startswith("⏰ Satu jam lagi: *Kelas HPP*")
 
 
+async def test_session_list_shows_day_and_start_time(driver: Driver, participant: Person, mentor: Person) -> None:
+    meeting = await add_meeting(driver, mentor, starts_in_hours=26)  # Thursday 5 March, 11.00 WIB
+
+    await driver.say(mentor, "sesi", channel=Channel.TELEGRAM)
+
+    listing = await driver.last(mentor)
+    assert [(b["label"], b["payload"]) for b in listing.payload["buttons"]] == [
+        ("Kelas HPP · 5 Mar 11.00", f"ses:show:{meeting.id}"), ("➕ Buat sesi", "sesf:new")]
+
+
 async def test_participant_cannot_manage_sessions(driver: Driver, participant: Person) -> None:
     await driver.say(participant, "sesi")
 
@@ -226,7 +238,7 @@ async def test_coordinator_creates_session_from_chat(driver: Driver, participant
     assert texts[1] == "Tanggal? (mis. *12/3*, *12-03-2026*, *besok*, *senin*)"
     assert texts[2].startswith("Tanggal belum bisa saya baca.\n\nTanggal?")
     assert texts[4].startswith("Jam belum bisa saya baca;")
-    assert "Untuk: Angkatan 1" in texts[6]
+    assert "Untuk: Angkatan 1\n\nPilih *Simpan*, atau ketik *batal*." in texts[6]
     assert texts[7].startswith("✅ Sesi *Sesi 3: Pemasaran digital* disimpan dan diumumkan ke 1 peserta.")
     assert (await driver.received(participant)) == [
         "🗓 Sesi baru: *Sesi 3: Pemasaran digital*\nKamis, 5 Mar 2026, 09.00–11.00 WIB\n"

@@ -37,7 +37,7 @@ async def fill_report(driver: Driver, person: Person, *answers: str) -> None:
 async def test_report_with_comparison_to_last_month(driver: Driver, participant: Person) -> None:
     await add_sent_report(driver, participant, "2026-01", omzet=3_125_000, permits=["nib"])
 
-    await fill_report(driver, participant, "3,5 juta", "2", "40 orang", "1,3", "Bahan baku mahal")
+    await fill_report(driver, participant, "3,5 juta", "2", "40 orang", "1,3", "selesai", "Bahan baku mahal")
     await driver.press(participant, "rep:ok")
 
     assert (await driver.received(participant))[-1] == (
@@ -83,14 +83,50 @@ async def test_number_answer_is_not_taken_as_whatsapp_menu_option(driver: Driver
     assert (report.draft["workers"], report.draft["customers"], report.form_step) == (1, 12, "permits")
 
 
-async def test_permit_buttons_toggle_then_done(driver: Driver, participant: Person) -> None:
+async def test_permit_buttons_add_and_hapus_removes(driver: Driver, participant: Person) -> None:
     await fill_report(driver, participant, "750 ribu", "0", "25")
-    for payload in ("rep:p:nib", "rep:p:halal", "rep:p:nib", "rep:pd"):
+    for payload in ("rep:p:nib", "rep:p:halal", "rep:p:nib"):
         await driver.press(participant, payload)
+    again = await driver.last(participant)
+    await driver.say(participant, "hapus 1")
+    await driver.press(participant, "rep:pd")
     await driver.say(participant, "tidak ada")
     await driver.say(participant, "ya")
 
+    assert again.payload["text"].startswith(
+        "Sudah terpilih: NIB. Untuk menghapus, ketik *hapus 1*.\n\n4/5 *Izin usaha*")
+    assert "\n\nTerpilih: NIB, Halal\n\n1. ✅ NIB\n2. P-IRT\n3. ✅ Halal\n" in again.payload["text"]
     assert await stored_reports(driver) == [("2026-02", 750_000, 0, 25, ["halal"], "tidak ada")]
+
+
+async def test_permits_carried_from_last_month_and_typed_numbers_add(driver: Driver, participant: Person) -> None:
+    await add_sent_report(driver, participant, "2026-01", omzet=1_000_000, permits=["nib"])
+    await fill_report(driver, participant, "1 juta", "0", "20")
+    carried = await driver.last(participant)
+    await driver.say(participant, "1")  # WhatsApp option 1 is NIB: it stays ticked, it is not un-ticked
+    await driver.say(participant, "3")
+    await driver.say(participant, "2, 3")
+    added = await driver.last(participant)
+    await driver.say(participant, "selesai")
+    await driver.say(participant, "tidak ada")
+
+    assert carried.payload["text"] == (
+        "4/5 *Izin usaha* yang sudah Anda miliki? Pilih untuk menambah (atau tulis nomornya, mis. *2,3*), "
+        "lalu *Selesai*.\nUntuk menghapus, ketik *hapus* + nomornya, mis. *hapus 2*.\n\n"
+        "Dari laporan bulan lalu: NIB\n\n1. ✅ NIB\n2. P-IRT\n3. Halal\n4. Lainnya\n5. ➡️ Selesai\n"
+        "Balas dengan angka 1–5.")
+    assert "\n\nTerpilih: NIB, P-IRT, Halal\n\n" in added.payload["text"]
+    assert (await driver.received(participant))[-1].endswith(
+        "Izin: NIB, P-IRT, Halal\nMasalah utama: tidak ada\n\nPilih *Kirim*, atau *Ubah* untuk mengisi ulang."
+        "\n\n1. ✅ Kirim\n2. ✏️ Ubah\nBalas dengan angka 1–2.")
+
+
+async def test_unreadable_permit_answer_explains_add_remove_and_go_on(driver: Driver, participant: Person) -> None:
+    await fill_report(driver, participant, "1 juta", "0", "20", "ada deh")
+
+    assert (await driver.received(participant))[-1].startswith(
+        "Maaf, belum saya pahami. Tulis nomor izin untuk menambah (mis. *2,3*), *hapus 2* untuk menghapus, "
+        "atau *selesai* untuk lanjut.\n\n4/5 *Izin usaha*")
 
 
 async def test_one_report_per_month_editable_until_deadline(driver: Driver, participant: Person) -> None:
