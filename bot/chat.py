@@ -156,8 +156,22 @@ class ChatSession:
         words = shlex.split(line)
         return await COMMANDS[words[0]](self, words[1:])
 
+    async def last_seen(self) -> Seen | None:
+        """What the actor last received here; after a restart, read back from the outbox."""
+        address = self.address()
+        key = f"{address.channel}:{address.id}"
+        if key not in self.seen:
+            async with self.sessions() as session:
+                query = (select(OutboxMessage).where(OutboxMessage.channel == address.channel.value,
+                                                     OutboxMessage.address == address.id)
+                         .order_by(OutboxMessage.id.desc()).limit(1))
+                row = (await session.execute(query)).scalar_one_or_none()
+            buttons = (row.payload.get("buttons") or []) if row else []
+            self.seen[key] = Seen(buttons=[(b["label"], b["payload"]) for b in buttons])
+        return self.seen[key]
+
     async def press_or_send(self, line: str) -> None:
-        seen = self.seen.get(f"{self.channel}:{self.address().id}") if self.actor else None
+        seen = await self.last_seen() if self.actor else None
         if self.channel == Channel.TELEGRAM and seen and line.strip().isdigit() and seen.buttons:
             await cmd_press(self, [line.strip()])
             return
@@ -192,7 +206,7 @@ async def cmd_contact(chat: ChatSession, _args: list[str]) -> bool:
 
 
 async def cmd_press(chat: ChatSession, args: list[str]) -> bool:
-    seen = chat.seen.get(f"{chat.channel}:{chat.address().id}") if chat.actor else None
+    seen = await chat.last_seen() if chat.actor else None
     if not seen or not args or not args[0].isdigit() or not 1 <= int(args[0]) <= len(seen.buttons):
         chat.print("Tidak ada tombol dengan nomor itu.")
         return True
@@ -257,6 +271,8 @@ async def repl(sessions: async_sessionmaker[AsyncSession], config: Config, actor
     chat = ChatSession(sessions, config)
     chat.print("Klinik Bisnis — mode chat. Ketik /bantuan-chat untuk perintah chat, /orang untuk daftar orang.")
     await chat.settle()
+    if not await chat.people():
+        chat.print("Roster masih kosong: jalankan `klinik demo` (contoh) atau `klinik roster import FILE`.")
     if actor:
         await chat.choose(actor)
     loop = asyncio.get_running_loop()

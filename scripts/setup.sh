@@ -6,9 +6,11 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-if [ "${1:-}" = "test" ]; then
-  .venv/bin/python -m pip install --quiet -e '.[test]'
-else
-  .venv/bin/python -m pip install --quiet -e .
+target="."
+[ "${1:-}" = "test" ] && target=".[test]"
+echo "Installing Klinik Bisnis into .venv (log: .venv/install.log)…"
+if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e "$target"; } > .venv/install.log 2>&1; then
+  tail -30 .venv/install.log
+  echo "Installation failed; see .venv/install.log" >&2
+  exit 1
 fi

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -65,7 +65,9 @@ def cmd_demo(_args: argparse.Namespace) -> int:
     settings = load_settings()
     summary = asyncio.run(load_demo(settings))
     print(f"Roster demo dimuat ke {settings.database_url}: {summary}")
-    print("Coba sekarang: klinik chat   (lalu /orang dan /sebagai 5)")
+    print("Ada juga sesi demo yang presensinya sedang dibuka dan satu tugas demo.")
+    print("Coba: klinik chat, lalu /orang dan /sebagai Sari (peserta), /sebagai Budi (pendamping),")
+    print("/sebagai Rina (koordinator). Kode presensi: klinik session list.")
     return 0
 
 
@@ -81,8 +83,10 @@ async def load_demo(settings: Settings) -> object:
             problems = await validate_roster(session, rows)
             if problems:
                 raise SystemExit("\n".join(str(p) for p in problems))
-            summary = await apply_roster(session, rows, datetime.now(UTC))
+            now = datetime.now(UTC)
+            summary = await apply_roster(session, rows, now)
             await link_demo_telegram_users(session)
+            await add_demo_activities(session, now, settings)
             return summary
     finally:
         await engine.dispose()
@@ -95,6 +99,24 @@ async def link_demo_telegram_users(session: AsyncSession) -> None:
     query = select(Person).where(Person.preferred_channel == "telegram", Person.telegram_user_id.is_(None))
     for person in (await session.execute(query)).scalars():
         person.telegram_user_id = person.telegram_chat_id = chat_telegram_id(person.phone)
+
+
+async def add_demo_activities(session: AsyncSession, now: datetime, settings: Settings) -> None:
+    """A session whose check-in is open now and a tugas due in three days, so both can be tried."""
+    from handlers.assignment_form import create_assignment
+    from handlers.session_form import create_meeting
+    from storage.activities import Assignment, Meeting
+
+    if (await session.execute(select(Meeting.id).limit(1))).first() is None:
+        await create_meeting(session, title="Kelas Pemasaran Digital (demo)", cohort="Angkatan 1", mentor_id=None,
+                             starts_at=now + timedelta(minutes=10), ends_at=now + timedelta(hours=2),
+                             place="Aula Dinas KUKM", link="", created_by_id=None, now=now,
+                             config=settings.handler_config())
+    if (await session.execute(select(Assignment.id).limit(1))).first() is None:
+        await create_assignment(session, title="Foto produk dan harga jual (demo)",
+                                description="Kirim 2 foto produk Anda dan daftar harga jualnya.",
+                                cohort="Angkatan 1", mentor_id=None, due_at=now + timedelta(days=3),
+                                cutoff_at=None, created_by_id=None, now=now)
 
 
 def cmd_db_upgrade(_args: argparse.Namespace) -> int:
