@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.audience import STAFF_ROLES, audience_label, cohorts_of, participants_of
+from handlers.audience import STAFF_ROLES, audience_choice, audience_label, participants_of
 from handlers.config import Config
 from handlers.context import Context
 from handlers.dates import format_moment, parse_moment
@@ -17,7 +17,7 @@ from handlers.messages import Button, Outgoing
 from handlers.registry import action, flow
 from handlers.reminders import message_to
 from handlers.state import clear_state, get_state, set_state
-from storage.models import Assignment, Role
+from storage.models import Assignment
 
 FLOW = "tgf_form"
 END_OF_DAY = time(23, 59)
@@ -75,19 +75,11 @@ async def tugas_form_button(ctx: Context, argument: str) -> None:
 
 async def start_tugas_form(ctx: Context) -> None:
     """A mentor's tugas is for their group; a coordinator picks a cohort."""
-    if ctx.person.role == Role.PENDAMPING:
-        options = [[t("att.my_group", ctx.lang), "", ctx.person.id]]
-    else:
-        options = [[cohort, cohort, None] for cohort in await cohorts_of(ctx.session, ctx.person)]
-    if not options:
+    data = await audience_choice(ctx.session, ctx.person, ctx.lang)
+    if data is None:
         ctx.reply("att.form_no_cohorts")
         return
-    data: dict[str, Any] = {"options": options, "cohort": "", "mentor_id": None}
-    if len(options) == 1:
-        _, data["cohort"], data["mentor_id"] = options[0]
-        await ask(ctx, data, "title")
-        return
-    await ask(ctx, data, "audience")
+    await ask(ctx, data, "audience" if len(data["options"]) > 1 else "title")
 
 
 async def ask(ctx: Context, data: dict[str, Any], step: str, *, hint: str | None = None) -> None:

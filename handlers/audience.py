@@ -92,3 +92,21 @@ async def audience_label(session: AsyncSession, target: Targeted, language: str)
         return target.cohort
     mentor = await session.get(Person, target.mentor_id)
     return t("att.group_of", language, mentor=mentor.name if mentor else "?")
+
+
+async def audience_choice(session: AsyncSession, person: Person, language: str) -> dict[str, Any] | None:
+    """A form's opening data: a mentor's item is for their group; a coordinator picks a cohort.
+
+    None when the coordinator has no cohort to pick. `cohort`/`mentor_id` are already set when
+    there is a single choice; otherwise the form asks for the audience first.
+    """
+    if person.role == Role.PENDAMPING:
+        options = [[t("att.my_group", language), "", person.id]]
+    else:
+        options = [[cohort, cohort, None] for cohort in await cohorts_of(session, person)]
+    if not options:
+        return None
+    data: dict[str, Any] = {"options": options, "cohort": "", "mentor_id": None}
+    if len(options) == 1:
+        _, data["cohort"], data["mentor_id"] = options[0]
+    return data
