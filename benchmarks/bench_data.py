@@ -6,17 +6,17 @@ ORM objects one by one. A fixed seed makes every run generate the same programme
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.bulk import bulk_insert
 from storage.models import (
     Agency,
     Assignment,
@@ -58,49 +58,6 @@ class Shape:
         """A Monday a year before now."""
         day = (self.now - timedelta(days=364)).date()
         return datetime.combine(day - timedelta(days=day.weekday()), datetime.min.time(), tzinfo=ZONE)
-
-
-async def bulk_insert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """COPY on PostgreSQL, the driver's executemany on SQLite, in the caller's transaction.
-
-    Values are converted here as the column types would (JSON as text; on SQLite, datetimes as
-    UTC text in SQLAlchemy's format), which keeps generation at minutes for millions of rows.
-    """
-    if not rows:
-        return
-    rows = _with_defaults(table, rows)
-    columns = list(rows[0])
-    json_cols = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
-    raw = (await conn.get_raw_connection()).driver_connection
-    if conn.dialect.name == "postgresql":
-        records = [tuple(json.dumps(r[c]) if c in json_cols else r[c] for c in columns) for r in rows]
-        await raw.copy_records_to_table(table.name, records=records, columns=columns)  # type: ignore[union-attr]
-        return
-    convert = [_sqlite_value(c in json_cols) for c in columns]
-    records = [tuple(f(r[c]) for f, c in zip(convert, columns, strict=True)) for r in rows]
-    marks = ", ".join("?" for _ in columns)
-    await raw.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", records)  # type: ignore[union-attr]
-
-
-def _with_defaults(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Fill columns the generator does not know (added by later migrations) with their model defaults."""
-    missing = {}
-    for column in table.columns:
-        if column.name in rows[0] or column.default is None:
-            continue
-        default = column.default
-        missing[column.name] = default.arg if default.is_scalar else default.arg(None)  # type: ignore[attr-defined]
-    return [row | missing for row in rows] if missing else rows
-
-
-def _sqlite_value(is_json: bool) -> Any:
-    def convert(value: Any) -> Any:
-        if is_json:
-            return json.dumps(value)
-        if isinstance(value, datetime):
-            return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        return value
-    return convert
 
 
 class Generator:

@@ -65,6 +65,12 @@ class GroupFigures:
         self.reports_sent += score.report_sent is True
         self.score_total += score.score
 
+    def merge(self, other: GroupFigures) -> None:
+        """Add another group's counts (a programme total from its cohorts)."""
+        for name in ("participants", "active", "sessions_expected", "sessions_present", "tugas_due",
+                     "tugas_on_time", "reports_due", "reports_sent", "score_total"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     @property
     def active_pct(self) -> float | None:
         """Share of participants active in the week."""
@@ -129,14 +135,21 @@ def percent(part: int, whole: int) -> float | None:
 def group_scores(scores: list[Score], mentor_names: dict[int, str]) -> tuple[GroupFigures, list[GroupFigures],
                                                                              list[MentorFigures]]:
     """Programme total, per cohort and per mentor, summed in one pass."""
-    total = GroupFigures("", "")
     cohorts: dict[str, GroupFigures] = {}
     mentors: dict[int, MentorFigures] = {}
     for score in scores:
-        total.add(score)
-        cohorts.setdefault(score.cohort, GroupFigures(score.cohort, score.cohort or "-")).add(score)
-        mentor = score.mentor_id or 0
-        mentors.setdefault(mentor, MentorFigures(str(mentor), mentor_names.get(mentor, "-"))).add(score)
+        cohort = cohorts.get(score.cohort)
+        if cohort is None:
+            cohort = cohorts[score.cohort] = GroupFigures(score.cohort, score.cohort or "-")
+        cohort.add(score)
+        key = score.mentor_id or 0
+        mentor = mentors.get(key)
+        if mentor is None:
+            mentor = mentors[key] = MentorFigures(str(key), mentor_names.get(key, "-"))
+        mentor.add(score)
+    total = GroupFigures("", "")
+    for group in cohorts.values():
+        total.merge(group)
     return total, sorted(cohorts.values(), key=lambda g: g.label), sorted(mentors.values(), key=lambda g: g.label)
 
 
@@ -219,7 +232,7 @@ async def leave_requests_waiting(session: AsyncSession) -> dict[int, int]:
     return await _per_mentor(session, pending)
 
 
-async def _per_mentor(session: AsyncSession, rows: Select[tuple[int]]) -> dict[int, int]:
+async def _per_mentor(session: AsyncSession, rows: Select[int]) -> dict[int, int]:
     # Materialized first: the few waiting rows, then their people. Left to itself SQLite walks
     # every participant to group by mentor in index order, probing a year of rows for each.
     waiting = rows.cte("waiting").prefix_with("MATERIALIZED")

@@ -28,6 +28,12 @@ def number(value: float, language: str) -> str:
     return text.replace(".", ",") if language == "id" else text
 
 
+def count(value: int, language: str) -> str:
+    """"8.200" in Indonesian, "8,200" in English."""
+    text = f"{value:,}"
+    return text.replace(",", ".") if language == "id" else text
+
+
 def change(value: float | None, language: str) -> str:
     """"+5 poin", "−3 poin", or "–" with nothing to compare."""
     if value is None:
@@ -51,7 +57,7 @@ def period_label(digest: Digest, config: Config, language: str) -> str:
 
 def ages_text(digest: Digest, language: str) -> str:
     """"<1 hari: 3 · 1–3 hari: 2 · …"."""
-    return " · ".join(f"{age_label(low, high, language)}: {n}" for low, high, n in digest.ticket_ages)
+    return " · ".join(f"{age_label(low, high, language)}: {count(n, language)}" for low, high, n in digest.ticket_ages)
 
 
 def age_label(low: int, high: int | None, language: str) -> str:
@@ -75,23 +81,23 @@ def coordinator_text(digest: Digest, config: Config, language: str) -> str:
     total = digest.total
     parts = [t("part.digest_title", language, programme=config.programme_name,
                period=period_label(digest, config, language)),
-             t("part.digest_participation", language, participants=total.participants,
+             t("part.digest_participation", language, participants=count(total.participants, language),
                active=pct(total.active_pct, language), change=change(total.active_change, language),
                attendance=pct(total.attendance_pct, language), tugas=pct(total.tugas_pct, language),
-               reports_sent=total.reports_sent, reports_due=total.reports_due)]
+               reports_sent=count(total.reports_sent, language), reports_due=count(total.reports_due, language))]
     weakest = sorted(digest.cohorts, key=lambda g: g.active_pct if g.active_pct is not None else 101)
     parts.append(t("part.digest_cohorts", language) + "\n"
                  + "\n".join(group_line(g, language) for g in weakest[:TEXT_COHORTS]))
     parts.append(at_risk_text(digest, language))
-    parts.append(t("part.digest_tickets", language, open=sum(n for _, _, n in digest.ticket_ages),
+    parts.append(t("part.digest_tickets", language, open=count(sum(n for _, _, n in digest.ticket_ages), language),
                    ages=ages_text(digest, language)))
     parts.append(t("part.digest_service", language,
                    median="–" if digest.response_median is None else number(digest.response_median, language),
                    rating="–" if digest.rating_average is None else number(digest.rating_average, language)))
     if digest.targets is not None:
         target = digest.targets
-        parts.append(t("part.digest_target", language, name=target.name, total=f"{target.total:,}".replace(",", "."),
-                       target=f"{target.target:,}".replace(",", "."), pct=pct(target.pct, language)))
+        parts.append(t("part.digest_target", language, name=target.name, total=count(target.total, language),
+                       target=count(target.target, language), pct=pct(target.pct, language)))
     parts.append(t("part.digest_footer", language))
     return "\n\n".join(parts)
 
@@ -105,7 +111,7 @@ def at_risk_text(digest: Digest, language: str) -> str:
     more = len(digest.at_risk) - TEXT_AT_RISK
     if more > 0:
         lines.append(t("part.more", language, n=more))
-    return t("part.digest_at_risk", language, count=len(digest.at_risk)) + "\n" + "\n".join(lines)
+    return t("part.digest_at_risk", language, count=count(len(digest.at_risk), language)) + "\n" + "\n".join(lines)
 
 
 def mentor_text(summary: MentorSummary, now: datetime, config: Config, language: str) -> str:

@@ -51,7 +51,7 @@ async def run_nudge_ladder(session: AsyncSession, now: datetime, config: Config)
         return []
     week = week_of(now, config.timezone)
     # Scores are stored once a week, by the digest job, for the finished week; daily ones stay in memory.
-    scores = await compute_scores(session, week, now, config)
+    scores = await compute_scores(session, week, now, config, explain_all=False)
     out, counts = await climb_ladders(session, scores, week, now, config)
     record_run(session, JOB_ID, period, now, counts | {"participants": len(scores)})
     return out
@@ -65,20 +65,14 @@ async def climb_ladders(session: AsyncSession, scores: list[Score], week: str, n
     last_inbound = await _last_inbound(session, list(ladders))
     closed, to_mentor, to_coordinator = [], [], []
     for pid, rungs in ladders.items():
-        nudge = rungs.get(NudgeStep.NUDGE) or min(rungs.values(), key=lambda r: r.sent_at)
-        score = by_id.get(pid)
-        seen = last_inbound.get(pid)
-        if seen is not None and seen > nudge.sent_at:
-            closed.append((pid, nudge.period, "replied"))
-        elif score is None:
-            closed.append((pid, nudge.period, "inactive"))  # left the programme or the roster
-        elif not score.is_dropping:
-            closed.append((pid, nudge.period, "recovered"))
-        elif NudgeStep.MENTOR not in rungs and now - nudge.sent_at >= timedelta(days=config.nudge_response_days):
-            to_mentor.append((score, nudge.period))
-        elif (NudgeStep.MENTOR in rungs and NudgeStep.COORDINATOR not in rungs
-              and now - rungs[NudgeStep.MENTOR].sent_at >= timedelta(days=config.nudge_mentor_days)):
-            to_coordinator.append((score, nudge.period))
+        period = next(iter(rungs.values())).period
+        step = next_step(rungs, by_id.get(pid), last_inbound.get(pid), now, config)
+        if step in ("replied", "inactive", "recovered"):
+            closed.append((pid, period, step))
+        elif step == NudgeStep.MENTOR:
+            to_mentor.append((by_id[pid], period))
+        elif step == NudgeStep.COORDINATOR:
+            to_coordinator.append((by_id[pid], period))
     await close_ladders(session, closed, now)
     out = await tell_mentors(session, to_mentor, now, config)
     for score, period in to_coordinator:
@@ -87,6 +81,25 @@ async def climb_ladders(session: AsyncSession, scores: list[Score], week: str, n
     counts = {"nudged": len(nudges), "mentor_alerts": len(to_mentor), "at_risk": len(to_coordinator),
               "closed": len(closed)}
     return nudges + out, counts
+
+
+def next_step(rungs: dict[str, Rung], score: Score | None, last_inbound_at: datetime | None, now: datetime,
+              config: Config) -> str | None:
+    """What an open ladder needs today: closing (and why), the next rung, or nothing yet."""
+    first = rungs.get(NudgeStep.NUDGE) or min(rungs.values(), key=lambda r: r.sent_at)
+    mentor = rungs.get(NudgeStep.MENTOR)
+    if last_inbound_at is not None and last_inbound_at > first.sent_at:
+        return "replied"
+    if score is None:
+        return "inactive"  # left the programme or the roster
+    if not score.is_dropping:
+        return "recovered"
+    if mentor is None and now - first.sent_at >= timedelta(days=config.nudge_response_days):
+        return NudgeStep.MENTOR
+    if (mentor is not None and NudgeStep.COORDINATOR not in rungs
+            and now - mentor.sent_at >= timedelta(days=config.nudge_mentor_days)):
+        return NudgeStep.COORDINATOR
+    return None
 
 
 async def open_ladders(session: AsyncSession) -> dict[int, dict[str, Rung]]:
@@ -109,12 +122,16 @@ async def _last_inbound(session: AsyncSession, ids: list[int]) -> dict[int, date
 
 
 async def close_ladders(session: AsyncSession, closed: list[tuple[int, str, str]], now: datetime) -> None:
-    """Mark every step of each ladder resolved, with why."""
-    for pid, period, resolution in closed:
-        await session.execute(
-            update(NudgeLog).where(NudgeLog.participant_id == pid, NudgeLog.period == period,
-                                   NudgeLog.resolved_at.is_(None))
-            .values(resolved_at=now, resolution=resolution).execution_options(synchronize_session=False))
+    """Mark every open step of these participants resolved, with why (one open ladder each)."""
+    by_resolution: dict[str, list[int]] = defaultdict(list)
+    for pid, _period, resolution in closed:
+        by_resolution[resolution].append(pid)
+    for resolution, ids in by_resolution.items():
+        for start in range(0, len(ids), CHUNK):
+            await session.execute(
+                update(NudgeLog).where(NudgeLog.participant_id.in_(ids[start:start + CHUNK]),
+                                       NudgeLog.resolved_at.is_(None))
+                .values(resolved_at=now, resolution=resolution).execution_options(synchronize_session=False))
 
 
 def log_step(session: AsyncSession, score: Score, period: str, step: str, now: datetime) -> None:

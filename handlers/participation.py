@@ -9,12 +9,13 @@ nudge ignored costs points. Weeks are ISO weeks in the programme's time zone ("2
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, delete, insert
+from sqlalchemy import ColumnElement, Table, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.config import Config
@@ -31,6 +32,7 @@ from handlers.participation_queries import (
     session_tallies,
     tugas_tallies,
 )
+from storage.bulk import insert_records
 from storage.models import ParticipationScore
 from storage.participation import prefer_quick_plans
 
@@ -39,6 +41,7 @@ MIN_BASELINE_WEEKS = 2
 IGNORED_LOOKBACK = timedelta(days=56)
 REASON_LANGUAGE = "id"  # reasons are stored in Indonesian, the programme's working language
 NO_SESSIONS, NO_TUGAS = SessionTally(), TugasTally()
+SCORES_TABLE: Table = ParticipationScore.__table__  # type: ignore[assignment]
 
 
 def week_of(moment: datetime, zone: ZoneInfo) -> str:
@@ -107,6 +110,20 @@ class Score:
     nudges_ignored: int
     reasons: list[str] = field(default_factory=list)
 
+    def as_record(self, week: str, now: datetime) -> tuple[Any, ...]:
+        """The ParticipationScore row in RECORD_COLUMNS order (the weekly insert builds 100,000)."""
+        return (week, self.participant_id, self.mentor_id, self.cohort, self.score, self.is_active,
+                self.is_dropping, self.sessions_expected, self.sessions_hadir, self.sessions_terlambat,
+                self.sessions_izin, self.sessions_alpa, self.alpa_streak, self.tugas_due, self.tugas_on_time,
+                self.tugas_missing, self.report_sent, self.questions, self.silent_days, self.nudges_ignored,
+                self.reasons, now)
+
+
+RECORD_COLUMNS = ["week", "participant_id", "mentor_id", "cohort", "score", "is_active", "is_dropping",
+                  "sessions_expected", "sessions_hadir", "sessions_terlambat", "sessions_izin", "sessions_alpa",
+                  "alpa_streak", "tugas_due", "tugas_on_time", "tugas_missing", "report_sent", "questions",
+                  "silent_days", "nudges_ignored", "reasons", "computed_at"]
+
 
 @dataclass(frozen=True)
 class Facts:
@@ -146,14 +163,17 @@ async def gather_facts(session: AsyncSession, week: str, now: datetime, config: 
 
 
 async def compute_scores(session: AsyncSession, week: str, now: datetime, config: Config,
-                         scope: ColumnElement[bool] | None = None) -> list[Score]:
-    """Every active participant's score for the week, from a handful of GROUP BY queries."""
+                         scope: ColumnElement[bool] | None = None, *, explain_all: bool = True) -> list[Score]:
+    """Every active participant's score for the week, from a handful of GROUP BY queries.
+
+    explain_all=False words the reasons of dropping participants only (the daily scan needs no more).
+    """
     facts = await gather_facts(session, week, now, config, scope)
     members = await load_members(session, facts.week_start, facts.report_cutoff, scope)
-    return [score_member(member, facts, config) for member in members]
+    return [score_member(member, facts, config, explain=explain_all) for member in members]
 
 
-def score_member(member: Member, facts: Facts, config: Config) -> Score:
+def score_member(member: Member, facts: Facts, config: Config, *, explain: bool = True) -> Score:
     """Weigh one participant's facts into a score, flag a drop, and say why in words."""
     tally = facts.sessions.get(member.id, NO_SESSIONS)
     tugas = facts.tugas.get(member.id, NO_TUGAS)
@@ -162,7 +182,7 @@ def score_member(member: Member, facts: Facts, config: Config) -> Score:
     silent = max(0, (facts.end - member.last_seen_at).days)
     ignored = facts.ignored.get(member.id, 0)
     weight, weighted = _parts(tally, tugas, report, questions, silent, config)
-    value = 100 * weighted / weight
+    value = 100 * weighted / weight if weight else 100.0
     score = round(max(0.0, value - config.score_penalty_ignored_nudge * ignored), 1)
     active = bool(tally.hadir or tally.terlambat or questions or tugas.on_time or member.wrote_this_week)
     result = Score(member.id, member.mentor_id, member.cohort, score, active, False, tally.expected,
@@ -172,7 +192,8 @@ def score_member(member: Member, facts: Facts, config: Config) -> Score:
     is_falling = weeks >= MIN_BASELINE_WEEKS and baseline - score >= config.nudge_drop_points
     result.is_dropping = (is_falling or score < config.nudge_score_threshold or silent >= config.nudge_silence_days
                           or tally.streak >= config.nudge_alpa_streak)
-    result.reasons = reasons_for(result, facts.report_month, baseline if is_falling else None, config)
+    if explain or result.is_dropping:
+        result.reasons = reasons_for(result, facts.report_month, baseline if is_falling else None, config)
     return result
 
 
@@ -200,24 +221,32 @@ def _parts(tally: SessionTally, tugas: TugasTally, report: bool | None, question
 
 def reasons_for(score: Score, report_month: str, baseline: float | None, config: Config) -> list[str]:
     """Why a score is low, most telling first: "alpa 2 sesi berturut-turut", "3 tugas belum dikirim"."""
-    lang, reasons = REASON_LANGUAGE, []
+    texts, reasons = reason_texts(REASON_LANGUAGE), []
     if score.alpa_streak >= config.nudge_alpa_streak:
-        reasons.append(t("part.reason_alpa_streak", lang, n=score.alpa_streak))
+        reasons.append(texts["alpa_streak"].format(n=score.alpa_streak))
     elif score.sessions_alpa:
-        reasons.append(t("part.reason_alpa_week", lang, n=score.sessions_alpa, of=score.sessions_expected))
+        reasons.append(texts["alpa_week"].format(n=score.sessions_alpa, of=score.sessions_expected))
     if score.tugas_missing:
-        reasons.append(t("part.reason_tugas_missing", lang, n=score.tugas_missing))
+        reasons.append(texts["tugas_missing"].format(n=score.tugas_missing))
     if score.report_sent is False:
-        reasons.append(t("part.reason_report_missing", lang, month=month_name(report_month, lang)))
+        reasons.append(texts["report_missing"].format(month=month_name(report_month, REASON_LANGUAGE)))
     if score.silent_days >= config.nudge_silence_days:
-        reasons.append(t("part.reason_silent", lang, days=score.silent_days))
+        reasons.append(texts["silent"].format(days=score.silent_days))
     if score.nudges_ignored:
-        reasons.append(t("part.reason_nudges_ignored", lang, n=score.nudges_ignored))
+        reasons.append(texts["nudges_ignored"].format(n=score.nudges_ignored))
     if baseline is not None:
-        reasons.append(t("part.reason_falling", lang, before=f"{baseline:.0f}", now=f"{score.score:.0f}"))
+        reasons.append(texts["falling"].format(before=f"{baseline:.0f}", now=f"{score.score:.0f}"))
     return reasons
 
 
+@cache
+def reason_texts(language: str) -> dict[str, str]:
+    """The reason templates, looked up once: a weekly run writes hundreds of thousands of reasons."""
+    keys = ("alpa_streak", "alpa_week", "tugas_missing", "report_missing", "silent", "nudges_ignored", "falling")
+    return {key: t(f"part.reason_{key}", language) for key in keys}
+
+
+@cache
 def month_name(month: str, language: str) -> str:
     """"2026-02" → "Februari 2026"."""
     year, number = month.split("-")
@@ -227,8 +256,4 @@ def month_name(month: str, language: str) -> str:
 async def store_scores(session: AsyncSession, week: str, scores: list[Score], now: datetime) -> None:
     """Replace the week's stored scores in one bulk insert (a rerun overwrites, never duplicates)."""
     await session.execute(delete(ParticipationScore).where(ParticipationScore.week == week))
-    if scores:
-        names = [f.name for f in fields(Score)]
-        rows: list[dict[str, Any]] = [{name: getattr(score, name) for name in names}
-                                      | {"week": week, "computed_at": now} for score in scores]
-        await session.execute(insert(ParticipationScore), rows)
+    await insert_records(session, SCORES_TABLE, RECORD_COLUMNS, [score.as_record(week, now) for score in scores])

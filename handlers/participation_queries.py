@@ -79,10 +79,11 @@ class TugasTally:
 
 def as_utc(value: Any) -> datetime | None:
     """Aggregates on SQLite come back as text or naive datetimes: make them aware (UTC)."""
-    if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
-        return value
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    if value.__class__ is str:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    if value is None or value.tzinfo is not None:
+        return value  # type: ignore[no-any-return]
+    return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
 
 
 def is_participant(scope: ColumnElement[bool] | None = None) -> ColumnElement[bool]:
@@ -101,7 +102,7 @@ async def load_members(session: AsyncSession, week_start: datetime, report_cutof
     joined = case((Person.created_at < report_cutoff, 1), else_=0)
     query = (select(Person.id, Person.mentor_id, Person.cohort, last_seen, wrote, joined)
              .where(is_participant(scope)).order_by(Person.id))
-    return [Member(pid, mentor, cohort, as_utc(seen), bool(w), bool(j))  # type: ignore[arg-type]
+    return [Member(pid, mentor, cohort, as_utc(seen), w == 1, j == 1)  # type: ignore[arg-type]
             for pid, mentor, cohort, seen, w, j in (await session.execute(query))]
 
 
@@ -153,8 +154,8 @@ async def session_tallies(session: AsyncSession, week_start: datetime, end: date
                    week_count(AttendanceStatus.IZIN, AttendanceStatus.SAKIT),
                    week_count(AttendanceStatus.ALPA),
                    func.coalesce(first_attended - 1, func.count())).group_by(tally.c.participant_id)
-    return {pid: SessionTally(*(int(v or 0) for v in values))
-            for pid, *values in (await session.execute(query))}
+    return {pid: SessionTally(expected, hadir, late, izin, alpa, streak)
+            for pid, expected, hadir, late, izin, alpa, streak in (await session.execute(query))}
 
 
 async def tugas_tallies(session: AsyncSession, week_start: datetime, end: datetime, lookback: timedelta,
@@ -185,8 +186,7 @@ async def tugas_tallies(session: AsyncSession, week_start: datetime, end: dateti
                    func.sum(case((on_time, 1), else_=0)),
                    func.sum(case((and_(is_due, rows.c.first_at.is_(None)), 1), else_=0))
                    ).group_by(rows.c.participant_id)
-    return {pid: TugasTally(int(d or 0), int(o or 0), int(m or 0))
-            for pid, d, o, m in (await session.execute(query))}
+    return {pid: TugasTally(due, on_time, missing) for pid, due, on_time, missing in (await session.execute(query))}
 
 
 async def reports_sent(session: AsyncSession, month: str, end: datetime) -> set[int]:

@@ -45,10 +45,6 @@ def upgrade() -> None:
         sa.Column("nudges_ignored", sa.Integer(), nullable=False),
         sa.Column("reasons", sa.JSON(), nullable=False),
         sa.Column("computed_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(["mentor_id"], ["people.id"],
-                                name=op.f("fk_participation_scores_mentor_id_people")),
-        sa.ForeignKeyConstraint(["participant_id"], ["people.id"],
-                                name=op.f("fk_participation_scores_participant_id_people")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_participation_scores")),
         sa.UniqueConstraint("week", "participant_id", name=op.f("uq_participation_scores_week_participant_id")),
     )
