@@ -169,6 +169,7 @@ def write_chart(digest: Digest, path: Path, language: str) -> None:
     ages = [age_label(low, high, language) for low, high, _ in digest.ticket_ages]
     middle.bar_label(middle.bar(ages, data["ticket_ages"], color="#fb8c00"), fontsize=8)
     middle.yaxis.get_major_locator().set_params(integer=True)
+    middle.set_ylim(bottom=0, top=max([*data["ticket_ages"], 1]) * 1.2)  # no negative axis when all are zero
     middle.set_title(t("part.chart_tickets", language), fontsize=10)
     _target_panel(bottom, data["targets"], language)
     figure.savefig(path, format="png", metadata={"Description": json.dumps(data)})
