@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.config import Config
@@ -83,11 +84,41 @@ async def enqueue(session: AsyncSession, message: Outgoing, now: datetime, confi
 
 async def enqueue_all(session: AsyncSession, messages: list[Outgoing], now: datetime, config: Config) -> None:
     """Write every message in order."""
-    for message in messages:
-        await enqueue(session, message, now, config)
+    if len(messages) > 20:
+        await _preload(session, messages)
+    try:
+        for message in messages:
+            await enqueue(session, message, now, config)
+    finally:
+        session.info.pop("numbers_without_menu", None)
+
+
+async def _preload(session: AsyncSession, messages: list[Outgoing]) -> None:
+    # A job may owe thousands of messages: load recipients and their menus in a few queries, so
+    # each enqueue finds them in the identity map instead of flushing and querying per message.
+    ids = {m.person_id for m in messages if m.person_id is not None}
+    people: list[Person] = []
+    for chunk in _chunks(sorted(ids), 500):
+        people += (await session.execute(select(Person).where(Person.id.in_(chunk)))).scalars().all()
+    phones = [p.phone for p in people]
+    found: set[str] = set()
+    for chunk in _chunks(phones, 500):
+        query = select(Menu).where(Menu.channel == Channel.WHATSAPP.value, Menu.address.in_(chunk))
+        found.update(menu.address for menu in (await session.execute(query)).scalars())
+    session.info["numbers_without_menu"] = set(phones) - found
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 async def _remember_menu(session: AsyncSession, address: Address, payloads: list[str], now: datetime) -> None:
+    without_menu: set[str] = session.info.get("numbers_without_menu", set())
+    if address.id in without_menu:
+        if payloads:
+            without_menu.discard(address.id)
+            session.add(Menu(channel=address.channel.value, address=address.id, payloads=payloads, created_at=now))
+        return
     menu = await session.get(Menu, (address.channel.value, address.id))
     if not payloads:
         if menu is not None:

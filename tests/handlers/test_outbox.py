@@ -44,3 +44,20 @@ async def test_whatsapp_buttons_are_numbered_and_a_digit_presses_them(driver: Dr
     assert (await driver.last(mentor)).payload["text"] == "Pilih:\n\n1. Jawab\n2. Tutup\nBalas dengan angka 1–2."
     await driver.say(mentor, "1")
     assert (await driver.received(mentor))[-1] == "Tulis jawaban untuk #1 (ketik *batal* untuk membatalkan)."
+
+
+async def test_a_large_batch_keeps_each_numbers_latest_options(driver: Driver, mentor: Person) -> None:
+    people = [await driver.add_person(role="peserta", name=f"P{i}", phone=f"+62812000010{i:02d}", mentor_id=mentor.id)
+              for i in range(25)]
+    batch = [Outgoing(text="Pilih:", person_id=p.id, buttons=(Button("Menu", "cmd:menu"),)) for p in people]
+    batch += [Outgoing(text="Info tanpa pilihan", person_id=p.id) for p in people[:5]]
+    async with driver.sessions.begin() as session:
+        from handlers.outbox import enqueue_all
+
+        await enqueue_all(session, batch, driver.clock.now, driver.config)
+
+    await driver.say(people[10], "1")
+    await driver.say(people[0], "1")
+    assert (await driver.received(people[10]))[-1].startswith("Halo P10! Tulis pertanyaan usaha Anda")
+    assert (await driver.received(people[0]))[-1] == "Pilihan itu sudah tidak berlaku. Ketik *menu* untuk melihat pilihan."
+    assert len(await driver.outbox()) == 32
