@@ -39,6 +39,7 @@ from handlers.participation import (
 from handlers.participation_queries import names_of
 from handlers.registry import command
 from handlers.targets import TargetProgress, target_progress
+from handlers.ticket_figures import mentor_ratings
 from storage.models import MediaLink, Person, Role
 
 JOB_ID = "weekly_digest"
@@ -109,12 +110,13 @@ async def _add_mentor_service(session: AsyncSession, mentors: list[figures.Mento
                               end: datetime, config: Config) -> None:
     open_tickets = await figures.open_tickets_by_mentor(session)
     hours = await figures.first_response_hours(session, start, end, config)
-    ratings = await figures.ratings_by_mentor(session, start, end)
+    ratings = await mentor_ratings(session, since=start, until=end)
     for mentor in mentors:
         mid = int(mentor.key)
         mentor.open_tickets = open_tickets.get(mid, (0, None))[0]
         mentor.response_hours = hours.get(mid, [])
-        mentor.rating_average, mentor.ratings = ratings.get(mid, (None, 0))
+        if mid in ratings:
+            mentor.rating_average, mentor.ratings = ratings[mid].average, ratings[mid].count
 
 
 async def mentor_summaries(session: AsyncSession, week: str, scores: list[Score]) -> dict[int, MentorSummary]:

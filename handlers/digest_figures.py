@@ -29,7 +29,6 @@ from storage.models import (
     Submission,
     SubmissionStatus,
     Ticket,
-    TicketRating,
     TicketStatus,
 )
 
@@ -209,13 +208,6 @@ async def first_response_hours(session: AsyncSession, start: datetime, end: date
         if answered is not None:
             hours[mentor_id].append(working_hours_between(created, answered, calendar))
     return hours
-
-
-async def ratings_by_mentor(session: AsyncSession, start: datetime, end: datetime) -> dict[int, tuple[float, int]]:
-    """Average rating and count per mentor for ratings given in the window."""
-    query = (select(TicketRating.mentor_id, func.avg(TicketRating.score), func.count())
-             .where(TicketRating.rated_at >= start, TicketRating.rated_at < end).group_by(TicketRating.mentor_id))
-    return {mid: (round(float(avg), 2), int(n)) for mid, avg, n in (await session.execute(query))}
 
 
 async def reviews_waiting(session: AsyncSession) -> dict[int, int]:

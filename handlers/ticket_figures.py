@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.config import Config
@@ -90,13 +90,10 @@ async def mentor_first_response_medians(session: AsyncSession, *, since: datetim
 
 async def mentor_ratings(session: AsyncSession, *, since: datetime, until: datetime) -> dict[int, RatingSummary]:
     """Per mentor: the average rating given in [since, until) and the number of ratings."""
-    query = select(TicketRating.mentor_id, TicketRating.score).where(TicketRating.rated_at >= since,
-                                                                     TicketRating.rated_at < until)
-    scores: dict[int, list[int]] = defaultdict(list)
-    for mentor_id, score in (await session.execute(query)).all():
-        scores[mentor_id].append(score)
-    return {mentor_id: RatingSummary(round(sum(values) / len(values), 2), len(values))
-            for mentor_id, values in scores.items()}
+    query = (select(TicketRating.mentor_id, func.avg(TicketRating.score), func.count())
+             .where(TicketRating.rated_at >= since, TicketRating.rated_at < until).group_by(TicketRating.mentor_id))
+    return {int(mentor_id): RatingSummary(round(float(average), 2), int(count))
+            for mentor_id, average, count in (await session.execute(query)).all()}
 
 
 async def unanswered_by_age(session: AsyncSession, *, now: datetime, config: Config,
