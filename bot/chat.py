@@ -34,10 +34,9 @@ HELP = """Perintah chat (lainnya dikirim ke bot sebagai pesan):
 
 @dataclass
 class Seen:
-    """What one person last received: buttons to press, message numbers to reply to."""
+    """The buttons of the last message a person received, to press by number."""
 
     buttons: list[tuple[str, str]] = field(default_factory=list)
-    message_ids: dict[int, str] = field(default_factory=dict)
 
 
 def chat_telegram_id(phone: str) -> str:
@@ -90,7 +89,6 @@ class ChatSession:
             self.print(f"│ {line}")
         key = f"{row.channel}:{row.address}"
         seen = self.seen.setdefault(key, Seen())
-        seen.message_ids[number] = f"chat-{number}"
         buttons = row.payload.get("buttons") or []
         seen.buttons = [(b["label"], b["payload"]) for b in buttons]
         if buttons and row.channel == "telegram":
@@ -144,7 +142,7 @@ class ChatSession:
 
     async def settle(self) -> None:
         """Process everything stored and deliver everything owed."""
-        await self.processor.drain()
+        await self.processor.drain_once()
         while await self.worker.drain_once():
             pass
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -15,6 +14,7 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.background import DrainLoop
 from handlers.config import Config
 from handlers.reachability import mark_unreachable
 from storage.db import is_postgres
@@ -113,7 +113,7 @@ def backoff_delay(attempts: int, retry_after: float | None) -> float:
     return max(retry_after or 0.0, min(2.0 ** attempts, 600.0))
 
 
-class DeliveryWorker:
+class DeliveryWorker(DrainLoop):
     """Sends outbox rows after their transaction committed; resumes pending rows at start."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], senders: dict[str, Sender],
@@ -124,26 +124,7 @@ class DeliveryWorker:
         self.on_permanent_failure = on_permanent_failure
         self.batch_size, self.clock = batch_size, clock
         self._slots = asyncio.Semaphore(concurrency)
-        self._wake = asyncio.Event()
-        self._stopping = False
-
-    def wake(self) -> None:
-        """New rows were committed: look now instead of at the next tick."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Finish the current batch and return from run()."""
-        self._stopping = True
-        self._wake.set()
-
-    async def run(self, idle_seconds: float = 1.0) -> None:
-        """Loop until stopped."""
-        while not self._stopping:
-            sent = await self.drain_once()
-            if sent == 0 and not self._stopping:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), idle_seconds)
+        super().__init__()
 
     async def drain_once(self) -> int:
         """Claim one batch of due rows and deliver them; returns how many rows were handled."""

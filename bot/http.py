@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -65,8 +66,6 @@ class WebApp:
     async def _signed_form(self, request: Request) -> dict[str, str] | None:
         # keep_blank_values: a media message has an empty Body, and the signature covers it.
         body = (await request.body()).decode()
-        from urllib.parse import parse_qsl
-
         form = dict(parse_qsl(body, keep_blank_values=True))
         url = self.public_base_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         assert self.validator is not None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.background import DrainLoop
 from handlers.config import Config
 from handlers.i18n import t
 from handlers.messages import Inbound, Outgoing
@@ -35,35 +35,18 @@ async def ingest(sessions: async_sessionmaker[AsyncSession], inbound: Inbound, n
     return True
 
 
-class InboxProcessor:
+class InboxProcessor(DrainLoop):
     """Processes stored inbound messages one at a time, oldest first; survives handler bugs."""
+
+    idle_seconds = 2.0
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], config: Config,
                  after_commit: Callable[[], None], clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.sessions, self.config, self.after_commit, self.clock = sessions, config, after_commit, clock
-        self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._stopping = False
+        super().__init__()
 
-    def wake(self) -> None:
-        """Something was ingested."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Return from run() after the current item."""
-        self._stopping = True
-        self._wake.set()
-
-    async def run(self, idle_seconds: float = 2.0) -> None:
-        """Loop until stopped; also picks up items left by a crash."""
-        while not self._stopping:
-            handled = await self.drain()
-            if handled == 0 and not self._stopping:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), idle_seconds)
-
-    async def drain(self) -> int:
+    async def drain_once(self) -> int:
         """Process every pending item; returns how many."""
         count = 0
         async with self._lock:
