@@ -1,0 +1,48 @@
+"""`klinik demo` then `klinik chat`: a newcomer's first session, read as a transcript."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = """/sebagai Sari
+halo
+1
+bagaimana cara ngurus nib?
+1
+/sebagai Budi
+halo
+/tekan 1
+jawab 1 Daftar NIB di oss.go.id dengan NIK.
+/keluar
+"""
+
+
+def klinik(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KLINIK_")}
+    env["KLINIK_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/demo.db"
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=120, check=False)
+
+
+def test_demo_import_is_idempotent(tmp_path: Path) -> None:
+    first = klinik(tmp_path, "demo")
+    second = klinik(tmp_path, "demo")
+
+    assert "dibuat 10, diperbarui 0, tidak berubah 0" in first.stdout
+    assert "dibuat 0, diperbarui 0, tidak berubah 10" in second.stdout
+
+
+def test_chat_shows_a_question_reaching_the_mentor_and_the_answer_coming_back(tmp_path: Path) -> None:
+    klinik(tmp_path, "demo")
+
+    result = klinik(tmp_path, "chat", stdin=SCRIPT)
+
+    transcript = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "✅ Pertanyaan Anda diterima sebagai *#1*. Pendamping Anda, Budi Pendamping, akan menjawab di sini." in transcript
+    assert "┌─ untuk Budi Pendamping (pendamping, telegram)" in transcript
+    assert "❓ Pertanyaan baru *#1* dari Sari Peserta (Keripik Sari)" in transcript
+    answer_to_sari = transcript.split("┌─ untuk Sari Peserta (peserta, whatsapp)")[-1]
+    assert "💬 Jawaban pendamping Budi Pendamping untuk pertanyaan #1:" in answer_to_sari
+    assert "Daftar NIB di oss.go.id dengan NIK." in answer_to_sari
