@@ -1,49 +1,30 @@
-"""Import every feature module so its commands, actions and flows are registered."""
+"""Import every feature module so its commands, actions and flows are registered (one line per new feature)."""
 
 from handlers import (
     admin,
     answers,
-    cover,
-    escalation,
-    faq,
-    menu,
-    onboarding,
-    questions,
-    queue,
-    rating,
-    sla,
-)
-
-__all__ = [
-    "admin",
-    "answers",
-    "cover",
-    "escalation",
-    "faq",
-    "menu",
-    "onboarding",
-    "questions",
-    "queue",
-    "rating",
-    "sla",
-]
-
-# Programme activities (issue 4): presensi, tugas, laporan bulanan.
-from handlers import (
     assignment_form,
     assignment_review,
     assignments,
     attendance,
+    cover,
+    digest,
+    escalation,
+    faq,
     leave,
+    menu,
     monthly_reports,
+    onboarding,
+    questions,
+    queue,
+    rating,
     session_form,
     sessions,
+    sla,
 )
 
-__all__ += ["assignment_form", "assignment_review", "assignments", "attendance", "leave", "monthly_reports",
-            "session_form", "sessions"]
-
-# Participation score, nudges and weekly digests (issue 5): the `ringkasan` command.
-from handlers import digest  # noqa: E402
-
-__all__ += ["digest"]
+__all__ = [
+    "admin", "answers", "assignment_form", "assignment_review", "assignments", "attendance", "cover", "digest",
+    "escalation", "faq", "leave", "menu", "monthly_reports", "onboarding", "questions", "queue", "rating",
+    "session_form", "sessions", "sla",
+]
