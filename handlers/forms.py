@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from handlers.context import Context
-from storage.models import Menu
 
 
 def command_args(ctx: Context) -> str:
@@ -17,14 +16,6 @@ async def pass_on(ctx: Context) -> None:
     from handlers.router import continue_flow_or_default
 
     await continue_flow_or_default(ctx)
-
-
-async def forget_menu(ctx: Context) -> None:
-    """Before asking for a number, drop the last WhatsApp options so "3" is an answer, not option 3."""
-    menu = await ctx.session.get(Menu, (ctx.inbound.address.channel.value, ctx.inbound.address.id))
-    if menu is not None:
-        await ctx.session.delete(menu)
-        await ctx.session.flush()  # a later reply with buttons in this transaction inserts a fresh row
 
 
 def is_yes(text: str) -> bool:

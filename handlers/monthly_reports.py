@@ -15,7 +15,7 @@ from sqlalchemy import select
 from handlers.audience import PARTICIPANTS, STAFF_ROLES
 from handlers.context import Context
 from handlers.dates import format_moment, month_label, previous_month
-from handlers.forms import command_args, forget_menu, is_yes, pass_on
+from handlers.forms import command_args, is_yes, pass_on
 from handlers.i18n import t
 from handlers.messages import Button
 from handlers.money import AmountError, parse_rupiah
@@ -93,8 +93,6 @@ async def ask(ctx: Context, report: MonthlyReport, step: str, *, hint: str | Non
     report.form_step, report.updated_at = step, ctx.now
     await set_state(ctx.session, ctx.person.id, FLOW, {"report": report.id}, ctx.now)
     prefix = t(hint, ctx.lang, **hint_values) + "\n\n" if hint else ""
-    if step not in ("permits", "confirm"):
-        await forget_menu(ctx)  # a typed "2" answers this step; it is not option 2 of an old list
     if step == "permits":
         ask_permits(ctx, report, prefix)
     elif step == "confirm":
