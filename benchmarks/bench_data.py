@@ -138,7 +138,7 @@ class Generator:
                 "checkin_code": "1234", "checkin_opens_at": starts - timedelta(minutes=30),
                 "checkin_closes_at": closes, "late_after_at": starts + timedelta(minutes=15),
                 "checkin_opened_by_id": None, "is_cancelled": False,
-                # Closing a window (handlers.attendance_jobs, every 5 minutes) writes alpa for the unrecorded.
+                # Closing a window (handlers.activities.attendance_jobs, every 5 minutes) writes alpa for the unrecorded.
                 "checkin_closed_at": closes + timedelta(minutes=5) if closes < self.shape.now else None,
                 "created_at": starts - timedelta(days=7)}
 

@@ -30,8 +30,8 @@ if __package__ in (None, ""):
 from sqlalchemy import delete, func, select, text, update
 
 from benchmarks.bench_data import Shape, generate
-from handlers.config import Config
-from handlers.participation import shift_week, week_bounds, week_of
+from handlers.kernel.config import Config
+from handlers.participation.scores import shift_week, week_bounds, week_of
 from storage.db import make_engine, make_sessionmaker, upgrade_sync
 from storage.models import JobRun, MediaLink, NudgeLog, OutboxMessage, ParticipationScore, Person
 
@@ -96,7 +96,7 @@ async def reset_runs(url: str, job_id: str = "") -> None:
 
 def run_in_child(url: str, job_id: str, now: datetime, media_dir: str, results: Any) -> None:
     """Run one job in this fresh process as scheduler.runner.run_job does, timing each phase."""
-    from handlers.outbox import enqueue_all
+    from handlers.kernel.outbox import enqueue_all
     from scheduler import schedule  # noqa: F401  (registers the jobs)
     from scheduler.jobs import JOBS
 

@@ -21,7 +21,7 @@ from bot.http import WebApp
 from bot.inbox import InboxProcessor, ingest
 from bot.media import MediaStore
 from bot.settings import Settings, TelegramMode
-from handlers.messages import Inbound
+from handlers.kernel.messages import Inbound
 from scheduler.runner import Leadership, build_scheduler
 from storage.db import make_engine, make_sessionmaker, upgrade
 

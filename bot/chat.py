@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery import DeliveryWorker, Pace, RateLimiter
 from bot.inbox import InboxProcessor, ingest
-from handlers.config import Config
-from handlers.messages import Address, Channel, Inbound
+from handlers.kernel.config import Config
+from handlers.kernel.messages import Address, Channel, Inbound
 from scheduler.jobs import JOBS
 from scheduler.runner import run_job
 from storage.models import OutboxMessage, Person
@@ -224,7 +224,7 @@ async def cmd_reply(chat: ChatSession, args: list[str]) -> bool:
 
 
 async def cmd_photo(chat: ChatSession, args: list[str]) -> bool:
-    from handlers.messages import Attachment
+    from handlers.kernel.messages import Attachment
 
     photo = Attachment("photo", "demo-photo", chat.channel, "image/jpeg", "foto.jpg", 52_000)
     await chat.send(" ".join(args), attachments=(photo,))

@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import DrainLoop
-from handlers.config import Config
-from handlers.reachability import mark_unreachable
+from handlers.kernel.config import Config
+from handlers.kernel.reachability import mark_unreachable
 from storage.db import is_postgres
 from storage.models import OutboxMessage, OutboxStatus
 

@@ -20,9 +20,9 @@ from bot import telegram as tg
 from bot import whatsapp as wa
 from bot.delivery import UNREACHABLE_CODES
 from bot.media import MediaStore
-from handlers.config import Config
-from handlers.messages import Inbound
-from handlers.reachability import mark_unreachable
+from handlers.kernel.config import Config
+from handlers.kernel.messages import Inbound
+from handlers.kernel.reachability import mark_unreachable
 from storage.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)

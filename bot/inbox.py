@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import DrainLoop
-from handlers.config import Config
-from handlers.i18n import t
-from handlers.messages import Inbound, Outgoing
-from handlers.outbox import enqueue
+from handlers.kernel.config import Config
+from handlers.kernel.i18n import t
+from handlers.kernel.messages import Inbound, Outgoing
+from handlers.kernel.outbox import enqueue
 from handlers.router import handle_inbox_item
 from storage.db import is_postgres
 from storage.models import InboxItem

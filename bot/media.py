@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
 
 from bot.twilio_http import is_twilio_host
-from handlers.messages import Attachment, Channel
+from handlers.kernel.messages import Attachment, Channel
 from storage.models import MediaLink
 
 LINK_LIFETIME = timedelta(days=7)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from handlers.config import Config
+from handlers.kernel.config import Config
 
 
 class SettingsError(Exception):
@@ -64,7 +64,7 @@ NOT_RULES = frozenset({"timezone", "language", "programme_name", "coordinator_co
 
 
 def _rules_model() -> type[BaseModel]:
-    """A settings model mirroring every programme rule of handlers.config.Config, with its default."""
+    """A settings model mirroring every programme rule of handlers.kernel.config.Config, with its default."""
     hints = get_type_hints(Config)
     fields: dict[str, Any] = {}
     for item in dataclasses.fields(Config):
@@ -126,7 +126,7 @@ class Settings(BaseSettings):
         """The plain values the handlers need."""
         extra: dict[str, Any] = {}
         if self.topics_file:
-            from handlers.topics import load_topics
+            from handlers.consultation.topics import load_topics
 
             extra["topics"] = load_topics(Path(self.topics_file))
         return Config(timezone=ZoneInfo(self.timezone), language=self.language,

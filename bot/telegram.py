@@ -26,8 +26,8 @@ from telegram.request import HTTPXRequest
 
 from bot.delivery import PermanentError, TransientError
 from bot.media import MediaStore
-from handlers.i18n import t
-from handlers.messages import Address, Attachment, Channel, Inbound
+from handlers.kernel.i18n import t
+from handlers.kernel.messages import Address, Attachment, Channel, Inbound
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)

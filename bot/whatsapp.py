@@ -18,7 +18,7 @@ from twilio.rest import Client
 from bot.delivery import Held, PermanentError, TransientError
 from bot.media import MediaStore
 from bot.twilio_http import RedirectingAsyncTwilioHttpClient
-from handlers.messages import Address, Attachment, Channel, Inbound
+from handlers.kernel.messages import Address, Attachment, Channel, Inbound
 from storage.models import OutboxMessage, OutboxStatus, Person
 
 log = logging.getLogger(__name__)

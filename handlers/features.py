@@ -1,30 +1,33 @@
-"""Import every feature module so its commands, actions and flows are registered (one line per new feature)."""
+"""The feature table: importing a module registers its commands, button actions and flows.
 
-from handlers import (
-    admin,
-    answers,
+One line per module that declares any; the router imports this table, nothing else does.
+"""
+
+from handlers.activities import (
     assignment_form,
     assignment_review,
     assignments,
     attendance,
-    cover,
-    digest,
-    escalation,
-    faq,
     leave,
-    menu,
     monthly_reports,
-    onboarding,
-    questions,
-    queue,
-    rating,
     session_form,
     sessions,
-    sla,
 )
+from handlers.consultation import answers, cover, escalation, faq, questions, queue, rating, sla
+from handlers.kernel import menu
+from handlers.people import onboarding, unknown
+from handlers.reports import digest
 
-__all__ = [
-    "admin", "answers", "assignment_form", "assignment_review", "assignments", "attendance", "cover", "digest",
-    "escalation", "faq", "leave", "menu", "monthly_reports", "onboarding", "questions", "queue", "rating",
-    "session_form", "sessions", "sla",
-]
+FEATURES = (
+    # activities: sessions and presensi, izin/sakit, tugas, laporan bulanan
+    assignment_form, assignment_review, assignments, attendance, leave, monthly_reports,
+    session_form, sessions,
+    # consultation: questions, answers, queue, FAQ, escalation, deadlines, cover, rating
+    answers, cover, escalation, faq, questions, queue, rating, sla,
+    # kernel: the main menu and help
+    menu,
+    # people: onboarding and consent, unknown numbers
+    onboarding, unknown,
+    # reports: weekly digest and mentor summary
+    digest,
+)

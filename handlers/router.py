@@ -9,16 +9,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import features  # noqa: F401  (registers every command, action and flow)
-from handlers.attendance import check_in_by_bare_code
-from handlers.config import Config
-from handlers.context import Context
-from handlers.messages import Channel, Inbound, Outgoing
-from handlers.onboarding import ask_consent, find_sender, link_telegram, record_unknown
-from handlers.outbox import enqueue_all, menu_choice
-from handlers.questions import ask_question
-from handlers.reachability import release_held
-from handlers.registry import ACTIONS, COMMANDS
-from handlers.state import clear_state, get_state
+from handlers.activities.attendance import check_in_by_bare_code
+from handlers.consultation.answers import post_answer
+from handlers.consultation.questions import ask_question
+from handlers.consultation.ticketing import ticket_for_staff
+from handlers.kernel.config import Config
+from handlers.kernel.context import Context, Routes
+from handlers.kernel.messages import Channel, Inbound, Outgoing
+from handlers.kernel.outbox import enqueue_all, menu_choice
+from handlers.kernel.reachability import release_held
+from handlers.kernel.registry import ACTIONS, COMMANDS, FLOWS
+from handlers.kernel.state import clear_state, get_state
+from handlers.people.onboarding import ask_consent, find_sender, link_telegram, record_unknown
 from storage.models import InboxItem, OutboxMessage, Role
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ async def process_inbound(session: AsyncSession, inbound: Inbound, now: datetime
             return replies
     elif person is None:
         return [await record_unknown(session, inbound, config)]
-    ctx = Context(session=session, inbound=inbound, now=now, config=config, person=person)
+    ctx = Context(session=session, inbound=inbound, now=now, config=config, person=person, routes=ROUTES)
     await note_activity(ctx)
     await dispatch(ctx)
     return ctx.out
@@ -134,8 +136,6 @@ async def answer_by_reply(ctx: Context) -> bool:
     ref = (await ctx.session.execute(query)).scalars().first()
     if ref is None or not ref.startswith("ticket:"):
         return False
-    from handlers.questions import post_answer, ticket_for_staff
-
     ticket = await ticket_for_staff(ctx, ref.split(":", 1)[1])
     if ticket is not None:
         await post_answer(ctx, ticket)
@@ -144,8 +144,6 @@ async def answer_by_reply(ctx: Context) -> bool:
 
 async def continue_flow_or_default(ctx: Context) -> None:
     """Free text goes to the open flow; otherwise a participant asks, staff get a hint."""
-    from handlers.registry import FLOWS
-
     state = await get_state(ctx.session, ctx.person.id)
     if state is not None and state.flow in FLOWS:
         await FLOWS[state.flow](ctx)
@@ -159,6 +157,9 @@ async def continue_flow_or_default(ctx: Context) -> None:
         ctx.reply("core.unknown_button")  # an option number with no options shown is not a question
         return
     await ask_question(ctx)
+
+
+ROUTES = Routes(free_text=continue_flow_or_default, command=run_command)
 
 
 async def handle_inbox_item(session: AsyncSession, item: InboxItem, now: datetime, config: Config) -> None:

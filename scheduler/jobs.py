@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.config import Config
-from handlers.messages import Outgoing
+from handlers.kernel.config import Config
+from handlers.kernel.messages import Outgoing
 
 JobBody = Callable[[AsyncSession, datetime, Config], Awaitable[list[Outgoing]]]
 

@@ -18,8 +18,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.config import Config
-from handlers.outbox import enqueue_all
+from handlers.kernel.config import Config
+from handlers.kernel.outbox import enqueue_all
 from scheduler import schedule  # noqa: F401  (registers every job)
 from scheduler.jobs import JOBS, Job
 from storage.participation import acquire_lease, release_lease

@@ -6,7 +6,10 @@ missed while the process was down is caught up once. Bodies with a configured ti
 (nudges, the weekly digest) wait for it themselves and skip quiet hours.
 """
 
-from handlers import assignment_jobs, attendance_jobs, digest, nudges, questions, report_views, sla
+from handlers.activities import assignment_jobs, attendance_jobs, report_views
+from handlers.consultation import questions, sla
+from handlers.participation import nudges
+from handlers.reports import digest
 from scheduler.jobs import job
 
 job("answer_deadlines", minute="*/10")(sla.check_answer_deadlines)

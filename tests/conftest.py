@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.config import Config
-from handlers.messages import Channel
+from handlers.kernel.config import Config
+from handlers.kernel.messages import Channel
 from storage.db import make_engine, make_sessionmaker, upgrade_sync
 from storage.models import Person, Role
 from tests.support.driver import Clock, Driver

@@ -12,12 +12,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import load_settings
-from handlers.assignment_form import announce_assignment, create_assignment
-from handlers.config import Config
-from handlers.dates import format_moment, format_span, parse_clock, parse_day, parse_moment
-from handlers.outbox import enqueue_all
-from handlers.phones import normalize_phone
-from handlers.session_form import announce_meeting, create_meeting
+from handlers.activities.assignment_form import announce_assignment, create_assignment
+from handlers.activities.dates import (
+    format_moment,
+    format_span,
+    parse_clock,
+    parse_day,
+    parse_moment,
+)
+from handlers.activities.session_form import announce_meeting, create_meeting
+from handlers.kernel.config import Config
+from handlers.kernel.outbox import enqueue_all
+from handlers.kernel.phones import normalize_phone
 from storage.db import make_engine, make_sessionmaker, upgrade
 from storage.models import Assignment, Attendance, Meeting, Person, Role, Submission
 

@@ -12,8 +12,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import load_settings
-from handlers.config import Config
-from handlers.cover import (
+from handlers.consultation.cover import (
     CoverError,
     CoverRequest,
     cancel_absence,
@@ -22,9 +21,10 @@ from handlers.cover import (
     parse_day,
     record_absence,
 )
-from handlers.i18n import t
-from handlers.outbox import enqueue_all
-from handlers.worktime import calendar_of
+from handlers.consultation.worktime import calendar_of
+from handlers.kernel.config import Config
+from handlers.kernel.i18n import t
+from handlers.kernel.outbox import enqueue_all
 from storage.db import make_engine, make_sessionmaker, upgrade
 from storage.models import Person
 

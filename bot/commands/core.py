@@ -73,7 +73,7 @@ def cmd_demo(_args: argparse.Namespace) -> int:
 
 async def load_demo(settings: Settings) -> object:
     """Import the demo roster into the configured database."""
-    from handlers.roster import apply_roster, read_roster, validate_roster
+    from handlers.people.roster import apply_roster, read_roster, validate_roster
 
     await upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
@@ -103,8 +103,8 @@ async def link_demo_telegram_users(session: AsyncSession) -> None:
 
 async def add_demo_activities(session: AsyncSession, now: datetime, settings: Settings) -> None:
     """A session whose check-in is open now and a tugas due in three days, so both can be tried."""
-    from handlers.assignment_form import create_assignment
-    from handlers.session_form import create_meeting
+    from handlers.activities.assignment_form import create_assignment
+    from handlers.activities.session_form import create_meeting
     from storage.activities import Assignment, Meeting
 
     if (await session.execute(select(Meeting.id).limit(1))).first() is None:

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.settings import load_settings
-from handlers.digest import Digest, build_digest
-from handlers.digest_render import coordinator_text, write_chart, write_workbook
-from handlers.participation import compute_scores, parse_week, week_of
-from handlers.targets import set_targets
+from handlers.participation.scores import compute_scores, parse_week, week_of
+from handlers.reports.digest import build_digest
+from handlers.reports.render import coordinator_text, write_chart, write_workbook
+from handlers.reports.shapes import Digest
+from handlers.reports.targets import set_targets
 from storage.db import make_engine, make_sessionmaker, upgrade
 
 

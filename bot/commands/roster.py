@@ -13,9 +13,9 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.settings import Settings, load_settings
-from handlers.i18n import t
-from handlers.phones import mask_phone
-from handlers.roster import (
+from handlers.kernel.i18n import t
+from handlers.kernel.phones import mask_phone
+from handlers.people.roster import (
     ImportSummary,
     RosterFileError,
     RosterInvalid,

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from bot.delivery import DeliveryWorker, Pace, RateLimiter, reachability_hook
 from bot.media import MediaStore
 from bot.telegram import TelegramSender
-from handlers.messages import Channel
+from handlers.kernel.messages import Channel
 from storage.models import OutboxMessage, OutboxStatus, Person
 from tests.bot.fake_telegram import scripted_bot
 from tests.support.driver import Driver

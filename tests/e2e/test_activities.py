@@ -16,7 +16,13 @@ import httpx
 import pytest
 
 from bot.app import KlinikApp
-from handlers.dates import format_clock, format_moment, month_label, month_of, previous_month
+from handlers.activities.dates import (
+    format_clock,
+    format_moment,
+    month_label,
+    month_of,
+    previous_month,
+)
 from storage.models import (
     Assignment,
     Attendance,

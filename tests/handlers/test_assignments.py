@@ -4,9 +4,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from handlers.assignment_form import create_assignment
-from handlers.assignment_jobs import send_tugas_reminders
-from handlers.messages import Attachment, Channel
+from handlers.activities.assignment_form import create_assignment
+from handlers.activities.assignment_jobs import send_tugas_reminders
+from handlers.kernel.messages import Attachment, Channel
 from storage.models import Assignment, Person, Role, Submission
 from tests.support.driver import Driver
 

@@ -4,9 +4,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from handlers.attendance_jobs import close_checkin_windows, send_session_reminders
-from handlers.messages import Attachment, Channel
-from handlers.session_form import create_meeting
+from handlers.activities.attendance_jobs import close_checkin_windows, send_session_reminders
+from handlers.activities.session_form import create_meeting
+from handlers.kernel.messages import Attachment, Channel
 from storage.models import Attendance, AuditEntry, Meeting, Person, Role
 from tests.support.driver import Driver
 

@@ -1,6 +1,6 @@
 """A participant's question reaches their own mentor and the answer comes back."""
 
-from handlers.messages import Channel
+from handlers.kernel.messages import Channel
 from storage.models import Person, Role
 from tests.support.driver import Driver
 

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from handlers.messages import Channel
+from handlers.kernel.messages import Channel
 from scheduler.jobs import JOBS
 from scheduler.runner import run_job
 from storage.models import Person, Role, Ticket

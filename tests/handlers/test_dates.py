@@ -4,7 +4,7 @@ from datetime import date, datetime, time
 
 import pytest
 
-from handlers.dates import format_span, parse_clock_range, parse_day, parse_moment
+from handlers.activities.dates import format_span, parse_clock_range, parse_day, parse_moment
 from tests.conftest import JAKARTA, START
 
 TODAY = START.date()  # Wednesday 4 March 2026

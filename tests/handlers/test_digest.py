@@ -12,9 +12,9 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.config import Config
-from handlers.messages import Channel
-from handlers.targets import set_targets
+from handlers.kernel.config import Config
+from handlers.kernel.messages import Channel
+from handlers.reports.targets import set_targets
 from scheduler.jobs import JOBS
 from scheduler.runner import run_job
 from storage.models import (

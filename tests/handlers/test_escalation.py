@@ -2,7 +2,7 @@
 
 import pytest
 
-from handlers.messages import Channel
+from handlers.kernel.messages import Channel
 from storage.models import Person, Role, TicketEscalation
 from tests.support.driver import Driver
 

@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from handlers.messages import Channel
+from handlers.kernel.messages import Channel
 from storage.models import FaqEntry, Person, Role, Ticket
 from tests.support.driver import Driver
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from handlers.money import AmountError, format_rupiah, parse_rupiah
+from handlers.activities.money import AmountError, format_rupiah, parse_rupiah
 
 
 @pytest.mark.parametrize(("text", "rupiah"), [

@@ -4,8 +4,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from handlers.messages import Channel
-from handlers.report_views import prompt_monthly_reports
+from handlers.activities.report_views import prompt_monthly_reports
+from handlers.kernel.messages import Channel
 from storage.models import MonthlyReport, Person, Role
 from tests.conftest import JAKARTA
 from tests.support.driver import Driver

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.config import Config
-from handlers.job_runs import is_quiet
+from handlers.kernel.config import Config
+from handlers.kernel.job_runs import is_quiet
 from scheduler.jobs import JOBS, Job
 from scheduler.runner import run_job
 from storage.models import JobRun, NudgeLog, Person

@@ -2,7 +2,7 @@
 
 from sqlalchemy import func, select
 
-from handlers.messages import Channel
+from handlers.kernel.messages import Channel
 from storage.models import AuditEntry, Person, Role, Ticket, UnknownContact
 from tests.support.driver import Driver
 

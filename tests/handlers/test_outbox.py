@@ -1,7 +1,7 @@
 """Outgoing messages become outbox rows: split to the channel's limit, buttons as numbered options."""
 
-from handlers.messages import Address, Button, Channel, Outgoing
-from handlers.outbox import enqueue, split_text
+from handlers.kernel.messages import Address, Button, Channel, Outgoing
+from handlers.kernel.outbox import enqueue, split_text
 from storage.models import Person
 from tests.support.driver import Driver
 
@@ -52,7 +52,7 @@ async def test_a_large_batch_keeps_each_numbers_latest_options(driver: Driver, m
     batch = [Outgoing(text="Pilih:", person_id=p.id, buttons=(Button("Menu", "cmd:menu"),)) for p in people]
     batch += [Outgoing(text="Info tanpa pilihan", person_id=p.id) for p in people[:5]]
     async with driver.sessions.begin() as session:
-        from handlers.outbox import enqueue_all
+        from handlers.kernel.outbox import enqueue_all
 
         await enqueue_all(session, batch, driver.clock.now, driver.config)
 

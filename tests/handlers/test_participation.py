@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.config import Config
-from handlers.participation import compute_scores, store_scores, week_bounds, week_of
+from handlers.kernel.config import Config
+from handlers.participation.scores import compute_scores, store_scores, week_bounds, week_of
 from storage.models import ParticipationScore, Person
 from tests.support.programme import Programme
 

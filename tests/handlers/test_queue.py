@@ -1,6 +1,6 @@
 """The mentor's queue and workspace: oldest first, thread and record, private notes, status changes."""
 
-from handlers.messages import Channel
+from handlers.kernel.messages import Channel
 from storage.models import Person, Role
 from tests.support.driver import Driver
 

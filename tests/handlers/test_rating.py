@@ -4,8 +4,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from handlers.messages import Channel
-from handlers.ticket_figures import mentor_ratings
+from handlers.consultation.ticket_figures import mentor_ratings
+from handlers.kernel.messages import Channel
 from storage.models import Person, TicketRating
 from tests.support.driver import Driver
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
 from bot.commands.roster import TEMPLATE_CSV, TEMPLATE_XLSX
-from handlers.roster import (
+from handlers.people.roster import (
     ImportSummary,
     RosterFileError,
     RosterInvalid,
@@ -373,7 +373,7 @@ async def test_cli_unknown_lists_masked_numbers(cli_db: Path, capsys: pytest.Cap
 
 
 def test_indonesian_headers_are_understood() -> None:
-    from handlers.roster_file import normalize_header
+    from handlers.people.roster_file import normalize_header
 
     headers = ["Peran", "Nama", "No. HP", "No HP Pendamping", "Angkatan", "Nama Usaha", "Kecamatan", "Keahlian"]
 

@@ -5,10 +5,14 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from handlers.config import Config
-from handlers.messages import Channel
-from handlers.ticket_figures import mentor_first_response_medians, ticket_figures, unanswered_by_age
-from handlers.worktime import add_working_hours, calendar_of, working_hours_between
+from handlers.consultation.ticket_figures import (
+    mentor_first_response_medians,
+    ticket_figures,
+    unanswered_by_age,
+)
+from handlers.consultation.worktime import add_working_hours, calendar_of, working_hours_between
+from handlers.kernel.config import Config
+from handlers.kernel.messages import Channel
 from scheduler.jobs import JOBS
 from scheduler.runner import run_job
 from storage.models import Person, Role, Ticket, TicketSlaStep

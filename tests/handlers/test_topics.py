@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import select
 
-from handlers.config import Config
-from handlers.topics import Topic, default_topics, guess_topic
+from handlers.consultation.topics import Topic, default_topics, guess_topic
+from handlers.kernel.config import Config
 from scheduler.jobs import JOBS
 from scheduler.runner import run_job
 from storage.models import ConversationState, Person, Ticket

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.config import Config
-from handlers.messages import Address, Attachment, Channel, Inbound
+from handlers.kernel.config import Config
+from handlers.kernel.messages import Address, Attachment, Channel, Inbound
 from handlers.router import handle_inbox_item
 from storage.models import InboxItem, OutboxMessage, Person
 

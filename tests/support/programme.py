@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.attendance_jobs import close_meeting
-from handlers.config import Config
+from handlers.activities.attendance_jobs import close_meeting
+from handlers.kernel.config import Config
 from storage.models import (
     Assignment,
     Attendance,

@@ -1,0 +1,214 @@
+"""Presensi for participants: check in with the room code or the button, ask for izin or sakit."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.activities.audience import audience_clause, is_in_audience
+from handlers.activities.dates import format_clock, format_span
+from handlers.kernel.context import Context
+from handlers.kernel.forms import command_args, pass_on
+from handlers.kernel.i18n import t
+from handlers.kernel.messages import Button
+from handlers.kernel.registry import action, command, flow
+from handlers.kernel.roles import PARTICIPANTS, is_participant
+from handlers.kernel.state import clear_state, set_state
+from storage.models import Attendance, AttendanceStatus, LeaveRequest, LeaveStatus, Meeting, Person
+
+CODE = re.compile(r"^\d{4}$")
+PRESENT = (AttendanceStatus.HADIR, AttendanceStatus.TERLAMBAT)
+UPCOMING_DAYS = 14
+
+
+async def attendance_of(session: AsyncSession, meeting_id: int, participant_id: int) -> Attendance | None:
+    """The participant's record for a meeting, if any."""
+    query = select(Attendance).where(Attendance.meeting_id == meeting_id,
+                                     Attendance.participant_id == participant_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+def upsert_attendance(session: AsyncSession, record: Attendance | None, *, meeting: Meeting,
+                      participant_id: int, status: str, source: str, now: datetime,
+                      recorded_by_id: int | None = None) -> Attendance:
+    """Create or overwrite a record (the unique key allows one per meeting and participant)."""
+    if record is None:
+        record = Attendance(meeting_id=meeting.id, participant_id=participant_id, created_at=now)
+        session.add(record)
+    record.status, record.source, record.updated_at = status, source, now
+    record.recorded_by_id = recorded_by_id
+    record.checked_in_at = now if status in PRESENT and source in ("code", "button") else record.checked_in_at
+    return record
+
+
+def is_window_open(meeting: Meeting, now: datetime) -> bool:
+    """Check-in is possible now."""
+    return (not meeting.is_cancelled and meeting.checkin_closed_at is None
+            and meeting.checkin_opens_at <= now < meeting.checkin_closes_at)
+
+
+async def open_meetings_for(session: AsyncSession, person: Person, now: datetime) -> list[Meeting]:
+    """Meetings of the participant whose check-in window is open now."""
+    query = select(Meeting).where(
+        audience_clause(Meeting, person), Meeting.is_cancelled.is_(False), Meeting.checkin_closed_at.is_(None),
+        Meeting.checkin_opens_at <= now, Meeting.checkin_closes_at > now).order_by(Meeting.starts_at)
+    return list((await session.execute(query)).scalars())
+
+
+async def upcoming_meetings_for(session: AsyncSession, person: Person, now: datetime) -> list[Meeting]:
+    """Meetings of the participant that have not started, the next two weeks."""
+    query = select(Meeting).where(
+        audience_clause(Meeting, person), Meeting.is_cancelled.is_(False), Meeting.starts_at > now,
+        Meeting.starts_at <= now + timedelta(days=UPCOMING_DAYS)).order_by(Meeting.starts_at).limit(3)
+    return list((await session.execute(query)).scalars())
+
+
+@command("presensi", roles=PARTICIPANTS, help_key="att.help_presensi", menu_key="att.menu_presensi",
+         order=20)
+async def show_attendance_menu(ctx: Context) -> None:
+    """Open check-ins, the next sessions with izin/sakit buttons, and the person's own record."""
+    if command_args(ctx):
+        await pass_on(ctx)
+        return
+    open_now = await open_meetings_for(ctx.session, ctx.person, ctx.now)
+    if open_now:  # only the check-in prompt, so a WhatsApp "1" means Hadir and nothing else
+        await prompt_for_code(ctx, open_now[0])
+        return
+    upcoming = await upcoming_meetings_for(ctx.session, ctx.person, ctx.now)
+    lines = [t("att.upcoming_line", ctx.lang, title=m.title, when=span(ctx, m)) for m in upcoming]
+    buttons: tuple[Button, ...] = ()
+    if upcoming:
+        first = upcoming[0]
+        buttons = (Button(t("att.btn_izin", ctx.lang), f"att:leave:{first.id}:izin"),
+                   Button(t("att.btn_sakit", ctx.lang), f"att:leave:{first.id}:sakit"))
+    ctx.reply("att.overview", buttons=buttons, record=await record_summary(ctx),
+              upcoming="\n".join(lines) or t("att.no_upcoming", ctx.lang))
+
+
+async def record_summary(ctx: Context) -> str:
+    """"3 hadir, 1 terlambat, 0 izin, 0 sakit, 1 alpa"."""
+    query = (select(Attendance.status, func.count()).where(Attendance.participant_id == ctx.person.id)
+             .group_by(Attendance.status))
+    counts = {row.status: row[1] for row in await ctx.session.execute(query)}
+    return ", ".join(f"{counts.get(status, 0)} {t('att.status_' + status, ctx.lang)}"
+                     for status in AttendanceStatus)
+
+
+def span(ctx: Context, meeting: Meeting) -> str:
+    """The meeting's date and times in the programme zone."""
+    return format_span(meeting.starts_at, meeting.ends_at, ctx.config.timezone, ctx.lang)
+
+
+async def prompt_for_code(ctx: Context, meeting: Meeting) -> None:
+    """Ask for the room code; the one-tap button too when a mentor opened check-in."""
+    buttons = ((Button(t("att.btn_hadir", ctx.lang), f"att:in:{meeting.id}"),)
+               if meeting.checkin_opened_by_id else ())
+    await set_state(ctx.session, ctx.person.id, "att_code", {"meeting": meeting.id}, ctx.now)
+    ctx.reply("att.window_open", buttons=buttons, title=meeting.title)
+
+
+@command("hadir", roles=PARTICIPANTS, help_key="att.help_hadir", order=21)
+async def check_in_command(ctx: Context) -> None:
+    """"hadir 4821": check in with the code announced in the room."""
+    code = command_args(ctx)
+    if not code:
+        await show_attendance_menu(ctx)
+        return
+    if not CODE.match(code):
+        await pass_on(ctx)
+        return
+    await check_in_with_code(ctx, code)
+
+
+async def check_in_by_bare_code(ctx: Context) -> bool:
+    """A participant sent just "4821" while a window is open: treat it as a check-in (router hook)."""
+    if not is_participant(ctx.person) or not CODE.match(ctx.text):
+        return False
+    if not await open_meetings_for(ctx.session, ctx.person, ctx.now):
+        return False
+    await check_in_with_code(ctx, ctx.text)
+    return True
+
+
+@flow("att_code")
+async def receive_code(ctx: Context) -> None:
+    """Inside the presensi prompt: the code, or a hint."""
+    code = ctx.text.split()[-1] if ctx.text else ""
+    if not CODE.match(code):
+        ctx.reply("att.code_hint")
+        return
+    await check_in_with_code(ctx, code)
+
+
+async def check_in_with_code(ctx: Context, code: str) -> None:
+    """Match the code against the participant's open windows (a rotated code no longer works)."""
+    meetings = await open_meetings_for(ctx.session, ctx.person, ctx.now)
+    if not meetings:
+        await clear_state(ctx.session, ctx.person.id)
+        ctx.reply("att.no_open_window")
+        return
+    meeting = next((m for m in meetings if m.checkin_code == code), None)
+    if meeting is None:
+        ctx.reply("att.wrong_code")
+        return
+    await record_check_in(ctx, meeting, source="code")
+
+
+async def record_check_in(ctx: Context, meeting: Meeting, *, source: str) -> None:
+    """Hadir, or terlambat after the grace period; a second check-in changes nothing."""
+    await clear_state(ctx.session, ctx.person.id)
+    record = await attendance_of(ctx.session, meeting.id, ctx.person.id)
+    if record is not None and record.status in PRESENT and record.checked_in_at is not None:
+        ctx.reply("att.already_in", title=meeting.title,
+                  time=format_clock(record.checked_in_at, ctx.config.timezone))
+        return
+    status = AttendanceStatus.TERLAMBAT if ctx.now > meeting.late_after_at else AttendanceStatus.HADIR
+    upsert_attendance(ctx.session, record, meeting=meeting, participant_id=ctx.person.id,
+                      status=status, source=source, now=ctx.now)
+    ctx.reply(f"att.checked_in_{status}", title=meeting.title,
+              time=format_clock(ctx.now, ctx.config.timezone))
+
+
+@action("att", roles=PARTICIPANTS)
+async def participant_attendance_button(ctx: Context, argument: str) -> None:
+    """att:in:12 (one-tap check-in), att:leave:12:izin (ask for izin/sakit)."""
+    verb, _, rest = argument.partition(":")
+    meeting_id, _, kind = rest.partition(":")
+    meeting = await ctx.session.get(Meeting, int(meeting_id)) if meeting_id.isdigit() else None
+    if meeting is None or not is_in_audience(ctx.person, meeting):
+        ctx.reply("att.meeting_not_found")
+    elif verb == "in":
+        await check_in_with_button(ctx, meeting)
+    elif verb == "leave" and kind in (AttendanceStatus.IZIN, AttendanceStatus.SAKIT):
+        await start_leave_request(ctx, meeting, kind)
+    else:
+        ctx.reply("core.unknown_button")
+
+
+async def check_in_with_button(ctx: Context, meeting: Meeting) -> None:
+    """The button works only while a mentor-opened window is open."""
+    if not is_window_open(meeting, ctx.now):
+        ctx.reply("att.window_closed", title=meeting.title)
+    elif meeting.checkin_opened_by_id is None:
+        await prompt_for_code(ctx, meeting)
+    else:
+        await record_check_in(ctx, meeting, source="button")
+
+
+async def start_leave_request(ctx: Context, meeting: Meeting, kind: str) -> None:
+    """Izin or sakit is asked before the session starts, once per session."""
+    if ctx.now >= meeting.starts_at:
+        ctx.reply("att.leave_too_late", title=meeting.title)
+        return
+    pending = (await ctx.session.execute(select(LeaveRequest.id).where(
+        LeaveRequest.meeting_id == meeting.id, LeaveRequest.participant_id == ctx.person.id,
+        LeaveRequest.status == LeaveStatus.PENDING))).first()
+    if pending is not None:
+        ctx.reply("att.leave_pending", title=meeting.title)
+        return
+    await set_state(ctx.session, ctx.person.id, "att_leave",
+                    {"meeting": meeting.id, "kind": kind, "attachments": []}, ctx.now)
+    ctx.reply("att.leave_reason_prompt", kind=t(f"att.status_{kind}", ctx.lang), title=meeting.title)

@@ -1,0 +1,80 @@
+"""Izin and sakit requests: sent to the participant's mentor, approved or rejected with a button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.activities.attendance import attendance_of, span, upsert_attendance
+from handlers.activities.audience import oversees
+from handlers.kernel.context import Context
+from handlers.kernel.i18n import t
+from handlers.kernel.messages import Attachment, Button, Outgoing
+from handlers.kernel.registry import action, flow
+from handlers.kernel.roles import MANAGERS
+from handlers.kernel.state import clear_state, get_state, set_state
+from storage.models import LeaveRequest, LeaveStatus, Meeting, Person
+
+
+@flow("att_leave")
+async def receive_leave_reason(ctx: Context) -> None:
+    """The reason (with an optional photo, e.g. a doctor's note); photo first, reason next also works."""
+    state = await get_state(ctx.session, ctx.person.id)
+    assert state is not None
+    data = dict(state.data)
+    data["attachments"] = [*data["attachments"], *(a.to_json() for a in ctx.inbound.attachments)]
+    if not ctx.text:
+        await set_state(ctx.session, ctx.person.id, "att_leave", data, ctx.now)
+        ctx.reply("att.leave_need_reason" if ctx.inbound.attachments else "att.leave_reason_hint")
+        return
+    await clear_state(ctx.session, ctx.person.id)
+    await submit_leave_request(ctx, data)
+
+
+async def submit_leave_request(ctx: Context, data: dict[str, Any]) -> None:
+    """Store the request and ask the participant's own mentor to decide."""
+    meeting = await ctx.session.get(Meeting, data["meeting"])
+    mentor = await ctx.session.get(Person, ctx.person.mentor_id) if ctx.person.mentor_id else None
+    if meeting is None or mentor is None:
+        ctx.reply("core.no_mentor", contact=ctx.config.coordinator_contact)
+        return
+    request = LeaveRequest(meeting_id=meeting.id, participant_id=ctx.person.id, kind=data["kind"],
+                           reason=ctx.text, attachments=data["attachments"], created_at=ctx.now)
+    ctx.session.add(request)
+    await ctx.session.flush()
+    language = mentor.language or ctx.config.language
+    buttons = (Button(t("att.btn_approve", language), f"lv:ok:{request.id}"),
+               Button(t("att.btn_reject", language), f"lv:no:{request.id}"))
+    text = t("att.leave_for_mentor", language, participant=ctx.person.name,
+             kind=t(f"att.status_{request.kind}", language), title=meeting.title,
+             when=span(ctx, meeting), reason=request.reason)
+    ctx.send(Outgoing(text=text, person_id=mentor.id, buttons=buttons, ref=f"leave:{request.id}",
+                      attachments=tuple(Attachment.from_json(a) for a in request.attachments)))
+    ctx.reply("att.leave_sent", kind=t(f"att.status_{request.kind}", ctx.lang), title=meeting.title,
+              mentor=mentor.name)
+
+
+@action("lv", roles=MANAGERS)
+async def decide_leave_request(ctx: Context, argument: str) -> None:
+    """lv:ok:7 approves (recorded as izin/sakit), lv:no:7 rejects; the participant is told."""
+    verb, _, number = argument.partition(":")
+    request = await ctx.session.get(LeaveRequest, int(number)) if number.isdigit() else None
+    participant = await ctx.session.get(Person, request.participant_id) if request else None
+    meeting = await ctx.session.get(Meeting, request.meeting_id) if request else None
+    if request is None or participant is None or meeting is None or not oversees(ctx.person, participant):
+        ctx.reply("att.leave_not_found")
+        return
+    if request.status != LeaveStatus.PENDING or verb not in ("ok", "no"):
+        ctx.reply("att.leave_already_decided", participant=participant.name,
+                  decision=t(f"att.decision_{request.status}", ctx.lang))
+        return
+    request.status = LeaveStatus.APPROVED if verb == "ok" else LeaveStatus.REJECTED
+    request.decided_by_id, request.decided_at = ctx.person.id, ctx.now
+    if request.status == LeaveStatus.APPROVED:
+        record = await attendance_of(ctx.session, meeting.id, participant.id)
+        upsert_attendance(ctx.session, record, meeting=meeting, participant_id=participant.id,
+                          status=request.kind, source="leave", now=ctx.now, recorded_by_id=ctx.person.id)
+    kind = t(f"att.status_{request.kind}", participant.language or ctx.config.language)
+    ctx.tell(participant, f"att.leave_{request.status}_participant", kind=kind, title=meeting.title,
+             mentor=ctx.person.name)
+    ctx.reply("att.leave_decided", participant=participant.name,
+              decision=t(f"att.decision_{request.status}", ctx.lang))

@@ -1,0 +1,149 @@
+"""Staff answer tickets (button, reply, or `jawab 12 …`) and either side closes them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from handlers.consultation.rating import ask_rating
+from handlers.consultation.ticketing import (
+    add_message,
+    handlers_of,
+    language_of,
+    may_handle,
+    mentor_buttons,
+    message_to,
+    open_button,
+    open_ticket_of,
+    participant_buttons,
+    role_label,
+    ticket_for_staff,
+)
+from handlers.kernel.context import Context
+from handlers.kernel.i18n import t
+from handlers.kernel.messages import Button
+from handlers.kernel.registry import action, command, flow
+from handlers.kernel.roles import EVERYONE, STAFF
+from handlers.kernel.state import clear_state, get_state, set_state
+from storage.models import Person, Ticket, TicketStatus
+
+
+@action("ans", roles=STAFF)
+async def start_answer(ctx: Context, number: str) -> None:
+    """The mentor pressed Jawab: the next message is the answer."""
+    ticket = await ticket_for_staff(ctx, number)
+    if ticket is None:
+        return
+    if ticket.status == TicketStatus.CLOSED:
+        ctx.reply("core.ticket_already_closed", number=number)
+        return
+    await set_state(ctx.session, ctx.person.id, "answer", {"ticket": ticket.id}, ctx.now)
+    ctx.reply("core.write_answer", number=number)
+
+
+@flow("answer")
+async def receive_answer(ctx: Context) -> None:
+    """The text after Jawab is the answer to the chosen ticket."""
+    state = await get_state(ctx.session, ctx.person.id)
+    assert state is not None
+    ticket = await ctx.session.get(Ticket, int(state.data["ticket"]))
+    await clear_state(ctx.session, ctx.person.id)
+    if ticket is None or not may_handle(ctx.person, ticket):
+        ctx.reply("core.ticket_not_yours", number=str(state.data["ticket"]))
+        return
+    await post_answer(ctx, ticket)
+
+
+@command("jawab", roles=STAFF, help_key="core.help_jawab")
+async def answer_by_command(ctx: Context) -> None:
+    """`jawab 12 text…` answers ticket 12 in one message (handy on WhatsApp)."""
+    words = ctx.text.split(maxsplit=2)
+    if len(words) < 2 or not words[1].lstrip("#").isdigit():
+        ctx.reply("core.jawab_usage")
+        return
+    ticket = await ticket_for_staff(ctx, words[1])
+    if ticket is None:
+        return
+    if len(words) < 3 and not ctx.inbound.attachments:
+        await start_answer(ctx, str(ticket.id))
+        return
+    await post_answer(ctx, ticket, text=words[2] if len(words) > 2 else "")
+
+
+async def post_answer(ctx: Context, ticket: Ticket, *, text: str | None = None) -> None:
+    """Record the answer, deliver it naming who answered, and copy the other staff on the ticket."""
+    body = ctx.text if text is None else text
+    if not body and not ctx.inbound.attachments:
+        ctx.reply("core.empty_answer")
+        return
+    if ticket.status == TicketStatus.CLOSED:
+        ctx.reply("core.ticket_already_closed", number=str(ticket.id))
+        return
+    message = add_message(ctx, ticket, "answer", ctx.inbound.attachments, text=body)
+    ticket.status = TicketStatus.ANSWERED
+    ticket.first_response_at = ticket.first_response_at or ctx.now
+    participant = await ctx.session.get(Person, ticket.participant_id)
+    assert participant is not None
+    lang = language_of(participant, ctx.config)
+    ctx.send(message_to(participant, "core.answer_received", ctx.config, buttons=participant_buttons(ticket, lang),
+                        attachments=ctx.inbound.attachments, ref=f"ticket:{ticket.id}", number=ticket.id,
+                        mentor=ctx.person.name, role=role_label(ctx.person, lang), text=body or "📎"))
+    await copy_colleagues(ctx, ticket, body)
+    await ctx.session.flush()
+    ctx.reply("core.answer_sent", buttons=(Button(t("cons.btn_faq_mark", ctx.lang), f"fqm:{message.id}"),),
+              number=str(ticket.id), participant=participant.name)
+
+
+async def copy_colleagues(ctx: Context, ticket: Ticket, body: str) -> None:
+    """The mentor sees the narasumber's answer (and the other way round) and can still add to it."""
+    for person in await handlers_of(ctx.session, ticket):
+        if person.id == ctx.person.id:
+            continue
+        lang = language_of(person, ctx.config)
+        ctx.send(message_to(person, "cons.answer_copy", ctx.config,
+                            buttons=mentor_buttons(ticket, lang) + open_button(ticket, lang),
+                            attachments=ctx.inbound.attachments, ref=f"ticket:{ticket.id}", number=ticket.id,
+                            name=ctx.person.name, role=role_label(ctx.person, lang), text=body or "📎"))
+
+
+@action("close")
+async def close_ticket(ctx: Context, number: str) -> None:
+    """Either side closes the ticket; the other side is told and the participant asked to rate."""
+    ticket = await ctx.session.get(Ticket, int(number)) if number.isdigit() else None
+    is_owner = ticket is not None and ticket.participant_id == ctx.person.id
+    if ticket is None or not (is_owner or may_handle(ctx.person, ticket)):
+        ctx.reply("core.ticket_not_yours", number=number)
+        return
+    if ticket.status == TicketStatus.CLOSED:
+        ctx.reply("core.ticket_already_closed", number=number)
+        return
+    mark_closed(ticket, ctx.person.id, ctx.now)
+    ctx.reply("core.ticket_closed_self", number=number)
+    participant = await ctx.session.get(Person, ticket.participant_id)
+    assert participant is not None
+    for other in [participant, *await handlers_of(ctx.session, ticket)]:
+        if other.id != ctx.person.id:
+            ctx.tell(other, "core.ticket_closed_other", number=number, by=ctx.person.name)
+    rating = ask_rating(ticket, participant, ctx.now, ctx.config)
+    if rating is not None:
+        ctx.send(rating)
+
+
+def mark_closed(ticket: Ticket, by_id: int, now: datetime) -> None:
+    """Close a ticket, keeping who and when."""
+    ticket.status = TicketStatus.CLOSED
+    ticket.closed_by_id = by_id
+    ticket.resolved_at = now
+
+
+@command("tutup", roles=EVERYONE, help_key="core.help_tutup")
+async def close_by_command(ctx: Context) -> None:
+    """`tutup 12` closes ticket 12; a participant's bare `tutup` closes their open ticket."""
+    words = ctx.text.split()
+    if len(words) > 1:
+        await close_ticket(ctx, words[1].lstrip("#"))
+        return
+    ticket = await open_ticket_of(ctx.session, ctx.person.id)
+    if ticket is None:
+        ctx.reply("core.tutup_usage")
+        return
+    await close_ticket(ctx, str(ticket.id))

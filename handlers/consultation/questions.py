@@ -1,0 +1,223 @@
+"""A participant's question: FAQ offer, topic confirmation, then a ticket for their (covering) mentor."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.consultation.answers import post_answer
+from handlers.consultation.cover import route_mentor
+from handlers.consultation.faq import best_faq, faq_buttons
+from handlers.consultation.ticketing import (
+    add_message,
+    handlers_of,
+    language_of,
+    mentor_buttons,
+    message_to,
+    open_ticket_of,
+    ticket_for_staff,
+    topic_label,
+)
+from handlers.consultation.topics import fallback_topic, find_topic, guess_topic, match_topic_name
+from handlers.kernel.config import Config
+from handlers.kernel.context import Context
+from handlers.kernel.i18n import t
+from handlers.kernel.messages import Attachment, Button, Outgoing
+from handlers.kernel.registry import action, flow
+from handlers.kernel.roles import PARTICIPANTS
+from handlers.kernel.state import clear_state, get_state, set_state
+from storage.models import (
+    ConversationState,
+    FaqEntry,
+    Person,
+    Ticket,
+    TicketMessage,
+    TicketStatus,
+)
+
+__all__ = ["ask_question", "open_ticket", "post_answer", "queue_pending_questions", "ticket_for_staff"]
+
+ASK_FLOW = "ask"
+YES_WORDS = frozenset({"ya", "iya", "sudah", "terjawab", "yes"})
+NO_WORDS = frozenset({"tidak", "belum", "bukan", "no"})
+
+
+def question_too_long(ctx: Context) -> bool:
+    """Reply with the limit when the text is longer than a mentor can read on a phone."""
+    if len(ctx.text) <= ctx.config.max_question_chars:
+        return False
+    ctx.reply("core.too_long", length=f"{len(ctx.text):,}".replace(",", "."),
+              limit=f"{ctx.config.max_question_chars:,}".replace(",", "."))
+    return True
+
+
+async def ask_question(ctx: Context) -> None:
+    """Free text or media from a participant: join the open ticket or start a new question."""
+    if question_too_long(ctx):
+        return
+    if not ctx.text and not ctx.inbound.attachments:
+        ctx.reply("core.empty_question")
+        return
+    ticket = await open_ticket_of(ctx.session, ctx.person.id)
+    if ticket is not None:
+        await add_follow_up(ctx, ticket)
+        return
+    pending: dict[str, Any] = {"text": ctx.text, "attachments": [a.to_json() for a in ctx.inbound.attachments],
+                               "topic": guess_topic(ctx.text, ctx.config.topics, ctx.config.topic_match_threshold).key}
+    entry = await best_faq(ctx.session, ctx.text, ctx.config)
+    if entry is not None:
+        entry.times_offered += 1
+        await set_state(ctx.session, ctx.person.id, ASK_FLOW, pending | {"faq": entry.id}, ctx.now)
+        ctx.reply("cons.faq_offer", buttons=faq_buttons(entry, ctx.lang), question=entry.question,
+                  answer=entry.answer)
+        return
+    await set_state(ctx.session, ctx.person.id, ASK_FLOW, pending, ctx.now)
+    await ask_topic_or_queue(ctx, pending["topic"])
+
+
+async def ask_topic_or_queue(ctx: Context, guessed: str) -> None:
+    """Ask for the topic, or (a programme that switched confirmation off) queue with the guess."""
+    if ctx.config.confirm_topic:
+        ask_topic(ctx, guessed)
+    else:
+        await choose_topic(ctx, guessed)
+
+
+def ask_topic(ctx: Context, guessed: str, *, key: str = "cons.topic_confirm") -> None:
+    """Ask the participant to confirm the guessed topic or pick another, one tap or number."""
+    topics = ctx.config.topics
+    first = find_topic(topics, guessed) or fallback_topic(topics)
+    buttons = [Button(t("cons.topic_yes", ctx.lang, topic=first.label(ctx.lang)), f"tp:{first.key}")]
+    buttons += [Button(topic.label(ctx.lang), f"tp:{topic.key}") for topic in topics if topic.key != first.key]
+    ctx.reply(key, buttons=tuple(buttons), topic=first.label(ctx.lang))
+
+
+@flow(ASK_FLOW)
+async def continue_question(ctx: Context) -> None:
+    """While the topic (or FAQ offer) awaits an answer: a typed topic, yes/no, or more of the question."""
+    state = await get_state(ctx.session, ctx.person.id)
+    assert state is not None
+    pending = dict(state.data)
+    if question_too_long(ctx):
+        return
+    word = ctx.text.lower().strip(" .!")
+    if pending.get("faq") and not ctx.inbound.attachments and word in YES_WORDS | NO_WORDS:
+        await (faq_helped if word in YES_WORDS else faq_not_helped)(ctx, str(pending["faq"]))
+        return
+    typed = None if ctx.inbound.attachments else match_topic_name(ctx.text, ctx.config.topics, ctx.lang)
+    if typed is not None and not pending.get("faq"):
+        await choose_topic(ctx, typed.key)
+        return
+    pending["text"] = "\n".join(part for part in (pending["text"], ctx.text) if part)
+    pending["attachments"] = [*pending["attachments"], *(a.to_json() for a in ctx.inbound.attachments)]
+    pending["topic"] = guess_topic(pending["text"], ctx.config.topics, ctx.config.topic_match_threshold).key
+    pending.pop("faq", None)
+    await set_state(ctx.session, ctx.person.id, ASK_FLOW, pending, ctx.now)
+    ask_topic(ctx, pending["topic"], key="cons.topic_confirm_more")
+
+
+async def pending_question(ctx: Context) -> dict[str, Any] | None:
+    """The question waiting for its topic; a hint when a stale button was pressed."""
+    state = await get_state(ctx.session, ctx.person.id)
+    if state is None or state.flow != ASK_FLOW:
+        ctx.reply("core.unknown_button")
+        return None
+    return dict(state.data)
+
+
+@action("tp", roles=PARTICIPANTS)
+async def choose_topic(ctx: Context, key: str) -> None:
+    """The participant confirmed or picked a topic: the question becomes a ticket."""
+    pending = await pending_question(ctx)
+    if pending is None:
+        return
+    topic = find_topic(ctx.config.topics, key) or fallback_topic(ctx.config.topics)
+    await clear_state(ctx.session, ctx.person.id)
+    attachments = tuple(Attachment.from_json(item) for item in pending["attachments"])
+    _, messages = await open_ticket(ctx.session, ctx.person, topic=topic.key, text=pending["text"],
+                                    attachments=attachments, now=ctx.now, config=ctx.config)
+    ctx.out.extend(messages)
+
+
+@action("fqy", roles=PARTICIPANTS)
+async def faq_helped(ctx: Context, faq_id: str) -> None:
+    """The FAQ answer was what they needed: nothing is queued."""
+    if await pending_question(ctx) is None:
+        return
+    entry = await ctx.session.get(FaqEntry, int(faq_id)) if faq_id.isdigit() else None
+    if entry is not None:
+        entry.times_helpful += 1
+    await clear_state(ctx.session, ctx.person.id)
+    ctx.reply("cons.faq_glad")
+
+
+@action("fqn", roles=PARTICIPANTS)
+async def faq_not_helped(ctx: Context, _faq_id: str) -> None:
+    """Not what they needed: continue to the mentor, confirming the topic first."""
+    pending = await pending_question(ctx)
+    if pending is None:
+        return
+    pending.pop("faq", None)
+    await set_state(ctx.session, ctx.person.id, ASK_FLOW, pending, ctx.now)
+    await ask_topic_or_queue(ctx, pending["topic"])
+
+
+async def open_ticket(session: AsyncSession, participant: Person, *, topic: str, text: str,
+                      attachments: tuple[Attachment, ...], now: datetime,
+                      config: Config) -> tuple[Ticket | None, list[Outgoing]]:
+    """Open a ticket for the participant's mentor (or the backup covering them) and tell both sides."""
+    mentor = await session.get(Person, participant.mentor_id) if participant.mentor_id else None
+    if mentor is None:
+        return None, [message_to(participant, "core.no_mentor", config, contact=config.coordinator_contact)]
+    handler, absence = await route_mentor(session, mentor, now, config)
+    ticket = Ticket(participant_id=participant.id, mentor_id=handler.id, status=TicketStatus.OPEN,
+                    topic=topic, created_at=now, last_message_at=now)
+    session.add(ticket)
+    await session.flush()
+    session.add(TicketMessage(ticket_id=ticket.id, author_id=participant.id, kind="question", text=text,
+                              attachments=[a.to_json() for a in attachments], created_at=now))
+    if absence is None:
+        told = message_to(participant, "core.ticket_received", config, number=ticket.id, mentor=mentor.name)
+    else:
+        told = message_to(participant, "cons.ticket_received_cover", config, number=ticket.id, mentor=mentor.name,
+                          backup=handler.name, until=absence.ends_on.strftime("%d/%m"))
+    lang = language_of(handler, config)
+    notice = message_to(handler, "core.new_question", config, buttons=mentor_buttons(ticket, lang),
+                        attachments=attachments, ref=f"ticket:{ticket.id}", number=ticket.id,
+                        participant=participant.name, business=participant.business_name or "-",
+                        topic=topic_label(config, topic, lang), text=text or "📎")
+    return ticket, [told, notice]
+
+
+async def add_follow_up(ctx: Context, ticket: Ticket) -> None:
+    """A participant's further message joins the open thread and reaches whoever handles it."""
+    add_message(ctx, ticket, "question", ctx.inbound.attachments)
+    ticket.status = TicketStatus.OPEN
+    ctx.reply("core.follow_up_added", number=str(ticket.id))
+    for person in await handlers_of(ctx.session, ticket):
+        buttons = mentor_buttons(ticket, language_of(person, ctx.config))
+        ctx.send(message_to(person, "core.follow_up", ctx.config, buttons=buttons,
+                            attachments=ctx.inbound.attachments, ref=f"ticket:{ticket.id}", number=ticket.id,
+                            participant=ctx.person.name, text=ctx.text or "📎"))
+
+
+async def queue_pending_questions(session: AsyncSession, now: datetime, config: Config) -> list[Outgoing]:
+    """Job: a question left waiting for its topic is queued with the guessed topic (nothing is lost)."""
+    cutoff = now - timedelta(minutes=config.pending_question_minutes)
+    query = select(ConversationState).where(ConversationState.flow == ASK_FLOW,
+                                            ConversationState.updated_at <= cutoff)
+    out: list[Outgoing] = []
+    for state in list((await session.execute(query)).scalars()):
+        participant = await session.get(Person, state.person_id)
+        await session.delete(state)
+        if participant is None:
+            continue
+        attachments = tuple(Attachment.from_json(item) for item in state.data.get("attachments", []))
+        _, messages = await open_ticket(session, participant, topic=state.data.get("topic", "lainnya"),
+                                        text=state.data.get("text", ""), attachments=attachments,
+                                        now=now, config=config)
+        out += messages
+    return out

@@ -1,0 +1,41 @@
+"""The main menu and help: built from the commands every feature registered."""
+
+from __future__ import annotations
+
+from handlers.kernel.context import Context
+from handlers.kernel.i18n import t
+from handlers.kernel.messages import Button
+from handlers.kernel.registry import COMMANDS, Command, action, command
+from handlers.kernel.roles import EVERYONE
+from storage.models import Role
+
+
+def _commands_for(role: str) -> list[Command]:
+    unique = {id(c): c for c in COMMANDS.values()}.values()
+    return sorted((c for c in unique if Role(role) in c.roles), key=lambda c: (c.order, c.name))
+
+
+def menu_buttons(role: str, language: str) -> tuple[Button, ...]:
+    """One button per menu command the role may use."""
+    return tuple(Button(t(c.menu_key, language), f"cmd:{c.name}")
+                 for c in _commands_for(role) if c.menu_key)
+
+
+@command("menu", aliases=("start", "mulai"), roles=EVERYONE, order=0)
+async def show_main_menu(ctx: Context) -> None:
+    """Show the role's menu."""
+    ctx.reply(f"core.menu_{ctx.person.role}", buttons=menu_buttons(ctx.person.role, ctx.lang),
+              name=ctx.person.name)
+
+
+@command("bantuan", aliases=("help",), roles=EVERYONE, order=1)
+async def show_help(ctx: Context) -> None:
+    """List the commands the person may use, one line each."""
+    lines = [f"• {t(c.help_key, ctx.lang)}" for c in _commands_for(ctx.person.role) if c.help_key]
+    ctx.reply("core.help", commands="\n".join(lines))
+
+
+@action("cmd")
+async def run_menu_command(ctx: Context, name: str) -> None:
+    """A menu button runs its command (the role check happens in the router)."""
+    await ctx.run_command(name)

@@ -1,0 +1,240 @@
+"""Set-based queries behind the participation score: one GROUP BY over all participants each.
+
+Every function returns a dict keyed by participant id; none runs a query per participant, so
+the cost grows with the rows in the time window, not with round trips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+    type_coerce,
+    union,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Assignment,
+    Attendance,
+    AttendanceStatus,
+    Extension,
+    Meeting,
+    MonthlyReport,
+    NudgeLog,
+    NudgeStep,
+    ParticipationScore,
+    Person,
+    Role,
+    Submission,
+    Ticket,
+)
+
+CHUNK = 500  # bounds IN (...) lists: SQLite and asyncpg cap the number of bound parameters
+
+
+@dataclass(slots=True)
+class Member:
+    """A participant as the score needs them."""
+
+    id: int
+    mentor_id: int | None
+    cohort: str
+    last_seen_at: datetime  # their last message, or when they joined if they never wrote
+    wrote_this_week: bool
+    joined_before_report_month_end: bool
+
+
+@dataclass(slots=True)
+class SessionTally:
+    """Presensi in the week, and the run of alpa at the end of the recent sessions."""
+
+    expected: int = 0
+    hadir: int = 0
+    terlambat: int = 0
+    izin: int = 0
+    alpa: int = 0
+    streak: int = 0
+
+
+@dataclass(slots=True)
+class TugasTally:
+    """Tugas due in the week, those sent on time, and those still missing in the lookback."""
+
+    due: int = 0
+    on_time: int = 0
+    missing: int = 0
+
+
+def as_utc(value: Any) -> datetime | None:
+    """Aggregates on SQLite come back as text or naive datetimes: make them aware (UTC)."""
+    if value.__class__ is str:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    if value is None or value.tzinfo is not None:
+        return value  # type: ignore[no-any-return]
+    return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+def is_participant(scope: ColumnElement[bool] | None = None) -> ColumnElement[bool]:
+    """Active participants, optionally narrowed (e.g. to one mentor's group)."""
+    condition = and_(Person.role == Role.PESERTA, Person.is_active.is_(True))
+    return condition if scope is None else and_(condition, scope)
+
+
+async def load_members(session: AsyncSession, week_start: datetime, report_cutoff: datetime,
+                       scope: ColumnElement[bool] | None = None) -> list[Member]:
+    """Every active participant (in scope), with the comparisons done in SQL."""
+    # Read as text and parsed with fromisoformat: the DateTime type's own parsing on SQLite costs
+    # more than the query for 100,000 rows (PostgreSQL returns datetimes either way).
+    last_seen = type_coerce(func.coalesce(Person.last_inbound_at, Person.created_at), String)
+    wrote = case((Person.last_inbound_at >= week_start, 1), else_=0)
+    joined = case((Person.created_at < report_cutoff, 1), else_=0)
+    query = (select(Person.id, Person.mentor_id, Person.cohort, last_seen, wrote, joined)
+             .where(is_participant(scope)).order_by(Person.id))
+    return [Member(pid, mentor, cohort, as_utc(seen), w == 1, j == 1)  # type: ignore[arg-type]
+            for pid, mentor, cohort, seen, w, j in (await session.execute(query))]
+
+
+async def names_of(session: AsyncSession, ids: list[int]) -> dict[int, str]:
+    """Names by person id, a few hundred ids per query."""
+    unique, found = sorted(set(ids)), dict[int, str]()
+    for start in range(0, len(unique), CHUNK):
+        query = select(Person.id, Person.name).where(Person.id.in_(unique[start:start + CHUNK]))
+        found.update((await session.execute(query)).all())
+    return found
+
+
+def audience(model: Any, columns: list[Any], scope: ColumnElement[bool] | None, *conditions: Any) -> Select[Any]:
+    """(item columns…, participant_id) for every participant a Meeting/Assignment (or rows of one) is for."""
+    for_group = (select(*columns, Person.id.label("participant_id"))
+                 .join(Person, Person.mentor_id == model.mentor_id)
+                 .where(model.mentor_id.is_not(None), is_participant(scope), *conditions))
+    for_cohort = (select(*columns, Person.id.label("participant_id"))
+                  .join(Person, Person.cohort == model.cohort)
+                  .where(model.mentor_id.is_(None), model.cohort != "", is_participant(scope), *conditions))
+    return union_all(for_group, for_cohort)  # type: ignore[return-value]
+
+
+async def session_tallies(session: AsyncSession, week_start: datetime, end: datetime, lookback: timedelta,
+                          scope: ColumnElement[bool] | None = None) -> dict[int, SessionTally]:
+    """Presensi per participant: week counts, and the run of alpa at the end of the lookback.
+
+    Reads the records of closed sessions only: closing a check-in window (handlers.activities.attendance_jobs)
+    writes alpa for everyone without a record, so no audience join is needed here.
+    """
+    rows = (select(Attendance.participant_id.label("participant_id"), Meeting.starts_at.label("starts_at"),
+                   Attendance.status.label("status"),
+                   func.row_number().over(partition_by=Attendance.participant_id,
+                                          order_by=Meeting.starts_at.desc()).label("rn"))
+            .select_from(Meeting).join(Attendance, Attendance.meeting_id == Meeting.id)
+            .where(Meeting.is_cancelled.is_(False), Meeting.starts_at >= end - lookback, Meeting.starts_at < end,
+                   Meeting.checkin_closed_at.is_not(None), Meeting.checkin_closed_at <= end))
+    if scope is not None:
+        rows = rows.join(Person, Person.id == Attendance.participant_id).where(scope)
+    tally = rows.subquery()
+    in_week = tally.c.starts_at >= week_start
+
+    def week_count(*statuses: str) -> Any:
+        return func.sum(case((and_(in_week, tally.c.status.in_(statuses)), 1), else_=0))
+
+    first_attended = func.min(case((tally.c.status != AttendanceStatus.ALPA.value, tally.c.rn)))
+    query = select(tally.c.participant_id, func.sum(case((in_week, 1), else_=0)),
+                   week_count(AttendanceStatus.HADIR), week_count(AttendanceStatus.TERLAMBAT),
+                   week_count(AttendanceStatus.IZIN, AttendanceStatus.SAKIT),
+                   week_count(AttendanceStatus.ALPA),
+                   func.coalesce(first_attended - 1, func.count())).group_by(tally.c.participant_id)
+    return {pid: SessionTally(expected, hadir, late, izin, alpa, streak)
+            for pid, expected, hadir, late, izin, alpa, streak in (await session.execute(query))}
+
+
+async def tugas_tallies(session: AsyncSession, week_start: datetime, end: datetime, lookback: timedelta,
+                        scope: ColumnElement[bool] | None = None) -> dict[int, TugasTally]:
+    """Tugas per participant: due this week, sent by the (extended) deadline, missing overall."""
+    # The few tugas due in the window (or extended into it), materialized first: the planners then
+    # read their submissions by index instead of scanning a year of submissions.
+    ids = union(select(Assignment.id.label("id")).where(Assignment.due_at >= end - lookback, Assignment.due_at < end),
+                select(Extension.assignment_id).where(Extension.due_at >= end - lookback, Extension.due_at < end)
+                ).subquery()
+    window = (select(Assignment.id, Assignment.due_at, Assignment.mentor_id, Assignment.cohort)
+              .join(ids, ids.c.id == Assignment.id)).cte("tugas_window").prefix_with("MATERIALIZED")
+    pairs = audience(window.c, [window.c.id.label("assignment_id"), window.c.due_at.label("due_at")], scope).subquery()
+    first = (select(Submission.assignment_id, Submission.participant_id,
+                    func.min(Submission.submitted_at).label("first_at"))
+             .join(window, window.c.id == Submission.assignment_id)
+             .group_by(Submission.assignment_id, Submission.participant_id)).subquery()
+    due = func.coalesce(Extension.due_at, pairs.c.due_at).label("due")
+    rows = (select(pairs.c.participant_id, due, first.c.first_at)
+            .outerjoin(Extension, and_(Extension.assignment_id == pairs.c.assignment_id,
+                                       Extension.participant_id == pairs.c.participant_id))
+            .outerjoin(first, and_(first.c.assignment_id == pairs.c.assignment_id,
+                                   first.c.participant_id == pairs.c.participant_id))).subquery()
+    is_due = and_(rows.c.due < end, rows.c.due >= end - lookback)
+    in_week = and_(rows.c.due >= week_start, rows.c.due < end)
+    on_time = and_(in_week, rows.c.first_at.is_not(None), rows.c.first_at <= rows.c.due)
+    query = select(rows.c.participant_id, func.sum(case((in_week, 1), else_=0)),
+                   func.sum(case((on_time, 1), else_=0)),
+                   func.sum(case((and_(is_due, rows.c.first_at.is_(None)), 1), else_=0))
+                   ).group_by(rows.c.participant_id)
+    return {pid: TugasTally(due, on_time, missing) for pid, due, on_time, missing in (await session.execute(query))}
+
+
+async def reports_sent(session: AsyncSession, month: str, end: datetime) -> set[int]:
+    """Participants whose laporan bulanan for `month` ("2026-02") was submitted by end."""
+    query = select(MonthlyReport.participant_id).where(
+        MonthlyReport.month == month, MonthlyReport.submitted_at.is_not(None), MonthlyReport.submitted_at < end)
+    return set((await session.execute(query)).scalars())
+
+
+async def questions_asked(session: AsyncSession, start: datetime, end: datetime) -> dict[int, int]:
+    """Tickets opened per participant in the window."""
+    query = (select(Ticket.participant_id, func.count()).where(Ticket.created_at >= start, Ticket.created_at < end)
+             .group_by(Ticket.participant_id))
+    return dict((await session.execute(query)).all())
+
+
+async def nudges_ignored(session: AsyncSession, start: datetime, end: datetime) -> dict[int, int]:
+    """Nudges that went unanswered until the mentor had to be told, per participant."""
+    query = (select(NudgeLog.participant_id, func.count())
+             .where(NudgeLog.step == NudgeStep.MENTOR, NudgeLog.sent_at >= start, NudgeLog.sent_at < end)
+             .group_by(NudgeLog.participant_id))
+    return dict((await session.execute(query)).all())
+
+
+async def baselines(session: AsyncSession, weeks: list[str]) -> dict[int, tuple[float, int]]:
+    """Average stored score and number of weeks over the given weeks, per participant."""
+    query = (select(ParticipationScore.participant_id, func.avg(ParticipationScore.score), func.count())
+             .where(ParticipationScore.week.in_(weeks)).group_by(ParticipationScore.participant_id))
+    return {pid: (float(avg), int(n)) for pid, avg, n in (await session.execute(query))}
+
+
+def agency_of(fields: tuple[str, ...]) -> ColumnElement[str]:
+    """The participant's agency from the roster's extra columns, lower-cased and trimmed."""
+    values = [Person.extra[name].as_string() for name in fields]
+    return func.lower(func.trim(func.coalesce(*values, literal(""))))
+
+
+async def participants_by_agency(session: AsyncSession, fields: tuple[str, ...], min_sessions: int,
+                                 end: datetime) -> dict[str, tuple[int, int]]:
+    """(enrolled, trained) per agency key; trained = at least min_sessions hadir/terlambat by end."""
+    agency = agency_of(fields).label("agency")
+    # Per participant, stop at the min_sessions-th record (index on participant_id): far cheaper
+    # than counting a year of presensi for everyone.
+    present = (select(literal(1)).where(Attendance.participant_id == Person.id,
+                                        Attendance.status.in_([AttendanceStatus.HADIR, AttendanceStatus.TERLAMBAT]),
+                                        Attendance.created_at < end)
+               .limit(max(1, min_sessions)).correlate(Person).subquery())
+    is_trained = select(func.count()).select_from(present).scalar_subquery() >= min_sessions
+    query = (select(agency, func.count(), func.sum(case((is_trained, 1), else_=0)))
+             .where(Person.role == Role.PESERTA).group_by(agency))
+    return {key: (int(n), int(trained or 0)) for key, n, trained in (await session.execute(query))}

@@ -1,0 +1,259 @@
+"""Weekly participation score per participant, with its reasons in Indonesian.
+
+A score (0–100) is the weighted mean of the parts that apply that week: presensi (hadir 1,
+terlambat and izin/sakit partly, alpa 0), tugas sent on time, last month's laporan bulanan,
+a question asked (a bonus only: not asking is no fault) and how recently they wrote; every
+nudge ignored costs points. Weeks are ISO weeks in the programme's time zone ("2026-W10").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Table, delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.kernel.config import Config
+from handlers.kernel.i18n import t
+from handlers.participation.queries import (
+    Member,
+    SessionTally,
+    TugasTally,
+    baselines,
+    load_members,
+    nudges_ignored,
+    questions_asked,
+    reports_sent,
+    session_tallies,
+    tugas_tallies,
+)
+from storage.bulk import insert_records
+from storage.models import ParticipationScore
+from storage.participation import prefer_quick_plans
+
+WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+MIN_BASELINE_WEEKS = 2
+IGNORED_LOOKBACK = timedelta(days=56)
+REASON_LANGUAGE = "id"  # reasons are stored in Indonesian, the programme's working language
+NO_SESSIONS, NO_TUGAS = SessionTally(), TugasTally()
+SCORES_TABLE: Table = ParticipationScore.__table__  # type: ignore[assignment]
+
+
+def week_of(moment: datetime, zone: ZoneInfo) -> str:
+    """The ISO week of a moment in the programme zone: "2026-W10"."""
+    year, week, _ = moment.astimezone(zone).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def parse_week(text: str) -> str | None:
+    """"2026-W10" (or "2026-w10") if it names a real ISO week, else None."""
+    match = WEEK.match(text.strip().upper())
+    if match is None:
+        return None
+    try:
+        date.fromisocalendar(int(match[1]), int(match[2]), 1)
+    except ValueError:
+        return None
+    return f"{match[1]}-W{match[2]}"
+
+
+def week_bounds(week: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Monday 00:00 to the next Monday 00:00 in the programme zone."""
+    year, number = (int(part) for part in week.split("-W"))
+    start = datetime.combine(date.fromisocalendar(year, number, 1), time(0), tzinfo=zone)
+    return start, datetime.combine(start.date() + timedelta(days=7), time(0), tzinfo=zone)
+
+
+def shift_week(week: str, weeks: int) -> str:
+    """The ISO week `weeks` later (negative: earlier)."""
+    year, number = (int(part) for part in week.split("-W"))
+    monday = date.fromisocalendar(year, number, 1) + timedelta(weeks=weeks)
+    iso = monday.isocalendar()
+    return f"{iso[0]}-W{iso[1]:02d}"
+
+
+def report_month_due(end: datetime, config: Config) -> tuple[str, date]:
+    """The latest laporan bulanan whose deadline has passed by end: ("2026-02", 2026-02-01)."""
+    local = end.astimezone(config.timezone).date()
+    back = 1 if local.day > config.report_deadline_day else 2
+    year, month = divmod(local.year * 12 + local.month - 1 - back, 12)
+    return f"{year:04d}-{month + 1:02d}", date(year, month + 1, 1)
+
+
+@dataclass(slots=True)
+class Score:
+    """One participant's week, as stored in ParticipationScore."""
+
+    participant_id: int
+    mentor_id: int | None
+    cohort: str
+    score: float
+    is_active: bool
+    is_dropping: bool
+    sessions_expected: int
+    sessions_hadir: int
+    sessions_terlambat: int
+    sessions_izin: int
+    sessions_alpa: int
+    alpa_streak: int
+    tugas_due: int
+    tugas_on_time: int
+    tugas_missing: int
+    report_sent: bool | None
+    questions: int
+    silent_days: int
+    nudges_ignored: int
+    reasons: list[str] = field(default_factory=list)
+
+    def as_record(self, week: str, now: datetime) -> tuple[Any, ...]:
+        """The ParticipationScore row in RECORD_COLUMNS order (the weekly insert builds 100,000)."""
+        return (week, self.participant_id, self.mentor_id, self.cohort, self.score, self.is_active,
+                self.is_dropping, self.sessions_expected, self.sessions_hadir, self.sessions_terlambat,
+                self.sessions_izin, self.sessions_alpa, self.alpa_streak, self.tugas_due, self.tugas_on_time,
+                self.tugas_missing, self.report_sent, self.questions, self.silent_days, self.nudges_ignored,
+                self.reasons, now)
+
+
+RECORD_COLUMNS = ["week", "participant_id", "mentor_id", "cohort", "score", "is_active", "is_dropping",
+                  "sessions_expected", "sessions_hadir", "sessions_terlambat", "sessions_izin", "sessions_alpa",
+                  "alpa_streak", "tugas_due", "tugas_on_time", "tugas_missing", "report_sent", "questions",
+                  "silent_days", "nudges_ignored", "reasons", "computed_at"]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the set-based queries found for one week."""
+
+    week_start: datetime
+    end: datetime
+    sessions: dict[int, SessionTally]
+    tugas: dict[int, TugasTally]
+    report_month: str
+    report_cutoff: datetime
+    reports: set[int]
+    asked: dict[int, int]
+    ignored: dict[int, int]
+    baselines: dict[int, tuple[float, int]]
+
+
+async def gather_facts(session: AsyncSession, week: str, now: datetime, config: Config,
+                       scope: ColumnElement[bool] | None = None) -> Facts:
+    """Run every aggregate query once for the week (up to now if the week is still running)."""
+    await prefer_quick_plans(session)
+    start, week_end = week_bounds(week, config.timezone)
+    end = min(week_end, now)
+    month, first = report_month_due(end, config)
+    next_month = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return Facts(
+        week_start=start, end=end,
+        sessions=await session_tallies(session, start, end, timedelta(days=config.alpa_streak_lookback_days),
+                                       scope),
+        tugas=await tugas_tallies(session, start, end, timedelta(days=config.tugas_lookback_days), scope),
+        report_month=month, report_cutoff=datetime.combine(next_month, time(0), tzinfo=config.timezone),
+        reports=await reports_sent(session, month, end),
+        asked=await questions_asked(session, start, end),
+        ignored=await nudges_ignored(session, end - IGNORED_LOOKBACK, end),
+        baselines=await baselines(session, [shift_week(week, -n) for n in range(1, config.nudge_baseline_weeks + 1)]),
+    )
+
+
+async def compute_scores(session: AsyncSession, week: str, now: datetime, config: Config,
+                         scope: ColumnElement[bool] | None = None, *, explain_all: bool = True) -> list[Score]:
+    """Every active participant's score for the week, from a handful of GROUP BY queries.
+
+    explain_all=False words the reasons of dropping participants only (the daily scan needs no more).
+    """
+    facts = await gather_facts(session, week, now, config, scope)
+    members = await load_members(session, facts.week_start, facts.report_cutoff, scope)
+    return [score_member(member, facts, config, explain=explain_all) for member in members]
+
+
+def score_member(member: Member, facts: Facts, config: Config, *, explain: bool = True) -> Score:
+    """Weigh one participant's facts into a score, flag a drop, and say why in words."""
+    tally = facts.sessions.get(member.id, NO_SESSIONS)
+    tugas = facts.tugas.get(member.id, NO_TUGAS)
+    report = (member.id in facts.reports) if member.joined_before_report_month_end else None
+    questions = facts.asked.get(member.id, 0)
+    silent = max(0, (facts.end - member.last_seen_at).days)
+    ignored = facts.ignored.get(member.id, 0)
+    weight, weighted = _parts(tally, tugas, report, questions, silent, config)
+    value = 100 * weighted / weight if weight else 100.0
+    score = round(max(0.0, value - config.score_penalty_ignored_nudge * ignored), 1)
+    active = bool(tally.hadir or tally.terlambat or questions or tugas.on_time or member.wrote_this_week)
+    result = Score(member.id, member.mentor_id, member.cohort, score, active, False, tally.expected,
+                   tally.hadir, tally.terlambat, tally.izin, tally.alpa, tally.streak, tugas.due,
+                   tugas.on_time, tugas.missing, report, questions, silent, ignored)
+    baseline, weeks = facts.baselines.get(member.id, (0.0, 0))
+    is_falling = weeks >= MIN_BASELINE_WEEKS and baseline - score >= config.nudge_drop_points
+    result.is_dropping = (is_falling or score < config.nudge_score_threshold or silent >= config.nudge_silence_days
+                          or tally.streak >= config.nudge_alpa_streak)
+    if explain or result.is_dropping:
+        result.reasons = reasons_for(result, facts.report_month, baseline if is_falling else None, config)
+    return result
+
+
+def _parts(tally: SessionTally, tugas: TugasTally, report: bool | None, questions: int, silent: int,
+           config: Config) -> tuple[float, float]:
+    """Total weight and weighted sum (values 0..1) of the parts that apply this week; contact always does."""
+    weight = config.score_weight_contact
+    weighted = weight * max(0.0, 1 - silent / config.score_silence_zero_days)
+    if tally.expected:
+        present = (tally.hadir + config.score_value_terlambat * tally.terlambat
+                   + config.score_value_izin * tally.izin)
+        weight += config.score_weight_attendance
+        weighted += config.score_weight_attendance * present / tally.expected
+    if tugas.due:
+        weight += config.score_weight_tugas
+        weighted += config.score_weight_tugas * tugas.on_time / tugas.due
+    if report is not None:
+        weight += config.score_weight_report
+        weighted += config.score_weight_report if report else 0.0
+    if questions:
+        weight += config.score_weight_questions
+        weighted += config.score_weight_questions
+    return weight, weighted
+
+
+def reasons_for(score: Score, report_month: str, baseline: float | None, config: Config) -> list[str]:
+    """Why a score is low, most telling first: "alpa 2 sesi berturut-turut", "3 tugas belum dikirim"."""
+    texts, reasons = reason_texts(REASON_LANGUAGE), []
+    if score.alpa_streak >= config.nudge_alpa_streak:
+        reasons.append(texts["alpa_streak"].format(n=score.alpa_streak))
+    elif score.sessions_alpa:
+        reasons.append(texts["alpa_week"].format(n=score.sessions_alpa, of=score.sessions_expected))
+    if score.tugas_missing:
+        reasons.append(texts["tugas_missing"].format(n=score.tugas_missing))
+    if score.report_sent is False:
+        reasons.append(texts["report_missing"].format(month=month_name(report_month, REASON_LANGUAGE)))
+    if score.silent_days >= config.nudge_silence_days:
+        reasons.append(texts["silent"].format(days=score.silent_days))
+    if score.nudges_ignored:
+        reasons.append(texts["nudges_ignored"].format(n=score.nudges_ignored))
+    if baseline is not None:
+        reasons.append(texts["falling"].format(before=f"{baseline:.0f}", now=f"{score.score:.0f}"))
+    return reasons
+
+
+@cache
+def reason_texts(language: str) -> dict[str, str]:
+    """The reason templates, looked up once: a weekly run writes hundreds of thousands of reasons."""
+    keys = ("alpa_streak", "alpa_week", "tugas_missing", "report_missing", "silent", "nudges_ignored", "falling")
+    return {key: t(f"part.reason_{key}", language) for key in keys}
+
+
+@cache
+def month_name(month: str, language: str) -> str:
+    """"2026-02" → "Februari 2026"."""
+    year, number = month.split("-")
+    return f"{t('dates.months', language).split(',')[int(number) - 1]} {year}"
+
+
+async def store_scores(session: AsyncSession, week: str, scores: list[Score], now: datetime) -> None:
+    """Replace the week's stored scores in one bulk insert (a rerun overwrites, never duplicates)."""
+    await session.execute(delete(ParticipationScore).where(ParticipationScore.week == week))
+    await insert_records(session, SCORES_TABLE, RECORD_COLUMNS, [score.as_record(week, now) for score in scores])

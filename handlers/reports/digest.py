@@ -1,0 +1,227 @@
+"""Weekly digests: coordinators get the programme's figures (text, chart, workbook), mentors their group.
+
+Every Monday 07:00 (Config.digest_weekday/digest_time) for the week just ended, once (JobRun);
+on demand with `ringkasan [2026-W10]` for the week so far, and `klinik digest` on the command line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import secrets
+import statistics
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.consultation.ticket_figures import mentor_ratings
+from handlers.kernel.config import Config
+from handlers.kernel.context import Context
+from handlers.kernel.forms import command_args
+from handlers.kernel.i18n import t
+from handlers.kernel.job_runs import already_ran, is_quiet, load_people, record_run, weekly_moment
+from handlers.kernel.messages import Attachment, Channel, Outgoing
+from handlers.kernel.registry import command
+from handlers.kernel.roles import MANAGERS
+from handlers.participation.queries import names_of
+from handlers.participation.scores import (
+    Score,
+    compute_scores,
+    parse_week,
+    shift_week,
+    store_scores,
+    week_bounds,
+    week_of,
+)
+from handlers.reports import figures
+from handlers.reports.render import coordinator_text, mentor_text, write_chart, write_workbook
+from handlers.reports.shapes import Digest, MentorSummary
+from handlers.reports.targets import target_progress
+from storage.models import MediaLink, Person, Role
+
+JOB_ID = "weekly_digest"
+SUMMARY_NAMES = 8  # slipping participants named in a mentor's summary (a phone screen)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+async def build_digest(session: AsyncSession, week: str, scores: list[Score], now: datetime,
+                       config: Config) -> Digest:
+    """Sum the week's scores by cohort and mentor and add tickets, answers, at-risk and targets."""
+    start, week_end = week_bounds(week, config.timezone)
+    end = min(week_end, now)
+    names = await figures.mentor_names(session)
+    total, cohorts, mentors = figures.group_scores(scores, names)
+    total.previous_active_pct, by_cohort, by_mentor = await figures.previous_active(session, shift_week(week, -1))
+    for group in cohorts:
+        group.previous_active_pct = by_cohort.get(group.key)
+    for mentor in mentors:
+        mentor.previous_active_pct = by_mentor.get(mentor.key)
+    await _add_mentor_service(session, mentors, start, end, config)
+    hours = [h for m in mentors for h in m.response_hours]
+    rated = [(m.rating_average or 0.0, m.ratings) for m in mentors if m.ratings]
+    return Digest(
+        week=week, start=start, end=end, is_partial=end < week_end, total=total, cohorts=cohorts, mentors=mentors,
+        at_risk=await figures.at_risk(session, end, {s.participant_id: s for s in scores}, names),
+        ticket_ages=await figures.unanswered_by_age(session, end),
+        response_median=round(statistics.median(hours), 1) if hours else None,
+        rating_average=round(sum(a * n for a, n in rated) / sum(n for _, n in rated), 2) if rated else None,
+        targets=await target_progress(session, end, config))
+
+
+async def _add_mentor_service(session: AsyncSession, mentors: list[figures.MentorFigures], start: datetime,
+                              end: datetime, config: Config) -> None:
+    open_tickets = await figures.open_tickets_by_mentor(session)
+    hours = await figures.first_response_hours(session, start, end, config)
+    ratings = await mentor_ratings(session, since=start, until=end)
+    for mentor in mentors:
+        mid = int(mentor.key)
+        mentor.open_tickets = open_tickets.get(mid, (0, None))[0]
+        mentor.response_hours = hours.get(mid, [])
+        if mid in ratings:
+            mentor.rating_average, mentor.ratings = ratings[mid].average, ratings[mid].count
+
+
+async def mentor_summaries(session: AsyncSession, week: str, scores: list[Score]) -> dict[int, MentorSummary]:
+    """Each mentor's summary from the week's scores and what waits in their queues."""
+    summaries: dict[int, MentorSummary] = {}
+    lowest: dict[int, list[tuple[float, int, list[str]]]] = defaultdict(list)
+    for score in scores:
+        if score.mentor_id is None:
+            continue
+        summary = summaries.setdefault(score.mentor_id, MentorSummary(score.mentor_id, week))
+        summary.participants += 1
+        summary.active += score.is_active
+        if score.is_dropping:
+            summary.slipping_count += 1
+            entry = (-score.score, score.participant_id, score.reasons)  # a max-heap of the lowest scores
+            heap = lowest[score.mentor_id]
+            (heapq.heappush if len(heap) < SUMMARY_NAMES else heapq.heappushpop)(heap, entry)
+    names = await names_of(session, [pid for heap in lowest.values() for _, pid, _ in heap])
+    for mentor_id, heap in lowest.items():
+        ranked = sorted(heap, reverse=True)
+        summaries[mentor_id].slipping = [(-neg, names.get(pid, "?"), reasons) for neg, pid, reasons in ranked]
+    await _add_queues(session, summaries, week)
+    return summaries
+
+
+async def _add_queues(session: AsyncSession, summaries: dict[int, MentorSummary], week: str) -> None:
+    tickets, reviews = await figures.open_tickets_by_mentor(session), await figures.reviews_waiting(session)
+    leaves = await figures.leave_requests_waiting(session)
+    for mentor_id in set(tickets) | set(reviews) | set(leaves):
+        summaries.setdefault(mentor_id, MentorSummary(mentor_id, week))
+    for mentor_id, summary in summaries.items():
+        summary.open_tickets, summary.oldest_ticket = tickets.get(mentor_id, (0, None))
+        summary.reviews, summary.leave_requests = reviews.get(mentor_id, 0), leaves.get(mentor_id, 0)
+
+
+async def save_media(session: AsyncSession, *, kind: str, suffix: str, mime: str, name: str, now: datetime,
+                     config: Config, write: Callable[[Path], None]) -> Attachment:
+    """Write a file under an unguessable name and serve it as `media:<token>` until it expires."""
+    token = secrets.token_urlsafe(24)
+    path = await asyncio.to_thread(_write_file, Path(config.media_dir), f"{token}{suffix}", write)
+    session.add(MediaLink(token=token, source="file", ref=str(path), mime=mime, name=name, created_at=now,
+                          expires_at=now + timedelta(days=config.media_ttl_days)))
+    # The file is ours: every channel fetches `media:` refs from the media table, whatever `channel` says.
+    return Attachment(kind=kind, ref=f"media:{token}", channel=Channel.WHATSAPP, mime=mime, name=name)
+
+
+def _write_file(folder: Path, name: str, write: Callable[[Path], None]) -> Path:
+    path = folder.absolute() / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write(path)
+    return path
+
+
+async def coordinator_messages(session: AsyncSession, digest: Digest, coordinators: list[Person],
+                               now: datetime, config: Config) -> list[Outgoing]:
+    """The digest text with the chart, then the workbook, for each coordinator (files made once)."""
+    if not coordinators:
+        return []
+    language = config.language
+    chart = await save_media(session, kind="photo", suffix=".png", mime="image/png", now=now, config=config,
+                             name=f"ringkasan-{digest.week}.png",
+                             write=lambda path: write_chart(digest, path, language))
+    book = await save_media(session, kind="document", suffix=".xlsx", mime=XLSX, now=now, config=config,
+                            name=f"ringkasan-{digest.week}.xlsx",
+                            write=lambda path: write_workbook(digest, path, language))
+    out = []
+    for person in coordinators:
+        lang = person.language or language
+        out.append(Outgoing(text=coordinator_text(digest, config, lang), person_id=person.id,
+                            attachments=(chart,), ref=f"digest:{digest.week}"))
+        out.append(Outgoing(text=t("part.digest_workbook", lang), person_id=person.id, attachments=(book,),
+                            ref=f"digest:{digest.week}"))
+    return out
+
+
+async def send_weekly_digests(session: AsyncSession, now: datetime, config: Config) -> list[Outgoing]:
+    """Job body: once the week's digest time has passed (not in quiet hours), report last week once."""
+    if is_quiet(now, config) or now < weekly_moment(now, config):
+        return []
+    week = shift_week(week_of(now, config.timezone), -1)
+    if await already_ran(session, JOB_ID, week):
+        return []
+    scores = await compute_scores(session, week, now, config)
+    await store_scores(session, week, scores, now)
+    digest = await build_digest(session, week, scores, now, config)
+    coordinators = await staff(session, Role.KOORDINATOR)
+    out = await coordinator_messages(session, digest, coordinators, now, config)
+    summaries = await mentor_summaries(session, week, scores)
+    mentors = await load_people(session, list(summaries))
+    for mentor_id, summary in summaries.items():
+        mentor = mentors.get(mentor_id)
+        if mentor is not None and mentor.is_active and mentor.role == Role.PENDAMPING:
+            out.append(Outgoing(text=mentor_text(summary, now, config, mentor.language or config.language),
+                                person_id=mentor_id, ref=f"summary:{week}"))
+    await purge_expired_media(session, now)
+    record_run(session, JOB_ID, week, now, {"coordinators": len(coordinators), "mentors": len(summaries),
+                                            "participants": len(scores), "at_risk": len(digest.at_risk)})
+    return out
+
+
+async def staff(session: AsyncSession, role: Role) -> list[Person]:
+    """Active people of a role, by id."""
+    query = select(Person).where(Person.role == role, Person.is_active.is_(True)).order_by(Person.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def purge_expired_media(session: AsyncSession, now: datetime) -> None:
+    """Delete expired digest files and their links (only files this feature wrote)."""
+    query = select(MediaLink.token, MediaLink.ref).where(
+        MediaLink.source == "file", MediaLink.expires_at <= now, MediaLink.name.like("ringkasan-%"))
+    expired = (await session.execute(query)).all()
+    if expired:
+        await asyncio.to_thread(_remove_files, [ref for _token, ref in expired])
+        await session.execute(delete(MediaLink).where(MediaLink.token.in_([token for token, _ in expired])))
+
+
+def _remove_files(paths: list[str]) -> None:
+    for path in paths:
+        Path(path).unlink(missing_ok=True)
+
+
+@command("ringkasan", roles=MANAGERS, help_key="part.help_ringkasan", menu_key="part.menu_ringkasan",
+         order=60)
+async def show_summary(ctx: Context) -> None:
+    """Coordinators get the digest of this week so far (or `ringkasan 2026-W09`); mentors their summary."""
+    argument = command_args(ctx)
+    week = parse_week(argument) if argument else week_of(ctx.now, ctx.config.timezone)
+    if week is None:
+        ctx.reply("part.week_usage")
+        return
+    if ctx.person.role == Role.KOORDINATOR:
+        scores = await compute_scores(ctx.session, week, ctx.now, ctx.config)
+        digest = await build_digest(ctx.session, week, scores, ctx.now, ctx.config)
+        for message in await coordinator_messages(ctx.session, digest, [ctx.person], ctx.now, ctx.config):
+            ctx.send(Outgoing(text=message.text, to=ctx.inbound.address, person_id=ctx.person.id,
+                              attachments=message.attachments, ref=message.ref))
+        return
+    scores = await compute_scores(ctx.session, week, ctx.now, ctx.config, scope=Person.mentor_id == ctx.person.id)
+    summaries = await mentor_summaries(ctx.session, week, scores)
+    summary = summaries.get(ctx.person.id, MentorSummary(ctx.person.id, week))
+    ctx.send(Outgoing(text=mentor_text(summary, ctx.now, ctx.config, ctx.lang), to=ctx.inbound.address,
+                      person_id=ctx.person.id))

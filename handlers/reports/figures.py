@@ -1,0 +1,250 @@
+"""The digest's figures: participation by cohort and mentor, tickets, response times, at-risk list.
+
+Group figures are summed from the week's scores (already one row per participant); everything
+else is one GROUP BY query each. First-response time counts working hours only (handlers.consultation.worktime).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.consultation.worktime import calendar_of, working_hours_between
+from handlers.kernel.config import Config
+from handlers.participation.queries import as_utc
+from handlers.participation.scores import Score
+from storage.models import (
+    LeaveRequest,
+    LeaveStatus,
+    NudgeLog,
+    NudgeStep,
+    ParticipationScore,
+    Person,
+    Role,
+    Submission,
+    SubmissionStatus,
+    Ticket,
+    TicketStatus,
+)
+
+AGE_BUCKETS = ((0, 1), (1, 3), (3, 7), (7, None))  # days waiting: [from, to)
+
+
+@dataclass
+class GroupFigures:
+    """Participation of a cohort, a mentor's group or the whole programme for one week."""
+
+    key: str
+    label: str
+    participants: int = 0
+    active: int = 0
+    sessions_expected: int = 0
+    sessions_present: int = 0
+    tugas_due: int = 0
+    tugas_on_time: int = 0
+    reports_due: int = 0
+    reports_sent: int = 0
+    score_total: float = 0.0
+    previous_active_pct: float | None = None
+
+    def add(self, score: Score) -> None:
+        """Count one participant's week in."""
+        self.participants += 1
+        self.active += score.is_active
+        self.sessions_expected += score.sessions_expected
+        self.sessions_present += score.sessions_hadir + score.sessions_terlambat
+        self.tugas_due += score.tugas_due
+        self.tugas_on_time += score.tugas_on_time
+        self.reports_due += score.report_sent is not None
+        self.reports_sent += score.report_sent is True
+        self.score_total += score.score
+
+    def merge(self, other: GroupFigures) -> None:
+        """Add another group's counts (a programme total from its cohorts)."""
+        for name in ("participants", "active", "sessions_expected", "sessions_present", "tugas_due",
+                     "tugas_on_time", "reports_due", "reports_sent", "score_total"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def active_pct(self) -> float | None:
+        """Share of participants active in the week."""
+        return percent(self.active, self.participants)
+
+    @property
+    def attendance_pct(self) -> float | None:
+        """Hadir or terlambat among the sessions they were expected at."""
+        return percent(self.sessions_present, self.sessions_expected)
+
+    @property
+    def tugas_pct(self) -> float | None:
+        """Tugas sent on time among those due."""
+        return percent(self.tugas_on_time, self.tugas_due)
+
+    @property
+    def average_score(self) -> float | None:
+        """Mean participation score."""
+        return round(self.score_total / self.participants, 1) if self.participants else None
+
+    @property
+    def active_change(self) -> float | None:
+        """Percentage points of active participants since last week."""
+        if self.active_pct is None or self.previous_active_pct is None:
+            return None
+        return round(self.active_pct - self.previous_active_pct, 1)
+
+
+@dataclass
+class MentorFigures(GroupFigures):
+    """A mentor's group, plus how the mentor answers."""
+
+    open_tickets: int = 0
+    response_hours: list[float] = field(default_factory=list)
+    rating_average: float | None = None
+    ratings: int = 0
+
+    @property
+    def response_median(self) -> float | None:
+        """Median working hours to the first answer, for tickets first answered this week."""
+        return round(statistics.median(self.response_hours), 1) if self.response_hours else None
+
+
+@dataclass(frozen=True)
+class AtRisk:
+    """A participant on the coordinator's list: the nudge and the mentor did not bring them back."""
+
+    participant_id: int
+    name: str
+    cohort: str
+    mentor: str
+    score: float | None
+    reasons: list[str]
+    since: datetime
+
+
+def percent(part: int, whole: int) -> float | None:
+    """part/whole as a percentage with one decimal; None when there is nothing to divide."""
+    return round(100 * part / whole, 1) if whole else None
+
+
+def group_scores(scores: list[Score], mentor_names: dict[int, str]) -> tuple[GroupFigures, list[GroupFigures],
+                                                                             list[MentorFigures]]:
+    """Programme total, per cohort and per mentor, summed in one pass."""
+    cohorts: dict[str, GroupFigures] = {}
+    mentors: dict[int, MentorFigures] = {}
+    for score in scores:
+        cohort = cohorts.get(score.cohort)
+        if cohort is None:
+            cohort = cohorts[score.cohort] = GroupFigures(score.cohort, score.cohort or "-")
+        cohort.add(score)
+        key = score.mentor_id or 0
+        mentor = mentors.get(key)
+        if mentor is None:
+            mentor = mentors[key] = MentorFigures(str(key), mentor_names.get(key, "-"))
+        mentor.add(score)
+    total = GroupFigures("", "")
+    for group in cohorts.values():
+        total.merge(group)
+    return total, sorted(cohorts.values(), key=lambda g: g.label), sorted(mentors.values(), key=lambda g: g.label)
+
+
+async def previous_active(session: AsyncSession, week: str) -> tuple[float | None, dict[str, float], dict[str, float]]:
+    """Active % of a stored week: overall, by cohort, by mentor id (as text)."""
+    active = func.sum(case((ParticipationScore.is_active.is_(True), 1), else_=0))
+    by_cohort = select(ParticipationScore.cohort, active, func.count()).where(
+        ParticipationScore.week == week).group_by(ParticipationScore.cohort)
+    by_mentor = select(ParticipationScore.mentor_id, active, func.count()).where(
+        ParticipationScore.week == week).group_by(ParticipationScore.mentor_id)
+    cohorts = {str(k): (int(a), int(n)) for k, a, n in (await session.execute(by_cohort))}
+    mentors = {str(k or 0): (int(a), int(n)) for k, a, n in (await session.execute(by_mentor))}
+    total = percent(sum(a for a, _ in cohorts.values()), sum(n for _, n in cohorts.values()))
+    return (total, {k: percent(a, n) or 0.0 for k, (a, n) in cohorts.items()},
+            {k: percent(a, n) or 0.0 for k, (a, n) in mentors.items()})
+
+
+async def mentor_names(session: AsyncSession) -> dict[int, str]:
+    """Every mentor's name by id."""
+    query = select(Person.id, Person.name).where(Person.role == Role.PENDAMPING)
+    return dict((await session.execute(query)).all())
+
+
+def waiting_since() -> ColumnElement[datetime]:
+    """Since when the participant waits: the question, or their follow-up after an answer."""
+    return case((Ticket.first_response_at.is_(None), Ticket.created_at), else_=Ticket.last_message_at)
+
+
+async def unanswered_by_age(session: AsyncSession, now: datetime) -> list[tuple[int, int | None, int]]:
+    """(from days, to days, open tickets) per age bucket."""
+    since = waiting_since()
+    sums = []
+    for low, high in AGE_BUCKETS:
+        condition = since <= now - timedelta(days=low)
+        if high is not None:
+            condition = and_(condition, since > now - timedelta(days=high))
+        sums.append(func.sum(case((condition, 1), else_=0)))
+    row = (await session.execute(select(*sums).where(Ticket.status == TicketStatus.OPEN))).one()
+    return [(low, high, int(n or 0)) for (low, high), n in zip(AGE_BUCKETS, row, strict=True)]
+
+
+async def open_tickets_by_mentor(session: AsyncSession) -> dict[int, tuple[int, datetime | None]]:
+    """Open tickets per mentor, with the longest wait's start."""
+    query = (select(Ticket.mentor_id, func.count(), func.min(waiting_since()))
+             .where(Ticket.status == TicketStatus.OPEN).group_by(Ticket.mentor_id))
+    return {mid: (int(n), as_utc(oldest)) for mid, n, oldest in (await session.execute(query))}
+
+
+async def first_response_hours(session: AsyncSession, start: datetime, end: datetime,
+                               config: Config) -> dict[int, list[float]]:
+    """Working hours to the first answer, per mentor, for tickets first answered in the window."""
+    query = select(Ticket.mentor_id, Ticket.created_at, Ticket.first_response_at).where(
+        Ticket.first_response_at >= start, Ticket.first_response_at < end)
+    calendar = calendar_of(config)
+    hours: dict[int, list[float]] = defaultdict(list)
+    for mentor_id, created, answered in (await session.execute(query)):
+        if answered is not None:
+            hours[mentor_id].append(working_hours_between(created, answered, calendar))
+    return hours
+
+
+async def reviews_waiting(session: AsyncSession) -> dict[int, int]:
+    """Submissions not yet reviewed, per mentor of the participant."""
+    waiting = select(Submission.participant_id).where(
+        Submission.status.in_([SubmissionStatus.TERKIRIM, SubmissionStatus.TERLAMBAT]),
+        Submission.reviewed_at.is_(None))
+    return await _per_mentor(session, waiting)
+
+
+async def leave_requests_waiting(session: AsyncSession) -> dict[int, int]:
+    """Izin/sakit requests not yet decided, per mentor of the participant."""
+    pending = select(LeaveRequest.participant_id).where(LeaveRequest.status == LeaveStatus.PENDING)
+    return await _per_mentor(session, pending)
+
+
+async def _per_mentor(session: AsyncSession, rows: Select[int]) -> dict[int, int]:
+    # Materialized first: the few waiting rows, then their people. Left to itself SQLite walks
+    # every participant to group by mentor in index order, probing a year of rows for each.
+    waiting = rows.cte("waiting").prefix_with("MATERIALIZED")
+    query = (select(Person.mentor_id, func.count()).select_from(waiting)
+             .join(Person, Person.id == waiting.c.participant_id).group_by(Person.mentor_id))
+    return {mid: int(n) for mid, n in (await session.execute(query)) if mid is not None}
+
+
+async def at_risk(session: AsyncSession, end: datetime, scores: dict[int, Score],
+                  names: dict[int, str]) -> list[AtRisk]:
+    """Participants whose ladder reached the coordinator and was still open at end, longest first."""
+    query = (select(NudgeLog.participant_id, NudgeLog.sent_at, NudgeLog.reasons, Person.name, Person.cohort,
+                    Person.mentor_id)
+             .select_from(NudgeLog).join(Person, Person.id == NudgeLog.participant_id)
+             .where(NudgeLog.step == NudgeStep.COORDINATOR, NudgeLog.sent_at < end,
+                    or_(NudgeLog.resolved_at.is_(None), NudgeLog.resolved_at >= end))
+             .order_by(NudgeLog.sent_at, Person.name))
+    found = []
+    for pid, since, reasons, name, cohort, mentor_id in (await session.execute(query)):
+        score = scores.get(pid)
+        found.append(AtRisk(pid, name, cohort, names.get(mentor_id or 0, "-"),
+                            score.score if score else None, (score.reasons if score else None) or reasons, since))
+    return found
