@@ -26,6 +26,9 @@ from storage.models import InboxItem, OutboxMessage, Role
 log = logging.getLogger(__name__)
 
 CANCEL_WORDS = frozenset({"batal", "cancel", "/batal", "/cancel"})
+STAFF_HINT_KEYS: dict[str, str] = {
+    Role.PENDAMPING: "core.staff_hint_pendamping", Role.NARASUMBER: "core.staff_hint_narasumber",
+    Role.KOORDINATOR: "core.staff_hint_koordinator"}
 
 
 async def process_inbound(session: AsyncSession, inbound: Inbound, now: datetime, config: Config) -> list[Outgoing]:
@@ -149,7 +152,7 @@ async def continue_flow_or_default(ctx: Context) -> None:
         await FLOWS[state.flow](ctx)
         return
     if ctx.person.role != Role.PESERTA:
-        ctx.reply(f"core.staff_hint_{ctx.person.role}")
+        ctx.reply(STAFF_HINT_KEYS[ctx.person.role])
         return
     if await check_in_by_bare_code(ctx):
         return

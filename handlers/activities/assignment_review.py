@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from handlers.activities.assignments import due_for, extension_of, latest_submission
+from handlers.activities.assignments import (
+    STATUS_KEYS,
+    due_for,
+    extension_of,
+    latest_submission,
+    status_label,
+)
 from handlers.activities.audience import can_manage, oversees, visible_participants
 from handlers.activities.dates import format_moment, parse_moment
 from handlers.kernel.context import Context
@@ -83,7 +89,7 @@ async def submission_step(ctx: Context, verb: str, submission_id: int) -> None:
         await show_submission(ctx, submission, participant, assignment)
     elif latest is None or latest.id != submission.id or submission.status not in WAITING:
         ctx.reply("tgs.already_reviewed", participant=participant.name, title=assignment.title,
-                  status=t(f"tgs.status_{submission.status}", ctx.lang))
+                  status=t(STATUS_KEYS[submission.status], ctx.lang))
     elif verb == "ok":
         submission.status = SubmissionStatus.DITERIMA
         submission.reviewed_by_id, submission.reviewed_at = ctx.person.id, ctx.now
@@ -99,10 +105,10 @@ async def show_submission(ctx: Context, submission: Submission, participant: Per
     history = (await ctx.session.execute(select(Submission).where(
         Submission.assignment_id == assignment.id, Submission.participant_id == participant.id,
         Submission.version < submission.version).order_by(Submission.version))).scalars()
-    earlier = "\n".join(t("tgs.history_line", ctx.lang, version=s.version, status=t(f"tgs.status_{s.status}", ctx.lang),
+    earlier = "\n".join(t("tgs.history_line", ctx.lang, version=s.version, status=t(STATUS_KEYS[s.status], ctx.lang),
                           comment=s.review_comment or "—") for s in history)
     text = t("tgs.review_detail", ctx.lang, participant=participant.name, title=assignment.title,
-             version=submission.version, status=t(f"tgs.status_{submission.status}", ctx.lang),
+             version=submission.version, status=t(STATUS_KEYS[submission.status], ctx.lang),
              when=format_moment(submission.submitted_at, ctx.config.timezone, ctx.lang),
              text=submission.text or "—", files=len(submission.attachments), history=earlier or "—")
     buttons = ((Button(t("tgs.btn_accept", ctx.lang), f"rvw:ok:{submission.id}"),
@@ -143,7 +149,7 @@ async def show_tugas_progress(ctx: Context, assignment_id: int) -> None:
     for person in await visible_participants(ctx.session, ctx.person, assignment):
         latest = await latest_submission(ctx.session, assignment.id, person.id)
         extension = await extension_of(ctx.session, assignment.id, person.id)
-        status = t(f"tgs.status_{latest.status if latest else 'belum'}", ctx.lang)
+        status = status_label(latest, ctx.lang)
         note = t("tgs.extended_until", ctx.lang, due=format_moment(extension.due_at, ctx.config.timezone,
                                                                     ctx.lang)) if extension else ""
         lines.append(f"• {person.name}: {status}{note}")

@@ -29,7 +29,16 @@ FLOW = "tgs_collect"
 DONE_WORDS = frozenset({"selesai", "/selesai", "done", "sudah", "kirim"})
 ACK_QUIET_SECONDS = 30  # album parts arrive within seconds: acknowledge the first, not each photo
 LIST_LIMIT = 8
-PART_KINDS = ("photo", "document", "video", "audio", "file", "text")  # as the participant counts them
+PART_KINDS = {  # as the participant counts them: kind -> (text for one, text for more)
+    "photo": ("tgs.part_photo_one", "tgs.part_photo_other"),
+    "document": ("tgs.part_document_one", "tgs.part_document_other"),
+    "video": ("tgs.part_video_one", "tgs.part_video_other"),
+    "audio": ("tgs.part_audio_one", "tgs.part_audio_other"),
+    "file": ("tgs.part_file_one", "tgs.part_file_other"),
+    "text": ("tgs.part_text_one", "tgs.part_text_other")}
+STATUS_KEYS: dict[str, str] = {
+    SubmissionStatus.TERKIRIM: "tgs.status_terkirim", SubmissionStatus.TERLAMBAT: "tgs.status_terlambat",
+    SubmissionStatus.DITERIMA: "tgs.status_diterima", SubmissionStatus.PERLU_REVISI: "tgs.status_perlu_revisi"}
 
 
 async def latest_submission(session: AsyncSession, assignment_id: int, participant_id: int) -> Submission | None:
@@ -61,7 +70,7 @@ def cutoff_for(assignment: Assignment, extension: Extension | None) -> datetime 
 
 def status_label(submission: Submission | None, language: str) -> str:
     """"belum", "terkirim", … as the participant reads it."""
-    return t(f"tgs.status_{submission.status if submission else 'belum'}", language)
+    return t(STATUS_KEYS[submission.status] if submission else "tgs.status_belum", language)
 
 
 async def list_managed_tugas(ctx: Context) -> None:
@@ -200,8 +209,9 @@ async def finish_submission(ctx: Context) -> None:
         return
     submission = await store_submission(ctx, assignment, data)
     await notify_mentor(ctx, assignment, submission)
-    ctx.reply(f"tgs.submitted_{submission.status}", title=assignment.title, version=submission.version,
-              parts=describe_parts(parts_of(data), ctx.lang))
+    late = submission.status == SubmissionStatus.TERLAMBAT
+    ctx.reply("tgs.submitted_terlambat" if late else "tgs.submitted_terkirim", title=assignment.title,
+              version=submission.version, parts=describe_parts(parts_of(data), ctx.lang))
 
 
 def message_parts(ctx: Context) -> list[dict[str, Any]]:
@@ -224,14 +234,14 @@ def parts_of(data: dict[str, Any]) -> list[dict[str, Any]]:
 def describe_parts(parts: list[dict[str, Any]], language: str) -> str:
     """"1 foto dengan keterangan, 2 pesan teks": counts by kind, a caption counted with its file."""
     pieces = []
-    for kind in PART_KINDS:
+    for kind, (one, other) in PART_KINDS.items():
         same = [part for part in parts if part["kind"] == kind]
         if not same:
             continue
-        piece = t(f"tgs.part_{kind}_{'one' if len(same) == 1 else 'other'}", language, n=len(same))
+        piece = t(one if len(same) == 1 else other, language, n=len(same))
         captions = sum(part["caption"] for part in same)
         if captions:
-            piece = t(f"tgs.with_caption_{'one' if captions == 1 else 'other'}", language, part=piece)
+            piece = t("tgs.with_caption_one" if captions == 1 else "tgs.with_caption_other", language, part=piece)
         pieces.append(piece)
     return ", ".join(pieces)
 
@@ -259,7 +269,7 @@ async def notify_mentor(ctx: Context, assignment: Assignment, submission: Submis
     buttons = (Button(t("tgs.btn_accept", language), f"rvw:ok:{submission.id}"),
                Button(t("tgs.btn_revise", language), f"rvw:fix:{submission.id}"))
     text = t("tgs.new_submission", language, participant=ctx.person.name, title=assignment.title,
-             version=submission.version, status=t(f"tgs.status_{submission.status}", language),
+             version=submission.version, status=t(STATUS_KEYS[submission.status], language),
              text=submission.text or "—", files=len(submission.attachments))
     ctx.send(Outgoing(text=text, person_id=mentor.id, buttons=buttons, ref=f"sub:{submission.id}",
                       attachments=tuple(Attachment.from_json(a) for a in submission.attachments)))

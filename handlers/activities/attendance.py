@@ -22,6 +22,10 @@ from storage.models import Attendance, AttendanceStatus, LeaveRequest, LeaveStat
 CODE = re.compile(r"^\d{4}$")
 PRESENT = (AttendanceStatus.HADIR, AttendanceStatus.TERLAMBAT)
 UPCOMING_DAYS = 14
+STATUS_KEYS: dict[str, str] = {  # attendance status (also izin/sakit of a leave request) -> its word
+    AttendanceStatus.HADIR: "att.status_hadir", AttendanceStatus.TERLAMBAT: "att.status_terlambat",
+    AttendanceStatus.IZIN: "att.status_izin", AttendanceStatus.SAKIT: "att.status_sakit",
+    AttendanceStatus.ALPA: "att.status_alpa"}
 
 
 async def attendance_of(session: AsyncSession, meeting_id: int, participant_id: int) -> Attendance | None:
@@ -93,7 +97,7 @@ async def record_summary(ctx: Context) -> str:
     query = (select(Attendance.status, func.count()).where(Attendance.participant_id == ctx.person.id)
              .group_by(Attendance.status))
     counts = {row.status: row[1] for row in await ctx.session.execute(query)}
-    return ", ".join(f"{counts.get(status, 0)} {t('att.status_' + status, ctx.lang)}"
+    return ", ".join(f"{counts.get(status, 0)} {t(STATUS_KEYS[status], ctx.lang)}"
                      for status in AttendanceStatus)
 
 
@@ -168,7 +172,8 @@ async def record_check_in(ctx: Context, meeting: Meeting, *, source: str) -> Non
     status = AttendanceStatus.TERLAMBAT if ctx.now > meeting.late_after_at else AttendanceStatus.HADIR
     upsert_attendance(ctx.session, record, meeting=meeting, participant_id=ctx.person.id,
                       status=status, source=source, now=ctx.now)
-    ctx.reply(f"att.checked_in_{status}", title=meeting.title,
+    ctx.reply("att.checked_in_terlambat" if status == AttendanceStatus.TERLAMBAT else "att.checked_in_hadir",
+              title=meeting.title,
               time=format_clock(ctx.now, ctx.config.timezone))
 
 
@@ -211,4 +216,4 @@ async def start_leave_request(ctx: Context, meeting: Meeting, kind: str) -> None
         return
     await set_state(ctx.session, ctx.person.id, "att_leave",
                     {"meeting": meeting.id, "kind": kind, "attachments": []}, ctx.now)
-    ctx.reply("att.leave_reason_prompt", kind=t(f"att.status_{kind}", ctx.lang), title=meeting.title)
+    ctx.reply("att.leave_reason_prompt", kind=t(STATUS_KEYS[kind], ctx.lang), title=meeting.title)

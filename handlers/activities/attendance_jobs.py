@@ -44,7 +44,7 @@ async def remind_participants(session: AsyncSession, meeting: Meeting, purpose: 
         log_sent(session, purpose, meeting.id, person.id, now)
         lang = person.language or config.language
         when = format_span(meeting.starts_at, meeting.ends_at, config.timezone, lang)
-        key = f"att.reminder_{purpose}"
+        key = "att.reminder_meeting_hour" if purpose == "meeting_hour" else "att.reminder_meeting_day"
         if purpose == "meeting_day" and meeting.starts_at.astimezone(config.timezone).date() == \
                 now.astimezone(config.timezone).date():
             key = "att.reminder_meeting_today"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.activities.attendance import attendance_of, span, upsert_attendance
+from handlers.activities.attendance import STATUS_KEYS, attendance_of, span, upsert_attendance
 from handlers.activities.audience import oversees
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
@@ -13,6 +13,12 @@ from handlers.kernel.registry import action, flow
 from handlers.kernel.roles import MANAGERS
 from handlers.kernel.state import clear_state, get_state, set_state
 from storage.models import LeaveRequest, LeaveStatus, Meeting, Person
+
+DECISION_KEYS: dict[str, str] = {
+    LeaveStatus.PENDING: "att.decision_pending", LeaveStatus.APPROVED: "att.decision_approved",
+    LeaveStatus.REJECTED: "att.decision_rejected"}
+TOLD_KEYS: dict[str, str] = {  # what the participant is told of the decision
+    LeaveStatus.APPROVED: "att.leave_approved_participant", LeaveStatus.REJECTED: "att.leave_rejected_participant"}
 
 
 @flow("att_leave")
@@ -45,11 +51,11 @@ async def submit_leave_request(ctx: Context, data: dict[str, Any]) -> None:
     buttons = (Button(t("att.btn_approve", language), f"lv:ok:{request.id}"),
                Button(t("att.btn_reject", language), f"lv:no:{request.id}"))
     text = t("att.leave_for_mentor", language, participant=ctx.person.name,
-             kind=t(f"att.status_{request.kind}", language), title=meeting.title,
+             kind=t(STATUS_KEYS[request.kind], language), title=meeting.title,
              when=span(ctx, meeting), reason=request.reason)
     ctx.send(Outgoing(text=text, person_id=mentor.id, buttons=buttons, ref=f"leave:{request.id}",
                       attachments=tuple(Attachment.from_json(a) for a in request.attachments)))
-    ctx.reply("att.leave_sent", kind=t(f"att.status_{request.kind}", ctx.lang), title=meeting.title,
+    ctx.reply("att.leave_sent", kind=t(STATUS_KEYS[request.kind], ctx.lang), title=meeting.title,
               mentor=mentor.name)
 
 
@@ -65,7 +71,7 @@ async def decide_leave_request(ctx: Context, argument: str) -> None:
         return
     if request.status != LeaveStatus.PENDING or verb not in ("ok", "no"):
         ctx.reply("att.leave_already_decided", participant=participant.name,
-                  decision=t(f"att.decision_{request.status}", ctx.lang))
+                  decision=t(DECISION_KEYS[request.status], ctx.lang))
         return
     request.status = LeaveStatus.APPROVED if verb == "ok" else LeaveStatus.REJECTED
     request.decided_by_id, request.decided_at = ctx.person.id, ctx.now
@@ -73,8 +79,8 @@ async def decide_leave_request(ctx: Context, argument: str) -> None:
         record = await attendance_of(ctx.session, meeting.id, participant.id)
         upsert_attendance(ctx.session, record, meeting=meeting, participant_id=participant.id,
                           status=request.kind, source="leave", now=ctx.now, recorded_by_id=ctx.person.id)
-    kind = t(f"att.status_{request.kind}", participant.language or ctx.config.language)
-    ctx.tell(participant, f"att.leave_{request.status}_participant", kind=kind, title=meeting.title,
+    kind = t(STATUS_KEYS[request.kind], participant.language or ctx.config.language)
+    ctx.tell(participant, TOLD_KEYS[request.status], kind=kind, title=meeting.title,
              mentor=ctx.person.name)
     ctx.reply("att.leave_decided", participant=participant.name,
-              decision=t(f"att.decision_{request.status}", ctx.lang))
+              decision=t(DECISION_KEYS[request.status], ctx.lang))

@@ -19,7 +19,9 @@ from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button, Outgoing
 from storage.models import MonthlyReport, Person, Role
 
-PERMITS = ("nib", "pirt", "halal", "lainnya")
+PERMIT_KEYS = {"nib": "rep.permit_nib", "pirt": "rep.permit_pirt", "halal": "rep.permit_halal",
+               "lainnya": "rep.permit_lainnya"}  # permit code -> its name, in the options' order
+PERMITS = tuple(PERMIT_KEYS)
 PERMIT_WORDS = {"lain": "lainnya", "lain-lain": "lainnya", "siup": "lainnya", "pirt": "pirt", "sppirt": "pirt"}
 
 
@@ -62,7 +64,7 @@ def summary(values: dict[str, Any], language: str) -> str:
 
 def permit_names(codes: list[str], language: str) -> str:
     """"NIB, Halal" or "belum ada"."""
-    return ", ".join(t(f"rep.permit_{code}", language) for code in codes) or t("rep.no_permits", language)
+    return ", ".join(t(PERMIT_KEYS[code], language) for code in codes) or t("rep.no_permits", language)
 
 
 def parse_permits(text: str) -> list[str] | None:
@@ -94,7 +96,7 @@ def comparison(report: MonthlyReport, previous: MonthlyReport | None, language: 
     added = [code for code in report.permits if code not in previous.permits]
     if added:
         text += "\n" + t("rep.compare_new_permits", language,
-                         permits=", ".join(t(f"rep.permit_{code}", language) for code in added))
+                         permits=", ".join(t(PERMIT_KEYS[code], language) for code in added))
     return text
 
 
@@ -148,7 +150,8 @@ async def prompt_monthly_reports(session: AsyncSession, now: datetime, config: C
         lang = person.language or config.language
         label = month_label(month, lang)
         messages.append(message_to(
-            person, f"rep.{purpose}", config, month=label, deadline=format_moment(deadline, config.timezone, lang),
+            person, "rep.report_last_call" if is_last_day else "rep.report_prompt", config, month=label,
+            deadline=format_moment(deadline, config.timezone, lang),
             buttons=(Button(t("rep.btn_fill", lang), "rep:start"),),
             template="report_prompt", template_vars={"1": person.name, "2": label}))
     return messages

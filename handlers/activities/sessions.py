@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from handlers.activities.attendance import attendance_of, span, upsert_attendance
+from handlers.activities.attendance import STATUS_KEYS, attendance_of, span, upsert_attendance
 from handlers.activities.attendance_jobs import close_meeting
 from handlers.activities.audience import (
     can_manage,
@@ -91,7 +91,7 @@ async def show_session(ctx: Context, meeting: Meeting) -> None:
     people = await visible_participants(ctx.session, ctx.person, meeting)
     records = {r.participant_id: r.status for r in (await ctx.session.execute(
         select(Attendance).where(Attendance.meeting_id == meeting.id))).scalars()}
-    tally = ", ".join(f"{sum(records.get(p.id) == s for p in people)} {t('att.status_' + s, ctx.lang)}"
+    tally = ", ".join(f"{sum(records.get(p.id) == s for p in people)} {t(STATUS_KEYS[s], ctx.lang)}"
                       for s in AttendanceStatus)
     missing = sum(p.id not in records for p in people)
     pending = len((await ctx.session.execute(select(LeaveRequest.id).where(
@@ -151,7 +151,7 @@ async def list_for_correction(ctx: Context, meeting: Meeting) -> None:
     people = await visible_participants(ctx.session, ctx.person, meeting)
     records = {r.participant_id: r.status for r in (await ctx.session.execute(
         select(Attendance).where(Attendance.meeting_id == meeting.id))).scalars()}
-    buttons = tuple(Button(f"{p.name}: {t('att.status_' + records[p.id], ctx.lang) if p.id in records else '—'}",
+    buttons = tuple(Button(f"{p.name}: {t(STATUS_KEYS[records[p.id]], ctx.lang) if p.id in records else '—'}",
                            f"ses:who:{meeting.id}:{p.id}") for p in people)
     ctx.reply("att.pick_participant" if people else "att.no_participants", buttons=buttons, title=meeting.title)
 
@@ -163,7 +163,7 @@ async def correct_attendance(ctx: Context, meeting: Meeting, participant_id: int
         ctx.reply("att.meeting_not_found")
         return
     if status not in set(AttendanceStatus):
-        buttons = tuple(Button(t(f"att.status_{s}", ctx.lang), f"ses:set:{meeting.id}:{participant.id}:{s}")
+        buttons = tuple(Button(t(STATUS_KEYS[s], ctx.lang), f"ses:set:{meeting.id}:{participant.id}:{s}")
                         for s in AttendanceStatus)
         ctx.reply("att.pick_status", buttons=buttons, participant=participant.name, title=meeting.title)
         return
@@ -174,7 +174,7 @@ async def correct_attendance(ctx: Context, meeting: Meeting, participant_id: int
     ctx.session.add(AuditEntry(at=ctx.now, actor_id=ctx.person.id, action="attendance.correct",
                                subject=f"meeting:{meeting.id}/person:{participant.id}",
                                detail={"from": before, "to": status}))
-    label = t(f"att.status_{status}", participant.language or ctx.config.language)
+    label = t(STATUS_KEYS[status], participant.language or ctx.config.language)
     ctx.tell(participant, "att.corrected_participant", title=meeting.title, status=label, by=ctx.person.name)
     ctx.reply("att.corrected", participant=participant.name, title=meeting.title,
-              status=t(f"att.status_{status}", ctx.lang))
+              status=t(STATUS_KEYS[status], ctx.lang))

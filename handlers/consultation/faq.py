@@ -151,8 +151,9 @@ async def review(ctx: Context, entry_id: str, *, approve: bool) -> None:
         return
     entry.status = FaqStatus.APPROVED if approve else FaqStatus.REJECTED
     entry.reviewed_by_id, entry.reviewed_at = ctx.person.id, ctx.now
-    verdict = "approved" if approve else "rejected"
-    ctx.reply(f"cons.faq_{verdict}", id=entry.id, question=short_line(entry.question))
+    ctx.reply("cons.faq_approved" if approve else "cons.faq_rejected", id=entry.id,
+              question=short_line(entry.question))
     proposer = await ctx.session.get(Person, entry.proposed_by_id)
     if proposer is not None and proposer.id != ctx.person.id:
-        ctx.tell(proposer, f"cons.faq_{verdict}_told", id=entry.id, question=short_line(entry.question))
+        ctx.tell(proposer, "cons.faq_approved_told" if approve else "cons.faq_rejected_told", id=entry.id,
+                 question=short_line(entry.question))

@@ -31,6 +31,9 @@ QUEUE_BUTTONS = 8
 THREAD_LIMIT = 12
 EARLIER_LIMIT = 5
 NOTE_FLOW = "ticket_note"
+STATUS_KEYS: dict[str, str] = {
+    TicketStatus.OPEN: "cons.status_open", TicketStatus.ANSWERED: "cons.status_answered",
+    TicketStatus.CLOSED: "cons.status_closed"}
 
 
 async def waiting_tickets(session: AsyncSession, person: Person) -> list[Ticket]:
@@ -94,7 +97,7 @@ async def show_ticket(ctx: Context, number: str) -> None:
     assert participant is not None
     expert = await ctx.session.get(Person, ticket.expert_id) if ticket.expert_id else None
     ctx.reply("cons.ticket_view", buttons=workspace_buttons(ticket, ctx.lang), number=ticket.id,
-              status=t(f"cons.status_{ticket.status}", ctx.lang), topic=topic_label(ctx.config, ticket.topic, ctx.lang),
+              status=t(STATUS_KEYS[ticket.status], ctx.lang), topic=topic_label(ctx.config, ticket.topic, ctx.lang),
               participant=participant.name, business=participant.business_name or "-",
               cohort=participant.cohort or "-", district=participant.district or "-",
               expert=expert.name if expert else "-", earlier=await earlier_tickets(ctx, ticket),
@@ -119,7 +122,7 @@ async def earlier_tickets(ctx: Context, ticket: Ticket) -> str:
     query = (select(Ticket).where(Ticket.participant_id == ticket.participant_id, Ticket.id != ticket.id)
              .order_by(Ticket.id.desc()).limit(EARLIER_LIMIT))
     items = [t("cons.earlier_item", ctx.lang, number=other.id, topic=topic_label(ctx.config, other.topic, ctx.lang),
-               status=t(f"cons.status_{other.status}", ctx.lang))
+               status=t(STATUS_KEYS[other.status], ctx.lang))
              for other in (await ctx.session.execute(query)).scalars()]
     return ", ".join(items) or "-"
 

@@ -16,6 +16,9 @@ from handlers.kernel.messages import Attachment, Button, Outgoing
 from storage.models import AuditEntry, Person, Role, Ticket, TicketMessage, TicketStatus
 
 ACTIVE = (TicketStatus.OPEN, TicketStatus.ANSWERED)
+ROLE_KEYS: dict[str, str] = {
+    Role.PESERTA: "core.role_peserta", Role.PENDAMPING: "core.role_pendamping",
+    Role.NARASUMBER: "core.role_narasumber", Role.KOORDINATOR: "core.role_koordinator"}
 
 
 def language_of(person: Person, config: Config) -> str:
@@ -38,7 +41,7 @@ def topic_label(config: Config, key: str, language: str) -> str:
 
 def role_label(person: Person, language: str) -> str:
     """The person's role in words: pendamping, narasumber…"""
-    return t(f"core.role_{person.role}", language)
+    return t(ROLE_KEYS[person.role], language)
 
 
 async def open_ticket_of(session: AsyncSession, participant_id: int) -> Ticket | None:

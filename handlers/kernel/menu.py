@@ -9,6 +9,9 @@ from handlers.kernel.registry import COMMANDS, Command, action, command
 from handlers.kernel.roles import EVERYONE
 from storage.models import Role
 
+MENU_KEYS: dict[str, str] = {
+    Role.PESERTA: "core.menu_peserta", Role.PENDAMPING: "core.menu_pendamping",
+    Role.NARASUMBER: "core.menu_narasumber", Role.KOORDINATOR: "core.menu_koordinator"}
 
 def _commands_for(role: str) -> list[Command]:
     unique = {id(c): c for c in COMMANDS.values()}.values()
@@ -24,7 +27,7 @@ def menu_buttons(role: str, language: str) -> tuple[Button, ...]:
 @command("menu", aliases=("start", "mulai"), roles=EVERYONE, order=0)
 async def show_main_menu(ctx: Context) -> None:
     """Show the role's menu."""
-    ctx.reply(f"core.menu_{ctx.person.role}", buttons=menu_buttons(ctx.person.role, ctx.lang),
+    ctx.reply(MENU_KEYS[ctx.person.role], buttons=menu_buttons(ctx.person.role, ctx.lang),
               name=ctx.person.name)
 
 

@@ -242,8 +242,11 @@ def reasons_for(score: Score, report_month: str, baseline: float | None, config:
 @cache
 def reason_texts(language: str) -> dict[str, str]:
     """The reason templates, looked up once: a weekly run writes hundreds of thousands of reasons."""
-    keys = ("alpa_streak", "alpa_week", "tugas_missing", "report_missing", "silent", "nudges_ignored", "falling")
-    return {key: t(f"part.reason_{key}", language) for key in keys}
+    keys = {"alpa_streak": "part.reason_alpa_streak", "alpa_week": "part.reason_alpa_week",
+            "tugas_missing": "part.reason_tugas_missing", "report_missing": "part.reason_report_missing",
+            "silent": "part.reason_silent", "nudges_ignored": "part.reason_nudges_ignored",
+            "falling": "part.reason_falling"}
+    return {name: t(key, language) for name, key in keys.items()}
 
 
 @cache

@@ -195,17 +195,18 @@ def write_workbook(digest: Digest, path: Path, language: str) -> None:
 
     book = Workbook(write_only=True)
     for key, header, rows in sheets(digest, language):
-        sheet = book.create_sheet(t(f"part.sheet_{key}", language))
-        sheet.append([t(f"part.col_{name}", language) for name in header])
+        sheet = book.create_sheet(t(key, language))
+        sheet.append([t(name, language) for name in header])
         for row in rows:
             sheet.append(row)
     book.save(path)
 
 
 def sheets(digest: Digest, language: str) -> list[tuple[str, list[str], list[list[Any]]]]:
-    """(sheet key, column keys, rows) for every table of the digest."""
-    group = ["participants", "active", "active_pct", "active_change", "attendance_pct", "tugas_pct",
-             "reports_sent", "reports_due", "average_score"]
+    """(sheet name's key, column names' keys, rows) for every table of the digest."""
+    group = ["part.col_participants", "part.col_active", "part.col_active_pct", "part.col_active_change",
+             "part.col_attendance_pct", "part.col_tugas_pct", "part.col_reports_sent", "part.col_reports_due",
+             "part.col_average_score"]
 
     def figures_of(g: GroupFigures) -> list[Any]:
         return [g.participants, g.active, g.active_pct, g.active_change, g.attendance_pct, g.tugas_pct,
@@ -213,17 +214,21 @@ def sheets(digest: Digest, language: str) -> list[tuple[str, list[str], list[lis
 
     total = digest.total
     result: list[tuple[str, list[str], list[list[Any]]]] = [
-        ("summary", ["week", *group, "open_tickets", "response_median", "rating_average", "at_risk"],
+        ("part.sheet_summary", ["part.col_week", *group, "part.col_open_tickets", "part.col_response_median",
+                                "part.col_rating_average", "part.col_at_risk"],
          [[digest.week, *figures_of(total), sum(n for _, _, n in digest.ticket_ages), digest.response_median,
            digest.rating_average, len(digest.at_risk)]]),
-        ("cohorts", ["cohort", *group], [[g.label, *figures_of(g)] for g in digest.cohorts]),
-        ("mentors", ["mentor", *group, "open_tickets", "responses", "response_median", "rating_average", "ratings"],
+        ("part.sheet_cohorts", ["part.col_cohort", *group], [[g.label, *figures_of(g)] for g in digest.cohorts]),
+        ("part.sheet_mentors", ["part.col_mentor", *group, "part.col_open_tickets", "part.col_responses",
+                                "part.col_response_median", "part.col_rating_average", "part.col_ratings"],
          [[m.label, *figures_of(m), m.open_tickets, len(m.response_hours), m.response_median, m.rating_average,
            m.ratings] for m in digest.mentors]),
-        ("at_risk", ["name", "cohort", "mentor", "score", "reasons", "since"],
+        ("part.sheet_at_risk", ["part.col_name", "part.col_cohort", "part.col_mentor", "part.col_score",
+                                "part.col_reasons", "part.col_since"],
          [[r.name, r.cohort, r.mentor, r.score, "; ".join(r.reasons), r.since.date().isoformat()]
           for r in digest.at_risk]),
-        ("tickets", ["age", "count"], [[age_label(low, high, language), n] for low, high, n in digest.ticket_ages]),
+        ("part.sheet_tickets", ["part.col_age", "part.col_count"],
+         [[age_label(low, high, language), n] for low, high, n in digest.ticket_ages]),
     ]
     if digest.targets is not None:
         target = digest.targets
@@ -231,5 +236,7 @@ def sheets(digest: Digest, language: str) -> list[tuple[str, list[str], list[lis
                  a.total, a.pct] for a in target.agencies]
         rows.append([target.name, target.target, target.total - target.trained, None, target.trained,
                      target.total, target.pct])
-        result.append(("targets", ["agency", "target", "trained_before", "enrolled", "trained", "total", "pct"], rows))
+        result.append(("part.sheet_targets", ["part.col_agency", "part.col_target", "part.col_trained_before",
+                                              "part.col_enrolled", "part.col_trained", "part.col_total",
+                                              "part.col_pct"], rows))
     return result
