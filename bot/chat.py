@@ -15,6 +15,7 @@ from bot.delivery import DeliveryWorker, Pace, RateLimiter
 from bot.inbox import InboxProcessor, ingest
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Address, Channel, Inbound
+from handlers.kernel.outbox import message_of
 from scheduler.jobs import JOBS
 from scheduler.runner import run_job
 from storage.models import OutboxMessage, Person
@@ -85,18 +86,18 @@ class ChatSession:
         number = self.shown
         who = f"{person.name} ({person.role}, {row.channel})" if person else f"{row.address} ({row.channel})"
         self.print(f"\n┌─ untuk {who} · pesan {number}")
-        for line in row.payload["text"].splitlines() or [""]:
+        message = message_of(row)
+        for line in message.text.splitlines() or [""]:
             self.print(f"│ {line}")
         key = f"{row.channel}:{row.address}"
         seen = self.seen.setdefault(key, Seen())
-        buttons = row.payload.get("buttons") or []
-        seen.buttons = [(b["label"], b["payload"]) for b in buttons]
-        if buttons and row.channel == "telegram":
+        seen.buttons = [(b.label, b.payload) for b in message.buttons]
+        if message.buttons and row.channel == "telegram":
             self.print("│ " + "  ".join(f"[{i}] {label}" for i, (label, _) in enumerate(seen.buttons, 1)))
-        if row.payload.get("request_contact"):
+        if message.request_contact:
             self.print("│ [📱 Bagikan nomor saya]  (ketik /kontak)")
-        for attachment in row.payload.get("attachments") or []:
-            self.print(f"│ 📎 {attachment['kind']} {attachment.get('name') or ''}")
+        for attachment in message.attachments:
+            self.print(f"│ 📎 {attachment.kind} {attachment.name or ''}")
         self.print("└─")
         return f"chat-{number}"
 
@@ -164,8 +165,8 @@ class ChatSession:
                                                      OutboxMessage.address == address.id)
                          .order_by(OutboxMessage.id.desc()).limit(1))
                 row = (await session.execute(query)).scalar_one_or_none()
-            buttons = (row.payload.get("buttons") or []) if row else []
-            self.seen[key] = Seen(buttons=[(b["label"], b["payload"]) for b in buttons])
+            buttons = message_of(row).buttons if row else ()
+            self.seen[key] = Seen(buttons=[(b.label, b.payload) for b in buttons])
         return self.seen[key]
 
     async def press_or_send(self, line: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
@@ -22,6 +23,7 @@ from bot.delivery import UNREACHABLE_CODES
 from bot.media import MediaStore
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Inbound
+from handlers.kernel.outbox import message_of, store_message
 from handlers.kernel.reachability import mark_unreachable
 from storage.models import OutboxMessage, OutboxStatus
 
@@ -109,7 +111,7 @@ class WebApp:
             row.error = f"twilio {code}: {status}"
             if code == str(wa.OUTSIDE_WINDOW):
                 row.status, row.next_attempt_at = OutboxStatus.PENDING, now
-                row.payload = {**row.payload, "window_closed_at": now.isoformat()}
+                store_message(row, replace(message_of(row), window_closed_at=now))
             elif code in UNREACHABLE_CODES or status == "undelivered":
                 row.status = OutboxStatus.FAILED
                 await mark_unreachable(session, row, f"{status} ({code or 'tanpa kode'})", now, self.config)

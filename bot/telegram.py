@@ -27,7 +27,8 @@ from telegram.request import HTTPXRequest
 from bot.delivery import PermanentError, TransientError
 from bot.media import MediaStore
 from handlers.kernel.i18n import t
-from handlers.kernel.messages import Address, Attachment, Channel, Inbound
+from handlers.kernel.messages import Address, Attachment, Channel, Inbound, OutgoingPart
+from handlers.kernel.outbox import message_of
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -204,15 +205,14 @@ def to_html(text: str) -> str:
     return BOLD.sub(r"<b>\1</b>", html.escape(text, quote=False))
 
 
-def reply_markup(payload: dict[str, Any], language: str) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+def reply_markup(message: OutgoingPart, language: str) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
     """Inline buttons, or the share-contact keyboard."""
-    if payload.get("request_contact"):
+    if message.request_contact:
         button = KeyboardButton(t("core.share_contact_button", language), request_contact=True)
         return ReplyKeyboardMarkup([[button]], one_time_keyboard=True, resize_keyboard=True)
-    buttons = payload.get("buttons") or []
-    if not buttons:
+    if not message.buttons:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b["label"], callback_data=b["payload"])] for b in buttons])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.payload)] for b in message.buttons])
 
 
 class TelegramSender:
@@ -223,13 +223,13 @@ class TelegramSender:
 
     async def send(self, row: OutboxMessage) -> str | None:
         """Send text (with buttons), then any attachments; returns the text's message id."""
-        payload = row.payload
+        outgoing = message_of(row)
         try:
             message = await self.bot.send_message(
-                chat_id=row.address, text=to_html(payload["text"]), parse_mode=ParseMode.HTML,
-                reply_markup=reply_markup(payload, self.language))
-            for attachment in payload.get("attachments") or []:
-                await self._send_attachment(row.address, Attachment.from_json(attachment))
+                chat_id=row.address, text=to_html(outgoing.text), parse_mode=ParseMode.HTML,
+                reply_markup=reply_markup(outgoing, self.language))
+            for attachment in outgoing.attachments:
+                await self._send_attachment(row.address, attachment)
         except RetryAfter as error:
             raise TransientError("telegram flood control", _seconds(error.retry_after)) from error
         except Forbidden as error:

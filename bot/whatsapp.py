@@ -18,7 +18,8 @@ from twilio.rest import Client
 from bot.delivery import Held, PermanentError, TransientError
 from bot.media import MediaStore
 from bot.twilio_http import RedirectingAsyncTwilioHttpClient
-from handlers.kernel.messages import Address, Attachment, Channel, Inbound
+from handlers.kernel.messages import Address, Attachment, Channel, Inbound, OutgoingPart
+from handlers.kernel.outbox import message_of
 from storage.models import OutboxMessage, OutboxStatus, Person
 
 log = logging.getLogger(__name__)
@@ -92,14 +93,13 @@ class WhatsAppSender:
     async def send(self, row: OutboxMessage) -> str | None:
         """Free text inside the window; a template (own or the 'held' notice) outside it."""
         now = datetime.now(UTC)
-        payload = row.payload
+        message = message_of(row)
         person = await self._person(row.recipient_id)
-        if person is not None and needs_template(person, payload, now):
+        if person is not None and needs_template(person, message, now):
             return await self._send_outside_window(row, person)
-        media_urls = [await self.media.public_url(Attachment.from_json(a), now)
-                      for a in payload.get("attachments") or []]
+        media_urls = [await self.media.public_url(a, now) for a in message.attachments]
         try:
-            return await self._create(row.address, body=payload["text"], media_url=media_urls or None)
+            return await self._create(row.address, body=message.text, media_url=media_urls or None)
         except PermanentError as error:
             if person is not None and error.code == str(OUTSIDE_WINDOW):
                 return await self._send_outside_window(row, person)
@@ -112,11 +112,11 @@ class WhatsAppSender:
             return await session.get(Person, person_id)
 
     async def _send_outside_window(self, row: OutboxMessage, person: Person) -> str:
-        payload = row.payload
-        own = payload.get("template")
+        message = message_of(row)
+        own = message.template
         if own and own in self.templates:
             return await self._create(row.address, content_sid=self.templates[own],
-                                      content_variables=json.dumps(payload.get("template_vars") or {}))
+                                      content_variables=json.dumps(dict(message.template_vars)))
         if await self._notice_pending(person.id):
             raise Held("a template notice already went out; waiting for the person to reply")
         template = self.templates.get("held")
@@ -154,10 +154,10 @@ def window_is_open(person: Person, now: datetime) -> bool:
     return last is not None and now - last < WINDOW - WINDOW_MARGIN
 
 
-def needs_template(person: Person, payload: Mapping[str, object], now: datetime) -> bool:
+def needs_template(person: Person, message: OutgoingPart, now: datetime) -> bool:
     """Outside the window, or Twilio refused free text (63016) and the person has not written since."""
     if not window_is_open(person, now):
         return True
-    closed_at = payload.get("window_closed_at")
+    closed_at = message.window_closed_at
     last = person.last_whatsapp_inbound_at
-    return isinstance(closed_at, str) and last is not None and last <= datetime.fromisoformat(closed_at)
+    return closed_at is not None and last is not None and last <= closed_at

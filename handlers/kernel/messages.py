@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -29,6 +30,15 @@ class Button:
 
     label: str
     payload: str
+
+    def to_json(self) -> dict[str, str]:
+        """Plain form for JSON columns."""
+        return {"label": self.label, "payload": self.payload}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Button:
+        """Inverse of to_json."""
+        return cls(label=str(data["label"]), payload=str(data["payload"]))
 
 
 @dataclass(frozen=True)
@@ -111,3 +121,45 @@ class Outgoing:
     template: str | None = None
     template_vars: dict[str, str] = field(default_factory=dict)
     ref: str | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingPart:
+    """One outbox row: a part of an Outgoing's text; the last part carries its options, media and template."""
+
+    text: str
+    part: int = 1
+    parts: int = 1
+    buttons: tuple[Button, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    request_contact: bool = False
+    template: str | None = None
+    template_vars: Mapping[str, str] = field(default_factory=dict)
+    window_closed_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain form for the outbox table."""
+        data: dict[str, Any] = {
+            "text": self.text, "part": self.part, "parts": self.parts,
+            "buttons": [b.to_json() for b in self.buttons],
+            "attachments": [a.to_json() for a in self.attachments],
+            "request_contact": self.request_contact,
+            "template": self.template, "template_vars": dict(self.template_vars),
+        }
+        if self.window_closed_at is not None:
+            data["window_closed_at"] = self.window_closed_at.isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OutgoingPart:
+        """Inverse of to_json; also reads rows written before this type (keys missing on earlier parts)."""
+        closed_at = data.get("window_closed_at")
+        return cls(
+            text=str(data.get("text") or ""), part=int(data.get("part") or 1),
+            parts=int(data.get("parts") or 1),
+            buttons=tuple(Button.from_json(b) for b in data.get("buttons") or []),
+            attachments=tuple(Attachment.from_json(a) for a in data.get("attachments") or []),
+            request_contact=bool(data.get("request_contact")), template=data.get("template") or None,
+            template_vars={str(k): str(v) for k, v in (data.get("template_vars") or {}).items()},
+            window_closed_at=datetime.fromisoformat(closed_at) if isinstance(closed_at, str) else None,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
-from handlers.kernel.messages import Address, Channel, Outgoing
+from handlers.kernel.messages import Address, Channel, Outgoing, OutgoingPart
 from storage.models import Menu, OutboxMessage, OutboxStatus, Person
 
 
@@ -47,6 +48,16 @@ def render_options(message: Outgoing, language: str) -> str:
     return message.text + "\n\n" + "\n".join(lines) + "\n" + hint
 
 
+def message_of(row: OutboxMessage) -> OutgoingPart:
+    """The message an outbox row holds (rows of any age)."""
+    return OutgoingPart.from_json(row.payload)
+
+
+def store_message(row: OutboxMessage, message: OutgoingPart) -> None:
+    """Replace the message an outbox row holds."""
+    row.payload = message.to_json()
+
+
 async def enqueue(session: AsyncSession, message: Outgoing, now: datetime, config: Config) -> list[OutboxMessage]:
     """Write one outgoing message as outbox rows (split to the channel's length limit)."""
     person = await session.get(Person, message.person_id) if message.person_id else None
@@ -55,6 +66,7 @@ async def enqueue(session: AsyncSession, message: Outgoing, now: datetime, confi
         raise ValueError("an outgoing message needs a person or an address")
     language = (person.language if person else None) or config.language
     text = message.text
+    # Options and splitting happen here, not in the senders: the WhatsApp menu is stored in this transaction.
     if address.channel == Channel.WHATSAPP:
         # A digit answers the options of the latest message only; a message without options clears them.
         await _remember_menu(session, address, [b.payload for b in message.buttons], now)
@@ -63,19 +75,15 @@ async def enqueue(session: AsyncSession, message: Outgoing, now: datetime, confi
     limit = config.telegram_text_limit if address.channel == Channel.TELEGRAM else config.whatsapp_text_limit
     parts = split_text(text, limit)
     rows = []
-    for index, part in enumerate(parts):
-        is_last = index == len(parts) - 1
-        payload: dict[str, Any] = {"text": part, "part": index + 1, "parts": len(parts)}
-        if is_last:
-            payload |= {
-                "buttons": [{"label": b.label, "payload": b.payload} for b in message.buttons],
-                "attachments": [a.to_json() for a in message.attachments],
-                "request_contact": message.request_contact,
-                "template": message.template, "template_vars": message.template_vars,
-            }
+    for index, text_part in enumerate(parts, 1):
+        part = OutgoingPart(text=text_part, part=index, parts=len(parts))
+        if index == len(parts):
+            part = replace(part, buttons=message.buttons, attachments=message.attachments,
+                           request_contact=message.request_contact, template=message.template,
+                           template_vars=dict(message.template_vars))
         rows.append(OutboxMessage(
             channel=address.channel.value, address=address.id, recipient_id=message.person_id,
-            payload=payload, ref=message.ref, status=OutboxStatus.PENDING,
+            payload=part.to_json(), ref=message.ref, status=OutboxStatus.PENDING,
             created_at=now, next_attempt_at=now,
         ))
     session.add_all(rows)

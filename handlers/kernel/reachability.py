@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Address, Channel, Outgoing
-from handlers.kernel.outbox import enqueue
+from handlers.kernel.outbox import enqueue, message_of
 from storage.models import OutboxMessage, OutboxStatus, Person, Role
 
 
@@ -24,7 +24,7 @@ async def mark_unreachable(session: AsyncSession, row: OutboxMessage, reason: st
     person.unreachable_reason = f"{row.channel}: {reason}"[:300]
     other = other_address(person, Channel(row.channel))
     if other is not None:
-        await enqueue(session, Outgoing(text=row.payload["text"], to=other, person_id=person.id, ref=row.ref),
+        await enqueue(session, Outgoing(text=message_of(row).text, to=other, person_id=person.id, ref=row.ref),
                       now, config)
     if is_new and person.role == Role.PESERTA and person.mentor_id:
         mentor = await session.get(Person, person.mentor_id)

@@ -23,6 +23,7 @@ from handlers.activities.dates import (
     month_of,
     previous_month,
 )
+from handlers.kernel.outbox import message_of
 from storage.models import (
     Assignment,
     Attendance,
@@ -86,7 +87,7 @@ async def telegram_participant(klinik: Klinik, mentor: Person) -> Person:
 
 async def undelivered(klinik: Klinik) -> list[str]:
     """Texts of outbox rows that did not go out (a peer refused them, or they are held)."""
-    return [row.payload["text"] for row in await klinik.all(OutboxMessage, OutboxMessage.status != OutboxStatus.SENT)]
+    return [message_of(row).text for row in await klinik.all(OutboxMessage, OutboxMessage.status != OutboxStatus.SENT)]
 
 
 def clock(moment: datetime | None) -> str:

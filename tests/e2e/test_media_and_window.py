@@ -11,6 +11,7 @@ import httpx
 import pytest
 from aiohttp import web
 
+from handlers.kernel.outbox import message_of
 from storage.models import OutboxMessage, OutboxStatus, Person
 from tests.e2e.harness import (
     ANSWER,
@@ -74,7 +75,7 @@ async def answer_by_reply(klinik: Klinik, text: str) -> None:
 async def outbox_row(klinik: Klinik, person: Person, starts: str) -> OutboxMessage:
     """The outbox row to a person whose text starts with ``starts``."""
     rows = await klinik.all(OutboxMessage, OutboxMessage.recipient_id == person.id)
-    (row,) = [r for r in rows if r.payload["text"].startswith(starts)]
+    (row,) = [r for r in rows if message_of(r).text.startswith(starts)]
     return row
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from handlers.activities.assignment_form import create_assignment
 from handlers.activities.assignment_jobs import send_tugas_reminders
 from handlers.kernel.messages import Attachment, Channel
+from handlers.kernel.outbox import message_of
 from storage.models import Assignment, Person, Role, Submission
 from tests.support.driver import Driver
 
@@ -46,9 +47,9 @@ async def test_album_is_one_submission(driver: Driver, participant: Person, ment
 
     assert await submissions(driver) == [(1, "terkirim", "Foto nota belanja", 3, False)]
     notification = await driver.last(mentor)
-    assert notification.payload["text"].startswith("📥 Sari Wulandari mengirim *Hitung HPP* (versi 1, terkirim), 3 berkas")
-    assert [b["payload"] for b in notification.payload["buttons"]] == ["rvw:ok:1", "rvw:fix:1"]
-    assert len(notification.payload["attachments"]) == 3
+    assert message_of(notification).text.startswith("📥 Sari Wulandari mengirim *Hitung HPP* (versi 1, terkirim), 3 berkas")
+    assert [b.payload for b in message_of(notification).buttons] == ["rvw:ok:1", "rvw:fix:1"]
+    assert len(message_of(notification).attachments) == 3
 
 
 async def test_several_messages_until_selesai(driver: Driver, participant: Person, mentor: Person) -> None:
@@ -142,9 +143,9 @@ async def test_revision_loop_keeps_history(driver: Driver, participant: Person, 
     await driver.say(participant, "selesai")
     await driver.press(mentor, "rvw:ok:2", channel=Channel.TELEGRAM)
 
-    assert returned.payload["text"].startswith("↩️ Tugas *Hitung HPP* perlu revisi. Catatan dari Budi Santoso:\n\n"
+    assert message_of(returned).text.startswith("↩️ Tugas *Hitung HPP* perlu revisi. Catatan dari Budi Santoso:\n\n"
                                                "Biaya kemasan belum dihitung.\n\nPilih *Kirim ulang* jika sudah diperbaiki.")
-    assert [b["payload"] for b in returned.payload["buttons"]] == [f"tgs:send:{tugas.id}"]
+    assert [b.payload for b in message_of(returned).buttons] == [f"tgs:send:{tugas.id}"]
     assert await submissions(driver) == [(1, "perlu_revisi", "Versi pertama", 0, False),
                                          (2, "diterima", "Versi kedua dengan kemasan", 0, False)]
     assert (await driver.received(participant))[-1] == "🎉 Tugas *Hitung HPP* Anda diterima oleh Budi Santoso."
@@ -181,8 +182,8 @@ async def test_review_queue_shows_only_own_participants(driver: Driver, particip
     await driver.say(mentor, "tinjau", channel=Channel.TELEGRAM)
 
     queue = await driver.last(mentor)
-    assert queue.payload["text"] == "✅ 1 tugas menunggu penilaian (terlama di atas):"
-    assert [b["label"] for b in queue.payload["buttons"]] == ["Sari Wulandari · Profil usaha (v1)"]
+    assert message_of(queue).text == "✅ 1 tugas menunggu penilaian (terlama di atas):"
+    assert [b.label for b in message_of(queue).buttons] == ["Sari Wulandari · Profil usaha (v1)"]
 
 
 async def test_reminders_skip_submitted_and_extended(driver: Driver, participant: Person, mentor: Person) -> None:
@@ -224,7 +225,7 @@ async def test_participant_lists_open_tugas(driver: Driver, participant: Person,
     await driver.say(participant, "tugas")
 
     listing = await driver.last(participant)
-    assert listing.payload["text"].startswith(
+    assert message_of(listing).text.startswith(
         "📝 *Tugas Anda*\n\n• *Hitung HPP* — tenggat Jumat, 6 Mar 2026 09.00 WIB — belum dikirim")
 
 
@@ -239,5 +240,5 @@ async def test_mentor_creates_tugas_from_chat(driver: Driver, participant: Perso
     assert texts[-2].endswith("\n\nPilih *Simpan*, atau ketik *batal*.")
     assert texts[-1] == "✅ Tugas *Tugas 2: Foto produk* disimpan dan diumumkan ke 1 peserta."
     announcement = await driver.last(participant)
-    assert announcement.payload["text"].startswith("📝 Tugas baru: *Tugas 2: Foto produk*\n\nKirim 3 foto produk "
+    assert message_of(announcement).text.startswith("📝 Tugas baru: *Tugas 2: Foto produk*\n\nKirim 3 foto produk "
                                                    "dengan latar polos.\n\nTenggat: Jumat, 6 Mar 2026 17.00 WIB")

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from handlers.activities.attendance_jobs import close_checkin_windows, send_session_reminders
 from handlers.activities.session_form import create_meeting
 from handlers.kernel.messages import Attachment, Channel
+from handlers.kernel.outbox import message_of
 from storage.models import Attendance, AuditEntry, Meeting, Person, Role
 from tests.support.driver import Driver
 
@@ -103,9 +104,9 @@ async def test_button_check_in_after_mentor_opens(driver: Driver, participant: P
 
     await driver.press(participant, f"att:in:{meeting.id}")
 
-    assert invitation.payload["text"].startswith(
+    assert message_of(invitation).text.startswith(
         f"📣 Presensi *Kelas HPP* dibuka. Pilih *Hadir*, atau ketik *hadir {meeting.checkin_code}*.")
-    assert [b["payload"] for b in invitation.payload["buttons"]] == [f"att:in:{meeting.id}"]
+    assert [b.payload for b in message_of(invitation).buttons] == [f"att:in:{meeting.id}"]
     assert await records(driver) == [(meeting.id, participant.id, "hadir", "button")]
 
 
@@ -119,8 +120,8 @@ async def test_izin_with_photo_approved_by_mentor(driver: Driver, participant: P
 
     await driver.press(mentor, "lv:ok:1", channel=Channel.TELEGRAM)
 
-    assert request.payload["text"].startswith("🙋 Sari Wulandari mengajukan *sakit* untuk *Kelas HPP*")
-    assert request.payload["attachments"][0]["ref"] == "https://api.twilio.com/media/1"
+    assert message_of(request).text.startswith("🙋 Sari Wulandari mengajukan *sakit* untuk *Kelas HPP*")
+    assert message_of(request).attachments[0].ref == "https://api.twilio.com/media/1"
     assert (await driver.received(participant))[-1] == (
         "✅ Pengajuan sakit Anda untuk *Kelas HPP* disetujui oleh Budi Santoso.")
     assert await records(driver) == [(meeting.id, participant.id, "sakit", "leave")]
@@ -213,7 +214,7 @@ async def test_session_list_shows_day_and_start_time(driver: Driver, participant
     await driver.say(mentor, "sesi", channel=Channel.TELEGRAM)
 
     listing = await driver.last(mentor)
-    assert [(b["label"], b["payload"]) for b in listing.payload["buttons"]] == [
+    assert [(b.label, b.payload) for b in message_of(listing).buttons] == [
         ("Kelas HPP · 5 Mar 11.00", f"ses:show:{meeting.id}"), ("➕ Buat sesi", "sesf:new")]
 
 

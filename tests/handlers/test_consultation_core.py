@@ -1,6 +1,7 @@
 """A participant's question reaches their own mentor and the answer comes back."""
 
 from handlers.kernel.messages import Channel
+from handlers.kernel.outbox import message_of
 from storage.models import Person, Role
 from tests.support.driver import Driver
 
@@ -18,8 +19,8 @@ async def test_question_becomes_ticket_for_own_mentor(driver: Driver, participan
         "✅ Pertanyaan Anda diterima sebagai *#1*. Pendamping Anda, Budi Santoso, akan menjawab di sini."]
     notification = await driver.last(mentor)
     assert notification.channel == "telegram"
-    assert "Bagaimana cara daftar NIB?" in notification.payload["text"]
-    assert [b["payload"] for b in notification.payload["buttons"]] == ["ans:1", "close:1"]
+    assert "Bagaimana cara daftar NIB?" in message_of(notification).text
+    assert [b.payload for b in message_of(notification).buttons] == ["ans:1", "close:1"]
 
 
 async def test_mentor_answers_with_button_then_text(driver: Driver, participant: Person, mentor: Person) -> None:

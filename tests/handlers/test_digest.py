@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Channel
+from handlers.kernel.outbox import message_of
 from handlers.reports.targets import set_targets
 from scheduler.jobs import JOBS
 from scheduler.runner import run_job
@@ -107,7 +108,7 @@ async def run_digest(sessions: async_sessionmaker[AsyncSession], config: Config,
 
 
 async def media_path(sessions: async_sessionmaker[AsyncSession], row: OutboxMessage) -> Path:
-    token = row.payload["attachments"][0]["ref"].removeprefix("media:")
+    token = message_of(row).attachments[0].ref.removeprefix("media:")
     async with sessions() as session:
         link = await session.get(MediaLink, token)
     assert link is not None
@@ -148,7 +149,7 @@ async def test_chart_opens_and_plots_the_same_figures(
 
     row = (await driver.outbox(coordinator))[0]
     path = await media_path(sessions, row)
-    assert (row.payload["attachments"][0]["kind"], imread(path).shape) == ("photo", (1000, 640, 4))
+    assert (message_of(row).attachments[0].kind, imread(path).shape) == ("photo", (1000, 640, 4))
     plotted = json.loads(Image.open(path).text["Description"])
     assert plotted["cohorts"] == [["Angkatan 1", 50.0, 100.0], ["Angkatan 2", 100.0, 100.0]]
     assert plotted["ticket_ages"] == [0, 0, 0, 1]
@@ -187,8 +188,8 @@ async def test_ringkasan_on_demand_gives_the_week_so_far(
     await driver.say(mentor, "/ringkasan", channel=Channel.TELEGRAM)
 
     text, workbook = await driver.outbox(coordinator)
-    assert text.payload["text"].startswith("📊 *Ringkasan mingguan Klinik Bisnis*\nMinggu 2026-W10, s.d. 4 Mar pukul 09:00")
-    assert [a["kind"] for a in text.payload["attachments"] + workbook.payload["attachments"]] == ["photo", "document"]
+    assert message_of(text).text.startswith("📊 *Ringkasan mingguan Klinik Bisnis*\nMinggu 2026-W10, s.d. 4 Mar pukul 09:00")
+    assert [a.kind for a in message_of(text).attachments + message_of(workbook).attachments] == ["photo", "document"]
     assert (await driver.received(mentor))[-1].startswith("📋 *Ringkasan mingguan kelompok Anda* — 2026-W10")
 
 

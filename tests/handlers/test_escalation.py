@@ -2,7 +2,8 @@
 
 import pytest
 
-from handlers.kernel.messages import Channel
+from handlers.kernel.messages import Button, Channel
+from handlers.kernel.outbox import message_of
 from storage.models import Person, Role, TicketEscalation
 from tests.support.driver import Driver
 
@@ -37,8 +38,8 @@ async def test_mentor_sees_only_experts_of_the_topic(driver: Driver, participant
     await driver.say(mentor, "eskalasi 1", channel=TG)
 
     offer = await driver.last(mentor)
-    assert offer.payload["text"] == "Teruskan #1 (Legalitas/Perizinan) ke narasumber:"
-    assert offer.payload["buttons"] == [{"label": "Dr. Hana (legalitas, halal)", "payload": f"escx:1:{lawyer.id}"}]
+    assert message_of(offer).text == "Teruskan #1 (Legalitas/Perizinan) ke narasumber:"
+    assert message_of(offer).buttons == (Button("Dr. Hana (legalitas, halal)", f"escx:1:{lawyer.id}"),)
 
 
 async def test_expert_receives_ticket_with_note_and_participant_is_told(driver: Driver, participant: Person,
@@ -106,9 +107,9 @@ async def test_without_experts_of_the_topic_all_are_offered(driver: Driver, part
     await driver.press(mentor, "esc:1", channel=TG)
 
     offer = await driver.last(mentor)
-    assert offer.payload["text"] == (
+    assert message_of(offer).text == (
         "Belum ada narasumber khusus Legalitas/Perizinan. Pilih salah satu narasumber untuk #1:")
-    assert [b["payload"] for b in offer.payload["buttons"]] == [f"escx:1:{marketer.id}"]
+    assert [b.payload for b in message_of(offer).buttons] == [f"escx:1:{marketer.id}"]
 
 
 async def test_escalation_without_note_is_recorded(driver: Driver, participant: Person, mentor: Person,

@@ -3,6 +3,7 @@
 from sqlalchemy import select
 
 from handlers.kernel.messages import Channel
+from handlers.kernel.outbox import message_of
 from storage.models import FaqEntry, Person, Role, Ticket
 from tests.support.driver import Driver
 
@@ -17,7 +18,7 @@ async def answered_and_approved(driver: Driver, participant: Person, mentor: Per
     await driver.press(participant, "tp:legalitas")
     await driver.say(mentor, "jawab 1 Daftar di oss.go.id dengan NIK dan email.", channel=Channel.TELEGRAM)
     confirmation = await driver.last(mentor)
-    await driver.press(mentor, confirmation.payload["buttons"][0]["payload"], channel=Channel.TELEGRAM)
+    await driver.press(mentor, message_of(confirmation).buttons[0].payload, channel=Channel.TELEGRAM)
     await driver.press(coordinator, "fqa:1")
 
 
@@ -79,7 +80,7 @@ async def test_one_tap_continues_to_the_mentor(driver: Driver, participant: Pers
     await driver.press(dewi, "tp:legalitas")
 
     assert await count_tickets(driver) == 2
-    assert "gmn cara ngurus nib utk usaha makanan kak?" in (await driver.last(mentor)).payload["text"]
+    assert "gmn cara ngurus nib utk usaha makanan kak?" in message_of(await driver.last(mentor)).text
 
 
 async def test_proposal_not_yet_approved_is_not_offered(driver: Driver, participant: Person, mentor: Person) -> None:

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from handlers.activities.report_views import prompt_monthly_reports
 from handlers.kernel.messages import Channel
+from handlers.kernel.outbox import message_of
 from storage.models import MonthlyReport, Person, Role
 from tests.conftest import JAKARTA
 from tests.support.driver import Driver
@@ -93,9 +94,9 @@ async def test_permit_buttons_add_and_hapus_removes(driver: Driver, participant:
     await driver.say(participant, "tidak ada")
     await driver.say(participant, "ya")
 
-    assert again.payload["text"].startswith(
+    assert message_of(again).text.startswith(
         "Sudah terpilih: NIB. Untuk menghapus, ketik *hapus 1*.\n\n4/5 *Izin usaha*")
-    assert "\n\nTerpilih: NIB, Halal\n\n1. ✅ NIB\n2. P-IRT\n3. ✅ Halal\n" in again.payload["text"]
+    assert "\n\nTerpilih: NIB, Halal\n\n1. ✅ NIB\n2. P-IRT\n3. ✅ Halal\n" in message_of(again).text
     assert await stored_reports(driver) == [("2026-02", 750_000, 0, 25, ["halal"], "tidak ada")]
 
 
@@ -110,12 +111,12 @@ async def test_permits_carried_from_last_month_and_typed_numbers_add(driver: Dri
     await driver.say(participant, "selesai")
     await driver.say(participant, "tidak ada")
 
-    assert carried.payload["text"] == (
+    assert message_of(carried).text == (
         "4/5 *Izin usaha* yang sudah Anda miliki? Pilih untuk menambah (atau tulis nomornya, mis. *2,3*), "
         "lalu *Selesai*.\nUntuk menghapus, ketik *hapus* + nomornya, mis. *hapus 2*.\n\n"
         "Dari laporan bulan lalu: NIB\n\n1. ✅ NIB\n2. P-IRT\n3. Halal\n4. Lainnya\n5. ➡️ Selesai\n"
         "Balas dengan angka 1–5.")
-    assert "\n\nTerpilih: NIB, P-IRT, Halal\n\n" in added.payload["text"]
+    assert "\n\nTerpilih: NIB, P-IRT, Halal\n\n" in message_of(added).text
     assert (await driver.received(participant))[-1].endswith(
         "Izin: NIB, P-IRT, Halal\nMasalah utama: tidak ada\n\nPilih *Kirim*, atau *Ubah* untuk mengisi ulang."
         "\n\n1. ✅ Kirim\n2. ✏️ Ubah\nBalas dengan angka 1–2.")
@@ -139,7 +140,7 @@ async def test_one_report_per_month_editable_until_deadline(driver: Driver, part
     driver.clock.advance(days=2)
     await driver.say(participant, "laporan")
 
-    assert already.payload["text"].startswith("✅ Laporan Februari 2026 Anda sudah terkirim:\n\nOmzet: Rp 2.000.000")
+    assert message_of(already).text.startswith("✅ Laporan Februari 2026 Anda sudah terkirim:\n\nOmzet: Rp 2.000.000")
     assert await stored_reports(driver) == [("2026-02", 2_500_000, 1, 30, [], "Pemasaran online")]
     assert (await driver.received(participant))[-1] == (
         "Laporan bulanan dibuka mulai tanggal 25 setiap bulan. Sampai jumpa nanti!")

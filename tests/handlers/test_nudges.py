@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.kernel.config import Config
 from handlers.kernel.job_runs import is_quiet
+from handlers.kernel.outbox import message_of
 from scheduler.jobs import JOBS, Job
 from scheduler.runner import run_job
 from storage.models import JobRun, NudgeLog, Person
@@ -84,8 +85,8 @@ async def test_nudge_carries_the_approved_whatsapp_template(
     await run(sessions, config, at(4))
 
     row = await driver.last(absent)
-    assert (row.channel, row.payload["template"]) == ("whatsapp", "nudge")
-    assert row.payload["template_vars"] == {"1": "Sari", "2": "sesi berikutnya — kami tunggu kehadiran Anda"}
+    assert (row.channel, message_of(row).template) == ("whatsapp", "nudge")
+    assert message_of(row).template_vars == {"1": "Sari", "2": "sesi berikutnya — kami tunggu kehadiran Anda"}
 
 
 async def test_participant_who_replies_gets_no_more_steps(

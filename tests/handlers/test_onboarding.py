@@ -3,6 +3,7 @@
 from sqlalchemy import func, select
 
 from handlers.kernel.messages import Channel
+from handlers.kernel.outbox import message_of
 from storage.models import AuditEntry, Person, Role, Ticket, UnknownContact
 from tests.support.driver import Driver
 
@@ -16,7 +17,7 @@ async def test_unknown_whatsapp_number_is_told_whom_to_contact_and_recorded(driv
     await driver.say("+6281999999999", "halo, mau daftar")
 
     rows = await driver.outbox()
-    assert rows[-1].payload["text"] == ("Maaf, nomor Anda belum terdaftar di program ini. Silakan hubungi "
+    assert message_of(rows[-1]).text == ("Maaf, nomor Anda belum terdaftar di program ini. Silakan hubungi "
                                        "Dinas KUKM (021-000) agar didaftarkan. Pesan Anda sudah kami catat.")
     async with driver.sessions() as session:
         contact = (await session.execute(select(UnknownContact))).scalar_one()
@@ -27,7 +28,7 @@ async def test_telegram_stranger_is_asked_to_share_contact(driver: Driver) -> No
     await driver.say("4711", "halo", channel=Channel.TELEGRAM)
 
     row = (await driver.outbox())[-1]
-    assert row.payload["request_contact"] is True
+    assert message_of(row).request_contact is True
     assert row.address == "4711"
 
 
@@ -39,7 +40,7 @@ async def test_shared_contact_links_telegram_and_asks_consent(driver: Driver, me
 
     linked = await driver.refresh(sari)
     assert (linked.telegram_user_id, linked.preferred_channel) == ("4711", "telegram")
-    assert (await driver.last(sari)).payload["buttons"][0]["payload"] == "consent:yes"
+    assert message_of(await driver.last(sari)).buttons[0].payload == "consent:yes"
 
 
 async def test_nothing_proceeds_without_consent(driver: Driver, mentor: Person) -> None:

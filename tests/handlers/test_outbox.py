@@ -1,7 +1,7 @@
 """Outgoing messages become outbox rows: split to the channel's limit, buttons as numbered options."""
 
 from handlers.kernel.messages import Address, Button, Channel, Outgoing
-from handlers.kernel.outbox import enqueue, split_text
+from handlers.kernel.outbox import enqueue, message_of, split_text
 from storage.models import Person
 from tests.support.driver import Driver
 
@@ -27,9 +27,9 @@ async def test_long_answer_to_whatsapp_becomes_ordered_parts(driver: Driver, par
         await enqueue(session, Outgoing(text=long_text, person_id=participant.id), driver.clock.now, driver.config)
 
     rows = await driver.outbox(participant)
-    assert [row.payload["part"] for row in rows] == [1, 2, 3, 4]
-    assert all(len(row.payload["text"]) <= 1600 for row in rows)
-    assert " ".join(row.payload["text"] for row in rows).split() == long_text.split()
+    assert [message_of(row).part for row in rows] == [1, 2, 3, 4]
+    assert all(len(message_of(row).text) <= 1600 for row in rows)
+    assert " ".join(message_of(row).text for row in rows).split() == long_text.split()
 
 
 async def test_whatsapp_buttons_are_numbered_and_a_digit_presses_them(driver: Driver, participant: Person, mentor: Person) -> None:
@@ -41,7 +41,7 @@ async def test_whatsapp_buttons_are_numbered_and_a_digit_presses_them(driver: Dr
                                         buttons=(Button("Jawab", "ans:1"), Button("Tutup", "close:1"))),
                       driver.clock.now, driver.config)
 
-    assert (await driver.last(mentor)).payload["text"] == "Pilih:\n\n1. Jawab\n2. Tutup\nBalas dengan angka 1–2."
+    assert message_of(await driver.last(mentor)).text == "Pilih:\n\n1. Jawab\n2. Tutup\nBalas dengan angka 1–2."
     await driver.say(mentor, "1")
     assert (await driver.received(mentor))[-1] == "Tulis jawaban untuk #1 (ketik *batal* untuk membatalkan)."
 

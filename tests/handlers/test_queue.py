@@ -1,6 +1,7 @@
 """The mentor's queue and workspace: oldest first, thread and record, private notes, status changes."""
 
-from handlers.kernel.messages import Channel
+from handlers.kernel.messages import Button, Channel
+from handlers.kernel.outbox import message_of
 from storage.models import Person, Role
 from tests.support.driver import Driver
 
@@ -22,12 +23,12 @@ async def test_queue_lists_open_tickets_oldest_first(driver: Driver, participant
 
     await driver.say(mentor, "antrian", channel=TG)
 
-    assert (await driver.last(mentor)).payload["text"] == (
+    assert message_of(await driver.last(mentor)).text == (
         "📋 Antrian: 2 pertanyaan menunggu jawaban (terlama di atas)\n\n"
         "*#1* · 3 jam · Permodalan\nSari Wulandari (Keripik Sari)\n“pinjem modal buat beli oven”\n\n"
         "*#2* · 15 menit · Digital\nDewi (Batik Dewi)\n“jualan di shopee sepi”\n\n"
         "Ketik *buka 1* (atau nomor lain) untuk melihat percakapan.")
-    assert [b["payload"] for b in (await driver.last(mentor)).payload["buttons"]] == ["tk:1", "tk:2"]
+    assert [b.payload for b in message_of(await driver.last(mentor)).buttons] == ["tk:1", "tk:2"]
 
 
 async def test_queue_shows_age_in_days_and_skips_answered(driver: Driver, participant: Person,
@@ -35,12 +36,12 @@ async def test_queue_shows_age_in_days_and_skips_answered(driver: Driver, partic
     await ask(driver, participant, "pembukuan gimana", "keuangan")
     driver.clock.advance(days=2, hours=1)
     await driver.say(mentor, "/antrian", channel=TG)
-    waiting = (await driver.last(mentor)).payload["text"]
+    waiting = message_of(await driver.last(mentor)).text
     await driver.say(mentor, "jawab 1 Pakai buku kas sederhana.", channel=TG)
     await driver.say(mentor, "antrian", channel=TG)
 
     assert "*#1* · 2 hari · Keuangan/Pembukuan" in waiting
-    assert (await driver.last(mentor)).payload["text"] == "🎉 Tidak ada pertanyaan yang menunggu jawaban."
+    assert message_of(await driver.last(mentor)).text == "🎉 Tidak ada pertanyaan yang menunggu jawaban."
 
 
 async def test_open_shows_thread_record_and_private_notes(driver: Driver, participant: Person,
@@ -53,13 +54,13 @@ async def test_open_shows_thread_record_and_private_notes(driver: Driver, partic
     await driver.say(mentor, "buka 2", channel=TG)
 
     view = await driver.last(mentor)
-    assert view.payload["text"] == (
+    assert message_of(view).text == (
         "🗂 *#2* · Permodalan · menunggu jawaban\nPeserta: Sari Wulandari — Keripik Sari\n"
         "Angkatan: Angkatan 1 · Kecamatan: Beji\nNarasumber: -\n"
         "Pertanyaan sebelumnya: #1 Legalitas/Perizinan (ditutup)\n\n"
         "[04/03 09:00] Sari Wulandari: pinjem modal\n"
         "[04/03 09:00] 🔒 Catatan Budi Santoso (pendamping): Pernah ditolak bank, cek SLIK")
-    assert [b["payload"] for b in view.payload["buttons"]] == ["ans:2", "done:2", "esc:2", "note:2", "close:2"]
+    assert [b.payload for b in message_of(view).buttons] == ["ans:2", "done:2", "esc:2", "note:2", "close:2"]
 
 
 async def test_note_never_reaches_the_participant(driver: Driver, participant: Person, mentor: Person) -> None:
@@ -126,4 +127,4 @@ async def test_mentor_corrects_the_topic(driver: Driver, participant: Person, me
 async def test_queue_is_in_the_mentor_menu(driver: Driver, mentor: Person) -> None:
     await driver.say(mentor, "menu", channel=TG)
 
-    assert {"label": "📋 Antrian pertanyaan", "payload": "cmd:antrian"} in (await driver.last(mentor)).payload["buttons"]
+    assert Button("📋 Antrian pertanyaan", "cmd:antrian") in message_of(await driver.last(mentor)).buttons

@@ -13,6 +13,7 @@ from handlers.consultation.ticket_figures import (
 from handlers.consultation.worktime import add_working_hours, calendar_of, working_hours_between
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Channel
+from handlers.kernel.outbox import message_of
 from scheduler.jobs import JOBS
 from scheduler.runner import run_job
 from storage.models import Person, Role, Ticket, TicketSlaStep
@@ -126,9 +127,9 @@ async def test_without_backup_coordinators_pick_who_answers(driver: Driver, part
     await tick(driver, at(9, 9))
 
     pick = await driver.last(coordinator)
-    assert pick.payload["text"].startswith("⚠️ Pertanyaan #1 belum dijawab oleh Budi Santoso selama 24 jam kerja dan "
+    assert message_of(pick).text.startswith("⚠️ Pertanyaan #1 belum dijawab oleh Budi Santoso selama 24 jam kerja dan "
                                            "belum ada pendamping cadangan.")
-    await driver.say(coordinator, str(len(pick.payload["buttons"])))
+    await driver.say(coordinator, str(len(message_of(pick).buttons)))
 
     assert (await driver.received(participant))[-1] == "Pertanyaan #1 Anda kini dijawab oleh pendamping Citra."
     assert (await driver.received(coordinator))[-1] == "#1 dialihkan ke Citra."

@@ -5,6 +5,8 @@ from sqlalchemy import select
 
 from handlers.consultation.topics import Topic, default_topics, guess_topic
 from handlers.kernel.config import Config
+from handlers.kernel.messages import Button
+from handlers.kernel.outbox import message_of
 from scheduler.jobs import JOBS
 from scheduler.runner import run_job
 from storage.models import ConversationState, Person, Ticket
@@ -38,9 +40,9 @@ async def test_participant_confirms_guessed_topic_with_one_tap(driver: Driver, p
     prompt = await driver.last(participant)
     await driver.press(participant, "tp:legalitas")
 
-    assert prompt.payload["buttons"][0] == {"label": "✅ Legalitas/Perizinan", "payload": "tp:legalitas"}
+    assert message_of(prompt).buttons[0] == Button("✅ Legalitas/Perizinan", "tp:legalitas")
     assert [(t.topic, t.mentor_id) for t in await tickets(driver)] == [("legalitas", mentor.id)]
-    assert "— Legalitas/Perizinan:" in (await driver.last(mentor)).payload["text"]
+    assert "— Legalitas/Perizinan:" in message_of(await driver.last(mentor)).text
 
 
 async def test_participant_picks_another_topic_by_number(driver: Driver, participant: Person, mentor: Person) -> None:
@@ -65,7 +67,7 @@ async def test_more_text_before_choosing_joins_the_question(driver: Driver, part
     await driver.press(participant, "tp:permodalan")
 
     assert prompt.startswith("Pesan ditambahkan. Topiknya *Permodalan*, betul?")
-    assert "Halo kak\nsaya mau pinjem modal" in (await driver.last(mentor)).payload["text"]
+    assert "Halo kak\nsaya mau pinjem modal" in message_of(await driver.last(mentor)).text
 
 
 async def test_nothing_is_queued_before_the_topic_is_chosen(driver: Driver, participant: Person,
@@ -95,8 +97,8 @@ async def test_programme_topics_are_configurable(driver: Driver, participant: Pe
         Topic("umum", (("id", "Umum"),))))
     await driver.say(participant, "bisa ekspor ke luar negri?")
 
-    assert (await driver.last(participant)).payload["buttons"] == [
-        {"label": "✅ Ekspor", "payload": "tp:ekspor"}, {"label": "Umum", "payload": "tp:umum"}]
+    assert message_of(await driver.last(participant)).buttons == (
+        Button("✅ Ekspor", "tp:ekspor"), Button("Umum", "tp:umum"))
 
 
 async def test_stale_topic_button_gets_a_hint(driver: Driver, participant: Person, mentor: Person) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Address, Attachment, Channel, Inbound
+from handlers.kernel.outbox import message_of
 from handlers.router import handle_inbox_item
 from storage.models import InboxItem, OutboxMessage, Person
 
@@ -84,7 +85,7 @@ class Driver:
         """Texts the person was sent since the last call for them."""
         rows = [row for row in await self.outbox(person) if row.id not in self._seen]
         self._seen.update(row.id for row in rows)
-        return [row.payload["text"] for row in rows]
+        return [message_of(row).text for row in rows]
 
     async def last(self, person: Person) -> OutboxMessage:
         """The newest row owed to a person."""
