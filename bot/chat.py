@@ -14,23 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.delivery import DeliveryWorker, Pace, RateLimiter
 from bot.inbox import InboxProcessor, ingest
 from handlers.kernel.config import Config
+from handlers.kernel.i18n import t
 from handlers.kernel.messages import Address, Channel, Inbound
 from handlers.kernel.outbox import message_of
 from scheduler.jobs import JOBS
 from scheduler.runner import run_job
 from storage.models import OutboxMessage, Person
-
-HELP = """Perintah chat (lainnya dikirim ke bot sebagai pesan):
-  /orang             daftar orang di roster
-  /sebagai N|nama    bertindak sebagai orang itu (nomor dari /orang, nama, atau telepon)
-  /kanal telegram|whatsapp   ganti kanal orang ini
-  /kontak            (Telegram) bagikan nomor sendiri
-  /tekan N           tekan tombol N dari pesan terakhir
-  /balas M teks      (Telegram) balas pesan bernomor M
-  /foto [keterangan] kirim foto contoh
-  /waktu [YYYY-MM-DD HH:MM]  lihat atau ubah jam
-  /jalankan [job]    jalankan tugas terjadwal sekarang (tanpa nama: daftar)
-  /keluar            selesai"""
 
 
 @dataclass
@@ -79,13 +68,18 @@ class ChatSession:
     def print(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
 
+    def say(self, key: str, **values: object) -> None:
+        """Print a text of the cli catalog in the configured language."""
+        self.print(t(key, self.config.language, **values))
+
     async def show(self, row: OutboxMessage) -> str:
         async with self.sessions() as session:
             person = await session.get(Person, row.recipient_id) if row.recipient_id else None
         self.shown += 1
         number = self.shown
         who = f"{person.name} ({person.role}, {row.channel})" if person else f"{row.address} ({row.channel})"
-        self.print(f"\n┌─ untuk {who} · pesan {number}")
+        self.print()
+        self.say("cli.chat_to", who=who, number=number)
         message = message_of(row)
         for line in message.text.splitlines() or [""]:
             self.print(f"│ {line}")
@@ -95,7 +89,7 @@ class ChatSession:
         if message.buttons and row.channel == "telegram":
             self.print("│ " + "  ".join(f"[{i}] {label}" for i, (label, _) in enumerate(seen.buttons, 1)))
         if message.request_contact:
-            self.print("│ [📱 Bagikan nomor saya]  (ketik /kontak)")
+            self.say("cli.chat_share_contact", button=t("core.share_contact_button", self.config.language))
         for attachment in message.attachments:
             self.print(f"│ 📎 {attachment.kind} {attachment.name or ''}")
         self.print("└─")
@@ -113,11 +107,11 @@ class ChatSession:
         else:
             match = next((p for p in people if wanted.lower() in p.name.lower() or wanted in p.phone), None)
         if match is None:
-            self.print("Tidak ditemukan. Ketik /orang untuk daftar.")
+            self.say("cli.chat_not_found")
             return
         self.actor = match
         self.channel = Channel(match.preferred_channel or Channel.WHATSAPP)
-        self.print(f"Sekarang Anda: {match.name} ({match.role}) lewat {self.channel}.")
+        self.say("cli.chat_now_as", name=match.name, role=match.role, channel=self.channel)
 
     def address(self) -> Address:
         assert self.actor is not None
@@ -131,7 +125,7 @@ class ChatSession:
 
     async def send(self, text: str = "", **extra: object) -> None:
         if self.actor is None:
-            self.print("Pilih dulu siapa Anda: /orang lalu /sebagai N")
+            self.say("cli.chat_choose_first")
             return
         self.counter += 1
         address = self.address()
@@ -191,13 +185,13 @@ async def cmd_as(chat: ChatSession, args: list[str]) -> bool:
 async def cmd_channel(chat: ChatSession, args: list[str]) -> bool:
     if args and args[0] in ("telegram", "whatsapp"):
         chat.channel = Channel(args[0])
-    chat.print(f"Kanal: {chat.channel}")
+    chat.say("cli.chat_channel", channel=chat.channel)
     return True
 
 
 async def cmd_contact(chat: ChatSession, _args: list[str]) -> bool:
     if chat.actor is None:
-        chat.print("Pilih dulu siapa Anda: /sebagai N")
+        chat.say("cli.chat_choose_first")
         return True
     chat.channel = Channel.TELEGRAM
     await chat.send("", contact_phone=chat.actor.phone, contact_user_id=chat.telegram_id())
@@ -207,7 +201,7 @@ async def cmd_contact(chat: ChatSession, _args: list[str]) -> bool:
 async def cmd_press(chat: ChatSession, args: list[str]) -> bool:
     seen = await chat.last_seen() if chat.actor else None
     if not seen or not args or not args[0].isdigit() or not 1 <= int(args[0]) <= len(seen.buttons):
-        chat.print("Tidak ada tombol dengan nomor itu.")
+        chat.say("cli.chat_no_button")
         return True
     if chat.channel == Channel.WHATSAPP:
         await chat.send(args[0])
@@ -218,7 +212,7 @@ async def cmd_press(chat: ChatSession, args: list[str]) -> bool:
 
 async def cmd_reply(chat: ChatSession, args: list[str]) -> bool:
     if len(args) < 2 or not args[0].isdigit():
-        chat.print("Cara: /balas NOMOR_PESAN teks")
+        chat.say("cli.chat_reply_usage")
         return True
     await chat.send(" ".join(args[1:]), reply_to_external_id=f"chat-{args[0]}")
     return True
@@ -236,23 +230,25 @@ async def cmd_time(chat: ChatSession, args: list[str]) -> bool:
     if args:
         wanted = datetime.strptime(" ".join(args), "%Y-%m-%d %H:%M").replace(tzinfo=chat.config.timezone)
         chat.clock_offset = wanted - datetime.now(UTC)
-    chat.print(f"Jam: {chat.now().astimezone(chat.config.timezone):%A %Y-%m-%d %H:%M %Z}")
+    now = chat.now().astimezone(chat.config.timezone)
+    chat.say("cli.chat_clock", weekday=t("dates.weekdays", chat.config.language).split(",")[now.weekday()],
+             when=f"{now:%Y-%m-%d %H:%M %Z}")
     return True
 
 
 async def cmd_run(chat: ChatSession, args: list[str]) -> bool:
     job = next((j for j in JOBS if args and j.id == args[0]), None)
     if job is None:
-        chat.print("Tugas terjadwal: " + (", ".join(j.id for j in JOBS) or "(belum ada)"))
+        chat.say("cli.chat_jobs", jobs=", ".join(j.id for j in JOBS) or t("cli.chat_no_jobs", chat.config.language))
         return True
     count = await run_job(job, chat.sessions, chat.config, chat.now())
-    chat.print(f"{job.id}: {count} pesan")
+    chat.say("cli.chat_job_done", job=job.id, count=count)
     await chat.settle()
     return True
 
 
 async def cmd_help(chat: ChatSession, _args: list[str]) -> bool:
-    chat.print(HELP)
+    chat.say("cli.chat_help")
     return True
 
 
@@ -268,15 +264,15 @@ COMMANDS = {"/orang": cmd_people, "/sebagai": cmd_as, "/kanal": cmd_channel, "/k
 async def repl(sessions: async_sessionmaker[AsyncSession], config: Config, actor: str | None = None) -> None:
     """Read lines until /keluar or end of input."""
     chat = ChatSession(sessions, config)
-    chat.print("Klinik Bisnis — mode chat. Ketik /bantuan-chat untuk perintah chat, /orang untuk daftar orang.")
+    chat.say("cli.chat_welcome")
     await chat.settle()
     if not await chat.people():
-        chat.print("Roster masih kosong: jalankan `klinik demo` (contoh) atau `klinik roster import FILE`.")
+        chat.say("cli.chat_empty_roster")
     if actor:
         await chat.choose(actor)
     loop = asyncio.get_running_loop()
     while True:
-        who = f"{chat.actor.name} · {chat.channel}" if chat.actor else "belum memilih"
+        who = f"{chat.actor.name} · {chat.channel}" if chat.actor else t("cli.chat_nobody", config.language)
         line = await loop.run_in_executor(None, _read_line, f"\n[{who}] > ")
         if line is None or not await chat.handle(line.strip()):
             break

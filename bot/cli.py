@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from bot.commands import MODULES
 from bot.settings import SettingsError
+from handlers.kernel.i18n import t
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SettingsError as error:
-        print(f"Konfigurasi tidak valid / invalid configuration:\n{error}", file=sys.stderr)
+        # The settings did not load, so the language is read as given (a bad value falls back to Indonesian).
+        print(t("cli.invalid_settings", os.environ.get("KLINIK_LANGUAGE", "id"), error=error), file=sys.stderr)
         return 2
 
 

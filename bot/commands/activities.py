@@ -22,6 +22,7 @@ from handlers.activities.dates import (
 )
 from handlers.activities.session_form import announce_meeting, create_meeting
 from handlers.kernel.config import Config
+from handlers.kernel.i18n import t
 from handlers.kernel.outbox import enqueue_all
 from handlers.kernel.phones import normalize_phone
 from storage.db import make_engine, make_sessionmaker, upgrade
@@ -84,22 +85,22 @@ def _run(work: Callable[[AsyncSession, Config, datetime], Awaitable[T]], *, writ
     return asyncio.run(main())
 
 
-async def _audience(session: AsyncSession, args: argparse.Namespace) -> tuple[str, int | None]:
+async def _audience(session: AsyncSession, args: argparse.Namespace, language: str) -> tuple[str, int | None]:
     """(cohort, mentor_id) from --cohort or --mentor-phone, checked against the roster."""
     if args.mentor_phone:
         try:
             phone = normalize_phone(args.mentor_phone)
         except ValueError as error:
-            raise InputError(f"Nomor pendamping tidak valid: {args.mentor_phone}") from error
+            raise InputError(t("cli.mentor_phone_invalid", language, phone=args.mentor_phone)) from error
         mentor = (await session.execute(select(Person).where(Person.phone == phone,
                                                              Person.role == Role.PENDAMPING))).scalar_one_or_none()
         if mentor is None:
-            raise InputError(f"Tidak ada pendamping dengan nomor {phone}.")
+            raise InputError(t("cli.mentor_unknown", language, phone=phone))
         return "", mentor.id
     count = await session.scalar(select(func.count()).select_from(Person).where(
         Person.role == Role.PESERTA, Person.cohort == args.cohort))
     if not count:
-        raise InputError(f"Angkatan {args.cohort!r} tidak punya peserta di roster.")
+        raise InputError(t("cli.cohort_empty", language, cohort=args.cohort))
     return args.cohort, None
 
 
@@ -109,14 +110,14 @@ def _day(text: str, config: Config, now: datetime) -> date:
     except ValueError:
         day = parse_day(text, now.astimezone(config.timezone).date())
     if day is None:
-        raise InputError(f"Tanggal tidak terbaca: {text!r} (contoh: 2026-03-12, 12/3, besok)")
+        raise InputError(t("cli.date_unreadable", config.language, text=text))
     return day
 
 
-def _clock(text: str) -> time:
+def _clock(text: str, language: str) -> time:
     clock = parse_clock(text)
     if clock is None:
-        raise InputError(f"Jam tidak terbaca: {text!r} (contoh: 09.00)")
+        raise InputError(t("cli.clock_unreadable", language, text=text))
     return clock
 
 
@@ -127,27 +128,27 @@ def _moment(text: str, config: Config, now: datetime) -> datetime:
     except ValueError:
         moment = parse_moment(text, now, config.timezone, time(23, 59))
     if moment is None:
-        raise InputError(f"Waktu tidak terbaca: {text!r} (contoh: \"2026-03-12 17:00\", \"12/3 17.00\")")
+        raise InputError(t("cli.moment_unreadable", config.language, text=text))
     return moment
 
 
 def cmd_session_add(args: argparse.Namespace) -> int:
     """Create a session, announce it, print its check-in code."""
     async def work(session: AsyncSession, config: Config, now: datetime) -> str:
-        cohort, mentor_id = await _audience(session, args)
+        cohort, mentor_id = await _audience(session, args, config.language)
         day = _day(args.date, config, now)
-        starts_at = datetime.combine(day, _clock(args.start), tzinfo=config.timezone)
-        ends_at = datetime.combine(day, _clock(args.end), tzinfo=config.timezone)
+        starts_at = datetime.combine(day, _clock(args.start, config.language), tzinfo=config.timezone)
+        ends_at = datetime.combine(day, _clock(args.end, config.language), tzinfo=config.timezone)
         if ends_at <= starts_at or starts_at <= now:
-            raise InputError("Jam selesai harus setelah jam mulai, dan sesi belum boleh lewat.")
+            raise InputError(t("cli.session_times", config.language))
         meeting = await create_meeting(session, title=args.title, cohort=cohort, mentor_id=mentor_id,
                                        starts_at=starts_at, ends_at=ends_at, place=args.place or "",
                                        link=args.link or "", created_by_id=None, now=now, config=config)
         messages = await announce_meeting(session, meeting, config)
         await enqueue_all(session, messages, now, config)
-        return (f"Sesi #{meeting.id} disimpan: {meeting.title}, "
-                f"{format_span(starts_at, ends_at, config.timezone, config.language)}. "
-                f"Kode presensi: {meeting.checkin_code}. Diumumkan ke {len(messages)} peserta.")
+        return t("cli.session_saved", config.language, id=meeting.id, title=meeting.title,
+                 when=format_span(starts_at, ends_at, config.timezone, config.language),
+                 code=meeting.checkin_code, count=len(messages))
 
     return _report(lambda: _run(work, write=True))
 
@@ -157,30 +158,31 @@ def cmd_session_list(_args: argparse.Namespace) -> int:
     async def work(session: AsyncSession, config: Config, now: datetime) -> list[str]:
         query = (select(Meeting, func.count(Attendance.id)).outerjoin(Attendance, Attendance.meeting_id == Meeting.id)
                  .where(Meeting.ends_at >= now - timedelta(days=7)).group_by(Meeting.id).order_by(Meeting.starts_at))
-        return [f"#{m.id}  {format_span(m.starts_at, m.ends_at, config.timezone, config.language)}  {m.title}  "
-                f"[{m.cohort or f'kelompok #{m.mentor_id}'}]  kode {m.checkin_code}  presensi {count}"
-                for m, count in await session.execute(query)]
+        lines = [t("cli.session_line", config.language, id=m.id, title=m.title, code=m.checkin_code, count=count,
+                   when=format_span(m.starts_at, m.ends_at, config.timezone, config.language),
+                   audience=m.cohort or t("cli.group", config.language, mentor=m.mentor_id))
+                 for m, count in await session.execute(query)]
+        return lines or [t("cli.no_sessions", config.language)]
 
-    lines = _run(work, write=False)
-    print("\n".join(lines) or "Belum ada sesi.")
+    print("\n".join(_run(work, write=False)))
     return 0
 
 
 def cmd_tugas_add(args: argparse.Namespace) -> int:
     """Create a tugas and announce it."""
     async def work(session: AsyncSession, config: Config, now: datetime) -> str:
-        cohort, mentor_id = await _audience(session, args)
+        cohort, mentor_id = await _audience(session, args, config.language)
         due_at = _moment(args.due, config, now)
         cutoff_at = _moment(args.cutoff, config, now) if args.cutoff else None
         if due_at <= now or (cutoff_at is not None and cutoff_at <= due_at):
-            raise InputError("Tenggat harus di masa depan, dan batas akhir setelah tenggat.")
+            raise InputError(t("cli.tugas_times", config.language))
         assignment = await create_assignment(session, title=args.title, description=args.description, cohort=cohort,
                                              mentor_id=mentor_id, due_at=due_at, cutoff_at=cutoff_at,
                                              created_by_id=None, now=now)
         messages = await announce_assignment(session, assignment, config)
         await enqueue_all(session, messages, now, config)
-        return (f"Tugas #{assignment.id} disimpan: {assignment.title}, tenggat "
-                f"{format_moment(due_at, config.timezone, config.language)}. Diumumkan ke {len(messages)} peserta.")
+        return t("cli.tugas_saved", config.language, id=assignment.id, title=assignment.title,
+                 due=format_moment(due_at, config.timezone, config.language), count=len(messages))
 
     return _report(lambda: _run(work, write=True))
 
@@ -192,12 +194,13 @@ def cmd_tugas_list(_args: argparse.Namespace) -> int:
                  .outerjoin(Submission, Submission.assignment_id == Assignment.id)
                  .where(Assignment.due_at >= now - timedelta(days=30)).group_by(Assignment.id)
                  .order_by(Assignment.due_at))
-        return [f"#{a.id}  tenggat {format_moment(a.due_at, config.timezone, config.language)}  {a.title}  "
-                f"[{a.cohort or f'kelompok #{a.mentor_id}'}]  terkumpul {count}"
-                for a, count in await session.execute(query)]
+        lines = [t("cli.tugas_line", config.language, id=a.id, title=a.title, count=count,
+                   due=format_moment(a.due_at, config.timezone, config.language),
+                   audience=a.cohort or t("cli.group", config.language, mentor=a.mentor_id))
+                 for a, count in await session.execute(query)]
+        return lines or [t("cli.no_tugas", config.language)]
 
-    lines = _run(work, write=False)
-    print("\n".join(lines) or "Belum ada tugas.")
+    print("\n".join(_run(work, write=False)))
     return 0
 
 
@@ -205,6 +208,6 @@ def _report(action: Callable[[], str]) -> int:
     try:
         print(action())
     except InputError as error:
-        print(error)
+        print(error)  # already in the configured language
         return 2
     return 0

@@ -88,7 +88,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     try:
         print(in_transaction(work))
     except CoverError as error:
-        print(t(error.key, **error.values), file=sys.stderr)
+        print(t(error.key, load_settings().language, **error.values), file=sys.stderr)
         return 1
     return 0
 
@@ -110,11 +110,12 @@ def cmd_list(_args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     """Cancel a leave by number."""
-    async def work(session: AsyncSession, config: Config) -> bool:
-        return await cancel_absence(session, args.id, datetime.now(UTC)) is not None
+    async def work(session: AsyncSession, config: Config) -> tuple[bool, str]:
+        done = await cancel_absence(session, args.id, datetime.now(UTC)) is not None
+        return done, t("cons.cuti_cancelled" if done else "cons.cuti_unknown", config.language, id=args.id)
 
-    done = in_transaction(work)
-    print(t("cons.cuti_cancelled" if done else "cons.cuti_unknown", id=args.id))
+    done, text = in_transaction(work)
+    print(text)
     return 0 if done else 1
 
 
@@ -122,11 +123,13 @@ def cmd_calendar(args: argparse.Namespace) -> int:
     """List the weekdays of a year that have no working hours (national holidays and cuti bersama)."""
     config = load_settings().handler_config()
     calendar = calendar_of(config)
+    weekdays = t("dates.weekdays", config.language).split(",")
     year = args.year or datetime.now(config.timezone).year
     day = date(year, 1, 1)
     while day.year == year:
         if day.weekday() in calendar.workdays and not calendar.is_working_day(day):
-            kind = "cuti bersama" if day in calendar.days_off else "libur nasional"
-            print(f"{day.isoformat()} {day.strftime('%a')}  {kind}")
+            kind = t("cli.cuti_bersama" if day in calendar.days_off else "cli.national_holiday", config.language)
+            print(t("cli.calendar_line", config.language, day=day.isoformat(), weekday=weekdays[day.weekday()],
+                    kind=kind))
         day += timedelta(days=1)
     return 0

@@ -6,13 +6,19 @@ import argparse
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.commands.roster import summary_text
 from bot.settings import Settings, load_settings
+from handlers.kernel.i18n import t
 from storage.db import make_engine, make_sessionmaker, upgrade
 from storage.models import Person
+
+if TYPE_CHECKING:
+    from handlers.people.roster import ImportSummary
 
 DEMO_ROSTER = Path(__file__).resolve().parent.parent / "templates" / "demo_roster.csv"
 
@@ -37,7 +43,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
 
     settings = load_settings()
     if not settings.has_telegram and not settings.has_whatsapp:
-        print("Peringatan: Telegram dan WhatsApp belum dikonfigurasi (.env). Hanya server HTTP yang berjalan.")
+        print(t("cli.no_channels", settings.language))
     asyncio.run(serve(settings))
     return 0
 
@@ -64,14 +70,13 @@ def cmd_demo(_args: argparse.Namespace) -> int:
     """Import the bundled demo roster (idempotent)."""
     settings = load_settings()
     summary = asyncio.run(load_demo(settings))
-    print(f"Roster demo dimuat ke {settings.database_url}: {summary}")
-    print("Ada juga sesi demo yang presensinya sedang dibuka dan satu tugas demo.")
-    print("Coba: klinik chat, lalu /orang dan /sebagai Sari (peserta), /sebagai Budi (pendamping),")
-    print("/sebagai Rina (koordinator). Kode presensi: klinik session list.")
+    print(t("cli.demo_loaded", settings.language, database=settings.database_url,
+            summary=summary_text(summary, settings.language)))
+    print(t("cli.demo_next", settings.language))
     return 0
 
 
-async def load_demo(settings: Settings) -> object:
+async def load_demo(settings: Settings) -> ImportSummary:
     """Import the demo roster into the configured database."""
     from handlers.people.roster import apply_roster, read_roster, validate_roster
 
@@ -123,5 +128,5 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
     """Apply every migration to the configured database."""
     settings = load_settings()
     asyncio.run(upgrade(settings.database_url))
-    print("Database up to date.")
+    print(t("cli.db_upgraded", settings.language))
     return 0

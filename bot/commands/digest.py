@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.settings import load_settings
+from handlers.kernel.i18n import t
 from handlers.participation.scores import compute_scores, parse_week, week_of
 from handlers.reports.digest import build_digest
 from handlers.reports.render import coordinator_text, write_chart, write_workbook
@@ -35,7 +36,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     week = parse_week(args.week) if args.week else week_of(now, config.timezone)
     if week is None:
-        print(f"Minggu tidak dikenal: {args.week!r} (contoh: 2026-W10)")
+        print(t("cli.week_unknown", config.language, week=args.week))
         return 2
 
     async def main() -> Digest:
@@ -55,7 +56,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
     write_chart(digest, chart, config.language)
     write_workbook(digest, book, config.language)
     print(coordinator_text(digest, config, config.language))
-    print(f"\nGrafik: {chart}\nExcel: {book}")
+    print()
+    print(t("cli.digest_files", config.language, chart=chart, workbook=book))
     return 0
 
 
@@ -69,7 +71,7 @@ def cmd_target(args: argparse.Namespace) -> int:
         if "name" not in programme or missing:
             raise KeyError("programme.name" if "name" not in programme else "agency.code")
     except (OSError, tomllib.TOMLDecodeError, KeyError) as error:
-        print(f"File target tidak bisa dibaca: {error}")
+        print(t("cli.target_unreadable", settings.language, error=error))
         return 2
 
     async def main() -> None:
@@ -82,5 +84,6 @@ def cmd_target(args: argparse.Namespace) -> int:
             await engine.dispose()
 
     asyncio.run(main())
-    print(f"Target {programme['name']}: {programme.get('target', 0)} peserta, {len(agencies)} instansi.")
+    print(t("cli.target_set", settings.language, name=programme["name"], target=programme.get("target", 0),
+            agencies=len(agencies)))
     return 0

@@ -56,7 +56,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         rows = read_roster(args.file)
     except RosterFileError as error:
-        print(error, file=sys.stderr)
+        print(error, file=sys.stderr)  # the roster module's text
         return 1
     return asyncio.run(import_rows(settings, rows, dry_run=args.dry_run, source=args.file.name))
 
@@ -75,34 +75,41 @@ async def import_rows(settings: Settings, rows: list[RosterRow], *, dry_run: boo
             else:
                 await session.commit()
     except RosterInvalid as invalid:
-        print_problems(invalid.problems)
+        print_problems(invalid.problems, settings.language)
         return 1
     finally:
         await engine.dispose()
-    print_summary(summary, len(rows), dry_run=dry_run)
+    print_summary(summary, len(rows), settings.language, dry_run=dry_run)
     return 0
 
 
-def print_problems(problems: list[RosterProblem]) -> None:
+def print_problems(problems: list[RosterProblem], language: str) -> None:
     """Each problem on its own line on stderr ("baris 7: …"), then what to do."""
     stream = sys.stderr
     for problem in problems[:MAX_LINES_SHOWN]:
-        print(problem, file=stream)
+        print(problem, file=stream)  # the roster module's text
     if len(problems) > MAX_LINES_SHOWN:
-        print(t("roster.cli_more", count=len(problems) - MAX_LINES_SHOWN), file=stream)
-    print(t("roster.cli_problems", count=len(problems)), file=stream)
+        print(t("roster.cli_more", language, count=len(problems) - MAX_LINES_SHOWN), file=stream)
+    print(t("roster.cli_problems", language, count=len(problems)), file=stream)
 
 
-def print_summary(summary: ImportSummary, rows: int, *, dry_run: bool) -> None:
+def summary_text(summary: ImportSummary, language: str) -> str:
+    """"dibuat 3, diperbarui 1, tidak berubah 20"."""
+    return t("roster.summary", language, created=summary.created, updated=summary.updated,
+             unchanged=summary.unchanged)
+
+
+def print_summary(summary: ImportSummary, rows: int, language: str, *, dry_run: bool) -> None:
     """Counts, then who was updated and in which columns."""
-    print(t("roster.cli_dry_run" if dry_run else "roster.cli_done", rows=rows, summary=summary))
+    print(t("roster.cli_dry_run" if dry_run else "roster.cli_done", language, rows=rows,
+            summary=summary_text(summary, language)))
     if summary.changes:
-        print(t("roster.cli_updated"))
+        print(t("roster.cli_updated", language))
     for change in summary.changes[:MAX_LINES_SHOWN]:
-        print(t("roster.cli_updated_row", line=change.line, name=change.name,
+        print(t("roster.cli_updated_row", language, line=change.line, name=change.name,
                 fields=", ".join(change.columns)))
     if len(summary.changes) > MAX_LINES_SHOWN:
-        print(t("roster.cli_more_updated", count=len(summary.changes) - MAX_LINES_SHOWN))
+        print(t("roster.cli_more_updated", language, count=len(summary.changes) - MAX_LINES_SHOWN))
 
 
 class TextProgress:
@@ -127,16 +134,17 @@ class TextProgress:
 
 def cmd_template(args: argparse.Namespace) -> int:
     """Write the roster template (CSV, or XLSX with --xlsx or an .xlsx --out) without overwriting."""
+    language = load_settings().language
     as_xlsx = args.xlsx or (args.out is not None and args.out.suffix.lower() == ".xlsx")
     out: Path = args.out or Path("roster_template.xlsx" if as_xlsx else "roster_template.csv")
     if out.exists():
-        print(t("roster.cli_exists", path=out), file=sys.stderr)
+        print(t("roster.cli_exists", language, path=out), file=sys.stderr)
         return 1
     if as_xlsx:
         write_template_xlsx(out)
     else:
         shutil.copyfile(TEMPLATE_CSV, out)
-    print(t("roster.cli_template_written", path=out))
+    print(t("roster.cli_template_written", language, path=out))
     return 0
 
 
@@ -184,12 +192,13 @@ async def unknown_lines(settings: Settings) -> list[str]:
             contacts = await list_unknown_contacts(session)
     finally:
         await engine.dispose()
+    language = settings.language
     if not contacts:
-        return [t("roster.cli_no_unknown")]
+        return [t("roster.cli_no_unknown", language)]
     zone = ZoneInfo(settings.timezone)
-    return [t("roster.cli_unknown_header")] + [
-        t("roster.cli_unknown_row", channel=c.channel,
-          number=mask_phone(c.phone) if c.phone else t("roster.cli_no_phone"), count=c.message_count,
+    return [t("roster.cli_unknown_header", language)] + [
+        t("roster.cli_unknown_row", language, channel=c.channel,
+          number=mask_phone(c.phone) if c.phone else t("roster.cli_no_phone", language), count=c.message_count,
           last_seen=c.last_seen_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"), name=c.display_name)
         for c in contacts]
 
