@@ -12,12 +12,21 @@ from handlers.activities.dates import format_moment, parse_moment
 from handlers.activities.reminders import message_to
 from handlers.kernel.config import Config
 from handlers.kernel.context import Context
-from handlers.kernel.forms import is_yes
+from handlers.kernel.forms import (
+    Choice,
+    Data,
+    Form,
+    Retry,
+    Step,
+    confirmation,
+    option_buttons,
+    pick_option,
+    short_text,
+)
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button, Outgoing
-from handlers.kernel.registry import action, flow
+from handlers.kernel.registry import action
 from handlers.kernel.roles import MANAGERS
-from handlers.kernel.state import clear_state, get_state, set_state
 from storage.models import Assignment
 
 FLOW = "tgf_form"
@@ -51,27 +60,72 @@ async def announce_assignment(session: AsyncSession, assignment: Assignment, con
     return messages
 
 
+def show(ctx: Context, moment: str) -> str:
+    """A stored ISO moment as the person reads it."""
+    return format_moment(datetime.fromisoformat(moment), ctx.config.timezone, ctx.lang)
+
+
+def read_due(ctx: Context, data: Data) -> Any:
+    """A future moment (a day alone means its end)."""
+    moment = parse_moment(ctx.text, ctx.now, ctx.config.timezone, END_OF_DAY)
+    if moment is None:
+        return Retry("att.hint_date")
+    return moment.isoformat() if moment > ctx.now else Retry("att.hint_past")
+
+
+def read_cutoff(ctx: Context, data: Data) -> Any:
+    """A moment after the due one, or "tidak" for none."""
+    if ctx.text.lower() in NO_CUTOFF:
+        return None
+    moment = parse_moment(ctx.text, ctx.now, ctx.config.timezone, END_OF_DAY)
+    if moment is None:
+        return Retry("att.hint_date")
+    return moment.isoformat() if moment > datetime.fromisoformat(data["due_at"]) else Retry("tgs.hint_cutoff")
+
+
+async def confirm_values(ctx: Context, data: Data) -> dict[str, str]:
+    """The tugas as it will be saved."""
+    target = Assignment(cohort=data["cohort"], mentor_id=data["mentor_id"])
+    cutoff = data["cutoff_at"]
+    return {"title": data["title"], "description": data["description"], "due": show(ctx, data["due_at"]),
+            "cutoff": show(ctx, cutoff) if cutoff else t("tgs.no_cutoff", ctx.lang),
+            "audience": await audience_label(ctx.session, target, ctx.lang)}
+
+
+async def save_tugas(ctx: Context, data: Data) -> bool:
+    """Store the tugas and announce it to its participants."""
+    cutoff = data["cutoff_at"]
+    assignment = await create_assignment(
+        ctx.session, title=data["title"], description=data["description"], cohort=data["cohort"],
+        mentor_id=data["mentor_id"], due_at=datetime.fromisoformat(data["due_at"]),
+        cutoff_at=datetime.fromisoformat(cutoff) if cutoff else None, created_by_id=ctx.person.id, now=ctx.now)
+    announcements = await announce_assignment(ctx.session, assignment, ctx.config)
+    for message in announcements:
+        ctx.send(message)
+    ctx.reply("tgs.created", title=assignment.title, count=len(announcements))
+    return True
+
+
+TUGAS_FORM = Form(FLOW, prefix="tgf", finish=save_tugas, steps=(
+    Step("audience", "tgs.form_audience", pick_option("options", "att.hint_audience"), into=("cohort", "mentor_id"),
+         buttons=option_buttons("options", "aud"), when=lambda data: len(data["options"]) > 1),
+    Step("title", "tgs.form_title", short_text(200, "tgs.hint_title")),
+    Step("description", "tgs.form_description", short_text(3000, "tgs.hint_description")),
+    Step("due", "tgs.form_due", read_due, into="due_at"),
+    Step("cutoff", "tgs.form_cutoff", read_cutoff, into="cutoff_at",
+         buttons=lambda ctx, data: [Choice(t("tgs.btn_no_cutoff", ctx.lang), "nocut", None)]),
+    Step("confirm", "tgs.form_confirm", confirmation("att.hint_confirm"), into=(), values=confirm_values,
+         buttons=lambda ctx, data: [Choice(t("att.btn_save", ctx.lang), "save", True)]),
+))
+
+
 @action("tgf", roles=MANAGERS)
 async def tugas_form_button(ctx: Context, argument: str) -> None:
     """tgf:new starts; tgf:aud:1 picks the cohort; tgf:nocut skips the cut-off; tgf:save stores."""
-    verb, _, rest = argument.partition(":")
-    if verb == "new":
+    if argument == "new":
         await start_tugas_form(ctx)
-        return
-    state = await get_state(ctx.session, ctx.person.id)
-    if state is None or state.flow != FLOW:
-        ctx.reply("core.unknown_button")
-        return
-    data = dict(state.data)
-    if verb == "aud" and data["step"] == "audience" and rest.isdigit() and int(rest) < len(data["options"]):
-        _, data["cohort"], data["mentor_id"] = data["options"][int(rest)]
-        await ask(ctx, data, "title")
-    elif verb == "nocut" and data["step"] == "cutoff":
-        await ask(ctx, data | {"cutoff_at": None}, "confirm")
-    elif verb == "save" and data["step"] == "confirm":
-        await save_tugas(ctx, data)
     else:
-        await ask(ctx, data, data["step"])
+        await TUGAS_FORM.press(ctx, argument)
 
 
 async def start_tugas_form(ctx: Context) -> None:
@@ -80,82 +134,4 @@ async def start_tugas_form(ctx: Context) -> None:
     if data is None:
         ctx.reply("att.form_no_cohorts")
         return
-    await ask(ctx, data, "audience" if len(data["options"]) > 1 else "title")
-
-
-async def ask(ctx: Context, data: dict[str, Any], step: str, *, hint: str | None = None) -> None:
-    """Move to a step and ask its question, after a hint when the last answer was unusable."""
-    data = {**data, "step": step}
-    await set_state(ctx.session, ctx.person.id, FLOW, data, ctx.now)
-    prefix = t(hint, ctx.lang) + "\n\n" if hint else ""
-    if step == "confirm":
-        target = Assignment(cohort=data["cohort"], mentor_id=data["mentor_id"])
-        cutoff = data["cutoff_at"]
-        ctx.reply("tgs.form_confirm", buttons=(Button(t("att.btn_save", ctx.lang), "tgf:save"),), prefix=prefix,
-                  title=data["title"], description=data["description"], due=show(ctx, data["due_at"]),
-                  cutoff=show(ctx, cutoff) if cutoff else t("tgs.no_cutoff", ctx.lang),
-                  audience=await audience_label(ctx.session, target, ctx.lang))
-        return
-    buttons: tuple[Button, ...] = ()
-    if step == "audience":
-        buttons = tuple(Button(label, f"tgf:aud:{i}") for i, (label, _, _) in enumerate(data["options"]))
-    elif step == "cutoff":
-        buttons = (Button(t("tgs.btn_no_cutoff", ctx.lang), "tgf:nocut"),)
-    ctx.reply(f"tgs.form_{step}", buttons=buttons, prefix=prefix)
-
-
-def show(ctx: Context, moment: str) -> str:
-    """A stored ISO moment as the person reads it."""
-    return format_moment(datetime.fromisoformat(moment), ctx.config.timezone, ctx.lang)
-
-
-@flow(FLOW)
-async def receive_tugas_answer(ctx: Context) -> None:
-    """Free text answers the current step, or gets its hint again."""
-    state = await get_state(ctx.session, ctx.person.id)
-    assert state is not None
-    data, text = dict(state.data), ctx.text
-    step = data["step"]
-    if step == "audience":
-        match = [o for o in data["options"] if o[0].lower() == text.lower()]
-        if match:
-            _, data["cohort"], data["mentor_id"] = match[0]
-        await ask(ctx, data, "title" if match else "audience", hint=None if match else "att.hint_audience")
-    elif step in ("title", "description"):
-        ok = 0 < len(text) <= (200 if step == "title" else 3000)
-        following = "description" if step == "title" else "due"
-        await ask(ctx, data | {step: text}, following if ok else step, hint=None if ok else f"tgs.hint_{step}")
-    elif step in ("due", "cutoff"):
-        await receive_moment(ctx, data, step, text)
-    elif is_yes(text):
-        await save_tugas(ctx, data)
-    else:
-        await ask(ctx, data, "confirm", hint="att.hint_confirm")
-
-
-async def receive_moment(ctx: Context, data: dict[str, Any], step: str, text: str) -> None:
-    """Due: a future moment; cut-off: later than the due moment, or "tidak"."""
-    if step == "cutoff" and text.lower() in NO_CUTOFF:
-        await ask(ctx, data | {"cutoff_at": None}, "confirm")
-        return
-    moment = parse_moment(text, ctx.now, ctx.config.timezone, END_OF_DAY)
-    earliest = ctx.now if step == "due" else datetime.fromisoformat(data["due_at"])
-    if moment is None or moment <= earliest:
-        hint = "att.hint_date" if moment is None else ("att.hint_past" if step == "due" else "tgs.hint_cutoff")
-        await ask(ctx, data, step, hint=hint)
-        return
-    await ask(ctx, data | {f"{step}_at": moment.isoformat()}, "cutoff" if step == "due" else "confirm")
-
-
-async def save_tugas(ctx: Context, data: dict[str, Any]) -> None:
-    """Store the tugas and announce it to its participants."""
-    cutoff = data["cutoff_at"]
-    assignment = await create_assignment(
-        ctx.session, title=data["title"], description=data["description"], cohort=data["cohort"],
-        mentor_id=data["mentor_id"], due_at=datetime.fromisoformat(data["due_at"]),
-        cutoff_at=datetime.fromisoformat(cutoff) if cutoff else None, created_by_id=ctx.person.id, now=ctx.now)
-    await clear_state(ctx.session, ctx.person.id)
-    announcements = await announce_assignment(ctx.session, assignment, ctx.config)
-    for message in announcements:
-        ctx.send(message)
-    ctx.reply("tgs.created", title=assignment.title, count=len(announcements))
+    await TUGAS_FORM.start(ctx, data)

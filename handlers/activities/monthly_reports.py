@@ -26,11 +26,22 @@ from handlers.activities.report_views import (
     values_of,
 )
 from handlers.kernel.context import Context
-from handlers.kernel.forms import command_args, is_yes, pass_on
+from handlers.kernel.forms import (
+    Again,
+    Choice,
+    Data,
+    Form,
+    Retry,
+    Step,
+    command_args,
+    confirmation,
+    pass_on,
+)
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button
-from handlers.kernel.registry import action, command, flow
+from handlers.kernel.registry import action, command
 from handlers.kernel.roles import MANAGERS, PARTICIPANTS, is_participant
+from handlers.kernel.rules import SharedRules
 from handlers.kernel.state import clear_state, get_state, set_state
 from storage.models import MonthlyReport
 
@@ -39,9 +50,13 @@ NONE_WORDS = frozenset({"tidak ada", "tidak", "belum", "belum ada", "-", "0", "n
 DONE_WORDS = frozenset({"selesai", "lanjut", "sudah", "done"})
 REMOVE = re.compile(r"^(?:hapus|buang|remove|delete)(?![a-z])\s*(.*)$")
 COUNT = re.compile(r"^[±~]?\s*(\d{1,3}(?:\.\d{3})+|\d+)\s*(?:an|orang|pelanggan|pembeli|org)?$")
+REPORT = "report"  # the report's id, in the conversation state and in the form's data
+OMZET_HINTS = {"empty": "rep.hint_omzet_empty", "not_a_number": "rep.hint_omzet_not_a_number",
+               "needs_unit": "rep.hint_omzet_needs_unit", "negative": "rep.hint_omzet_negative",
+               "too_large": "rep.hint_omzet_too_large"}
 
 
-@command("laporan", roles=PARTICIPANTS | MANAGERS, help_key="rep.help", menu_key="rep.menu", order=23)
+@command("laporan", args=r"bulanan", roles=PARTICIPANTS | MANAGERS, help_key="rep.help", menu_key="rep.menu", order=23)
 async def monthly_report(ctx: Context) -> None:
     """Participants fill in (or resume, or edit) their report; staff see their group's reports."""
     if command_args(ctx) and command_args(ctx).lower() != "bulanan":
@@ -57,7 +72,7 @@ async def open_report_form(ctx: Context) -> None:
     """Start, resume where it stopped, or show the sent report with an edit button."""
     window = report_window(ctx.now, ctx.config)
     if window is None:
-        ctx.reply("rep.closed", day=ctx.config.report_open_day)
+        ctx.reply("rep.closed", day=ctx.config.rules(SharedRules).report_open_day)
         return
     month, deadline = window
     report = await report_of(ctx.session, ctx.person.id, month)
@@ -66,9 +81,9 @@ async def open_report_form(ctx: Context) -> None:
                                created_at=ctx.now, updated_at=ctx.now)
         ctx.session.add(report)
         await ctx.session.flush()
-    if report.form_step:
+    if report.form_step in REPORT_FORM:
         ctx.reply("rep.resuming", month=month_label(month, ctx.lang))
-        await ask(ctx, report, report.form_step)
+        await REPORT_FORM.ask(ctx, {**report.draft, REPORT: report.id}, report.form_step)
     elif report.submitted_at is not None:
         ctx.reply("rep.already_sent", buttons=(Button(t("rep.btn_edit", ctx.lang), "rep:edit"),),
                   month=month_label(month, ctx.lang), summary=summary(values_of(report), ctx.lang),
@@ -81,118 +96,42 @@ async def start_draft(ctx: Context, report: MonthlyReport) -> None:
     """A new draft; permits start from last month's (a permit once obtained stays obtained)."""
     previous = await report_of(ctx.session, ctx.person.id, previous_month(report.month))
     carried = list(previous.permits) if previous and previous.submitted_at else []
-    report.draft = values_of(report) if report.submitted_at else {"permits": carried, "carried": carried}
+    draft = values_of(report) if report.submitted_at else {"permits": carried, "carried": carried}
     ctx.reply("rep.intro", month=month_label(report.month, ctx.lang))
-    await ask(ctx, report, "omzet")
+    await REPORT_FORM.start(ctx, {**draft, REPORT: report.id})
 
 
-async def ask(ctx: Context, report: MonthlyReport, step: str, *, hint: str | None = None,
-              **hint_values: Any) -> None:
-    """Save where the form is and ask the step's question (after a hint for an unusable answer)."""
-    report.form_step, report.updated_at = step, ctx.now
-    await set_state(ctx.session, ctx.person.id, FLOW, {"report": report.id}, ctx.now)
-    prefix = t(hint, ctx.lang, **hint_values) + "\n\n" if hint else ""
-    if step == "permits":
-        ask_permits(ctx, report, prefix)
-    elif step == "confirm":
-        ctx.reply("rep.ask_confirm", prefix=prefix, summary=summary(report.draft, ctx.lang),
-                  buttons=(Button(t("rep.btn_send", ctx.lang), "rep:ok"), Button(t("rep.btn_edit", ctx.lang), "rep:edit")))
-    else:
-        ctx.reply(f"rep.ask_{step}", prefix=prefix)
+class DraftStore:
+    """The form's step and answers live in the report (`form_step`, `draft`), so leaving the form
+    ("batal", another flow) keeps them; the conversation state only points at the report."""
 
+    async def load(self, ctx: Context, form: str) -> tuple[str, Data] | None:
+        """The open report form, if the state points at a report of this person still being filled in."""
+        state = await get_state(ctx.session, ctx.person.id)
+        report = await ctx.session.get(MonthlyReport, state.data.get(REPORT)) if state and state.flow == form else None
+        if report is None or not report.form_step or report.participant_id != ctx.person.id:
+            return None
+        return report.form_step, {**report.draft, REPORT: report.id}
 
-def ask_permits(ctx: Context, report: MonthlyReport, prefix: str) -> None:
-    """Permit buttons (ticked when chosen) and what is chosen, saying when it came from last month."""
-    chosen, carried = report.draft.get("permits", []), report.draft.get("carried", [])
-    buttons = tuple(Button(("✅ " if code in chosen else "") + t(f"rep.permit_{code}", ctx.lang), f"rep:p:{code}")
-                    for code in PERMITS)
-    origin = "rep.permits_carried" if carried and chosen == carried else "rep.permits_chosen"
-    ctx.reply("rep.ask_permits", buttons=(*buttons, Button(t("rep.btn_permits_done", ctx.lang), "rep:pd")),
-              prefix=prefix, chosen=t(origin, ctx.lang, permits=permit_names(chosen, ctx.lang)))
+    async def save(self, ctx: Context, form: str, step: str, data: Data) -> None:
+        """Keep step and answers in the report; point the conversation state at it."""
+        report = await ctx.session.get(MonthlyReport, data[REPORT])
+        assert report is not None
+        report.form_step, report.updated_at = step, ctx.now
+        report.draft = {key: value for key, value in data.items() if key != REPORT}
+        await set_state(ctx.session, ctx.person.id, form, {REPORT: report.id}, ctx.now)
 
-
-async def current_report(ctx: Context) -> MonthlyReport | None:
-    """The report whose form the person is in, if the form is still open."""
-    state = await get_state(ctx.session, ctx.person.id)
-    report = await ctx.session.get(MonthlyReport, state.data.get("report")) if state and state.flow == FLOW else None
-    if report is None or not report.form_step or report.participant_id != ctx.person.id:
-        return None
-    return report
-
-
-@action("rep", roles=PARTICIPANTS)
-async def report_button(ctx: Context, argument: str) -> None:
-    """rep:start, rep:edit, rep:p:<permit> (add), rep:pd (permits done), rep:ok (send)."""
-    verb, _, code = argument.partition(":")
-    if verb == "start":
-        await open_report_form(ctx)
-        return
-    report = await current_report(ctx)
-    if verb == "edit":
-        await edit_report(ctx, report)
-    elif report is None:
-        ctx.reply("rep.form_expired")
-    elif verb == "p" and code in PERMITS and report.form_step == "permits":
-        await add_permits(ctx, report, [code])
-    elif verb == "pd" and report.form_step == "permits":
-        await ask(ctx, report, "problem")
-    elif verb == "ok" and report.form_step == "confirm":
-        await submit_report(ctx, report)
-    else:
-        await ask(ctx, report, report.form_step)
-
-
-async def edit_report(ctx: Context, report: MonthlyReport | None) -> None:
-    """Go through the form again (the sent values stay valid until the new ones are confirmed)."""
-    window = report_window(ctx.now, ctx.config)
-    report = report or (await report_of(ctx.session, ctx.person.id, window[0]) if window else None)
-    if window is None or report is None or report.month != window[0]:
-        ctx.reply("rep.closed", day=ctx.config.report_open_day)
-        return
-    await start_draft(ctx, report)
-
-
-@flow(FLOW)
-async def receive_report_answer(ctx: Context) -> None:
-    """Free text is the answer to the current step, or gets a friendly re-ask."""
-    report = await current_report(ctx)
-    if report is None:
+    async def clear(self, ctx: Context, form: str) -> None:
+        """Leave the flow (the report keeps what it holds)."""
         await clear_state(ctx.session, ctx.person.id)
-        ctx.reply("rep.form_expired")
-        return
-    step, text = report.form_step, ctx.text
-    if step == "omzet":
-        await receive_omzet(ctx, report, text)
-    elif step in ("workers", "customers"):
-        count = parse_count(text)
-        following = "customers" if step == "workers" else "permits"
-        if count is None:
-            await ask(ctx, report, step, hint=f"rep.hint_{step}")
-        else:
-            report.draft = {**report.draft, step: count}
-            await ask(ctx, report, following)
-    elif step == "permits":
-        await receive_permits(ctx, report, text)
-    elif step == "problem":
-        ok = 3 <= len(text) <= 1000 or text.lower() in NONE_WORDS
-        if ok:
-            report.draft = {**report.draft, "problem": text}
-        await ask(ctx, report, "confirm" if ok else "problem", hint=None if ok else "rep.hint_problem")
-    elif is_yes(text):
-        await submit_report(ctx, report)
-    else:
-        await ask(ctx, report, "confirm", hint="rep.hint_confirm")
 
 
-async def receive_omzet(ctx: Context, report: MonthlyReport, text: str) -> None:
+def read_omzet(ctx: Context, data: Data) -> Any:
     """Any common way of writing rupiah; otherwise say why and show examples."""
     try:
-        amount = parse_rupiah(text)
+        return parse_rupiah(ctx.text)
     except AmountError as error:
-        await ask(ctx, report, "omzet", hint=f"rep.hint_omzet_{error.reason}")
-        return
-    report.draft = {**report.draft, "omzet": amount}
-    await ask(ctx, report, "workers")
+        return Retry(OMZET_HINTS[error.reason])
 
 
 def parse_count(text: str) -> int | None:
@@ -204,51 +143,124 @@ def parse_count(text: str) -> int | None:
     return int(match[1].replace(".", "")) if match else None
 
 
-async def receive_permits(ctx: Context, report: MonthlyReport, text: str) -> None:
+def read_workers(ctx: Context, data: Data) -> Any:
+    """A number of workers."""
+    count = parse_count(ctx.text)
+    return Retry("rep.hint_workers") if count is None else count
+
+
+def read_customers(ctx: Context, data: Data) -> Any:
+    """A number of customers."""
+    count = parse_count(ctx.text)
+    return Retry("rep.hint_customers") if count is None else count
+
+
+def read_permits(ctx: Context, data: Data) -> Any:
     """"1,3" or "nib halal" adds, "hapus 1" removes, "selesai" (or "tidak ada": nothing to add) goes on."""
-    lowered = text.lower()
+    lowered, chosen = ctx.text.lower(), data.get("permits", [])
     if lowered in DONE_WORDS or lowered in NONE_WORDS:
-        await ask(ctx, report, "problem")
-        return
+        return chosen
     removal = REMOVE.match(lowered)
     wanted = removal[1].strip() if removal else lowered
     codes = list(PERMITS) if removal and wanted == "semua" else parse_permits(wanted)
     if codes is None:
-        await ask(ctx, report, "permits", hint="rep.hint_permits")
-    elif removal:
-        report.draft = {**report.draft, "permits": [p for p in report.draft.get("permits", []) if p not in codes]}
-        await ask(ctx, report, "permits")
-    else:
-        await add_permits(ctx, report, codes)
+        return Retry("rep.hint_permits")
+    if removal:
+        return Again([p for p in chosen if p not in codes])
+    return added_permits(ctx, data, codes)
 
 
-async def add_permits(ctx: Context, report: MonthlyReport, codes: list[str]) -> None:
+def added_permits(ctx: Context, data: Data, codes: list[str]) -> Again | Retry:
     """Tick more permits (never un-tick: that takes "hapus"); re-ask to allow more, or "Selesai"."""
-    chosen = report.draft.get("permits", [])
+    chosen = data.get("permits", [])
     if all(code in chosen for code in codes):
-        await ask(ctx, report, "permits", hint="rep.hint_permit_kept", permits=permit_names(codes, ctx.lang),
-                  numbers=",".join(str(PERMITS.index(code) + 1) for code in codes))
-        return
-    report.draft = {**report.draft, "permits": [p for p in PERMITS if p in chosen or p in codes]}
-    await ask(ctx, report, "permits")
+        return Retry("rep.hint_permit_kept", {"permits": permit_names(codes, ctx.lang),
+                                              "numbers": ",".join(str(PERMITS.index(code) + 1) for code in codes)})
+    return Again([p for p in PERMITS if p in chosen or p in codes])
 
 
-async def submit_report(ctx: Context, report: MonthlyReport) -> None:
+def permit_buttons(ctx: Context, data: Data) -> list[Choice | Button]:
+    """A button per permit (ticked when chosen; rep:p:<permit> adds it), then Selesai (rep:pd)."""
+    chosen = data.get("permits", [])
+    return [*(Choice(("✅ " if code in chosen else "") + permit_names([code], ctx.lang), f"p:{code}",
+                     added_permits(ctx, data, [code])) for code in PERMITS),
+            Choice(t("rep.btn_permits_done", ctx.lang), "pd", chosen)]
+
+
+def permits_values(ctx: Context, data: Data) -> dict[str, str]:
+    """What is chosen, saying when it came from last month."""
+    chosen, carried = data.get("permits", []), data.get("carried", [])
+    origin = "rep.permits_carried" if carried and chosen == carried else "rep.permits_chosen"
+    return {"chosen": t(origin, ctx.lang, permits=permit_names(chosen, ctx.lang))}
+
+
+def read_problem(ctx: Context, data: Data) -> Any:
+    """A short description, or "tidak ada"."""
+    text = ctx.text
+    return text if 3 <= len(text) <= 1000 or text.lower() in NONE_WORDS else Retry("rep.hint_problem")
+
+
+def confirm_buttons(ctx: Context, data: Data) -> list[Choice | Button]:
+    """Send (rep:ok) or go through the form again (rep:edit)."""
+    return [Choice(t("rep.btn_send", ctx.lang), "ok", True), Button(t("rep.btn_edit", ctx.lang), "rep:edit")]
+
+
+async def submit_report(ctx: Context, data: Data) -> bool:
     """Confirm the draft as the month's report and compare it with last month."""
+    report = await ctx.session.get(MonthlyReport, data[REPORT])
+    assert report is not None
     window = report_window(ctx.now, ctx.config)
     if window is None or window[0] != report.month:
-        ctx.reply("rep.closed", day=ctx.config.report_open_day)
-        return
+        ctx.reply("rep.closed", day=ctx.config.rules(SharedRules).report_open_day)
+        return False
     draft = report.draft
     report.omzet, report.workers, report.customers = draft["omzet"], draft["workers"], draft["customers"]
     report.permits, report.main_problem = list(draft.get("permits", [])), draft["problem"]
     report.submitted_at = report.submitted_at or ctx.now
     report.updated_at, report.form_step, report.draft = ctx.now, "", {}
-    await clear_state(ctx.session, ctx.person.id)
     previous = (await ctx.session.execute(select(MonthlyReport).where(
         MonthlyReport.participant_id == ctx.person.id, MonthlyReport.month == previous_month(report.month),
         MonthlyReport.submitted_at.is_not(None)))).scalar_one_or_none()
     ctx.reply("rep.saved", month=month_label(report.month, ctx.lang),
               comparison=comparison(report, previous, ctx.lang),
               deadline=format_moment(window[1], ctx.config.timezone, ctx.lang))
+    return True
 
+
+REPORT_FORM = Form(FLOW, prefix="rep", finish=submit_report, store=DraftStore(), expired="rep.form_expired",
+                   steps=(
+    Step("omzet", "rep.ask_omzet", read_omzet),
+    Step("workers", "rep.ask_workers", read_workers),
+    Step("customers", "rep.ask_customers", read_customers),
+    Step("permits", "rep.ask_permits", read_permits, values=permits_values, buttons=permit_buttons),
+    Step("problem", "rep.ask_problem", read_problem),
+    Step("confirm", "rep.ask_confirm", confirmation("rep.hint_confirm"), into=(), buttons=confirm_buttons,
+         values=lambda ctx, data: {"summary": summary(data, ctx.lang)}),
+))
+
+
+async def current_report(ctx: Context) -> MonthlyReport | None:
+    """The report whose form the person is in, if the form is still open."""
+    current = await REPORT_FORM.current(ctx)
+    return await ctx.session.get(MonthlyReport, current[1][REPORT]) if current else None
+
+
+@action("rep", roles=PARTICIPANTS)
+async def report_button(ctx: Context, argument: str) -> None:
+    """rep:start, rep:edit, rep:p:<permit> (add), rep:pd (permits done), rep:ok (send)."""
+    if argument == "start":
+        await open_report_form(ctx)
+    elif argument == "edit":
+        await edit_report(ctx, await current_report(ctx))
+    else:
+        await REPORT_FORM.press(ctx, argument)
+
+
+async def edit_report(ctx: Context, report: MonthlyReport | None) -> None:
+    """Go through the form again (the sent values stay valid until the new ones are confirmed)."""
+    window = report_window(ctx.now, ctx.config)
+    report = report or (await report_of(ctx.session, ctx.person.id, window[0]) if window else None)
+    if window is None or report is None or report.month != window[0]:
+        ctx.reply("rep.closed", day=ctx.config.rules(SharedRules).report_open_day)
+        return
+    await start_draft(ctx, report)
