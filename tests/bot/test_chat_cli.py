@@ -1,9 +1,14 @@
 """`klinik demo` then `klinik chat`: a newcomer's first session, read as a transcript."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from bot.cli import main
 
 SCRIPT = """/sebagai Sari
 halo
@@ -46,3 +51,19 @@ def test_chat_shows_a_question_reaching_the_mentor_and_the_answer_coming_back(tm
     answer_to_sari = transcript.split("┌─ untuk Sari Peserta (peserta, whatsapp)")[-1]
     assert "💬 Jawaban pendamping Budi Pendamping untuk pertanyaan #1:" in answer_to_sari
     assert "Daftar NIB di oss.go.id dengan NIK." in answer_to_sari
+
+
+def test_cli_speaks_the_configured_language(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copy(sqlite_template, tmp_path / "cli.db")
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("KLINIK_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
+    said = {}
+    for language in ("id", "en"):
+        monkeypatch.setenv("KLINIK_LANGUAGE", language)
+        assert main(["tugas", "list"]) == 0
+        assert main(["digest", "--week", "minggu lalu"]) == 2
+        said[language] = capsys.readouterr().out.splitlines()
+
+    assert said == {"id": ["Belum ada tugas.", "Minggu tidak dikenal: 'minggu lalu' (contoh: 2026-W10)"],
+                    "en": ["No tugas yet.", "Unknown week: 'minggu lalu' (e.g. 2026-W10)"]}
