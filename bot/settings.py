@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from handlers.activities.rules import ActivitiesRules
+from handlers.consultation.rules import ConsultationRules
+from handlers.consultation.topics import load_topics
 from handlers.kernel.config import Config
+from handlers.kernel.rules import SharedRules
+from handlers.participation.rules import ParticipationRules
+from handlers.reports.rules import ReportsRules
 
 
 class SettingsError(Exception):
@@ -58,24 +74,51 @@ class TwilioSettings(BaseModel):
         return value
 
 
-# Config fields that are set from top-level settings or files, not as programme rules.
-NOT_RULES = frozenset({"timezone", "language", "programme_name", "coordinator_contact", "max_question_chars",
-                       "topics", "telegram_text_limit", "whatsapp_text_limit"})
+def settable_rules(group: type[Any]) -> dict[str, Any]:
+    """A rules dataclass's fields that are environment variables, with their types."""
+    hints = get_type_hints(group)
+    return {item.name: hints[item.name] for item in dataclasses.fields(group) if "set_by" not in item.metadata}
 
 
-def _rules_model() -> type[BaseModel]:
-    """A settings model mirroring every programme rule of handlers.kernel.config.Config, with its default."""
-    hints = get_type_hints(Config)
-    fields: dict[str, Any] = {}
-    for item in dataclasses.fields(Config):
-        if item.name in NOT_RULES:
-            continue
-        default = item.default if item.default is not dataclasses.MISSING else item.default_factory()  # type: ignore[misc]
-        fields[item.name] = (hints[item.name], default)
-    return create_model("Rules", **fields)
+class RulesSettings(BaseModel):
+    """Programme rules, one group per rules.py: KLINIK_RULES__<GROUP>__<RULE>, each rule explained where declared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shared: SharedRules = SharedRules()  # handlers/kernel/rules.py
+    consultation: ConsultationRules = Field(default_factory=ConsultationRules)  # handlers/consultation/rules.py
+    activities: ActivitiesRules = ActivitiesRules()  # handlers/activities/rules.py
+    participation: ParticipationRules = ParticipationRules()  # handlers/participation/rules.py
+    reports: ReportsRules = ReportsRules()  # handlers/reports/rules.py
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _from_environment(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse unknown names; decode JSON lists (pydantic-settings passes a stdlib dataclass's values as text)."""
+        if not isinstance(value, dict):
+            return value
+        kind: Any = cls.model_fields[str(info.field_name)].annotation
+        names = settable_rules(kind)
+        unknown = [key for key in value if key not in names]
+        if unknown:
+            elsewhere = {item.name: item.metadata["set_by"] for item in dataclasses.fields(kind) if "set_by" in item.metadata}
+            raise ValueError("; ".join(f"KLINIK_RULES__{str(info.field_name).upper()}__{key.upper()} "
+                                       + (f"is not a setting (use {elsewhere[key]})" if key in elsewhere else "is not a rule")
+                                       for key in unknown))
+        return {key: _json_if_list(item, names[key]) for key, item in value.items()}
+
+    def groups(self) -> tuple[object, ...]:
+        """Every group, for Config.rule_groups."""
+        return tuple(getattr(self, name) for name in type(self).model_fields)
 
 
-Rules = _rules_model()
+def _json_if_list(value: Any, kind: Any) -> Any:
+    if isinstance(value, str) and get_origin(kind) in (tuple, list, dict):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value  # pydantic then names the variable and says what it expected
+    return value
 
 
 class Settings(BaseSettings):
@@ -96,7 +139,9 @@ class Settings(BaseSettings):
     coordinator_contact: str = "koordinator program di Dinas"
     max_question_chars: int = Field(default=4000, ge=100)
     topics_file: str = ""
-    rules: Rules = Field(default_factory=Rules)  # type: ignore[valid-type]
+    media_dir: str = "data/media"
+    media_ttl_days: int = Field(default=7, ge=1)
+    rules: RulesSettings = Field(default_factory=RulesSettings)
 
     @field_validator("timezone")
     @classmethod
@@ -124,14 +169,15 @@ class Settings(BaseSettings):
 
     def handler_config(self) -> Config:
         """The plain values the handlers need."""
-        extra: dict[str, Any] = {}
+        groups = self.rules.groups()
         if self.topics_file:
-            from handlers.consultation.topics import load_topics
-
-            extra["topics"] = load_topics(Path(self.topics_file))
+            topics = load_topics(Path(self.topics_file))
+            groups = tuple(dataclasses.replace(group, topics=topics) if isinstance(group, ConsultationRules) else group
+                           for group in groups)
         return Config(timezone=ZoneInfo(self.timezone), language=self.language,
                       programme_name=self.programme_name, coordinator_contact=self.coordinator_contact,
-                      max_question_chars=self.max_question_chars, **self.rules.model_dump(), **extra)
+                      max_question_chars=self.max_question_chars, media_dir=self.media_dir,
+                      media_ttl_days=self.media_ttl_days, rule_groups=groups)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -141,7 +187,8 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as error:
         lines = []
         for problem in error.errors():
-            name = "KLINIK_" + "__".join(str(part) for part in problem["loc"]).upper()
+            names = itertools.takewhile(lambda part: isinstance(part, str), problem["loc"])  # not list positions
+            name = "KLINIK_" + "__".join(str(part) for part in names).upper()
             lines.append(f"- {name}: {problem['msg']}")
         raise SettingsError("\n".join(lines)) from error
     _check_consistency(settings)

@@ -16,6 +16,7 @@ from handlers.activities.reminders import (
     send_history,
     was_sent,
 )
+from handlers.activities.rules import ActivitiesRules
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button, Outgoing
@@ -29,7 +30,7 @@ async def send_tugas_reminders(session: AsyncSession, now: datetime, config: Con
     if not in_reminder_hours(now, config):
         return []
     query = select(Assignment).where(
-        Assignment.due_at <= now + timedelta(hours=config.tugas_due_reminder_hours),
+        Assignment.due_at <= now + timedelta(hours=config.rules(ActivitiesRules).tugas_due_reminder_hours),
         Assignment.due_at >= now - timedelta(days=OVERDUE_LOOKBACK_DAYS),
         or_(Assignment.cutoff_at.is_(None), Assignment.cutoff_at > now))
     messages: list[Outgoing] = []
@@ -60,8 +61,8 @@ async def reminder_for(session: AsyncSession, assignment: Assignment, person: Pe
         log_sent(session, "tugas_due", assignment.id, person.id, now)
         return tugas_message(person, "tgs.reminder_due", assignment, config)
     count, last_at = await send_history(session, "tugas_overdue", assignment.id, person.id)
-    spacing = timedelta(hours=config.tugas_overdue_reminder_every_hours)
-    if count >= config.tugas_overdue_reminder_max or (last_at is not None and now - last_at < spacing):
+    spacing = timedelta(hours=config.rules(ActivitiesRules).tugas_overdue_reminder_every_hours)
+    if count >= config.rules(ActivitiesRules).tugas_overdue_reminder_max or (last_at is not None and now - last_at < spacing):
         return None
     log_sent(session, "tugas_overdue", assignment.id, person.id, now, period=str(count + 1))
     return tugas_message(person, "tgs.reminder_overdue", assignment, config)

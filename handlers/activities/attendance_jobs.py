@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.activities.audience import participants_of
 from handlers.activities.dates import format_span
 from handlers.activities.reminders import log_sent, message_to, was_sent
+from handlers.activities.rules import ActivitiesRules
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Outgoing
 from storage.models import Attendance, AttendanceStatus, Meeting, Person
@@ -102,7 +103,7 @@ async def absence_alert(session: AsyncSession, person: Person, meeting: Meeting,
     """Tell the mentor when the streak reaches the threshold (izin and sakit do not count as absence)."""
     streak = await absence_streak(session, person.id)
     mentor = await session.get(Person, person.mentor_id) if person.mentor_id else None
-    if streak < config.absence_alert_after or mentor is None:
+    if streak < config.rules(ActivitiesRules).absence_alert_after or mentor is None:
         return None
     if await was_sent(session, "absence_alert", meeting.id, person.id):
         return None

@@ -227,7 +227,7 @@ async def submit_report(ctx: Context, data: Data) -> bool:
     return True
 
 
-REPORT_FORM = Form(FLOW, prefix="rep", finish=submit_report, store=DraftStore(), expired="rep.form_expired",
+REPORT_FORM = Form(FLOW, prefix="rep", label_key="rep.form_label", finish=submit_report, store=DraftStore(), expired="rep.form_expired",
                    steps=(
     Step("omzet", "rep.ask_omzet", read_omzet),
     Step("workers", "rep.ask_workers", read_workers),

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.activities.rules import ActivitiesRules
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button, Outgoing
@@ -50,5 +51,5 @@ def message_to(person: Person, key: str, config: Config, *, buttons: tuple[Butto
 
 def in_reminder_hours(now: datetime, config: Config) -> bool:
     """Nobody gets a tugas or report reminder at night (programme time zone)."""
-    start, end = config.activity_reminder_hours
+    start, end = config.rules(ActivitiesRules).activity_reminder_hours
     return start <= now.astimezone(config.timezone).hour < end

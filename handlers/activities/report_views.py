@@ -17,6 +17,7 @@ from handlers.kernel.config import Config
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button, Outgoing
+from handlers.kernel.rules import SharedRules
 from storage.models import MonthlyReport, Person, Role
 
 PERMIT_KEYS = {"nib": "rep.permit_nib", "pirt": "rep.permit_pirt", "halal": "rep.permit_halal",
@@ -30,21 +31,21 @@ def report_window(now: datetime, config: Config) -> tuple[str, datetime] | None:
     until day `report_deadline_day` of the next month (end of day); None between windows."""
     local = now.astimezone(config.timezone)
     current = month_of(now, config.timezone)
-    if local.day >= config.report_open_day:
+    if local.day >= config.rules(SharedRules).report_open_day:
         month = current
-    elif local.day <= config.report_deadline_day:
+    elif local.day <= config.rules(SharedRules).report_deadline_day:
         month = previous_month(current)
     else:
         return None
     year, number = (int(part) for part in month.split("-"))
     year, number = (year + 1, 1) if number == 12 else (year, number + 1)
-    return month, datetime(year, number, config.report_deadline_day, 23, 59, 59, tzinfo=config.timezone)
+    return month, datetime(year, number, config.rules(SharedRules).report_deadline_day, 23, 59, 59, tzinfo=config.timezone)
 
 
 def latest_report_month(now: datetime, config: Config) -> str:
     """The newest month whose reporting has opened (what mentors look at)."""
     current = month_of(now, config.timezone)
-    return current if now.astimezone(config.timezone).day >= config.report_open_day else previous_month(current)
+    return current if now.astimezone(config.timezone).day >= config.rules(SharedRules).report_open_day else previous_month(current)
 
 
 async def report_of(session: AsyncSession, participant_id: int, month: str) -> MonthlyReport | None:

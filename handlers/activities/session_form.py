@@ -127,7 +127,7 @@ async def save_session(ctx: Context, data: Data) -> bool:
     return True
 
 
-SESSION_FORM = Form(FLOW, prefix="sesf", finish=save_session, steps=(
+SESSION_FORM = Form(FLOW, prefix="sesf", label_key="att.session_form_label", finish=save_session, steps=(
     Step("audience", "att.form_audience", pick_option("options", "att.hint_audience"), into=("cohort", "mentor_id"),
          buttons=option_buttons("options", "aud"), when=lambda data: len(data["options"]) > 1),
     Step("title", "att.form_title", short_text(200, "att.hint_title")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticketing import (
     first_question,
     language_of,
@@ -19,7 +20,7 @@ from handlers.kernel.config import Config
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Attachment, Button
-from handlers.kernel.registry import action, command, flow
+from handlers.kernel.registry import TICKET_AND_TEXT, action, command, flow
 from handlers.kernel.roles import STAFF
 from handlers.kernel.spelling import normalize
 from handlers.kernel.state import clear_state, get_state, set_state
@@ -43,12 +44,12 @@ async def experts_for(session: AsyncSession, key: str, config: Config) -> tuple[
     """Narasumber of the topic (a short list); all narasumber when none declares it (flag False)."""
     query = select(Person).where(Person.role == Role.NARASUMBER, Person.is_active.is_(True)).order_by(Person.name)
     experts = list((await session.execute(query)).scalars())
-    topic = find_topic(config.topics, key)
+    topic = find_topic(config.rules(ConsultationRules).topics, key)
     matching = [expert for expert in experts if knows_topic(expert, topic, key)]
     return (matching, True) if matching else (experts, False)
 
 
-@command("eskalasi", roles=STAFF, help_key="cons.help_eskalasi")
+@command("eskalasi", args=TICKET_AND_TEXT, roles=STAFF, help_key="cons.help_eskalasi")
 async def escalate_by_command(ctx: Context) -> None:
     """`eskalasi 12` offers the narasumber for ticket 12."""
     words = ctx.text.split()

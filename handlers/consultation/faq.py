@@ -6,6 +6,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticketing import (
     answer_message,
     first_question,
@@ -19,7 +20,7 @@ from handlers.kernel.config import Config
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button, Outgoing
-from handlers.kernel.registry import action, command
+from handlers.kernel.registry import TICKET_AND_TEXT, action, command
 from handlers.kernel.roles import COORDINATORS, STAFF
 from handlers.kernel.spelling import content_stems
 from storage.models import FaqEntry, FaqStatus, Person, Role, Ticket, TicketMessage
@@ -36,7 +37,7 @@ async def best_faq(session: AsyncSession, text: str, config: Config) -> FaqEntry
     entries = list((await session.execute(select(FaqEntry).where(FaqEntry.status == FaqStatus.APPROVED))).scalars())
     choices = {entry.id: " ".join(content_stems(entry.question)) for entry in entries}
     found = process.extractOne(" ".join(stems), choices, scorer=fuzz.token_set_ratio,
-                               score_cutoff=config.faq_match_threshold)
+                               score_cutoff=config.rules(ConsultationRules).faq_match_threshold)
     return next(entry for entry in entries if entry.id == found[2]) if found else None
 
 
@@ -88,7 +89,7 @@ async def coordinators(session: AsyncSession) -> list[Person]:
     return list((await session.execute(query)).scalars())
 
 
-@command("faq", roles=STAFF, help_key="cons.help_faq")
+@command("faq", args=TICKET_AND_TEXT, roles=STAFF, help_key="cons.help_faq")
 async def faq_command(ctx: Context) -> None:
     """`faq 12 [pertanyaan umum]` proposes ticket 12's last answer; coordinators: `faq`, `faq setuju 3`."""
     words = ctx.text.split(maxsplit=2)

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.consultation.answers import post_answer
 from handlers.consultation.cover import route_mentor
 from handlers.consultation.faq import best_faq, faq_buttons
+from handlers.consultation.rating import rate_by_text
+from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticketing import (
     add_message,
     handlers_of,
@@ -25,10 +27,12 @@ from handlers.consultation.topics import fallback_topic, find_topic, guess_topic
 from handlers.kernel.config import Config
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
+from handlers.kernel.intents import is_acknowledgement, is_greeting, is_no, is_yes
 from handlers.kernel.messages import Attachment, Button, Outgoing
 from handlers.kernel.registry import action, flow
 from handlers.kernel.roles import PARTICIPANTS
 from handlers.kernel.state import clear_state, get_state, set_state
+from storage.messaging import ParkedFlow
 from storage.models import (
     ConversationState,
     FaqEntry,
@@ -41,8 +45,6 @@ from storage.models import (
 __all__ = ["ask_question", "open_ticket", "post_answer", "queue_pending_questions", "ticket_for_staff"]
 
 ASK_FLOW = "ask"
-YES_WORDS = frozenset({"ya", "iya", "sudah", "terjawab", "yes"})
-NO_WORDS = frozenset({"tidak", "belum", "bukan", "no"})
 
 
 def question_too_long(ctx: Context) -> bool:
@@ -61,12 +63,18 @@ async def ask_question(ctx: Context) -> None:
     if not ctx.text and not ctx.inbound.attachments:
         ctx.reply("core.empty_question")
         return
+    if not ctx.inbound.attachments and await rate_by_text(ctx):
+        return
     ticket = await open_ticket_of(ctx.session, ctx.person.id)
+    if not ctx.inbound.attachments and is_acknowledgement(ctx.text) and not await expects_reply(ctx, ticket):
+        acknowledge(ctx, ticket)
+        return
     if ticket is not None:
         await add_follow_up(ctx, ticket)
         return
+    rules = ctx.config.rules(ConsultationRules)
     pending: dict[str, Any] = {"text": ctx.text, "attachments": [a.to_json() for a in ctx.inbound.attachments],
-                               "topic": guess_topic(ctx.text, ctx.config.topics, ctx.config.topic_match_threshold).key}
+                               "topic": guess_topic(ctx.text, rules.topics, rules.topic_match_threshold).key}
     entry = await best_faq(ctx.session, ctx.text, ctx.config)
     if entry is not None:
         entry.times_offered += 1
@@ -78,9 +86,32 @@ async def ask_question(ctx: Context) -> None:
     await ask_topic_or_queue(ctx, pending["topic"])
 
 
+async def expects_reply(ctx: Context, ticket: Ticket | None) -> bool:
+    """True when the mentor's last word in the open ticket was a question ("sudah punya NIB?")."""
+    if ticket is None or ticket.status != TicketStatus.ANSWERED:
+        return False
+    query = (select(TicketMessage).where(TicketMessage.ticket_id == ticket.id)
+             .order_by(TicketMessage.id.desc()).limit(1))
+    last = (await ctx.session.execute(query)).scalar_one_or_none()
+    return last is not None and last.author_id != ctx.person.id and "?" in last.text
+
+
+def acknowledge(ctx: Context, ticket: Ticket | None) -> None:
+    """"ok", "👍", "makasih kak": a reaction, answered kindly and never filed as a question."""
+    if is_greeting(ctx.text):
+        ctx.reply("cons.ack_greeting", name=ctx.person.name)
+    elif ticket is None:
+        ctx.reply("cons.ack_no_ticket")
+    elif ticket.status == TicketStatus.ANSWERED:
+        buttons = (Button(t("cons.btn_close_ticket", ctx.lang, number=ticket.id), f"close:{ticket.id}"),)
+        ctx.reply("cons.ack_answered", buttons=buttons, number=ticket.id)
+    else:
+        ctx.reply("cons.ack_waiting", number=ticket.id)
+
+
 async def ask_topic_or_queue(ctx: Context, guessed: str) -> None:
     """Ask for the topic, or (a programme that switched confirmation off) queue with the guess."""
-    if ctx.config.confirm_topic:
+    if ctx.config.rules(ConsultationRules).confirm_topic:
         ask_topic(ctx, guessed)
     else:
         await choose_topic(ctx, guessed)
@@ -88,14 +119,49 @@ async def ask_topic_or_queue(ctx: Context, guessed: str) -> None:
 
 def ask_topic(ctx: Context, guessed: str, *, key: str = "cons.topic_confirm") -> None:
     """Ask the participant to confirm the guessed topic or pick another, one tap or number."""
-    topics = ctx.config.topics
+    topics = ctx.config.rules(ConsultationRules).topics
     first = find_topic(topics, guessed) or fallback_topic(topics)
     buttons = [Button(t("cons.topic_yes", ctx.lang, topic=first.label(ctx.lang)), f"tp:{first.key}")]
     buttons += [Button(topic.label(ctx.lang), f"tp:{topic.key}") for topic in topics if topic.key != first.key]
     ctx.reply(key, buttons=tuple(buttons), topic=first.label(ctx.lang))
 
 
-@flow(ASK_FLOW)
+async def offer_draft(ctx: Context, parked: ParkedFlow) -> None:
+    """A question written before consent, or left for a form, is offered back with one tap to send it."""
+    text = str(parked.data.get("text", "")) or "📎"
+    preview = text if len(text) <= 200 else text[:197] + "…"
+    buttons = (Button(t("cons.btn_draft_send", ctx.lang), f"draft:send:{parked.id}"),
+               Button(t("cons.btn_draft_drop", ctx.lang), f"draft:drop:{parked.id}"))
+    ctx.reply("cons.draft_offer", buttons=buttons, text=preview)
+
+
+@action("draft", roles=PARTICIPANTS)
+async def decide_draft(ctx: Context, argument: str) -> None:
+    """Send the kept question to the mentor (topic guessed and confirmed as usual), or drop it."""
+    verb, _, number = argument.partition(":")
+    parked = await ctx.session.get(ParkedFlow, int(number)) if number.isdigit() else None
+    if parked is None or parked.person_id != ctx.person.id or verb not in ("send", "drop"):
+        ctx.reply("core.unknown_button")
+        return
+    await ctx.session.delete(parked)
+    await ctx.session.flush()
+    if verb == "drop":
+        ctx.reply("cons.draft_dropped")
+        return
+    text = str(parked.data.get("text", ""))
+    rules = ctx.config.rules(ConsultationRules)
+    pending: dict[str, Any] = {"text": text, "attachments": list(parked.data.get("attachments", [])),
+                               "topic": guess_topic(text, rules.topics, rules.topic_match_threshold).key}
+    ticket = await open_ticket_of(ctx.session, ctx.person.id)
+    if ticket is not None:
+        attachments = tuple(Attachment.from_json(a) for a in pending["attachments"])
+        await add_follow_up(ctx, ticket, text=text, attachments=attachments)
+        return
+    await set_state(ctx.session, ctx.person.id, ASK_FLOW, pending, ctx.now)
+    await ask_topic_or_queue(ctx, pending["topic"])
+
+
+@flow(ASK_FLOW, keeps=True, expires=False, offer=offer_draft)
 async def continue_question(ctx: Context) -> None:
     """While the topic (or FAQ offer) awaits an answer: a typed topic, yes/no, or more of the question."""
     state = await get_state(ctx.session, ctx.person.id)
@@ -103,17 +169,25 @@ async def continue_question(ctx: Context) -> None:
     pending = dict(state.data)
     if question_too_long(ctx):
         return
-    word = ctx.text.lower().strip(" .!")
-    if pending.get("faq") and not ctx.inbound.attachments and word in YES_WORDS | NO_WORDS:
-        await (faq_helped if word in YES_WORDS else faq_not_helped)(ctx, str(pending["faq"]))
+    said_yes = not ctx.inbound.attachments and (is_yes(ctx.text) or ctx.text.lower().strip(" .!") == "terjawab")
+    said_no = not ctx.inbound.attachments and is_no(ctx.text)
+    if pending.get("faq") and (said_yes or said_no):
+        await (faq_helped if said_yes else faq_not_helped)(ctx, str(pending["faq"]))
         return
-    typed = None if ctx.inbound.attachments else match_topic_name(ctx.text, ctx.config.topics, ctx.lang)
+    if said_yes:  # "iya bener kak": the guessed topic is right
+        await choose_topic(ctx, pending["topic"])
+        return
+    if said_no:  # "bukan": show the topics again, keep the question as it is
+        ask_topic(ctx, pending["topic"], key="cons.topic_pick_other")
+        return
+    typed = None if ctx.inbound.attachments else match_topic_name(ctx.text, ctx.config.rules(ConsultationRules).topics, ctx.lang)
     if typed is not None and not pending.get("faq"):
         await choose_topic(ctx, typed.key)
         return
     pending["text"] = "\n".join(part for part in (pending["text"], ctx.text) if part)
     pending["attachments"] = [*pending["attachments"], *(a.to_json() for a in ctx.inbound.attachments)]
-    pending["topic"] = guess_topic(pending["text"], ctx.config.topics, ctx.config.topic_match_threshold).key
+    rules = ctx.config.rules(ConsultationRules)
+    pending["topic"] = guess_topic(pending["text"], rules.topics, rules.topic_match_threshold).key
     pending.pop("faq", None)
     await set_state(ctx.session, ctx.person.id, ASK_FLOW, pending, ctx.now)
     ask_topic(ctx, pending["topic"], key="cons.topic_confirm_more")
@@ -134,7 +208,8 @@ async def choose_topic(ctx: Context, key: str) -> None:
     pending = await pending_question(ctx)
     if pending is None:
         return
-    topic = find_topic(ctx.config.topics, key) or fallback_topic(ctx.config.topics)
+    topics = ctx.config.rules(ConsultationRules).topics
+    topic = find_topic(topics, key) or fallback_topic(topics)
     await clear_state(ctx.session, ctx.person.id)
     attachments = tuple(Attachment.from_json(item) for item in pending["attachments"])
     _, messages = await open_ticket(ctx.session, ctx.person, topic=topic.key, text=pending["text"],
@@ -192,21 +267,24 @@ async def open_ticket(session: AsyncSession, participant: Person, *, topic: str,
     return ticket, [told, notice]
 
 
-async def add_follow_up(ctx: Context, ticket: Ticket) -> None:
+async def add_follow_up(ctx: Context, ticket: Ticket, *, text: str | None = None,
+                        attachments: tuple[Attachment, ...] | None = None) -> None:
     """A participant's further message joins the open thread and reaches whoever handles it."""
-    add_message(ctx, ticket, "question", ctx.inbound.attachments)
+    text = ctx.text if text is None else text
+    attachments = ctx.inbound.attachments if attachments is None else attachments
+    add_message(ctx, ticket, "question", attachments, text=text)
     ticket.status = TicketStatus.OPEN
     ctx.reply("core.follow_up_added", number=str(ticket.id))
     for person in await handlers_of(ctx.session, ticket):
         buttons = mentor_buttons(ticket, language_of(person, ctx.config))
         ctx.send(message_to(person, "core.follow_up", ctx.config, buttons=buttons,
-                            attachments=ctx.inbound.attachments, ref=f"ticket:{ticket.id}", number=ticket.id,
-                            participant=ctx.person.name, text=ctx.text or "📎"))
+                            attachments=attachments, ref=f"ticket:{ticket.id}", number=ticket.id,
+                            participant=ctx.person.name, text=text or "📎"))
 
 
 async def queue_pending_questions(session: AsyncSession, now: datetime, config: Config) -> list[Outgoing]:
     """Job: a question left waiting for its topic is queued with the guessed topic (nothing is lost)."""
-    cutoff = now - timedelta(minutes=config.pending_question_minutes)
+    cutoff = now - timedelta(minutes=config.rules(ConsultationRules).pending_question_minutes)
     query = select(ConversationState).where(ConversationState.flow == ASK_FLOW,
                                             ConversationState.updated_at <= cutoff)
     out: list[Outgoing] = []
@@ -218,6 +296,24 @@ async def queue_pending_questions(session: AsyncSession, now: datetime, config: 
         attachments = tuple(Attachment.from_json(item) for item in state.data.get("attachments", []))
         _, messages = await open_ticket(session, participant, topic=state.data.get("topic", "lainnya"),
                                         text=state.data.get("text", ""), attachments=attachments,
+                                        now=now, config=config)
+        out += messages
+    return out + await queue_parked_drafts(session, cutoff, now, config)
+
+
+async def queue_parked_drafts(session: AsyncSession, cutoff: datetime, now: datetime,
+                              config: Config) -> list[Outgoing]:
+    """A drafted question left for a form is queued too; one written before consent waits to be offered."""
+    query = select(ParkedFlow).where(ParkedFlow.flow == ASK_FLOW, ParkedFlow.parked_at <= cutoff)
+    out: list[Outgoing] = []
+    for parked in list((await session.execute(query)).scalars()):
+        participant = await session.get(Person, parked.person_id)
+        if parked.data.get("ask_first") or participant is None or not participant.consent_given:
+            continue
+        await session.delete(parked)
+        attachments = tuple(Attachment.from_json(item) for item in parked.data.get("attachments", []))
+        _, messages = await open_ticket(session, participant, topic=parked.data.get("topic", "lainnya"),
+                                        text=parked.data.get("text", ""), attachments=attachments,
                                         now=now, config=config)
         out += messages
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticketing import (
     add_message,
     age_text,
@@ -21,7 +22,7 @@ from handlers.consultation.topics import find_topic, match_topic_name
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button
-from handlers.kernel.registry import action, command, flow
+from handlers.kernel.registry import TICKET, TICKET_AND_TEXT, action, command, flow
 from handlers.kernel.roles import STAFF
 from handlers.kernel.state import clear_state, get_state, set_state
 from storage.models import AuditEntry, Person, Role, Ticket, TicketMessage, TicketStatus
@@ -77,7 +78,7 @@ async def queue_line(ctx: Context, ticket: Ticket) -> str:
              last=short_line(last.text) if last and last.text else "📎")
 
 
-@command("buka", aliases=("tiket",), roles=STAFF, help_key="cons.help_buka")
+@command("buka", args=TICKET, aliases=("tiket",), roles=STAFF, help_key="cons.help_buka")
 async def open_by_command(ctx: Context) -> None:
     """`buka 12` shows ticket 12."""
     words = ctx.text.split()
@@ -145,7 +146,7 @@ async def thread_text(ctx: Context, ticket: Ticket) -> str:
     return "\n".join(lines)
 
 
-@command("catatan", roles=STAFF, help_key="cons.help_catatan")
+@command("catatan", args=TICKET_AND_TEXT, roles=STAFF, help_key="cons.help_catatan")
 async def note_by_command(ctx: Context) -> None:
     """`catatan 12 teks` keeps a private note on ticket 12 (staff only)."""
     words = ctx.text.split(maxsplit=2)
@@ -190,7 +191,7 @@ def save_note(ctx: Context, ticket: Ticket, text: str) -> None:
     ctx.reply("cons.note_saved", number=ticket.id)
 
 
-@command("dijawab", roles=STAFF, help_key="cons.help_dijawab")
+@command("dijawab", args=TICKET, roles=STAFF, help_key="cons.help_dijawab")
 async def mark_answered_by_command(ctx: Context) -> None:
     """`dijawab 12`: answered another way (phone, visit)."""
     words = ctx.text.split()
@@ -217,7 +218,7 @@ async def mark_answered(ctx: Context, number: str) -> None:
                  number=ticket.id, name=ctx.person.name)
 
 
-@command("bukalagi", roles=STAFF, help_key="cons.help_bukalagi")
+@command("bukalagi", args=TICKET, roles=STAFF, help_key="cons.help_bukalagi")
 async def reopen_by_command(ctx: Context) -> None:
     """`bukalagi 12` reopens a closed ticket."""
     words = ctx.text.split()
@@ -245,18 +246,18 @@ async def reopen(ctx: Context, number: str) -> None:
         ctx.tell(participant, "cons.reopened_told", number=ticket.id, name=ctx.person.name)
 
 
-@command("topik", roles=STAFF, help_key="cons.help_topik")
+@command("topik", args=r"#?\d+\s+.+", roles=STAFF, help_key="cons.help_topik")
 async def change_topic(ctx: Context) -> None:
     """`topik 12 pemasaran` corrects a ticket's topic."""
     words = ctx.text.split(maxsplit=2)
-    typed = match_topic_name(words[2], ctx.config.topics, ctx.lang) if len(words) > 2 else None
+    typed = match_topic_name(words[2], ctx.config.rules(ConsultationRules).topics, ctx.lang) if len(words) > 2 else None
     if len(words) < 3 or typed is None:
-        names = ", ".join(topic.key for topic in ctx.config.topics)
+        names = ", ".join(topic.key for topic in ctx.config.rules(ConsultationRules).topics)
         ctx.reply("cons.topik_usage", topics=names)
         return
     ticket = await ticket_for_staff(ctx, words[1])
     if ticket is None:
         return
     ticket.topic = typed.key
-    topic = find_topic(ctx.config.topics, typed.key)
+    topic = find_topic(ctx.config.rules(ConsultationRules).topics, typed.key)
     ctx.reply("cons.topic_changed", number=ticket.id, topic=topic.label(ctx.lang) if topic else typed.key)

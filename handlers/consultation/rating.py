@@ -6,10 +6,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticketing import message_to
 from handlers.kernel.config import Config
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
+from handlers.kernel.intents import rating_in
 from handlers.kernel.messages import Button, Outgoing
 from handlers.kernel.registry import action, flow
 from handlers.kernel.roles import PARTICIPANTS
@@ -17,6 +19,7 @@ from handlers.kernel.state import clear_state, get_state, set_state
 from storage.models import Person, Ticket, TicketRating
 
 RATE_FLOW = "rate_comment"
+RATING_TEXT_DAYS = 7  # a typed "5 bintang" counts for the rating question of the last week
 SKIP_WORDS = frozenset({"lewati", "skip", "-", "tidak", "tidak ada"})
 
 
@@ -51,6 +54,21 @@ async def rate_ticket(ctx: Context, argument: str) -> None:
               score=score)
 
 
+async def rate_by_text(ctx: Context) -> bool:
+    """"5 bintang kak mantap" after a closed ticket's rating question is that ticket's rating."""
+    score = rating_in(ctx.text)
+    if score is None:
+        return False
+    since = ctx.now - timedelta(days=RATING_TEXT_DAYS)
+    query = (select(Ticket).where(Ticket.participant_id == ctx.person.id, Ticket.rating_requested_at >= since)
+             .order_by(Ticket.rating_requested_at.desc()).limit(1))
+    ticket = (await ctx.session.execute(query)).scalar_one_or_none()
+    if ticket is None or await rating_of(ctx, ticket) is not None:
+        return False
+    await rate_ticket(ctx, f"{ticket.id}:{score}")
+    return True
+
+
 async def rating_of(ctx: Context, ticket: Ticket) -> TicketRating | None:
     """The ticket's rating, if given."""
     query = select(TicketRating).where(TicketRating.ticket_id == ticket.id)
@@ -66,13 +84,13 @@ async def skip_comment(ctx: Context, _number: str) -> None:
     ctx.reply("cons.rate_done")
 
 
-@flow(RATE_FLOW)
+@flow(RATE_FLOW, expires=False)
 async def receive_comment(ctx: Context) -> None:
     """The text after a rating is its comment; much later, or media, it is a new question instead."""
     state = await get_state(ctx.session, ctx.person.id)
     assert state is not None
     await clear_state(ctx.session, ctx.person.id)
-    is_stale = ctx.now - state.updated_at > timedelta(minutes=ctx.config.pending_question_minutes)
+    is_stale = ctx.now - state.updated_at > timedelta(minutes=ctx.config.rules(ConsultationRules).pending_question_minutes)
     if is_stale or ctx.inbound.attachments:
         await ctx.continue_as_text()  # a late message is a question, not a comment
         return

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.consultation.cover import find_staff, move_open_tickets, route_mentor
 from handlers.consultation.faq import coordinators
+from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticketing import (
     language_of,
     mentor_buttons,
@@ -37,7 +38,8 @@ StepAction = Callable[[AsyncSession, Ticket, float, datetime, Config], Awaitable
 
 def deadlines(config: Config) -> list[tuple[str, float]]:
     """The steps and the working hours after which each is due."""
-    return [(REMIND, config.sla_remind_hours), (ALERT, config.sla_alert_hours), (HANDOVER, config.sla_handover_hours)]
+    rules = config.rules(ConsultationRules)
+    return [(REMIND, rules.sla_remind_hours), (ALERT, rules.sla_alert_hours), (HANDOVER, rules.sla_handover_hours)]
 
 
 async def check_answer_deadlines(session: AsyncSession, now: datetime, config: Config) -> list[Outgoing]:
@@ -136,7 +138,7 @@ async def hand_to_picked(ctx: Context, argument: str) -> None:
     await move_ticket(ctx, ticket, mentor)
 
 
-@command("pindahkan", roles=COORDINATORS, help_key="cons.help_pindahkan")
+@command("pindahkan", args=r"#?\d+\s+.+", roles=COORDINATORS, help_key="cons.help_pindahkan")
 async def move_by_command(ctx: Context) -> None:
     """`pindahkan 12 <nama atau nomor pendamping>` moves a ticket with its history."""
     words = ctx.text.split(maxsplit=2)

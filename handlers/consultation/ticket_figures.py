@@ -10,6 +10,7 @@ from statistics import median
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticketing import waiting_since
 from handlers.consultation.worktime import WorkCalendar, calendar_of, working_hours_between
 from handlers.kernel.config import Config
@@ -105,7 +106,8 @@ async def unanswered_by_age(session: AsyncSession, *, now: datetime, config: Con
     calendar = calendar_of(config)
     ages = [working_hours_between(waiting_since(ticket), now, calendar)
             for ticket in (await session.execute(query)).scalars()]
-    cuts = [0.0, config.sla_remind_hours, config.sla_alert_hours, config.sla_handover_hours]
+    rules = config.rules(ConsultationRules)
+    cuts = [0.0, rules.sla_remind_hours, rules.sla_alert_hours, rules.sla_handover_hours]
     uppers: list[float | None] = [*cuts[1:], None]
     return [AgeBucket(low, high, sum(1 for age in ages if age >= low and (high is None or age < high)))
             for low, high in zip(cuts, uppers, strict=True)]

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.topics import find_topic
 from handlers.kernel.config import Config
 from handlers.kernel.context import Context
@@ -35,7 +36,7 @@ def message_to(person: Person, key: str, config: Config, *, buttons: tuple[Butto
 
 def topic_label(config: Config, key: str, language: str) -> str:
     """A ticket topic as people read it (the key itself for a topic the programme dropped)."""
-    topic = find_topic(config.topics, key)
+    topic = find_topic(config.rules(ConsultationRules).topics, key)
     return topic.label(language) if topic else key
 
 

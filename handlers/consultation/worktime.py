@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from handlers.consultation.rules import ConsultationRules
 from handlers.kernel.config import Config
 
 DEFAULT_CUTI_BERSAMA_FILE = Path(__file__).parent / "defaults" / "cuti_bersama.toml"
@@ -92,7 +93,8 @@ def _load_days_off(path: Path, _mtime_ns: int) -> frozenset[date]:
 
 def calendar_of(config: Config) -> WorkCalendar:
     """The programme's working calendar from its settings and the cuti bersama file."""
-    path = Path(config.cuti_bersama_file) if config.cuti_bersama_file else DEFAULT_CUTI_BERSAMA_FILE
-    return WorkCalendar(zone=config.timezone, opens=config.work_opens, closes=config.work_closes,
-                        workdays=frozenset(config.work_days), days_off=load_days_off(path),
-                        country=config.holiday_country or None)
+    rules = config.rules(ConsultationRules)
+    path = Path(rules.cuti_bersama_file) if rules.cuti_bersama_file else DEFAULT_CUTI_BERSAMA_FILE
+    return WorkCalendar(zone=config.timezone, opens=rules.work_opens, closes=rules.work_closes,
+                        workdays=frozenset(rules.work_days), days_off=load_days_off(path),
+                        country=rules.holiday_country or None)

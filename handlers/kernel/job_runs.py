@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.kernel.config import Config
+from handlers.kernel.rules import SharedRules
 from storage.models import JobRun, Person
 
 CHUNK = 500  # bounds IN (...) lists: SQLite and asyncpg cap the number of bound parameters
@@ -23,7 +24,7 @@ def is_quiet(now: datetime, config: Config) -> bool:
     """True inside a quiet period (programme zone); a period may run past midnight."""
     local = now.astimezone(config.timezone)
     clock, today = local.time(), local.weekday()
-    for weekday, start, end in config.quiet_hours:
+    for weekday, start, end in config.rules(SharedRules).quiet_hours:
         if start <= end:
             if (weekday is None or weekday == today) and start <= clock < end:
                 return True
@@ -40,12 +41,12 @@ def is_due_today(now: datetime, at: time, config: Config) -> bool:
     return now.astimezone(config.timezone).time() >= at
 
 
-def weekly_moment(now: datetime, config: Config) -> datetime:
-    """This week's run time (digest_weekday at digest_time, programme zone)."""
+def weekly_moment(now: datetime, weekday: int, at: time, config: Config) -> datetime:
+    """This week's run time: the weekday (0=Monday) at the local clock time, programme zone."""
     local = now.astimezone(config.timezone)
     monday = local.date() - timedelta(days=local.weekday())
-    day = monday + timedelta(days=config.digest_weekday)
-    return datetime.combine(day, config.digest_time, tzinfo=config.timezone)
+    day = monday + timedelta(days=weekday)
+    return datetime.combine(day, at, tzinfo=config.timezone)
 
 
 async def already_ran(session: AsyncSession, job_id: str, period: str) -> bool:

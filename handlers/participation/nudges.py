@@ -18,6 +18,7 @@ from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.job_runs import already_ran, is_due_today, is_quiet, load_people, record_run
 from handlers.kernel.messages import Outgoing
+from handlers.participation.rules import ParticipationRules
 from handlers.participation.scores import (
     Score,
     compute_scores,
@@ -44,7 +45,7 @@ class Rung:
 
 async def run_nudge_ladder(session: AsyncSession, now: datetime, config: Config) -> list[Outgoing]:
     """Daily job body: score everyone, climb the ladders; nothing in quiet hours or twice a day."""
-    if is_quiet(now, config) or not is_due_today(now, config.nudge_time, config):
+    if is_quiet(now, config) or not is_due_today(now, config.rules(ParticipationRules).nudge_time, config):
         return []
     period = now.astimezone(config.timezone).date().isoformat()
     if await already_ran(session, JOB_ID, period):
@@ -94,10 +95,10 @@ def next_step(rungs: dict[str, Rung], score: Score | None, last_inbound_at: date
         return "inactive"  # left the programme or the roster
     if not score.is_dropping:
         return "recovered"
-    if mentor is None and now - first.sent_at >= timedelta(days=config.nudge_response_days):
+    if mentor is None and now - first.sent_at >= timedelta(days=config.rules(ParticipationRules).nudge_response_days):
         return NudgeStep.MENTOR
     if (mentor is not None and NudgeStep.COORDINATOR not in rungs
-            and now - mentor.sent_at >= timedelta(days=config.nudge_mentor_days)):
+            and now - mentor.sent_at >= timedelta(days=config.rules(ParticipationRules).nudge_mentor_days)):
         return NudgeStep.COORDINATOR
     return None
 
@@ -147,7 +148,7 @@ async def start_ladders(session: AsyncSession, scores: list[Score], open_ids: se
         NudgeLog.period == week, NudgeLog.step == NudgeStep.NUDGE))).scalars())
     candidates = sorted((s for s in scores if s.is_dropping and s.participant_id not in open_ids
                          and s.participant_id not in nudged_this_week), key=lambda s: s.score)
-    chosen = candidates[:config.nudge_max_per_run]
+    chosen = candidates[:config.rules(ParticipationRules).nudge_max_per_run]
     people = await load_people(session, [s.participant_id for s in chosen])
     out = []
     for score in chosen:
@@ -203,6 +204,6 @@ async def tell_mentors(session: AsyncSession, escalated: list[tuple[Score, str]]
         language = mentor.language or config.language
         lines = [t("part.mentor_alert_line", language, name=people[s.participant_id].name,
                    reasons="; ".join(s.reasons) or "-") for s in group]
-        out.append(Outgoing(text=t("part.mentor_alert", language, days=config.nudge_response_days,
+        out.append(Outgoing(text=t("part.mentor_alert", language, days=config.rules(ParticipationRules).nudge_response_days,
                                    lines="\n".join(lines)), person_id=mentor.id, ref="nudge:mentor"))
     return out

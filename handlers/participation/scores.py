@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
+from handlers.kernel.rules import SharedRules
 from handlers.participation.queries import (
     Member,
     SessionTally,
@@ -32,6 +33,7 @@ from handlers.participation.queries import (
     session_tallies,
     tugas_tallies,
 )
+from handlers.participation.rules import ParticipationRules
 from storage.bulk import insert_records
 from storage.models import ParticipationScore
 from storage.participation import prefer_quick_plans
@@ -80,7 +82,7 @@ def shift_week(week: str, weeks: int) -> str:
 def report_month_due(end: datetime, config: Config) -> tuple[str, date]:
     """The latest laporan bulanan whose deadline has passed by end: ("2026-02", 2026-02-01)."""
     local = end.astimezone(config.timezone).date()
-    back = 1 if local.day > config.report_deadline_day else 2
+    back = 1 if local.day > config.rules(SharedRules).report_deadline_day else 2
     year, month = divmod(local.year * 12 + local.month - 1 - back, 12)
     return f"{year:04d}-{month + 1:02d}", date(year, month + 1, 1)
 
@@ -148,17 +150,18 @@ async def gather_facts(session: AsyncSession, week: str, now: datetime, config: 
     start, week_end = week_bounds(week, config.timezone)
     end = min(week_end, now)
     month, first = report_month_due(end, config)
+    rules = config.rules(ParticipationRules)
     next_month = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     return Facts(
         week_start=start, end=end,
-        sessions=await session_tallies(session, start, end, timedelta(days=config.alpa_streak_lookback_days),
+        sessions=await session_tallies(session, start, end, timedelta(days=rules.alpa_streak_lookback_days),
                                        scope),
-        tugas=await tugas_tallies(session, start, end, timedelta(days=config.tugas_lookback_days), scope),
+        tugas=await tugas_tallies(session, start, end, timedelta(days=rules.tugas_lookback_days), scope),
         report_month=month, report_cutoff=datetime.combine(next_month, time(0), tzinfo=config.timezone),
         reports=await reports_sent(session, month, end),
         asked=await questions_asked(session, start, end),
         ignored=await nudges_ignored(session, end - IGNORED_LOOKBACK, end),
-        baselines=await baselines(session, [shift_week(week, -n) for n in range(1, config.nudge_baseline_weeks + 1)]),
+        baselines=await baselines(session, [shift_week(week, -n) for n in range(1, rules.nudge_baseline_weeks + 1)]),
     )
 
 
@@ -175,6 +178,7 @@ async def compute_scores(session: AsyncSession, week: str, now: datetime, config
 
 def score_member(member: Member, facts: Facts, config: Config, *, explain: bool = True) -> Score:
     """Weigh one participant's facts into a score, flag a drop, and say why in words."""
+    rules = config.rules(ParticipationRules)
     tally = facts.sessions.get(member.id, NO_SESSIONS)
     tugas = facts.tugas.get(member.id, NO_TUGAS)
     report = (member.id in facts.reports) if member.joined_before_report_month_end else None
@@ -183,15 +187,15 @@ def score_member(member: Member, facts: Facts, config: Config, *, explain: bool 
     ignored = facts.ignored.get(member.id, 0)
     weight, weighted = _parts(tally, tugas, report, questions, silent, config)
     value = 100 * weighted / weight if weight else 100.0
-    score = round(max(0.0, value - config.score_penalty_ignored_nudge * ignored), 1)
+    score = round(max(0.0, value - rules.score_penalty_ignored_nudge * ignored), 1)
     active = bool(tally.hadir or tally.terlambat or questions or tugas.on_time or member.wrote_this_week)
     result = Score(member.id, member.mentor_id, member.cohort, score, active, False, tally.expected,
                    tally.hadir, tally.terlambat, tally.izin, tally.alpa, tally.streak, tugas.due,
                    tugas.on_time, tugas.missing, report, questions, silent, ignored)
     baseline, weeks = facts.baselines.get(member.id, (0.0, 0))
-    is_falling = weeks >= MIN_BASELINE_WEEKS and baseline - score >= config.nudge_drop_points
-    result.is_dropping = (is_falling or score < config.nudge_score_threshold or silent >= config.nudge_silence_days
-                          or tally.streak >= config.nudge_alpa_streak)
+    is_falling = weeks >= MIN_BASELINE_WEEKS and baseline - score >= rules.nudge_drop_points
+    result.is_dropping = (is_falling or score < rules.nudge_score_threshold or silent >= rules.nudge_silence_days
+                          or tally.streak >= rules.nudge_alpa_streak)
     if explain or result.is_dropping:
         result.reasons = reasons_for(result, facts.report_month, baseline if is_falling else None, config)
     return result
@@ -200,29 +204,30 @@ def score_member(member: Member, facts: Facts, config: Config, *, explain: bool 
 def _parts(tally: SessionTally, tugas: TugasTally, report: bool | None, questions: int, silent: int,
            config: Config) -> tuple[float, float]:
     """Total weight and weighted sum (values 0..1) of the parts that apply this week; contact always does."""
-    weight = config.score_weight_contact
-    weighted = weight * max(0.0, 1 - silent / config.score_silence_zero_days)
+    rules = config.rules(ParticipationRules)
+    weight = rules.score_weight_contact
+    weighted = weight * max(0.0, 1 - silent / rules.score_silence_zero_days)
     if tally.expected:
-        present = (tally.hadir + config.score_value_terlambat * tally.terlambat
-                   + config.score_value_izin * tally.izin)
-        weight += config.score_weight_attendance
-        weighted += config.score_weight_attendance * present / tally.expected
+        present = (tally.hadir + rules.score_value_terlambat * tally.terlambat
+                   + rules.score_value_izin * tally.izin)
+        weight += rules.score_weight_attendance
+        weighted += rules.score_weight_attendance * present / tally.expected
     if tugas.due:
-        weight += config.score_weight_tugas
-        weighted += config.score_weight_tugas * tugas.on_time / tugas.due
+        weight += rules.score_weight_tugas
+        weighted += rules.score_weight_tugas * tugas.on_time / tugas.due
     if report is not None:
-        weight += config.score_weight_report
-        weighted += config.score_weight_report if report else 0.0
+        weight += rules.score_weight_report
+        weighted += rules.score_weight_report if report else 0.0
     if questions:
-        weight += config.score_weight_questions
-        weighted += config.score_weight_questions
+        weight += rules.score_weight_questions
+        weighted += rules.score_weight_questions
     return weight, weighted
 
 
 def reasons_for(score: Score, report_month: str, baseline: float | None, config: Config) -> list[str]:
     """Why a score is low, most telling first: "alpa 2 sesi berturut-turut", "3 tugas belum dikirim"."""
     texts, reasons = reason_texts(REASON_LANGUAGE), []
-    if score.alpa_streak >= config.nudge_alpa_streak:
+    if score.alpa_streak >= config.rules(ParticipationRules).nudge_alpa_streak:
         reasons.append(texts["alpa_streak"].format(n=score.alpa_streak))
     elif score.sessions_alpa:
         reasons.append(texts["alpa_week"].format(n=score.sessions_alpa, of=score.sessions_expected))
@@ -230,7 +235,7 @@ def reasons_for(score: Score, report_month: str, baseline: float | None, config:
         reasons.append(texts["tugas_missing"].format(n=score.tugas_missing))
     if score.report_sent is False:
         reasons.append(texts["report_missing"].format(month=month_name(report_month, REASON_LANGUAGE)))
-    if score.silent_days >= config.nudge_silence_days:
+    if score.silent_days >= config.rules(ParticipationRules).nudge_silence_days:
         reasons.append(texts["silent"].format(days=score.silent_days))
     if score.nudges_ignored:
         reasons.append(texts["nudges_ignored"].format(n=score.nudges_ignored))

@@ -1,6 +1,6 @@
 """Weekly digests: coordinators get the programme's figures (text, chart, workbook), mentors their group.
 
-Every Monday 07:00 (Config.digest_weekday/digest_time) for the week just ended, once (JobRun);
+Every Monday 07:00 (ReportsRules.digest_weekday/digest_time) for the week just ended, once (JobRun);
 on demand with `ringkasan [2026-W10]` for the week so far, and `klinik digest` on the command line.
 """
 
@@ -25,7 +25,7 @@ from handlers.kernel.forms import command_args
 from handlers.kernel.i18n import t
 from handlers.kernel.job_runs import already_ran, is_quiet, load_people, record_run, weekly_moment
 from handlers.kernel.messages import Attachment, Channel, Outgoing
-from handlers.kernel.registry import command
+from handlers.kernel.registry import ANY_ARGS, command
 from handlers.kernel.roles import MANAGERS
 from handlers.participation.queries import names_of
 from handlers.participation.scores import (
@@ -39,6 +39,7 @@ from handlers.participation.scores import (
 )
 from handlers.reports import figures
 from handlers.reports.render import coordinator_text, mentor_text, write_chart, write_workbook
+from handlers.reports.rules import ReportsRules
 from handlers.reports.shapes import Digest, MentorSummary
 from handlers.reports.targets import target_progress
 from storage.models import MediaLink, Person, Role
@@ -160,7 +161,8 @@ async def coordinator_messages(session: AsyncSession, digest: Digest, coordinato
 
 async def send_weekly_digests(session: AsyncSession, now: datetime, config: Config) -> list[Outgoing]:
     """Job body: once the week's digest time has passed (not in quiet hours), report last week once."""
-    if is_quiet(now, config) or now < weekly_moment(now, config):
+    rules = config.rules(ReportsRules)
+    if is_quiet(now, config) or now < weekly_moment(now, rules.digest_weekday, rules.digest_time, config):
         return []
     week = shift_week(week_of(now, config.timezone), -1)
     if await already_ran(session, JOB_ID, week):
@@ -204,7 +206,7 @@ def _remove_files(paths: list[str]) -> None:
         Path(path).unlink(missing_ok=True)
 
 
-@command("ringkasan", roles=MANAGERS, help_key="part.help_ringkasan", menu_key="part.menu_ringkasan",
+@command("ringkasan", args=ANY_ARGS, roles=MANAGERS, help_key="part.help_ringkasan", menu_key="part.menu_ringkasan",
          order=60)
 async def show_summary(ctx: Context) -> None:
     """Coordinators get the digest of this week so far (or `ringkasan 2026-W09`); mentors their summary."""

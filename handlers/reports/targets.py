@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.kernel.config import Config
 from handlers.participation.queries import participants_by_agency
 from handlers.reports.figures import percent
+from handlers.reports.rules import ReportsRules
 from storage.models import Agency, ProgrammeTarget
 
 UNASSIGNED = ""
@@ -98,7 +99,8 @@ async def target_progress(session: AsyncSession, end: datetime, config: Config) 
         return None
     agencies = list((await session.execute(
         select(Agency).where(Agency.programme_id == target.id).order_by(Agency.name))).scalars())
-    counts = await participants_by_agency(session, config.agency_fields, config.trained_min_sessions, end)
+    rules = config.rules(ReportsRules)
+    counts = await participants_by_agency(session, rules.agency_fields, rules.trained_min_sessions, end)
     lookup = {key.lower(): agency for agency in agencies for key in (agency.code, agency.name)}
     sums: dict[str, list[int]] = {agency.code: [0, 0] for agency in agencies}
     for key, (enrolled, trained) in counts.items():

@@ -1,16 +1,24 @@
 """Start-up: settings errors name the variable; `klinik run` serves /healthz and stops on SIGTERM."""
 
+import dataclasses
+import inspect
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import time as clock_time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
-from bot.settings import SettingsError, load_settings
+from bot.settings import RulesSettings, Settings, SettingsError, load_settings, settable_rules
+from handlers.consultation.rules import ConsultationRules
+from handlers.kernel.rules import SharedRules
 from tests.support.peers import free_port
 
 
@@ -76,25 +84,83 @@ def _wait_for_health(url: str, timeout: float = 20.0) -> int:
 
 
 def test_programme_rules_reach_the_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KLINIK_RULES__SLA_REMIND_HOURS", "4")
-    monkeypatch.setenv("KLINIK_RULES__WORK_OPENS", "07:30")
+    monkeypatch.setenv("KLINIK_RULES__CONSULTATION__SLA_REMIND_HOURS", "4")
+    monkeypatch.setenv("KLINIK_RULES__CONSULTATION__WORK_OPENS", "07:30")
+    monkeypatch.setenv("KLINIK_RULES__CONSULTATION__WORK_DAYS", "[0, 1, 2]")
+    monkeypatch.setenv("KLINIK_RULES__SHARED__QUIET_HOURS", '[[null, "22:00", "06:00"]]')
 
     config = load_settings(_env_file=None).handler_config()
 
-    assert (config.sla_remind_hours, config.work_opens.isoformat()) == (4.0, "07:30:00")
+    consultation = config.rules(ConsultationRules)
+    assert (consultation.sla_remind_hours, consultation.work_opens, consultation.work_days) == (4.0, clock_time(7, 30), (0, 1, 2))
+    assert consultation.sla_alert_hours == ConsultationRules.sla_alert_hours  # the rest of the group keeps its defaults
+    assert config.rules(SharedRules).quiet_hours == ((None, clock_time(22), clock_time(6)),)
 
 
-def test_every_programme_rule_is_documented_in_env_example() -> None:
-    from bot.settings import Rules
+def test_topics_come_from_the_topics_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    topics = tmp_path / "topics.toml"
+    topics.write_text('[[topic]]\nkey = "ekspor"\nlabels = { id = "Ekspor" }\nkeywords = ["ekspor"]\n')
+    monkeypatch.setenv("KLINIK_TOPICS_FILE", str(topics))
+    monkeypatch.setenv("KLINIK_RULES__CONSULTATION__CONFIRM_TOPIC", "false")
 
+    rules = load_settings(_env_file=None).handler_config().rules(ConsultationRules)
+
+    assert ([topic.key for topic in rules.topics], rules.confirm_topic) == (["ekspor"], False)
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("KLINIK_RULES__CONSULTATION__SLA_REMIND_HOURS", "delapan", "- KLINIK_RULES__CONSULTATION__SLA_REMIND_HOURS: "),
+    ("KLINIK_RULES__SHARED__QUIET_HOURS", '[[null, "25:00", "06:00"]]', "- KLINIK_RULES__SHARED__QUIET_HOURS: "),
+    ("KLINIK_RULES__ACTIVITIES__ACTIVITY_REMINDER_HOURS", "7-20", "- KLINIK_RULES__ACTIVITIES__ACTIVITY_REMINDER_HOURS: "),
+    ("KLINIK_RULES__SLA_REMIND_HOURS", "8", "- KLINIK_RULES__SLA_REMIND_HOURS: Extra inputs"),  # the old flat name
+    ("KLINIK_RULES__CONSULTATION__SLA_REMIND", "8", "KLINIK_RULES__CONSULTATION__SLA_REMIND is not a rule"),
+    ("KLINIK_RULES__CONSULTATION__TOPICS", "[]", "(use KLINIK_TOPICS_FILE)"),
+])
+def test_a_bad_rule_stops_start_up_naming_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
+                                                       message: str) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None)
+
+    assert message in str(raised.value)
+
+
+def declared_names(model: type[BaseModel], prefix: str = "KLINIK_") -> set[str]:
+    """Every environment variable a settings model reads, rules included."""
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        kind = info.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            names |= declared_names(kind, f"{prefix}{name.upper()}__")
+        elif isinstance(kind, type) and dataclasses.is_dataclass(kind):
+            names |= {f"{prefix}{name.upper()}__{rule.upper()}" for rule in settable_rules(kind)}
+        else:
+            names.add(f"{prefix}{name.upper()}")
+    return names
+
+
+def test_env_example_lists_exactly_the_settings() -> None:
     example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    listed = re.findall(r"^(KLINIK_\w+)=", example, flags=re.MULTILINE)
+    declared = declared_names(Settings)
 
-    assert [name for name in Rules.model_fields if f"KLINIK_RULES__{name.upper()}" not in example] == []
+    assert [name for name in sorted(declared) if name not in listed] == []  # every setting and rule is explained
+    assert [name for name in listed if name not in declared] == []  # and nothing there is a dead name
+    assert len(listed) == len(set(listed))
+    assert any(name.startswith("KLINIK_RULES__CONSULTATION__") for name in declared)
+
+
+def test_every_rule_is_declared_with_its_comment() -> None:
+    for info in RulesSettings.model_fields.values():
+        group: Any = info.annotation
+        lines = inspect.getsource(group).splitlines()
+        for rule in dataclasses.fields(group):
+            line = next(i for i, text in enumerate(lines) if text.startswith(f"    {rule.name}:"))
+            assert lines[line - 1].strip().startswith("#"), f"{group.__name__}.{rule.name} has no comment"
 
 
 def test_env_example_as_is_configures_no_channel() -> None:
-    from bot.settings import Settings
-
     settings = Settings(_env_file=str(Path(__file__).resolve().parents[2] / ".env.example"))
 
     assert (settings.has_telegram, settings.has_whatsapp) == (False, False)

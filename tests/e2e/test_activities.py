@@ -51,7 +51,7 @@ JAKARTA = ZoneInfo("Asia/Jakarta")
 CODE = "4821"
 # A 1×1 PNG: what the participant photographs (the bot relays it to the mentor unchanged).
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
-OPEN_ALL_MONTH = {"report_open_day": 1, "report_deadline_day": 28}  # the form is open whatever today is
+OPEN_ALL_MONTH = {"shared": {"report_open_day": 1, "report_deadline_day": 28}}  # the form is open whatever today is
 
 
 async def start_quiet(klinik: Klinik, **overrides: Any) -> KlinikApp:

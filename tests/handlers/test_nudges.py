@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers.kernel.config import Config
 from handlers.kernel.job_runs import is_quiet
 from handlers.kernel.outbox import message_of
+from handlers.participation.rules import ParticipationRules
 from scheduler.jobs import JOBS, Job
 from scheduler.runner import run_job
 from storage.models import JobRun, NudgeLog, Person
@@ -158,7 +159,7 @@ async def test_daily_cap_nudges_lowest_scores_first(
                                     cohort="Angkatan 1", last_inbound_at=at(1, 20))
     await Programme(sessions).set_person(other, created_at=at(1, 8))
     await Programme(sessions).meeting(at(3, 14), cohort="Angkatan 1", present={other: "hadir"})
-    capped = Config(timezone=JAKARTA, nudge_max_per_run=1, nudge_score_threshold=90)
+    capped = Config(timezone=JAKARTA, rule_groups=(ParticipationRules(nudge_max_per_run=1, nudge_score_threshold=90),))
 
     await run(sessions, capped, at(4))
 

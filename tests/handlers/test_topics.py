@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import select
 
+from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.topics import Topic, default_topics, guess_topic
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Button
@@ -61,13 +62,13 @@ async def test_typed_topic_name_is_accepted(driver: Driver, participant: Person,
 
 async def test_more_text_before_choosing_joins_the_question(driver: Driver, participant: Person,
                                                             mentor: Person) -> None:
-    await driver.say(participant, "Halo kak")
+    await driver.say(participant, "Halo kak, mau tanya")
     await driver.say(participant, "saya mau pinjem modal")
     prompt = (await driver.received(participant))[-1]
     await driver.press(participant, "tp:permodalan")
 
     assert prompt.startswith("Pesan ditambahkan. Topiknya *Permodalan*, betul?")
-    assert "Halo kak\nsaya mau pinjem modal" in message_of(await driver.last(mentor)).text
+    assert "Halo kak, mau tanya\nsaya mau pinjem modal" in message_of(await driver.last(mentor)).text
 
 
 async def test_nothing_is_queued_before_the_topic_is_chosen(driver: Driver, participant: Person,
@@ -92,9 +93,9 @@ async def test_question_left_without_topic_is_queued_by_job(driver: Driver, part
 
 
 async def test_programme_topics_are_configurable(driver: Driver, participant: Person, mentor: Person) -> None:
-    driver.config = Config(timezone=driver.config.timezone, topics=(
+    driver.config = Config(timezone=driver.config.timezone, rule_groups=(ConsultationRules(topics=(
         Topic("ekspor", (("id", "Ekspor"),), keywords=("ekspor", "luar negeri")),
-        Topic("umum", (("id", "Umum"),))))
+        Topic("umum", (("id", "Umum"),)))),))
     await driver.say(participant, "bisa ekspor ke luar negri?")
 
     assert message_of(await driver.last(participant)).buttons == (
@@ -110,7 +111,7 @@ async def test_stale_topic_button_gets_a_hint(driver: Driver, participant: Perso
 
 async def test_programme_may_queue_with_the_guess_without_asking(driver: Driver, participant: Person,
                                                                  mentor: Person) -> None:
-    driver.config = Config(timezone=driver.config.timezone, confirm_topic=False)
+    driver.config = Config(timezone=driver.config.timezone, rule_groups=(ConsultationRules(confirm_topic=False),))
 
     await driver.say(participant, "jualan di shopee")
 
