@@ -14,7 +14,7 @@ from handlers.activities import (
     sessions,
 )
 from handlers.consultation import answers, cover, escalation, faq, questions, queue, rating, sla
-from handlers.kernel import menu
+from handlers.kernel import menu, parking
 from handlers.people import onboarding, unknown
 from handlers.reports import digest
 
@@ -24,8 +24,8 @@ FEATURES = (
     session_form, sessions,
     # consultation: questions, answers, queue, FAQ, escalation, deadlines, cover, rating
     answers, cover, escalation, faq, questions, queue, rating, sla,
-    # kernel: the main menu and help
-    menu,
+    # kernel: the main menu and help, `lanjut` for parked forms
+    menu, parking,
     # people: onboarding and consent, unknown numbers
     onboarding, unknown,
     # reports: weekly digest and mentor summary

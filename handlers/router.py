@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import features  # noqa: F401  (registers every command, action and flow)
 from handlers.activities.attendance import check_in_by_bare_code
+from handlers.activities.leave import offer_leave
 from handlers.consultation.answers import post_answer
 from handlers.consultation.questions import ask_question
 from handlers.consultation.ticketing import ticket_for_staff
 from handlers.kernel.config import Config
 from handlers.kernel.context import Context, Routes
+from handlers.kernel.intents import is_acknowledgement, is_leave_request, is_no, is_yes, words
 from handlers.kernel.messages import Channel, Inbound, Outgoing
 from handlers.kernel.outbox import enqueue_all, menu_choice
+from handlers.kernel.parking import keep_before_consent, offer_once, offer_parked
 from handlers.kernel.reachability import release_held
-from handlers.kernel.registry import ACTIONS, COMMANDS, FLOWS
-from handlers.kernel.state import clear_state, get_state
+from handlers.kernel.registry import ACTIONS, COMMANDS, FLOWS, traits_of
+from handlers.kernel.roles import is_participant
+from handlers.kernel.state import clear_state, get_state, park
 from handlers.people.onboarding import ask_consent, find_sender, link_telegram, record_unknown
-from storage.models import InboxItem, OutboxMessage, Role
+from storage.models import ConversationState, InboxItem, OutboxMessage, Role
 
 log = logging.getLogger(__name__)
 
-CANCEL_WORDS = frozenset({"batal", "cancel", "/batal", "/cancel"})
+CANCEL_WORDS = frozenset({"batal", "cancel", "/batal", "/cancel", "stop", "keluar"})
+CANCEL_PHRASES = frozenset({"gak jadi", "ga jadi", "gk jadi", "nggak jadi", "ngga jadi", "tidak jadi", "tdk jadi",
+                            "batal aja", "batal deh", "batal kak", "ga jadi deh", "gak jadi deh", "ga jadi kak",
+                            "gak jadi kak", "batalkan", "cancel aja"})
 STAFF_HINT_KEYS: dict[str, str] = {
     Role.PENDAMPING: "core.staff_hint_pendamping", Role.NARASUMBER: "core.staff_hint_narasumber",
     Role.KOORDINATOR: "core.staff_hint_koordinator"}
@@ -43,6 +50,8 @@ async def process_inbound(session: AsyncSession, inbound: Inbound, now: datetime
     ctx = Context(session=session, inbound=inbound, now=now, config=config, person=person, routes=ROUTES)
     await note_activity(ctx)
     await dispatch(ctx)
+    if ctx.person.consent_given:
+        await offer_parked(ctx)
     return ctx.out
 
 
@@ -68,7 +77,7 @@ async def dispatch(ctx: Context) -> None:
     if not ctx.person.consent_given:
         await guard_consent(ctx, payload)
         return
-    if ctx.text.lower() in CANCEL_WORDS:
+    if is_cancel(ctx.text):
         cleared = await clear_state(ctx.session, ctx.person.id)
         ctx.reply("core.cancelled" if cleared else "core.nothing_to_cancel")
         return
@@ -77,29 +86,81 @@ async def dispatch(ctx: Context) -> None:
         return
     if await answer_by_reply(ctx):
         return
-    word = command_word(ctx.text)
-    if word is not None and word in COMMANDS:
+    state = await open_state(ctx)
+    word = command_word(ctx.text, in_flow=state is not None,
+                        takes_any_text=state is not None and traits_of(state.flow).takes_any_text)
+    if word is not None and is_participants_question(ctx, word):
+        word = None
+    if word is not None:
         await run_command(ctx, word)
         return
     await continue_flow_or_default(ctx)
 
 
+def is_cancel(text: str) -> bool:
+    """"batal", "/batal", "gak jadi", "ga jadi deh": leave the open form."""
+    lowered = " ".join(words(text))
+    return text.strip().lower() in CANCEL_WORDS or lowered in CANCEL_PHRASES
+
+
+async def open_state(ctx: Context) -> ConversationState | None:
+    """The person's open flow; one idle past the configured time is parked (or dropped) first."""
+    state = await get_state(ctx.session, ctx.person.id)
+    if state is None:
+        return None
+    traits = traits_of(state.flow)
+    idle = ctx.now - state.updated_at > timedelta(minutes=ctx.config.form_idle_minutes)
+    if not (idle and traits.expires):
+        return state
+    if traits.keeps:
+        await offer_once(ctx, park(ctx.session, state, ctx.now))
+    await clear_state(ctx.session, ctx.person.id)
+    return None
+
+
 async def guard_consent(ctx: Context, payload: str | None) -> None:
-    """Nothing proceeds before consent; accept the button or the words setuju / tidak."""
-    words = {"setuju": "consent:yes", "ya": "consent:yes", "tidak": "consent:no"}
-    choice = payload or words.get(ctx.text.lower())
+    """Nothing proceeds before consent; a question sent before it is kept and offered back after."""
+    choice = payload
+    if (choice is None and is_yes(ctx.text)) or ctx.text.lower() in ("setuju", "saya setuju"):
+        choice = "consent:yes"
+    elif choice is None and is_no(ctx.text):
+        choice = "consent:no"
     if choice in ("consent:yes", "consent:no"):
         await run_action(ctx, choice)
         return
+    if is_participant(ctx.person) and not is_acknowledgement(ctx.text) and (ctx.text or ctx.inbound.attachments):
+        keep_before_consent(ctx)
     await ask_consent(ctx)
 
 
-def command_word(text: str) -> str | None:
-    """`/antrian`, `antrian` or `ANTRIAN 12` → `antrian`; Telegram's /cmd@botname too."""
-    first = text.split(maxsplit=1)[0] if text.strip() else ""
-    if not first:
+def command_word(text: str, *, in_flow: bool = False, takes_any_text: bool = False) -> str | None:
+    """The command a message unambiguously asks for, or None when it is free text.
+
+    A slash command always counts (and is refused if the role may not use it). A bare word counts
+    only when the message is exactly that word, or the word followed by arguments in the command's
+    own shape ("buka 12", not "buka cabang baru"); the router then refuses it if the role may not
+    use it. A flow that takes any text (a mentor's answer) is interrupted by slash commands only.
+    """
+    stripped = text.strip()
+    if not stripped:
         return None
-    return first.lstrip("/").split("@", 1)[0].lower()
+    first, _, rest = stripped.partition(" ")
+    is_slash = first.startswith("/")
+    word = first.lstrip("/").split("@", 1)[0].lower()
+    if is_slash:
+        return word
+    entry = COMMANDS.get(word)
+    if takes_any_text or entry is None or (in_flow and not entry.in_flows):
+        return None
+    return word if entry.accepts(rest.strip()) else None
+
+
+def is_participants_question(ctx: Context, word: str) -> bool:
+    """"ringkasan penjualan harian…", "cuti bersama…": a staff word with more words from a participant."""
+    entry = COMMANDS.get(word)
+    has_more = len(ctx.text.split()) > 1 and not ctx.text.startswith("/")
+    return (is_participant(ctx.person) and has_more and entry is not None
+            and Role(ctx.person.role) not in entry.roles)
 
 
 async def run_command(ctx: Context, word: str) -> None:
@@ -158,6 +219,9 @@ async def continue_flow_or_default(ctx: Context) -> None:
         return
     if ctx.text.isdigit() and len(ctx.text) <= 2 and not ctx.inbound.attachments:
         ctx.reply("core.unknown_button")  # an option number with no options shown is not a question
+        return
+    if is_leave_request(ctx.text) and not ctx.inbound.attachments:
+        await offer_leave(ctx)
         return
     await ask_question(ctx)
 

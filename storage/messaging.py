@@ -72,6 +72,19 @@ class ConversationState(Base):
     updated_at: Mapped[datetime]
 
 
+class ParkedFlow(Base):
+    """A form or draft a person left for something else; kept until resumed, sent or dropped."""
+
+    __tablename__ = "parked_flows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    flow: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    parked_at: Mapped[datetime]
+    offered_at: Mapped[datetime | None] = mapped_column(default=None)  # told once that it waits
+
+
 class Menu(Base):
     """The numbered options last shown to a WhatsApp address, so "2" can mean a button."""
 

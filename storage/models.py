@@ -29,6 +29,7 @@ from storage.messaging import (
     Menu,
     OutboxMessage,
     OutboxStatus,
+    ParkedFlow,
 )
 from storage.participation import (
     Agency,
@@ -66,6 +67,7 @@ __all__ = [
     "NudgeStep",
     "OutboxMessage",
     "OutboxStatus",
+    "ParkedFlow",
     "ParticipationScore",
     "Person",
     "ProgrammeTarget",

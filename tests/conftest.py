@@ -31,6 +31,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db_kind" in metafunc.fixturenames:
         kinds = ["sqlite", "postgres"] if metafunc.config.getoption("--postgres") else ["sqlite"]
+        if metafunc.definition.get_closest_marker("sqlite_only"):
+            kinds = ["sqlite"]
         metafunc.parametrize("db_kind", kinds)
 
 

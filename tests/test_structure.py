@@ -90,14 +90,7 @@ def test_placeholders_match_between_languages() -> None:
     assert mismatched == []
 
 
-# Catalog keys are literals so that grep finds every use of a text. These modules still build
-# keys at run time (f"tgs.form_{step}") while another change rewrites them; each leaves this set
-# once it uses literal keys only, until the set is empty and can go.
-BUILDS_KEYS_FOR_NOW = frozenset({
-    "handlers/activities/assignment_form.py",
-    "handlers/activities/monthly_reports.py",
-    "handlers/activities/session_form.py",
-})
+# Catalog keys are literals so that grep finds every use of a text and a test finds a missing one.
 KEY_SHAPE = re.compile(r"[a-z]+\.[a-z0-9_]+")
 
 
@@ -151,7 +144,7 @@ def literal_keys(tree: ast.Module) -> list[tuple[int, str]]:
 
 
 def test_no_catalog_key_is_built_at_run_time() -> None:
-    built = [f"{path}:{line}: {lead}…" for path, tree in code_trees().items() if path not in BUILDS_KEYS_FOR_NOW
+    built = [f"{path}:{line}: {lead}…" for path, tree in code_trees().items()
              for line, lead in built_keys(tree)]
 
     assert built == []
@@ -168,8 +161,5 @@ def test_every_key_in_the_code_has_a_text_in_both_languages() -> None:
 def test_every_text_is_used_by_the_code() -> None:
     texts = catalog()
     used = {key for tree in code_trees().values() for _, key in literal_keys(tree)}
-    built_for_now = tuple(lead for path in BUILDS_KEYS_FOR_NOW if path in code_trees()
-                          for _, lead in built_keys(code_trees()[path]))
-
-    unused = sorted(key for key in {*texts["id"], *texts["en"]} if key not in used and not key.startswith(built_for_now))
+    unused = sorted(key for key in {*texts["id"], *texts["en"]} if key not in used)
     assert unused == []

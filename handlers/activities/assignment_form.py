@@ -106,7 +106,7 @@ async def save_tugas(ctx: Context, data: Data) -> bool:
     return True
 
 
-TUGAS_FORM = Form(FLOW, prefix="tgf", finish=save_tugas, steps=(
+TUGAS_FORM = Form(FLOW, prefix="tgf", label_key="tgs.form_label", finish=save_tugas, steps=(
     Step("audience", "tgs.form_audience", pick_option("options", "att.hint_audience"), into=("cohort", "mentor_id"),
          buttons=option_buttons("options", "aud"), when=lambda data: len(data["options"]) > 1),
     Step("title", "tgs.form_title", short_text(200, "tgs.hint_title")),

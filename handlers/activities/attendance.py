@@ -114,7 +114,7 @@ async def prompt_for_code(ctx: Context, meeting: Meeting) -> None:
     ctx.reply("att.window_open", buttons=buttons, title=meeting.title)
 
 
-@command("hadir", roles=PARTICIPANTS, help_key="att.help_hadir", order=21)
+@command("hadir", args=r"\d{3,8}", roles=PARTICIPANTS, help_key="att.help_hadir", order=21)
 async def check_in_command(ctx: Context) -> None:
     """"hadir 4821": check in with the code announced in the room."""
     code = command_args(ctx)

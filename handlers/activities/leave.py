@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.activities.attendance import STATUS_KEYS, attendance_of, span, upsert_attendance
+from handlers.activities.attendance import (
+    STATUS_KEYS,
+    attendance_of,
+    span,
+    upcoming_meetings_for,
+    upsert_attendance,
+)
 from handlers.activities.audience import oversees
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Attachment, Button, Outgoing
+from handlers.kernel.parking import keep_as_draft
 from handlers.kernel.registry import action, flow
 from handlers.kernel.roles import MANAGERS
 from handlers.kernel.state import clear_state, get_state, set_state
@@ -21,7 +28,32 @@ TOLD_KEYS: dict[str, str] = {  # what the participant is told of the decision
     LeaveStatus.APPROVED: "att.leave_approved_participant", LeaveStatus.REJECTED: "att.leave_rejected_participant"}
 
 
-@flow("att_leave")
+async def offer_leave(ctx: Context) -> None:
+    """"izin kak", "bsk sy ga bs dtg": offer izin/sakit for the next session, keeping the text as a question too."""
+    upcoming = await upcoming_meetings_for(ctx.session, ctx.person, ctx.now)
+    draft = keep_as_draft(ctx, offered=bool(upcoming))
+    if not upcoming:
+        return  # the router offers the kept text as a question, with one tap to send it
+    await ctx.session.flush()
+    meeting = upcoming[0]
+    buttons = (Button(t("att.btn_izin", ctx.lang), f"att:leave:{meeting.id}:izin"),
+               Button(t("att.btn_sakit", ctx.lang), f"att:leave:{meeting.id}:sakit"),
+               Button(t("att.btn_not_leave", ctx.lang), f"draft:send:{draft.id}"))
+    ctx.reply("att.leave_offer", buttons=buttons, title=meeting.title, when=span(ctx, meeting))
+
+
+async def ask_reason_again(ctx: Context) -> None:
+    """Back with `lanjut`: ask for the reason of the request again."""
+    state = await get_state(ctx.session, ctx.person.id)
+    meeting = await ctx.session.get(Meeting, int(state.data["meeting"])) if state is not None else None
+    if state is None or meeting is None:
+        await clear_state(ctx.session, ctx.person.id)
+        ctx.reply("att.meeting_not_found")
+        return
+    ctx.reply("att.leave_reason_prompt", kind=t(STATUS_KEYS[state.data["kind"]], ctx.lang), title=meeting.title)
+
+
+@flow("att_leave", keeps=True, resume=ask_reason_again, label_key="att.leave_form_label")
 async def receive_leave_reason(ctx: Context) -> None:
     """The reason (with an optional photo, e.g. a doctor's note); photo first, reason next also works."""
     state = await get_state(ctx.session, ctx.person.id)

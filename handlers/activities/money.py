@@ -20,6 +20,9 @@ UNITS = {
 PART = re.compile(r"(\d[\d.,]*)\s*([a-z]*)")
 MAX_AMOUNT = 1_000_000_000_000  # a micro business reporting a trillion is a typo
 PREFIX = re.compile(r"^(rp\.?|idr)\s*")
+# "kira2 3,5 jt", "sekitar 750rb", "± 3,5 jt": an estimate is still the amount.
+HEDGES = re.compile(r"^(kira[\s-]*kira|kira2|kira|sekitar|kurang lebih|kurleb|kl|±|\+-|approx|rata[\s-]*rata|rata2)\s*")
+NEXT_UNIT = {"jt": "rb", "juta": "rb", "jta": "rb", "m": "jt", "miliar": "jt", "milyar": "jt", "mlyr": "jt"}
 
 
 class AmountError(ValueError):
@@ -32,7 +35,10 @@ class AmountError(ValueError):
 
 def parse_rupiah(text: str) -> int:
     """The whole-rupiah amount a person meant, or AmountError saying why it is not one."""
-    cleaned = PREFIX.sub("", text.strip().lower()).replace("rupiah", "").strip().rstrip(".-,")
+    cleaned = HEDGES.sub("", text.strip().lower())
+    cleaned = PREFIX.sub("", cleaned).replace("rupiah", "").strip().rstrip(".-,")
+    cleaned = re.sub(r"(?<=[a-z])[\s-]*an\b", "", cleaned)  # "3,5jt-an", "3,5 jutaan": about that much
+    cleaned = PREFIX.sub("", cleaned).strip().rstrip(".-,")
     if not cleaned:
         raise AmountError("empty")
     if cleaned.startswith("-"):
@@ -40,6 +46,9 @@ def parse_rupiah(text: str) -> int:
     parts = PART.findall(cleaned)
     if not parts or PART.sub("", cleaned).strip():
         raise AmountError("not_a_number")
+    # "3 jt 500" is 3.500.000: a bare number after a unit counts in the next smaller unit.
+    parts = [(number, NEXT_UNIT.get(parts[i - 1][1], "") if i and not unit and parts[i - 1][1] else unit)
+             for i, (number, unit) in enumerate(parts)]
     total = sum((_part_value(number, unit) for number, unit in parts), Decimal(0))
     if total > MAX_AMOUNT:
         raise AmountError("too_large")

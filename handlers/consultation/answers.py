@@ -21,7 +21,7 @@ from handlers.consultation.ticketing import (
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button
-from handlers.kernel.registry import action, command, flow
+from handlers.kernel.registry import TICKET, TICKET_AND_TEXT, action, command, flow
 from handlers.kernel.roles import EVERYONE, STAFF
 from handlers.kernel.state import clear_state, get_state, set_state
 from storage.models import Person, Ticket, TicketStatus
@@ -40,7 +40,7 @@ async def start_answer(ctx: Context, number: str) -> None:
     ctx.reply("core.write_answer", number=number)
 
 
-@flow("answer")
+@flow("answer", takes_any_text=True, expires=False)
 async def receive_answer(ctx: Context) -> None:
     """The text after Jawab is the answer to the chosen ticket."""
     state = await get_state(ctx.session, ctx.person.id)
@@ -53,7 +53,7 @@ async def receive_answer(ctx: Context) -> None:
     await post_answer(ctx, ticket)
 
 
-@command("jawab", roles=STAFF, help_key="core.help_jawab")
+@command("jawab", args=TICKET_AND_TEXT, roles=STAFF, help_key="core.help_jawab")
 async def answer_by_command(ctx: Context) -> None:
     """`jawab 12 text…` answers ticket 12 in one message (handy on WhatsApp)."""
     words = ctx.text.split(maxsplit=2)
@@ -135,7 +135,7 @@ def mark_closed(ticket: Ticket, by_id: int, now: datetime) -> None:
     ticket.resolved_at = now
 
 
-@command("tutup", roles=EVERYONE, help_key="core.help_tutup")
+@command("tutup", args=TICKET, roles=EVERYONE, help_key="core.help_tutup")
 async def close_by_command(ctx: Context) -> None:
     """`tutup 12` closes ticket 12; a participant's bare `tutup` closes their open ticket."""
     words = ctx.text.split()

@@ -15,7 +15,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Outgoing
 from handlers.kernel.phones import normalize_phone
-from handlers.kernel.registry import command
+from handlers.kernel.registry import ANY_ARGS, command
 from handlers.kernel.roles import COORDINATORS
 from storage.models import AuditEntry, MentorAbsence, Person, Role, Ticket
 
@@ -180,7 +180,7 @@ async def parse_cover(session: AsyncSession, text: str) -> CoverRequest:
     return CoverRequest(mentor, backup, starts_on, ends_on, move_open)
 
 
-@command("cuti", roles=COORDINATORS, help_key="cons.help_cuti", menu_key="cons.menu_cuti", order=50)
+@command("cuti", args=ANY_ARGS, roles=COORDINATORS, help_key="cons.help_cuti", menu_key="cons.menu_cuti", order=50)
 async def cover_command(ctx: Context) -> None:
     """`cuti` lists absences; `cuti <mentor> <dari> <sampai> <cadangan> [pindah]`; `cuti batal 3`."""
     words = ctx.text.split()

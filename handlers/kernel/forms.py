@@ -163,7 +163,8 @@ class Form:
     finish: Finish
     store: Store = field(default_factory=StateStore)
     expired: str = "core.unknown_button"  # a button or answer for a form that is no longer open
-    keeps: bool = False  # park the form (resumable with `lanjut`) when the person turns away from it
+    keeps: bool = True  # park the form (resumable with `lanjut`) when the person turns away from it
+    label_key: str = "core.parked_form_label"  # how the form is named when it waits ("laporan bulanan")
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -174,7 +175,7 @@ class Form:
             if isinstance(step.next, str) and step.next != FINISH and step.next not in index:
                 raise ValueError(f"form {self.name!r}: step {step.name!r} goes to unknown {step.next!r}")
         object.__setattr__(self, "_index", index)
-        flow(self.name, keeps=self.keeps, resume=self.resume)(self.answer)
+        flow(self.name, keeps=self.keeps, resume=self.resume, label_key=self.label_key)(self.answer)
 
     def __contains__(self, step: object) -> bool:
         """True when the form has a step of that name."""

@@ -117,7 +117,7 @@ async def test_participant_has_no_queue(driver: Driver, participant: Person, men
 
 
 async def test_mentor_corrects_the_topic(driver: Driver, participant: Person, mentor: Person) -> None:
-    await ask(driver, participant, "halo kak", "lainnya")
+    await ask(driver, participant, "kak mau nanya dong", "lainnya")
 
     await driver.say(mentor, "topik 1 pemasaran", channel=TG)
 

@@ -1,0 +1,71 @@
+"""Nothing typed is dropped: forms and drafts left aside are parked, offered back once, resumed with `lanjut`."""
+
+from __future__ import annotations
+
+from handlers.kernel.context import Context
+from handlers.kernel.i18n import t
+from handlers.kernel.messages import Attachment
+from handlers.kernel.registry import command, traits_of
+from handlers.kernel.roles import EVERYONE
+from handlers.kernel.state import get_state, parked_flows, resume_parked
+from storage.models import ParkedFlow
+
+DRAFT_FLOW = "ask"  # the consultation desk's drafted question; its offer is registered with that flow
+
+
+def keep_as_draft(ctx: Context, *, offered: bool = False) -> ParkedFlow:
+    """Keep this message as a draft question that is sent only when the person says so."""
+    data = {"text": ctx.text, "attachments": [a.to_json() for a in ctx.inbound.attachments], "ask_first": True}
+    parked = ParkedFlow(person_id=ctx.person.id, flow=DRAFT_FLOW, data=data, parked_at=ctx.now,
+                        offered_at=ctx.now if offered else None)
+    ctx.session.add(parked)
+    return parked
+
+
+def keep_before_consent(ctx: Context) -> None:
+    """A participant's message sent before consent is kept as a draft question, offered after consent."""
+    keep_as_draft(ctx)
+
+
+async def offer_parked(ctx: Context) -> None:
+    """Once no flow is open, tell the person (once each) what waits for them."""
+    if await get_state(ctx.session, ctx.person.id) is not None:
+        return
+    for parked in await parked_flows(ctx.session, ctx.person.id):
+        if parked.offered_at is None:
+            await offer_once(ctx, parked)
+
+
+async def offer_once(ctx: Context, parked: ParkedFlow) -> None:
+    """Tell the person that this parked flow waits: its own offer, or its name and `lanjut`."""
+    parked.offered_at = ctx.now
+    offer = traits_of(parked.flow).offer
+    if offer is not None:
+        await offer(ctx, parked)
+    else:
+        ctx.reply("core.parked_form", form=t(traits_of(parked.flow).label_key, ctx.lang))
+
+
+def draft_attachments(parked: ParkedFlow) -> tuple[Attachment, ...]:
+    """The media of a parked draft."""
+    return tuple(Attachment.from_json(item) for item in parked.data.get("attachments", []))
+
+
+@command("lanjut", roles=EVERYONE, help_key="core.help_lanjut", order=2, in_flows=False)
+async def resume_form(ctx: Context) -> None:
+    """Bring back the form the person left, where it stopped."""
+    waiting = [p for p in await parked_flows(ctx.session, ctx.person.id) if p.flow != DRAFT_FLOW]
+    if not waiting:
+        drafts = await parked_flows(ctx.session, ctx.person.id)
+        if drafts and (offer := traits_of(drafts[0].flow).offer) is not None:
+            await offer(ctx, drafts[0])
+            return
+        ctx.reply("core.nothing_parked")
+        return
+    parked = waiting[0]
+    await resume_parked(ctx.session, parked, ctx.now)
+    resume = traits_of(parked.flow).resume
+    if resume is not None:
+        await resume(ctx)
+    else:
+        ctx.reply("core.form_resumed", form=t(traits_of(parked.flow).label_key, ctx.lang))

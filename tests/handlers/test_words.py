@@ -1,0 +1,150 @@
+"""People's words land where they meant them: transcripts of consent, drafts, idle forms, commands and intents."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from handlers.kernel.messages import Channel
+from handlers.kernel.outbox import message_of
+from storage.models import LeaveRequest, Meeting, Person, Role, Ticket, TicketMessage
+from tests.support.driver import Driver
+
+TG = Channel.TELEGRAM
+
+
+async def add_session_tomorrow(driver: Driver, mentor: Person, cohort: str) -> Meeting:
+    starts = driver.clock.now + timedelta(days=1)
+    async with driver.sessions.begin() as session:
+        meeting = Meeting(title="Kelas Pemasaran", cohort=cohort, mentor_id=None, starts_at=starts,
+                          ends_at=starts + timedelta(hours=2), checkin_opens_at=starts - timedelta(minutes=30),
+                          checkin_closes_at=starts + timedelta(minutes=15), late_after_at=starts,
+                          checkin_code="4821", created_by_id=mentor.id, created_at=driver.clock.now)
+        session.add(meeting)
+    return meeting
+
+
+async def thread(driver: Driver) -> list[tuple[int, str, str]]:
+    async with driver.sessions() as session:
+        rows = (await session.execute(select(TicketMessage).order_by(TicketMessage.id))).scalars()
+        return [(row.ticket_id, row.kind, row.text) for row in rows]
+
+
+async def test_question_sent_before_consent_is_offered_back_and_sent(driver: Driver, mentor: Person) -> None:
+    sari = await driver.add_person(role=Role.PESERTA, name="Sari", phone="+6281200000009", mentor_id=mentor.id,
+                                   consent_given=False, consent_at=None)
+    await driver.say(sari, "gmn cara daftar NIB kak")
+    await driver.say(sari, "iya setuju")
+    offer = message_of(await driver.last(sari))
+
+    assert offer.text.startswith("Pesan Anda sebelumnya:\n«gmn cara daftar NIB kak»\n\nKirim sebagai pertanyaan")
+    await driver.press(sari, offer.buttons[0].payload)
+    await driver.press(sari, "tp:legalitas")
+    assert await thread(driver) == [(1, "question", "gmn cara daftar NIB kak")]
+
+
+async def test_declining_consent_keeps_nothing_offered(driver: Driver, mentor: Person) -> None:
+    sari = await driver.add_person(role=Role.PESERTA, name="Sari", phone="+6281200000009", mentor_id=mentor.id,
+                                   consent_given=False, consent_at=None)
+    await driver.say(sari, "gmn cara daftar NIB kak")
+    await driver.say(sari, "gak")
+
+    assert (await driver.refresh(sari)).consent_given is False
+    assert not any("Pesan Anda sebelumnya" in text for text in await driver.received(sari))
+
+
+async def test_command_word_during_topic_prompt_keeps_the_drafted_question(
+        driver: Driver, participant: Person, mentor: Person) -> None:
+    await driver.say(participant, "kak cara hitung HPP gmn")
+    await driver.say(participant, "presensi")
+    await driver.say(participant, "iya bener kak")
+
+    assert await thread(driver) == [(1, "question", "kak cara hitung HPP gmn")]
+
+
+async def test_question_beginning_with_a_staff_word_becomes_a_question(
+        driver: Driver, participant: Person, mentor: Person) -> None:
+    await driver.say(participant, "buka cabang baru perlu izin apa aja")
+    await driver.say(participant, "1")
+
+    assert await thread(driver) == [(1, "question", "buka cabang baru perlu izin apa aja")]
+
+
+async def test_mentor_answer_beginning_with_a_command_word_is_the_answer(
+        driver: Driver, participant: Person, mentor: Person) -> None:
+    await driver.say(participant, "cara daftar OSS gmn kak")
+    await driver.press(participant, "tp:legalitas")
+    await driver.press(mentor, "ans:1", channel=TG)
+
+    await driver.say(mentor, "Buka aplikasi OSS di HP, lalu pilih Daftar.", channel=TG)
+
+    assert (await thread(driver))[-1] == (1, "answer", "Buka aplikasi OSS di HP, lalu pilih Daftar.")
+    assert any("Buka aplikasi OSS" in text for text in await driver.received(participant))
+
+
+async def test_thanks_after_an_answer_is_acknowledged_with_a_close_option(
+        driver: Driver, participant: Person, mentor: Person) -> None:
+    await driver.say(participant, "cara daftar OSS gmn kak")
+    await driver.press(participant, "tp:legalitas")
+    await driver.say(mentor, "jawab 1 Lewat oss.go.id, siapkan KTP.", channel=TG)
+
+    await driver.say(participant, "ok sdh jelas kak makasih")
+    reply = message_of(await driver.last(participant))
+
+    assert len(await thread(driver)) == 2
+    assert reply.text.startswith("Sama-sama 🙏")
+    assert [b.payload for b in reply.buttons] == ["close:1"]
+
+
+async def test_typed_stars_after_closing_rate_the_ticket(driver: Driver, participant: Person, mentor: Person) -> None:
+    await driver.say(participant, "cara daftar OSS gmn kak")
+    await driver.press(participant, "tp:legalitas")
+    await driver.say(mentor, "jawab 1 Lewat oss.go.id.", channel=TG)
+    await driver.say(mentor, "tutup 1", channel=TG)
+
+    await driver.say(participant, "5 bintang kak mantap")
+
+    async with driver.sessions() as session:
+        ticket = await session.get(Ticket, 1)
+        assert ticket is not None
+    assert (await driver.received(participant))[-1].startswith("Terima kasih")
+    assert len(await thread(driver)) == 2
+
+
+async def test_idle_form_lets_go_and_resumes_with_lanjut(driver: Driver, participant: Person, mentor: Person) -> None:
+    meeting = await add_session_tomorrow(driver, mentor, participant.cohort or "")
+    await driver.press(participant, f"att:leave:{meeting.id}:sakit")
+    await driver.received(participant)
+    driver.clock.advance(minutes=31)
+
+    await driver.say(participant, "kak, cara hitung BEP gmn?")
+    told = await driver.received(participant)
+    await driver.press(participant, "tp:keuangan")
+    await driver.say(participant, "lanjut")
+    await driver.say(participant, "demam sejak semalam")
+
+    assert "Ketik *lanjut*" in told[0]
+    assert (await thread(driver))[0] == (1, "question", "kak, cara hitung BEP gmn?")
+    async with driver.sessions() as session:
+        reasons = (await session.execute(select(LeaveRequest.reason))).scalars().all()
+    assert list(reasons) == ["demam sejak semalam"]
+
+
+async def test_leave_words_offer_izin_for_the_next_session(driver: Driver, participant: Person, mentor: Person) -> None:
+    await add_session_tomorrow(driver, mentor, participant.cohort or "")
+
+    await driver.say(participant, "bsk sy ga bs dtg kak")
+    offer = message_of(await driver.last(participant))
+
+    assert "Kelas Pemasaran" in offer.text
+    assert [b.payload.rsplit(":", 1)[-1] for b in offer.buttons][:2] == ["izin", "sakit"]
+    assert await thread(driver) == []
+
+
+async def test_lone_greeting_is_not_a_ticket(driver: Driver, participant: Person, mentor: Person) -> None:
+    await driver.say(participant, "P")
+    await driver.say(participant, "👍")
+
+    assert await thread(driver) == []
+    assert await driver.received(mentor) == []
