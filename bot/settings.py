@@ -138,6 +138,7 @@ class Settings(BaseSettings):
     programme_name: str = "Klinik Bisnis"
     coordinator_contact: str = "koordinator program di Dinas"
     max_question_chars: int = Field(default=4000, ge=100)
+    form_idle_minutes: int = Field(default=30, ge=1)
     topics_file: str = ""
     media_dir: str = "data/media"
     media_ttl_days: int = Field(default=7, ge=1)
@@ -176,7 +177,8 @@ class Settings(BaseSettings):
                            for group in groups)
         return Config(timezone=ZoneInfo(self.timezone), language=self.language,
                       programme_name=self.programme_name, coordinator_contact=self.coordinator_contact,
-                      max_question_chars=self.max_question_chars, media_dir=self.media_dir,
+                      max_question_chars=self.max_question_chars, form_idle_minutes=self.form_idle_minutes,
+                      media_dir=self.media_dir,
                       media_ttl_days=self.media_ttl_days, rule_groups=groups)
 
 

@@ -156,11 +156,13 @@ def command_word(text: str, *, in_flow: bool = False, takes_any_text: bool = Fal
 
 
 def is_participants_question(ctx: Context, word: str) -> bool:
-    """"ringkasan penjualan harian…", "cuti bersama…": a staff word with more words from a participant."""
+    """"ringkasan penjualan…", "cuti bersama…", "izin": a staff word a participant means otherwise."""
     entry = COMMANDS.get(word)
-    has_more = len(ctx.text.split()) > 1 and not ctx.text.startswith("/")
-    return (is_participant(ctx.person) and has_more and entry is not None
-            and Role(ctx.person.role) not in entry.roles)
+    if not is_participant(ctx.person) or entry is None or Role(ctx.person.role) in entry.roles:
+        return False
+    if ctx.text.startswith("/"):
+        return False
+    return len(ctx.text.split()) > 1 or is_leave_request(ctx.text)
 
 
 async def run_command(ctx: Context, word: str) -> None:
