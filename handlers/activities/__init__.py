@@ -1,0 +1,1 @@
+"""Programme activities: sessions and presensi, izin/sakit, tugas, laporan bulanan."""

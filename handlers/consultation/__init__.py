@@ -1,0 +1,1 @@
+"""The consultation desk: questions, answers, queue, FAQ, escalation, answer deadlines, cover, rating."""

@@ -1,0 +1,1 @@
+"""What every feature stands on: message types, context, registry, roles, state, forms, outbox, catalogs, config."""

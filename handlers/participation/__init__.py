@@ -1,0 +1,1 @@
+"""The weekly participation score and the nudge ladder."""

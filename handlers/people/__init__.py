@@ -1,0 +1,1 @@
+"""Who is who: onboarding and consent, roster import, unknown numbers."""

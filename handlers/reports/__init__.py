@@ -1,0 +1,1 @@
+"""What the programme reads: weekly digest, mentor summary, targets (may read every feature)."""
