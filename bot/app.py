@@ -12,15 +12,19 @@ from datetime import UTC, datetime
 
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
+from twilio.rest import Client
 
 from bot import telegram as tg
-from bot import whatsapp as wa
 from bot.delivery import DeliveryWorker, Pace, RateLimiter, Sender, reachability_hook
 from bot.http import WebApp
 from bot.inbox import InboxProcessor, ingest
 from bot.media import MediaStore
 from bot.settings import Settings, TelegramMode
+from bot.whatsapp.http import make_client
+from bot.whatsapp.sender import HELD_TEMPLATE, WhatsAppSender
+from bot.whatsapp.webhooks import WhatsAppWebhooks
 from handlers.kernel.messages import Inbound
 from scheduler.runner import Leadership, build_scheduler
 from storage.db import make_engine, make_sessionmaker, upgrade
@@ -40,6 +44,7 @@ class KlinikApp:
     """Everything `klinik run` starts, wired once."""
 
     settings: Settings
+    twilio_http: AsyncTwilioHttpClient | None = None  # the SDK's HTTP client; None: built from the settings
     engine: AsyncEngine = field(init=False)
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -74,9 +79,9 @@ class KlinikApp:
             return twilio.account_sid, twilio.auth_token.get_secret_value()
         return None
 
-    def _twilio_client(self) -> wa.Client | None:
+    def _twilio_client(self) -> Client | None:
         auth = self._twilio_auth() if self.settings.has_whatsapp else None
-        return wa.make_client(*auth, self.settings.twilio.api_base_url) if auth else None
+        return make_client(*auth, self.settings.twilio.api_base_url, self.twilio_http) if auth else None
 
     def _senders(self) -> dict[str, Sender]:
         senders: dict[str, Sender] = {}
@@ -84,7 +89,7 @@ class KlinikApp:
             senders["telegram"] = tg.TelegramSender(self.bot, self.media, self.config.language)
         if self.twilio is not None:
             twilio = self.settings.twilio
-            senders["whatsapp"] = wa.WhatsAppSender(
+            senders["whatsapp"] = WhatsAppSender(
                 self.twilio, self.sessions, sender=str(twilio.whatsapp_from),
                 status_callback=f"{self.settings.public_base_url.rstrip('/')}/twilio/status",
                 templates=twilio.templates, media=self.media)
@@ -95,13 +100,18 @@ class KlinikApp:
         return RateLimiter({"telegram": Pace(telegram.messages_per_second, telegram.per_chat_interval_seconds),
                             "whatsapp": Pace(twilio.messages_per_second)})
 
-    def _web(self) -> WebApp:
+    def _whatsapp_webhooks(self) -> WhatsAppWebhooks | None:
         auth = self._twilio_auth()
+        if auth is None:
+            return None
+        return WhatsAppWebhooks(validator=RequestValidator(auth[1]), public_base_url=self.settings.public_base_url,
+                                sessions=self.sessions, config=self.config, ingest=self.ingest,
+                                after_ingest=self.processor.wake, after_status=self.worker.wake)
+
+    def _web(self) -> WebApp:
         secret = self.settings.telegram.webhook_secret
-        return WebApp(sessions=self.sessions, config=self.config, ingest=self.ingest,
-                      after_ingest=self.processor.wake, after_status=self.worker.wake, media=self.media,
-                      public_base_url=self.settings.public_base_url,
-                      twilio_validator=RequestValidator(auth[1]) if auth else None,
+        return WebApp(sessions=self.sessions, ingest=self.ingest, after_ingest=self.processor.wake,
+                      media=self.media, whatsapp=self._whatsapp_webhooks(),
                       telegram_bot=self.bot if self.settings.telegram.mode == TelegramMode.WEBHOOK else None,
                       telegram_secret=secret.get_secret_value() if secret else None)
 
@@ -137,7 +147,7 @@ class KlinikApp:
     def _warn_missing_templates(self) -> None:
         if self.twilio is None:
             return
-        for purpose in ("held",):
+        for purpose in (HELD_TEMPLATE,):
             if purpose not in self.settings.twilio.templates:
                 log.warning("No WhatsApp template for %r (KLINIK_TWILIO__TEMPLATES): messages outside the "
                             "24-hour window wait until the person writes again", purpose)

@@ -35,15 +35,15 @@ class TransientError(Exception):
 
 
 class PermanentError(Exception):
-    """Will never succeed as is (blocked bot, unknown chat, invalid number)."""
+    """Will never succeed as is; unreachable when the person cannot get messages on that channel at all."""
 
-    def __init__(self, reason: str, code: str | None = None) -> None:
+    def __init__(self, reason: str, *, unreachable: bool = False) -> None:
         super().__init__(reason)
-        self.reason, self.code = reason, code
+        self.reason, self.unreachable = reason, unreachable
 
 
 class Held(Exception):
-    """Not sendable now (WhatsApp's 24-hour window); kept until the person writes again."""
+    """Not sendable now (the channel's messaging window is closed); kept until the person writes again."""
 
     def __init__(self, reason: str, external_id: str | None = None) -> None:
         super().__init__(reason)
@@ -51,7 +51,11 @@ class Held(Exception):
 
 
 class Sender(Protocol):
-    """Sends one outbox row on its channel and returns the channel's message id."""
+    """Sends one outbox row on its channel and returns the channel's message id.
+
+    Anything else is one of the outcomes above (raised): TransientError, PermanentError or Held.
+    Channels translate their own error codes; the worker knows none of them.
+    """
 
     async def send(self, row: OutboxMessage) -> str | None: ...
 
@@ -59,14 +63,10 @@ class Sender(Protocol):
 FailureHook = Callable[[AsyncSession, OutboxMessage, PermanentError, datetime], Awaitable[None]]
 
 
-# Failures that mean the person cannot be reached on that channel (Telegram block, WhatsApp codes).
-UNREACHABLE_CODES = frozenset({"blocked", "63003", "63024", "63032", "21211", "21610", "21614"})
-
-
 def reachability_hook(config: Config) -> FailureHook:
     """Mark people unreachable after a final failure that says so, and try their other channel."""
     async def hook(session: AsyncSession, row: OutboxMessage, error: PermanentError, now: datetime) -> None:
-        if error.code in UNREACHABLE_CODES:
+        if error.unreachable:
             await mark_unreachable(session, row, error.reason, now, config)
     return hook
 

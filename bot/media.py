@@ -7,13 +7,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
 
-from bot.twilio_http import is_twilio_host
+from bot.whatsapp.http import download_media
 from handlers.kernel.messages import Attachment, Channel
 from storage.models import MediaLink
 
@@ -53,21 +51,9 @@ class MediaStore:
                 raise LookupError("Telegram is not configured")
             file = await self.bot.get_file(attachment.ref)
             return FetchedMedia(bytes(await file.download_as_bytearray()), name, attachment.mime)
-        return FetchedMedia(await self._download_twilio(attachment.ref), name, attachment.mime)
-
-    async def _download_twilio(self, url: str) -> bytes:
-        # The account's credentials go to Twilio only, never to another host named in a URL.
-        on_twilio = is_twilio_host(urlsplit(url).hostname or "")
-        target = url
-        if self.twilio_base_url and on_twilio:
-            target = self.twilio_base_url.rstrip("/") + "/" + url.split("/", 3)[3]
-        auth = httpx.BasicAuth(*self.twilio_auth) if self.twilio_auth and on_twilio else None
-        async with httpx.AsyncClient(follow_redirects=True, timeout=30) as client:
-            response = await client.get(target, auth=auth)
-            response.raise_for_status()
-            if len(response.content) > MAX_BYTES:
-                raise ValueError("media larger than 16 MB")
-            return response.content
+        content = await download_media(attachment.ref, auth=self.twilio_auth, api_base_url=self.twilio_base_url,
+                                       max_bytes=MAX_BYTES)
+        return FetchedMedia(content, name, attachment.mime)
 
     async def public_url(self, attachment: Attachment, now: datetime) -> str:
         """An unguessable, expiring URL under which WhatsApp (Twilio) can fetch the file."""

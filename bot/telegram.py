@@ -233,9 +233,9 @@ class TelegramSender:
         except RetryAfter as error:
             raise TransientError("telegram flood control", _seconds(error.retry_after)) from error
         except Forbidden as error:
-            raise PermanentError(f"blocked: {error.message}", code="blocked") from error
+            raise PermanentError(f"blocked: {error.message}", unreachable=True) from error
         except BadRequest as error:
-            raise PermanentError(f"bad request: {error.message}", code="bad_request") from error
+            raise PermanentError(f"bad request: {error.message}") from error
         except (TimedOut, NetworkError) as error:
             raise TransientError(f"telegram network: {error}") from error
         return str(message.message_id)

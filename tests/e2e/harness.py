@@ -2,7 +2,8 @@
 
 One ``Klinik`` per test: its own bot token, database and HTTP port. The test drives the user
 side (the emulator's client API for Telegram, signed webhooks for WhatsApp) and reads what the
-bot sent (emulator queues for Telegram, the app's recorded Twilio requests for WhatsApp).
+bot sent (emulator queues for Telegram, the Twilio requests recorded by the HTTP client each app
+is given, for WhatsApp).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from twilio.request_validator import RequestValidator
 
 from bot.app import KlinikApp
 from bot.settings import Settings, load_settings
-from bot.twilio_http import RecordedRequest
 from storage.db import make_engine, make_sessionmaker
 from storage.models import (
     AuditEntry,
@@ -38,7 +38,13 @@ from storage.models import (
     TicketMessage,
     UnknownContact,
 )
-from tests.support.peers import PrismTwilio, TelegramEmulator, free_port
+from tests.support.peers import (
+    PrismTwilio,
+    RecordedRequest,
+    RecordingTwilioHttpClient,
+    TelegramEmulator,
+    free_port,
+)
 
 T = TypeVar("T")
 
@@ -77,6 +83,7 @@ class Klinik:
     token: str = field(default_factory=TelegramEmulator.new_token)
     port: int = field(default_factory=free_port)
     apps: list[KlinikApp] = field(default_factory=list)
+    twilio_clients: list[RecordingTwilioHttpClient] = field(default_factory=list)
     running: KlinikApp | None = None
     _engine: AsyncEngine | None = None
     _consumed: dict[str, int] = field(default_factory=dict)
@@ -102,8 +109,10 @@ class Klinik:
 
     def build(self, **overrides: Any) -> KlinikApp:
         """A KlinikApp on this test's peers and database, not started yet."""
-        app = KlinikApp(self.settings(**overrides))
+        twilio_http = self.prism.http_client()
+        app = KlinikApp(self.settings(**overrides), twilio_http=twilio_http)
         self.apps.append(app)
+        self.twilio_clients.append(twilio_http)
         return app
 
     async def start(self, app: KlinikApp | None = None, **overrides: Any) -> KlinikApp:
@@ -131,6 +140,8 @@ class Klinik:
 
     async def close(self) -> None:
         await self.stop()
+        for client in self.twilio_clients:
+            await client.close()  # also those of apps that never started or had WhatsApp off
         if self._engine is not None:
             await self._engine.dispose()
 
@@ -233,14 +244,9 @@ class Klinik:
 
     def twilio_messages(self, to: str | None = None) -> list[RecordedRequest]:
         """Every Messages API request the app(s) made, optionally to one number, oldest first."""
-        found = []
-        for app in self.apps:
-            if app.twilio is None:
-                continue
-            found += [request for request in app.twilio.http_client.requests
-                      if request.method == "POST" and request.url.endswith("/Messages.json")
-                      and (to is None or request.data.get("To") == f"whatsapp:{to}")]
-        return found
+        return [request for client in self.twilio_clients for request in client.requests
+                if request.method == "POST" and request.url.endswith("/Messages.json")
+                and (to is None or request.data.get("To") == f"whatsapp:{to}")]
 
     async def wait_whatsapp(self, to: str, predicate: Callable[[RecordedRequest], bool] = lambda r: True,
                             timeout: float = 5.0) -> RecordedRequest:  # noqa: ASYNC109

@@ -26,7 +26,7 @@ from telegram.ext import (
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from bot.twilio_http import RedirectingAsyncTwilioHttpClient
+from bot.whatsapp.http import RedirectingAsyncTwilioHttpClient
 
 if TYPE_CHECKING:
     from tests.support.peers import PrismTwilio, TelegramEmulator

@@ -32,13 +32,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import httpx
 import pytest
+from twilio.http.response import Response
 
-if TYPE_CHECKING:
-    from bot.twilio_http import RedirectingAsyncTwilioHttpClient
+from bot.whatsapp.http import RedirectingAsyncTwilioHttpClient
 
 E2E_DIR = Path(__file__).resolve().parents[1] / "e2e"
 NODE_BIN_DIR = E2E_DIR / "node_modules" / ".bin"
@@ -490,6 +490,53 @@ def new_bot_token() -> str:
 # ------------------------------------------------------------------------------ Twilio (Prism)
 
 
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the SDK made it (after the URL rewrite) and the status it got."""
+
+    method: str
+    url: str
+    original_url: str
+    params: dict[str, object] = field(default_factory=dict)
+    data: dict[str, object] = field(default_factory=dict)
+    status: int | None = None
+
+
+class RecordingTwilioHttpClient(RedirectingAsyncTwilioHttpClient):
+    """The bot's Twilio HTTP client aimed at Prism, keeping every request for the test to read.
+
+    Each request is appended to ``requests`` once its answer has arrived, or with
+    ``status=None`` when it failed. Give it to the SDK as ``Client(..., http_client=...)`` or to
+    the app as ``KlinikApp(settings, twilio_http=...)``.
+    """
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        self.requests: list[RecordedRequest] = []
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (the SDK's signature)
+        allow_redirects: bool = False,
+    ) -> Response:
+        status: int | None = None
+        try:
+            response = await super().request(method, url, params=params, data=data, headers=headers,
+                                             auth=auth, timeout=timeout, allow_redirects=allow_redirects)
+            status = response.status_code
+            return response
+        finally:
+            self.requests.append(RecordedRequest(method=method.upper(), url=self.rewrite(url), original_url=url,
+                                                 params=dict(params or {}), data=dict(data or {}),
+                                                 status=status))
+
+
 @dataclass
 class PrismTwilio:
     """Prism mocking Twilio's 2010 API (``/2010-04-01/Accounts/{Sid}/Messages.json`` …)."""
@@ -499,11 +546,9 @@ class PrismTwilio:
     account_sid: str = TWILIO_TEST_ACCOUNT_SID
     auth_token: str = TWILIO_TEST_AUTH_TOKEN
 
-    def http_client(self) -> RedirectingAsyncTwilioHttpClient:
+    def http_client(self) -> RecordingTwilioHttpClient:
         """A recording Twilio HTTP client aimed at Prism (create it inside the event loop)."""
-        from bot.twilio_http import RedirectingAsyncTwilioHttpClient
-
-        return RedirectingAsyncTwilioHttpClient(self.url)
+        return RecordingTwilioHttpClient(self.url)
 
 
 def _ensure_twilio_spec() -> None:

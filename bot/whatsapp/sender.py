@@ -1,85 +1,26 @@
-"""WhatsApp through Twilio: webhook forms become Inbound; outbox rows become Messages API calls."""
+"""Sending outbox rows through Twilio: free text inside the 24-hour window, templates or a held notice outside it."""
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from aiohttp import ClientError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from twilio.base.exceptions import TwilioRestException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.delivery import Held, PermanentError, TransientError
+from bot.delivery import Held
 from bot.media import MediaStore
-from bot.twilio_http import RedirectingAsyncTwilioHttpClient
-from handlers.kernel.messages import Address, Attachment, Channel, Inbound, OutgoingPart
+from bot.whatsapp.errors import NETWORK_ERRORS, OutsideWindow, network_outcome, outcome_of
+from handlers.kernel.messages import Channel, OutgoingPart
 from handlers.kernel.outbox import message_of
 from storage.models import OutboxMessage, OutboxStatus, Person
 
-log = logging.getLogger(__name__)
-
 WINDOW = timedelta(hours=24)
 WINDOW_MARGIN = timedelta(minutes=5)
-OUTSIDE_WINDOW = 63016
-
-
-def make_client(account_sid: str, auth_token: str, api_base_url: str | None) -> Client:
-    """A Twilio client on the async HTTP client (optionally aimed at a local mock)."""
-    http_client = (RedirectingAsyncTwilioHttpClient(api_base_url) if api_base_url
-                   else AsyncTwilioHttpClient())
-    return Client(account_sid, auth_token, http_client=http_client)
-
-
-def is_signed(validator: RequestValidator, url: str, form: Mapping[str, str], signature: str | None) -> bool:
-    """True when X-Twilio-Signature matches the URL Twilio called and the form it sent."""
-    return bool(signature) and bool(validator.validate(url, dict(form), signature))
-
-
-def media_kind(mime: str) -> str:
-    """Attachment kind for a MIME type."""
-    if mime.startswith("image/"):
-        return "photo"
-    if mime.startswith("audio/"):
-        return "voice"
-    if mime.startswith("video/"):
-        return "video"
-    return "document"
-
-
-def to_inbound(form: Mapping[str, str], received_at: datetime) -> Inbound:
-    """Translate an inbound webhook form (an empty Body with media is normal)."""
-    phone = form.get("From", "").removeprefix("whatsapp:")
-    count = int(form.get("NumMedia") or 0)
-    attachments = []
-    unsupported = None
-    for index in range(count):
-        mime = form.get(f"MediaContentType{index}", "")
-        if mime == "image/webp":
-            unsupported = "stiker"
-            continue
-        attachments.append(Attachment(media_kind(mime), form.get(f"MediaUrl{index}", ""), Channel.WHATSAPP, mime))
-    if form.get("Latitude"):
-        unsupported = "lokasi"
-    return Inbound(
-        address=Address(Channel.WHATSAPP, phone), external_id=form.get("MessageSid", ""),
-        received_at=received_at, sender_id=phone, sender_name=form.get("ProfileName", ""),
-        text=form.get("Body", ""), payload=form.get("ButtonPayload") or None,
-        attachments=tuple(attachments), reply_to_external_id=form.get("OriginalRepliedMessageSid") or None,
-        unsupported=unsupported if not attachments and not form.get("Body") else None,
-    )
-
-
-def classify(error: TwilioRestException) -> TransientError | PermanentError:
-    """429 and 5xx are worth retrying; other errors are final, with Twilio's code kept."""
-    if error.status == 429 or error.status >= 500:
-        return TransientError(f"twilio {error.status}: {error.msg}")
-    return PermanentError(f"twilio {error.code}: {error.msg}", code=str(error.code))
+HELD_TEMPLATE = "held"
 
 
 class WhatsAppSender:
@@ -96,14 +37,14 @@ class WhatsAppSender:
         message = message_of(row)
         person = await self._person(row.recipient_id)
         if person is not None and needs_template(person, message, now):
-            return await self._send_outside_window(row, person)
+            return await self._send_outside_window(row.address, message, person)
         media_urls = [await self.media.public_url(a, now) for a in message.attachments]
         try:
             return await self._create(row.address, body=message.text, media_url=media_urls or None)
-        except PermanentError as error:
-            if person is not None and error.code == str(OUTSIDE_WINDOW):
-                return await self._send_outside_window(row, person)
-            raise
+        except OutsideWindow:
+            if person is None:
+                raise
+            return await self._send_outside_window(row.address, message, person)
 
     async def _person(self, person_id: int | None) -> Person | None:
         if person_id is None:
@@ -111,23 +52,22 @@ class WhatsAppSender:
         async with self.sessions() as session:
             return await session.get(Person, person_id)
 
-    async def _send_outside_window(self, row: OutboxMessage, person: Person) -> str:
-        message = message_of(row)
+    async def _send_outside_window(self, address: str, message: OutgoingPart, person: Person) -> str:
         own = message.template
         if own and own in self.templates:
-            return await self._create(row.address, content_sid=self.templates[own],
+            return await self._create(address, content_sid=self.templates[own],
                                       content_variables=json.dumps(dict(message.template_vars)))
         if await self._notice_pending(person.id):
             raise Held("a template notice already went out; waiting for the person to reply")
-        template = self.templates.get("held")
+        template = self.templates.get(HELD_TEMPLATE)
         if template is None:
             raise Held("no 'held' template configured; delivered when the person writes again")
         first_name = person.name.split()[0] if person.name else ""
-        sid = await self._create(row.address, content_sid=template,
-                                 content_variables=json.dumps({"1": first_name}))
+        sid = await self._create(address, content_sid=template, content_variables=json.dumps({"1": first_name}))
         raise Held("outside the 24-hour window: template notice sent", external_id=sid)
 
     async def _notice_pending(self, person_id: int) -> bool:
+        """A held message whose notice went out: the person was told once, nothing more until they reply."""
         async with self.sessions() as session:
             query = select(OutboxMessage.id).where(
                 OutboxMessage.recipient_id == person_id, OutboxMessage.channel == Channel.WHATSAPP.value,
@@ -142,9 +82,9 @@ class WhatsAppSender:
             message = await self.client.messages.create_async(
                 from_=f"whatsapp:{self.sender}", to=f"whatsapp:{address}", **extra)
         except TwilioRestException as error:
-            raise classify(error) from error
-        except (ClientError, TimeoutError, OSError) as error:
-            raise TransientError(f"twilio network: {error}") from error
+            raise outcome_of(error) from error
+        except NETWORK_ERRORS as error:
+            raise network_outcome(error) from error
         return str(message.sid)
 
 

@@ -1,0 +1,1 @@
+"""WhatsApp through Twilio: webhooks, sending, the 24-hour window, Twilio's error codes and HTTP client."""

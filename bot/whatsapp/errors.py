@@ -1,0 +1,50 @@
+"""Twilio's error codes turned into the delivery worker's channel-neutral outcomes."""
+
+from __future__ import annotations
+
+from aiohttp import ClientError
+from twilio.base.exceptions import TwilioRestException
+
+from bot.delivery import PermanentError, TransientError
+
+OUTSIDE_WINDOW = 63016
+# The number cannot be reached on WhatsApp: not on WhatsApp, blocked, opted out, invalid.
+UNREACHABLE = frozenset({63003, 63024, 63032, 21211, 21610, 21614})
+NETWORK_ERRORS = (ClientError, TimeoutError, OSError)
+
+
+class OutsideWindow(PermanentError):
+    """Twilio refused free text: the person's last message is more than 24 hours old."""
+
+
+def code_of(value: object) -> int | None:
+    """A Twilio error code as a number ('' or None when there is none)."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def is_outside_window(code: object) -> bool:
+    """True for Twilio's 'outside the 24-hour window' error."""
+    return code_of(code) == OUTSIDE_WINDOW
+
+
+def is_unreachable(code: object) -> bool:
+    """True for the codes that mean the person cannot be reached on WhatsApp."""
+    return code_of(code) in UNREACHABLE
+
+
+def outcome_of(error: TwilioRestException) -> TransientError | PermanentError:
+    """429 and 5xx are worth retrying; other errors are final, with Twilio's code in the reason."""
+    if error.status == 429 or error.status >= 500:
+        return TransientError(f"twilio {error.status}: {error.msg}")
+    reason = f"twilio {error.code}: {error.msg}"
+    if is_outside_window(error.code):
+        return OutsideWindow(reason)
+    return PermanentError(reason, unreachable=is_unreachable(error.code))
+
+
+def network_outcome(error: Exception) -> TransientError:
+    """Twilio could not be reached: try again later."""
+    return TransientError(f"twilio network: {error}")

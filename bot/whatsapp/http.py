@@ -1,0 +1,104 @@
+"""Twilio over HTTP: the SDK's async client (optionally aimed at another base URL) and media downloads.
+
+twilio 9 has no base-URL setting. ``RedirectingAsyncTwilioHttpClient`` rewrites the scheme and
+host of every request to a Twilio domain (``api.twilio.com``, ``messaging.twilio.com``, any
+``*.twilio.com``) so the whole SDK talks to a local mock of the Twilio API (Stoplight Prism in the
+end-to-end tests). Production uses it only when ``KLINIK_TWILIO__API_BASE_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+
+def make_client(account_sid: str, auth_token: str, api_base_url: str | None,
+                http_client: AsyncTwilioHttpClient | None = None) -> Client:
+    """A Twilio client on the async HTTP client (aimed at ``api_base_url`` when set)."""
+    if http_client is None:
+        http_client = (RedirectingAsyncTwilioHttpClient(api_base_url) if api_base_url
+                       else AsyncTwilioHttpClient())
+    return Client(account_sid, auth_token, http_client=http_client)
+
+
+def is_twilio_host(host: str) -> bool:
+    """True for twilio.com and any of its subdomains."""
+    host = host.lower().rstrip(".")
+    return host == "twilio.com" or host.endswith(".twilio.com")
+
+
+async def download_media(url: str, *, auth: tuple[str, str] | None, api_base_url: str | None,
+                         max_bytes: int) -> bytes:
+    """A media file Twilio hosts (or any URL), with the account's credentials sent to Twilio only."""
+    on_twilio = is_twilio_host(urlsplit(url).hostname or "")
+    target = url
+    if api_base_url and on_twilio:
+        target = api_base_url.rstrip("/") + "/" + url.split("/", 3)[3]
+    basic = httpx.BasicAuth(*auth) if auth and on_twilio else None
+    async with httpx.AsyncClient(follow_redirects=True, timeout=30) as client:
+        response = await client.get(target, auth=basic)
+        response.raise_for_status()
+        if len(response.content) > max_bytes:
+            raise ValueError(f"media larger than {max_bytes // (1024 * 1024)} MB")
+        return response.content
+
+
+class RedirectingAsyncTwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+    """``AsyncTwilioHttpClient`` that sends Twilio API requests to ``base_url`` instead.
+
+    The path and query of each request are kept; a path in ``base_url`` is prefixed. URLs
+    that are not on a Twilio domain are left alone.
+    """
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        parts = urlsplit(base_url)
+        if not parts.scheme or not parts.netloc:
+            raise ValueError(f"base_url must be absolute, like http://127.0.0.1:4010: {base_url!r}")
+        self.base_url = base_url
+        self._scheme = parts.scheme
+        self._netloc = parts.netloc
+        self._prefix = parts.path.rstrip("/")
+
+    def rewrite(self, url: str) -> str:
+        """The URL this client really calls for ``url``."""
+        parts = urlsplit(url)
+        if not is_twilio_host(parts.hostname or ""):
+            return url
+        return urlunsplit(
+            (self._scheme, self._netloc, self._prefix + parts.path, parts.query, parts.fragment)
+        )
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (the SDK's signature)
+        allow_redirects: bool = False,
+    ) -> Response:
+        """The SDK's request, sent to the rewritten URL."""
+        if auth is not None:
+            # Same header aiohttp's deprecated BasicAuth would send, without its warnings.
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            headers = {**(headers or {}), "Authorization": f"Basic {token}"}
+            auth = None
+        return await super().request(
+            method,
+            self.rewrite(url),
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )

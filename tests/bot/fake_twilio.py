@@ -1,0 +1,40 @@
+"""A fake at the twilio SDK's own seam (its HTTP client): scripted API answers, recorded requests."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from typing import Any
+
+from twilio.http import AsyncHttpClient
+from twilio.http.response import Response
+
+_sids = itertools.count(1)
+
+
+class ScriptedTwilioHttp(AsyncHttpClient):  # type: ignore[misc]
+    """Answers each request from a queue of (status, body); a create succeeds with a fresh SID by default."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.getLogger("tests.twilio"), is_async=True)
+        self.requests: list[dict[str, Any]] = []
+        self.script: list[tuple[int, dict[str, Any]]] = []
+
+    def answer(self, status: int, body: dict[str, Any]) -> None:
+        self.script.append((status, body))
+
+    def refuse(self, code: int, status: int = 400) -> None:
+        """The next request fails with this Twilio error code."""
+        self.answer(status, {"code": code, "message": f"error {code}", "status": status})
+
+    async def request(self, method: str, url: str, params: dict[str, object] | None = None,
+                      data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
+                      auth: tuple[str, str] | None = None, timeout: float | None = None,  # noqa: ASYNC109
+                      allow_redirects: bool = False) -> Response:
+        self.requests.append(dict(data or {}))
+        status, body = self.script.pop(0) if self.script else (201, {"sid": f"SM{next(_sids):032d}"})
+        return Response(status, json.dumps(body))
+
+    async def close(self) -> None:
+        return None
