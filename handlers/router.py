@@ -24,7 +24,13 @@ from handlers.kernel.reachability import release_held
 from handlers.kernel.registry import ACTIONS, COMMANDS, FLOWS, traits_of
 from handlers.kernel.roles import is_participant
 from handlers.kernel.state import clear_state, get_state, park
-from handlers.people.onboarding import ask_consent, find_sender, link_telegram, record_unknown
+from handlers.people.onboarding import (
+    ask_consent,
+    consent_buttons,
+    find_sender,
+    link_telegram,
+    record_unknown,
+)
 from storage.models import ConversationState, InboxItem, OutboxMessage, Role
 
 log = logging.getLogger(__name__)
@@ -129,7 +135,9 @@ async def guard_consent(ctx: Context, payload: str | None) -> None:
         await run_action(ctx, choice)
         return
     if is_participant(ctx.person) and not is_acknowledgement(ctx.text) and (ctx.text or ctx.inbound.attachments):
-        keep_before_consent(ctx)
+        keep_before_consent(ctx)  # asked again briefly: the full text was shown when they first wrote
+        ctx.reply("core.consent_kept", buttons=consent_buttons(ctx.lang))
+        return
     await ask_consent(ctx)
 
 
