@@ -134,11 +134,19 @@ async def guard_consent(ctx: Context, payload: str | None) -> None:
     if choice in ("consent:yes", "consent:no"):
         await run_action(ctx, choice)
         return
-    if is_participant(ctx.person) and not is_acknowledgement(ctx.text) and (ctx.text or ctx.inbound.attachments):
+    if is_participant(ctx.person) and (ctx.inbound.attachments or is_worth_keeping(ctx.text)):
         keep_before_consent(ctx)  # asked again briefly: the full text was shown when they first wrote
         ctx.reply("core.consent_kept", buttons=consent_buttons(ctx.lang))
         return
     await ask_consent(ctx)
+
+
+def is_worth_keeping(text: str) -> bool:
+    """Text that may be a question: not a greeting or thanks, an option number or a command word."""
+    stripped = text.strip()
+    if len(stripped) < 3 or stripped.isdigit() or is_acknowledgement(stripped):
+        return False
+    return command_word(stripped) is None
 
 
 def command_word(text: str, *, in_flow: bool = False, takes_any_text: bool = False) -> str | None:
