@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import features  # noqa: F401  (registers every command, action and flow)
 from handlers.activities.attendance import check_in_by_bare_code
 from handlers.activities.leave import offer_leave
-from handlers.consultation.answers import post_answer
+from handlers.consultation.answers import offer_staff_draft, post_answer
 from handlers.consultation.questions import ask_question
 from handlers.consultation.ticketing import ticket_for_staff
 from handlers.kernel.config import Config
@@ -231,7 +231,8 @@ async def continue_flow_or_default(ctx: Context) -> None:
         await FLOWS[state.flow](ctx)
         return
     if ctx.person.role != Role.PESERTA:
-        ctx.reply(STAFF_HINT_KEYS[ctx.person.role])
+        if not await offer_staff_draft(ctx):
+            ctx.reply(STAFF_HINT_KEYS[ctx.person.role])
         return
     if await check_in_by_bare_code(ctx):
         return

@@ -148,3 +148,18 @@ async def test_lone_greeting_is_not_a_ticket(driver: Driver, participant: Person
 
     assert await thread(driver) == []
     assert await driver.received(mentor) == []
+
+
+async def test_mentor_text_outside_a_form_is_kept_and_offered_as_an_answer(
+        driver: Driver, participant: Person, mentor: Person) -> None:
+    await driver.say(participant, "cara daftar OSS gmn kak")
+    await driver.press(participant, "tp:legalitas")
+    await driver.say(mentor, "buka 1", channel=TG)
+
+    await driver.say(mentor, "Buka oss.go.id di HP,", channel=TG)
+    await driver.say(mentor, "lalu daftar pakai NIK.", channel=TG)
+    offer = message_of(await driver.last(mentor))
+    await driver.press(mentor, offer.buttons[0].payload, channel=TG)
+
+    assert [b.payload for b in offer.buttons] == ["sdr:1", "sdr:drop"]
+    assert (await thread(driver))[-1] == (1, "answer", "Buka oss.go.id di HP,\nlalu daftar pakai NIK.")
