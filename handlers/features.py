@@ -16,7 +16,7 @@ from handlers.activities import (
 from handlers.consultation import answers, cover, escalation, faq, questions, queue, rating, sla
 from handlers.kernel import menu, parking
 from handlers.people import onboarding, unknown
-from handlers.reports import digest
+from handlers.reports import digest, participants
 
 FEATURES = (
     # activities: sessions and presensi, izin/sakit, tugas, laporan bulanan
@@ -28,6 +28,6 @@ FEATURES = (
     menu, parking,
     # people: onboarding and consent, unknown numbers
     onboarding, unknown,
-    # reports: weekly digest and mentor summary
-    digest,
+    # reports: weekly digest and mentor summary, a mentor's participants and one participant's record
+    digest, participants,
 )

@@ -82,14 +82,16 @@ async def show_attendance_menu(ctx: Context) -> None:
         await prompt_for_code(ctx, open_now[0])
         return
     upcoming = await upcoming_meetings_for(ctx.session, ctx.person, ctx.now)
+    if not upcoming:  # nothing to check in to or excuse from: say so, and offer what can be done instead
+        ctx.reply("att.overview_none", buttons=(Button(t("att.btn_tugas", ctx.lang), "cmd:tugas"),
+                                                Button(t("att.btn_menu", ctx.lang), "cmd:menu")),
+                  record=await record_summary(ctx), days=UPCOMING_DAYS)
+        return
     lines = [t("att.upcoming_line", ctx.lang, title=m.title, when=span(ctx, m)) for m in upcoming]
-    buttons: tuple[Button, ...] = ()
-    if upcoming:
-        first = upcoming[0]
-        buttons = (Button(t("att.btn_izin", ctx.lang), f"att:leave:{first.id}:izin"),
-                   Button(t("att.btn_sakit", ctx.lang), f"att:leave:{first.id}:sakit"))
-    ctx.reply("att.overview", buttons=buttons, record=await record_summary(ctx),
-              upcoming="\n".join(lines) or t("att.no_upcoming", ctx.lang))
+    first = upcoming[0]
+    buttons = (Button(t("att.btn_izin", ctx.lang), f"att:leave:{first.id}:izin"),
+               Button(t("att.btn_sakit", ctx.lang), f"att:leave:{first.id}:sakit"))
+    ctx.reply("att.overview", buttons=buttons, record=await record_summary(ctx), upcoming="\n".join(lines))
 
 
 async def record_summary(ctx: Context) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from handlers.activities.attendance import (
     STATUS_KEYS,
     attendance_of,
@@ -13,17 +15,20 @@ from handlers.activities.attendance import (
 )
 from handlers.activities.audience import oversees
 from handlers.kernel.context import Context
+from handlers.kernel.forms import command_args
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Attachment, Button, Outgoing
 from handlers.kernel.parking import keep_as_draft
-from handlers.kernel.registry import action, flow
+from handlers.kernel.registry import action, command, flow
 from handlers.kernel.roles import MANAGERS
 from handlers.kernel.state import clear_state, get_state, set_state
-from storage.models import LeaveRequest, LeaveStatus, Meeting, Person
+from storage.models import LeaveRequest, LeaveStatus, Meeting, Person, Role
 
 DECISION_KEYS: dict[str, str] = {
     LeaveStatus.PENDING: "att.decision_pending", LeaveStatus.APPROVED: "att.decision_approved",
     LeaveStatus.REJECTED: "att.decision_rejected"}
+LIST_LIMIT = 10  # requests listed by `izin` (a phone screen)
+BUTTON_LIMIT = 4  # requests with approve / reject options under the list
 TOLD_KEYS: dict[str, str] = {  # what the participant is told of the decision
     LeaveStatus.APPROVED: "att.leave_approved_participant", LeaveStatus.REJECTED: "att.leave_rejected_participant"}
 
@@ -84,7 +89,8 @@ async def submit_leave_request(ctx: Context, data: dict[str, Any]) -> None:
                Button(t("att.btn_reject", language), f"lv:no:{request.id}"))
     text = t("att.leave_for_mentor", language, participant=ctx.person.name,
              kind=t(STATUS_KEYS[request.kind], language), title=meeting.title,
-             when=span(ctx, meeting), reason=request.reason)
+             when=span(ctx, meeting), reason=request.reason) + "\n\n" + t("att.leave_decide_hint", language,
+                                                                           id=request.id)
     ctx.send(Outgoing(text=text, person_id=mentor.id, buttons=buttons, ref=f"leave:{request.id}",
                       attachments=tuple(Attachment.from_json(a) for a in request.attachments)))
     ctx.reply("att.leave_sent", kind=t(STATUS_KEYS[request.kind], ctx.lang), title=meeting.title,
@@ -94,6 +100,11 @@ async def submit_leave_request(ctx: Context, data: dict[str, Any]) -> None:
 @action("lv", roles=MANAGERS)
 async def decide_leave_request(ctx: Context, argument: str) -> None:
     """lv:ok:7 approves (recorded as izin/sakit), lv:no:7 rejects; the participant is told."""
+    await decide(ctx, argument)
+
+
+async def decide(ctx: Context, argument: str, reason: str = "") -> None:
+    """Approve ("ok:7") or reject ("no:7", with the mentor's reason if typed) and tell the participant."""
     verb, _, number = argument.partition(":")
     request = await ctx.session.get(LeaveRequest, int(number)) if number.isdigit() else None
     participant = await ctx.session.get(Person, request.participant_id) if request else None
@@ -111,8 +122,74 @@ async def decide_leave_request(ctx: Context, argument: str) -> None:
         record = await attendance_of(ctx.session, meeting.id, participant.id)
         upsert_attendance(ctx.session, record, meeting=meeting, participant_id=participant.id,
                           status=request.kind, source="leave", now=ctx.now, recorded_by_id=ctx.person.id)
-    kind = t(STATUS_KEYS[request.kind], participant.language or ctx.config.language)
-    ctx.tell(participant, TOLD_KEYS[request.status], kind=kind, title=meeting.title,
+    language = participant.language or ctx.config.language
+    told = t(TOLD_KEYS[request.status], language, kind=t(STATUS_KEYS[request.kind], language), title=meeting.title,
              mentor=ctx.person.name)
+    if reason and request.status == LeaveStatus.REJECTED:
+        told += "\n" + t("att.leave_reject_reason", language, reason=reason)
+    ctx.send(Outgoing(text=told, person_id=participant.id))
     ctx.reply("att.leave_decided", participant=participant.name,
               decision=t(DECISION_KEYS[request.status], ctx.lang))
+
+
+async def pending_requests(ctx: Context) -> list[tuple[LeaveRequest, Person, Meeting]]:
+    """Undecided izin/sakit requests of the participants this person oversees, soonest session first."""
+    query = (select(LeaveRequest, Person, Meeting)
+             .join(Person, Person.id == LeaveRequest.participant_id)
+             .join(Meeting, Meeting.id == LeaveRequest.meeting_id)
+             .where(LeaveRequest.status == LeaveStatus.PENDING)
+             .order_by(Meeting.starts_at, LeaveRequest.id))
+    if ctx.person.role != Role.KOORDINATOR:
+        query = query.where(Person.mentor_id == ctx.person.id)
+    return [(request, person, meeting) for request, person, meeting in (await ctx.session.execute(query)).all()]
+
+
+@command("izin", roles=MANAGERS, help_key="att.help_izin", order=24)
+async def list_pending_requests(ctx: Context) -> None:
+    """Pending izin/sakit requests, numbered by request id, each with approve / reject."""
+    pending = await pending_requests(ctx)
+    if not pending:
+        ctx.reply("att.leave_none_pending", buttons=(Button(t("att.btn_sessions", ctx.lang), "cmd:sesi"),))
+        return
+    lines = [t("att.leave_pending_line", ctx.lang, id=request.id, participant=person.name,
+               kind=t(STATUS_KEYS[request.kind], ctx.lang), title=meeting.title, when=span(ctx, meeting),
+               reason=short(request.reason) or "-")
+             for request, person, meeting in pending[:LIST_LIMIT]]
+    if len(pending) > LIST_LIMIT:
+        lines.append(t("att.leave_pending_more", ctx.lang, n=len(pending) - LIST_LIMIT))
+    buttons = tuple(button for request, person, _ in pending[:BUTTON_LIMIT] for button in (
+        Button(t("att.btn_approve_one", ctx.lang, id=request.id, name=first_name(person)), f"lv:ok:{request.id}"),
+        Button(t("att.btn_reject_one", ctx.lang, id=request.id, name=first_name(person)), f"lv:no:{request.id}")))
+    ctx.reply("att.leave_pending_list", buttons=buttons, count=len(pending), lines="\n\n".join(lines),
+              example=pending[0][0].id)
+
+
+def short(text: str, limit: int = 80) -> str:
+    """One line of a reason, cut to fit a phone screen."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def first_name(person: Person) -> str:
+    """"Sari" of "Sari Wulandari", for a short button."""
+    return person.name.split()[0] if person.name else "-"
+
+
+@command("setujui", args=r"#?\d+", roles=MANAGERS, help_key="att.help_setujui", order=25)
+async def approve_by_command(ctx: Context) -> None:
+    """`setujui 3` approves request 3; without a number, the list."""
+    number = command_args(ctx).lstrip("#")
+    if not number:
+        await list_pending_requests(ctx)
+        return
+    await decide(ctx, f"ok:{number}")
+
+
+@command("tolak", args=r"#?\d+(\s+.+)?", roles=MANAGERS, help_key="att.help_tolak", order=26)
+async def reject_by_command(ctx: Context) -> None:
+    """`tolak 3 [alasan]` rejects request 3, the reason goes to the participant; without a number, the list."""
+    number, _, reason = command_args(ctx).partition(" ")
+    if not number:
+        await list_pending_requests(ctx)
+        return
+    await decide(ctx, f"no:{number.lstrip('#')}", reason.strip())

@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.dates import format_moment, month_label, month_of, previous_month
@@ -37,15 +37,37 @@ def report_window(now: datetime, config: Config) -> tuple[str, datetime] | None:
         month = previous_month(current)
     else:
         return None
+    return month, report_deadline(month, config)
+
+
+def report_deadline(month: str, config: Config) -> datetime:
+    """The last moment a month's report can be sent: day `report_deadline_day` of the next month, end of day."""
     year, number = (int(part) for part in month.split("-"))
     year, number = (year + 1, 1) if number == 12 else (year, number + 1)
-    return month, datetime(year, number, config.rules(SharedRules).report_deadline_day, 23, 59, 59, tzinfo=config.timezone)
+    return datetime(year, number, config.rules(SharedRules).report_deadline_day, 23, 59, 59, tzinfo=config.timezone)
 
 
 def latest_report_month(now: datetime, config: Config) -> str:
     """The newest month whose reporting has opened (what mentors look at)."""
     current = month_of(now, config.timezone)
     return current if now.astimezone(config.timezone).day >= config.rules(SharedRules).report_open_day else previous_month(current)
+
+
+async def report_roll(session: AsyncSession, month: str, until: datetime, config: Config,
+                      scope: ColumnElement[bool] | None = None) -> dict[int, bool]:
+    """Who owes a month's report and whether it was sent by `until`: the one count behind the mentor's
+    `laporan` and the coordinator's digest. Active participants (in scope) owe it when they were on the
+    roster before its deadline; anyone who sent it counts too."""
+    sent = (select(MonthlyReport.participant_id).where(
+        MonthlyReport.month == month, MonthlyReport.submitted_at.is_not(None), MonthlyReport.submitted_at <= until)
+        .subquery())
+    query = (select(Person.id, sent.c.participant_id.is_not(None))
+             .outerjoin(sent, sent.c.participant_id == Person.id)
+             .where(Person.role == Role.PESERTA, Person.is_active.is_(True),
+                    or_(Person.created_at <= report_deadline(month, config), sent.c.participant_id.is_not(None))))
+    if scope is not None:
+        query = query.where(scope)
+    return {pid: bool(was_sent) for pid, was_sent in (await session.execute(query))}
 
 
 async def report_of(session: AsyncSession, participant_id: int, month: str) -> MonthlyReport | None:
@@ -104,10 +126,12 @@ def comparison(report: MonthlyReport, previous: MonthlyReport | None, language: 
 async def show_group_reports(ctx: Context) -> None:
     """Mentors: their participants' reports and who has not reported; coordinators: everyone."""
     month = latest_report_month(ctx.now, ctx.config)
+    scope = None if ctx.person.role == Role.KOORDINATOR else Person.mentor_id == ctx.person.id
+    roll = await report_roll(ctx.session, month, ctx.now, ctx.config, scope)
     query = select(Person).where(Person.role == Role.PESERTA, Person.is_active.is_(True)).order_by(Person.name)
-    if ctx.person.role != Role.KOORDINATOR:
-        query = query.where(Person.mentor_id == ctx.person.id)
-    people = list((await ctx.session.execute(query)).scalars())
+    if scope is not None:
+        query = query.where(scope)
+    people = [person for person in (await ctx.session.execute(query)).scalars() if person.id in roll]
     lines, missing = [], []
     for person in people:
         report = await report_of(ctx.session, person.id, month)

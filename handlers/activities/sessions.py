@@ -95,9 +95,12 @@ async def show_session(ctx: Context, meeting: Meeting) -> None:
                       for s in AttendanceStatus)
     missing = sum(p.id not in records for p in people)
     pending = len((await ctx.session.execute(select(LeaveRequest.id).where(
-        LeaveRequest.meeting_id == meeting.id, LeaveRequest.status == LeaveStatus.PENDING))).all())
+        LeaveRequest.meeting_id == meeting.id, LeaveRequest.status == LeaveStatus.PENDING,
+        LeaveRequest.participant_id.in_([p.id for p in people])))).all())
     zone = ctx.config.timezone
     buttons = [Button(t("att.btn_fix", ctx.lang), f"ses:fix:{meeting.id}")]
+    if pending:
+        buttons.append(Button(t("att.btn_pending", ctx.lang, n=pending), "cmd:izin"))
     if meeting.checkin_closed_at is None and ctx.now < meeting.checkin_closes_at:
         buttons[:0] = [Button(t("att.btn_open", ctx.lang), f"ses:open:{meeting.id}"),
                        Button(t("att.btn_rotate", ctx.lang), f"ses:code:{meeting.id}"),
@@ -105,7 +108,8 @@ async def show_session(ctx: Context, meeting: Meeting) -> None:
     ctx.reply("att.session_detail", buttons=tuple(buttons), title=meeting.title, when=span(ctx, meeting),
               where=meeting.link or meeting.place, code=meeting.checkin_code,
               opens=format_clock(meeting.checkin_opens_at, zone), closes=format_clock(meeting.checkin_closes_at, zone),
-              late=format_clock(meeting.late_after_at, zone), tally=tally, missing=missing, pending=pending)
+              late=format_clock(meeting.late_after_at, zone), tally=tally, missing=missing,
+              pending=t("att.pending_hint", ctx.lang, n=pending) if pending else pending)
 
 
 async def open_check_in(ctx: Context, meeting: Meeting) -> None:

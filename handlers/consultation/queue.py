@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticketing import (
     add_message,
     age_text,
+    first_question,
     open_button,
     open_ticket_of,
     participant_buttons,
@@ -46,11 +47,13 @@ async def waiting_tickets(session: AsyncSession, person: Person) -> list[Ticket]
     return sorted(tickets, key=lambda ticket: (waiting_since(ticket), ticket.id))
 
 
-async def last_message(session: AsyncSession, ticket: Ticket) -> TicketMessage | None:
-    """The newest message of the thread that is not a private note."""
-    query = (select(TicketMessage).where(TicketMessage.ticket_id == ticket.id, TicketMessage.kind != "note")
-             .order_by(TicketMessage.id.desc()).limit(1))
-    return (await session.execute(query)).scalar_one_or_none()
+async def follow_up_count(session: AsyncSession, ticket: Ticket, opening: TicketMessage | None) -> int:
+    """The participant's messages after the question that opened the ticket."""
+    if opening is None:
+        return 0
+    query = select(func.count()).where(TicketMessage.ticket_id == ticket.id, TicketMessage.kind == "question",
+                                       TicketMessage.id > opening.id)
+    return int((await session.execute(query)).scalar_one())
 
 
 @command("antrian", roles=STAFF, help_key="cons.help_antrian", menu_key="cons.menu_antrian", order=10)
@@ -69,13 +72,15 @@ async def show_queue(ctx: Context) -> None:
 
 
 async def queue_line(ctx: Context, ticket: Ticket) -> str:
-    """One ticket in the queue: number, age, topic, participant and business, last line."""
+    """One ticket in the queue: number, age, topic, participant and business, the question that opened it."""
     participant = await ctx.session.get(Person, ticket.participant_id)
-    last = await last_message(ctx.session, ticket)
-    return t("cons.queue_line", ctx.lang, number=ticket.id, age=age_text(ctx.now - waiting_since(ticket), ctx.lang),
+    opening = await first_question(ctx.session, ticket)
+    line = t("cons.queue_line", ctx.lang, number=ticket.id, age=age_text(ctx.now - waiting_since(ticket), ctx.lang),
              topic=topic_label(ctx.config, ticket.topic, ctx.lang), participant=participant.name if participant else "-",
              business=(participant.business_name if participant else "") or "-",
-             last=short_line(last.text) if last and last.text else "📎")
+             last=short_line(opening.text) if opening and opening.text else "📎")
+    more = await follow_up_count(ctx.session, ticket, opening)
+    return line + t("cons.queue_follow_ups", ctx.lang, count=more) if more else line
 
 
 @command("buka", args=TICKET, aliases=("tiket",), roles=STAFF, help_key="cons.help_buka")

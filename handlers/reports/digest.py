@@ -7,10 +7,8 @@ on demand with `ringkasan [2026-W10]` for the week so far, and `klinik digest` o
 from __future__ import annotations
 
 import asyncio
-import heapq
 import secrets
 import statistics
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.activities.report_views import latest_report_month, report_roll
 from handlers.consultation.ticket_figures import mentor_ratings
 from handlers.kernel.config import Config
 from handlers.kernel.context import Context
@@ -27,7 +26,6 @@ from handlers.kernel.job_runs import already_ran, is_quiet, load_people, record_
 from handlers.kernel.messages import Attachment, Channel, Outgoing
 from handlers.kernel.registry import ANY_ARGS, command
 from handlers.kernel.roles import MANAGERS
-from handlers.participation.queries import names_of
 from handlers.participation.scores import (
     Score,
     compute_scores,
@@ -55,7 +53,8 @@ async def build_digest(session: AsyncSession, week: str, scores: list[Score], no
     start, week_end = week_bounds(week, config.timezone)
     end = min(week_end, now)
     names = await figures.mentor_names(session)
-    total, cohorts, mentors = figures.group_scores(scores, names)
+    reports = await report_roll(session, latest_report_month(end, config), end, config)
+    total, cohorts, mentors = figures.group_scores(scores, names, reports)
     total.previous_active_pct, by_cohort, by_mentor = await figures.previous_active(session, shift_week(week, -1))
     for group in cohorts:
         group.previous_active_pct = by_cohort.get(group.key)
@@ -66,7 +65,7 @@ async def build_digest(session: AsyncSession, week: str, scores: list[Score], no
     rated = [(m.rating_average or 0.0, m.ratings) for m in mentors if m.ratings]
     return Digest(
         week=week, start=start, end=end, is_partial=end < week_end, total=total, cohorts=cohorts, mentors=mentors,
-        at_risk=await figures.at_risk(session, end, {s.participant_id: s for s in scores}, names),
+        at_risk=await figures.at_risk(session, end, scores, names),
         ticket_ages=await figures.unanswered_by_age(session, end),
         response_median=round(statistics.median(hours), 1) if hours else None,
         rating_average=round(sum(a * n for a, n in rated) / sum(n for _, n in rated), 2) if rated else None,
@@ -86,27 +85,32 @@ async def _add_mentor_service(session: AsyncSession, mentors: list[figures.Mento
             mentor.rating_average, mentor.ratings = ratings[mid].average, ratings[mid].count
 
 
-async def mentor_summaries(session: AsyncSession, week: str, scores: list[Score]) -> dict[int, MentorSummary]:
-    """Each mentor's summary from the week's scores and what waits in their queues."""
+async def mentor_summaries(session: AsyncSession, week: str, scores: list[Score],
+                           at_risk: list[figures.AtRisk]) -> dict[int, MentorSummary]:
+    """Each mentor's summary from the week's scores, their share of the at-risk list, and their queues."""
     summaries: dict[int, MentorSummary] = {}
-    lowest: dict[int, list[tuple[float, int, list[str]]]] = defaultdict(list)
     for score in scores:
         if score.mentor_id is None:
             continue
         summary = summaries.setdefault(score.mentor_id, MentorSummary(score.mentor_id, week))
         summary.participants += 1
         summary.active += score.is_active
-        if score.is_dropping:
-            summary.slipping_count += 1
-            entry = (-score.score, score.participant_id, score.reasons)  # a max-heap of the lowest scores
-            heap = lowest[score.mentor_id]
-            (heapq.heappush if len(heap) < SUMMARY_NAMES else heapq.heappushpop)(heap, entry)
-    names = await names_of(session, [pid for heap in lowest.values() for _, pid, _ in heap])
-    for mentor_id, heap in lowest.items():
-        ranked = sorted(heap, reverse=True)
-        summaries[mentor_id].slipping = [(-neg, names.get(pid, "?"), reasons) for neg, pid, reasons in ranked]
+    for risk in at_risk:
+        if risk.mentor_id is None:
+            continue
+        summary = summaries.setdefault(risk.mentor_id, MentorSummary(risk.mentor_id, week))
+        summary.slipping_count += 1
+        if len(summary.slipping) < SUMMARY_NAMES:
+            summary.slipping.append((risk.score, risk.name, risk.reasons))
     await _add_queues(session, summaries, week)
     return summaries
+
+
+async def at_risk_of(session: AsyncSession, week: str, scores: list[Score], now: datetime,
+                     config: Config) -> list[figures.AtRisk]:
+    """The week's at-risk list (up to now for a running week), for the digest and the mentors' summaries."""
+    end = min(week_bounds(week, config.timezone)[1], now)
+    return await figures.at_risk(session, end, scores, await figures.mentor_names(session))
 
 
 async def _add_queues(session: AsyncSession, summaries: dict[int, MentorSummary], week: str) -> None:
@@ -172,7 +176,7 @@ async def send_weekly_digests(session: AsyncSession, now: datetime, config: Conf
     digest = await build_digest(session, week, scores, now, config)
     coordinators = await staff(session, Role.KOORDINATOR)
     out = await coordinator_messages(session, digest, coordinators, now, config)
-    summaries = await mentor_summaries(session, week, scores)
+    summaries = await mentor_summaries(session, week, scores, digest.at_risk)
     mentors = await load_people(session, list(summaries))
     for mentor_id, summary in summaries.items():
         mentor = mentors.get(mentor_id)
@@ -223,7 +227,8 @@ async def show_summary(ctx: Context) -> None:
                               attachments=message.attachments, ref=message.ref))
         return
     scores = await compute_scores(ctx.session, week, ctx.now, ctx.config, scope=Person.mentor_id == ctx.person.id)
-    summaries = await mentor_summaries(ctx.session, week, scores)
+    at_risk = await at_risk_of(ctx.session, week, scores, ctx.now, ctx.config)
+    summaries = await mentor_summaries(ctx.session, week, scores, at_risk)
     summary = summaries.get(ctx.person.id, MentorSummary(ctx.person.id, week))
     ctx.send(Outgoing(text=mentor_text(summary, ctx.now, ctx.config, ctx.lang), to=ctx.inbound.address,
                       person_id=ctx.person.id))

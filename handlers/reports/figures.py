@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.consultation.worktime import calendar_of, working_hours_between
 from handlers.kernel.config import Config
-from handlers.participation.queries import as_utc
+from handlers.participation.queries import as_utc, names_of
 from handlers.participation.scores import Score
 from storage.models import (
     LeaveRequest,
@@ -52,16 +53,16 @@ class GroupFigures:
     score_total: float = 0.0
     previous_active_pct: float | None = None
 
-    def add(self, score: Score) -> None:
-        """Count one participant's week in."""
+    def add(self, score: Score, report: bool | None) -> None:
+        """Count one participant's week in, with the month's report (None: not owed)."""
         self.participants += 1
         self.active += score.is_active
         self.sessions_expected += score.sessions_expected
         self.sessions_present += score.sessions_hadir + score.sessions_terlambat
         self.tugas_due += score.tugas_due
         self.tugas_on_time += score.tugas_on_time
-        self.reports_due += score.report_sent is not None
-        self.reports_sent += score.report_sent is True
+        self.reports_due += report is not None
+        self.reports_sent += report is True
         self.score_total += score.score
 
     def merge(self, other: GroupFigures) -> None:
@@ -115,15 +116,17 @@ class MentorFigures(GroupFigures):
 
 @dataclass(frozen=True)
 class AtRisk:
-    """A participant on the coordinator's list: the nudge and the mentor did not bring them back."""
+    """A participant whose score shows a drop: on the coordinator's list and on their mentor's."""
 
     participant_id: int
     name: str
     cohort: str
+    mentor_id: int | None
     mentor: str
-    score: float | None
+    score: float
     reasons: list[str]
-    since: datetime
+    since: datetime | None  # when the nudge ladder started (None: not nudged yet)
+    escalated: bool  # the nudge and the mentor did not bring them back: the ladder reached the coordinator
 
 
 def percent(part: int, whole: int) -> float | None:
@@ -131,21 +134,22 @@ def percent(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def group_scores(scores: list[Score], mentor_names: dict[int, str]) -> tuple[GroupFigures, list[GroupFigures],
-                                                                             list[MentorFigures]]:
-    """Programme total, per cohort and per mentor, summed in one pass."""
+def group_scores(scores: list[Score], mentor_names: dict[int, str],
+                 reports: dict[int, bool]) -> tuple[GroupFigures, list[GroupFigures], list[MentorFigures]]:
+    """Programme total, per cohort and per mentor, summed in one pass; `reports` is the month's report roll."""
     cohorts: dict[str, GroupFigures] = {}
     mentors: dict[int, MentorFigures] = {}
     for score in scores:
         cohort = cohorts.get(score.cohort)
         if cohort is None:
             cohort = cohorts[score.cohort] = GroupFigures(score.cohort, score.cohort or "-")
-        cohort.add(score)
+        report = reports.get(score.participant_id)
+        cohort.add(score, report)
         key = score.mentor_id or 0
         mentor = mentors.get(key)
         if mentor is None:
             mentor = mentors[key] = MentorFigures(str(key), mentor_names.get(key, "-"))
-        mentor.add(score)
+        mentor.add(score, report)
     total = GroupFigures("", "")
     for group in cohorts.values():
         total.merge(group)
@@ -233,18 +237,25 @@ async def _per_mentor(session: AsyncSession, rows: Select[int]) -> dict[int, int
     return {mid: int(n) for mid, n in (await session.execute(query)) if mid is not None}
 
 
-async def at_risk(session: AsyncSession, end: datetime, scores: dict[int, Score],
-                  names: dict[int, str]) -> list[AtRisk]:
-    """Participants whose ladder reached the coordinator and was still open at end, longest first."""
-    query = (select(NudgeLog.participant_id, NudgeLog.sent_at, NudgeLog.reasons, Person.name, Person.cohort,
-                    Person.mentor_id)
-             .select_from(NudgeLog).join(Person, Person.id == NudgeLog.participant_id)
-             .where(NudgeLog.step == NudgeStep.COORDINATOR, NudgeLog.sent_at < end,
-                    or_(NudgeLog.resolved_at.is_(None), NudgeLog.resolved_at >= end))
-             .order_by(NudgeLog.sent_at, Person.name))
+async def at_risk(session: AsyncSession, end: datetime, scores: Iterable[Score],
+                  mentor_names: dict[int, str]) -> list[AtRisk]:
+    """Participants whose score shows a drop: the one list behind the coordinator's digest and every
+    mentor's summary. Those the nudge ladder brought to the coordinator first (longest first), then the
+    lowest scores."""
+    dropping = [score for score in scores if score.is_dropping]
+    if not dropping:
+        return []
+    escalated = func.max(case((NudgeLog.step == NudgeStep.COORDINATOR, 1), else_=0))
+    query = (select(NudgeLog.participant_id, func.min(NudgeLog.sent_at), escalated)
+             .where(NudgeLog.sent_at < end, or_(NudgeLog.resolved_at.is_(None), NudgeLog.resolved_at >= end))
+             .group_by(NudgeLog.participant_id))
+    ladders = {pid: (as_utc(since), bool(top)) for pid, since, top in (await session.execute(query))}
+    names = await names_of(session, [score.participant_id for score in dropping])
     found = []
-    for pid, since, reasons, name, cohort, mentor_id in (await session.execute(query)):
-        score = scores.get(pid)
-        found.append(AtRisk(pid, name, cohort, names.get(mentor_id or 0, "-"),
-                            score.score if score else None, (score.reasons if score else None) or reasons, since))
-    return found
+    for score in dropping:
+        since, reached = ladders.get(score.participant_id, (None, False))
+        found.append(AtRisk(score.participant_id, names.get(score.participant_id, "?"), score.cohort,
+                            score.mentor_id, mentor_names.get(score.mentor_id or 0, "-"), score.score,
+                            score.reasons, since, reached))
+    return sorted(found, key=lambda r: (not r.escalated, r.since.timestamp() if r.escalated and r.since else r.score,
+                                        r.name))

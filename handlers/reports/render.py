@@ -129,8 +129,11 @@ def mentor_text(summary: MentorSummary, now: datetime, config: Config, language:
         parts.append(t("part.summary_none_slipping", language))
     oldest = ("" if summary.oldest_ticket is None
               else t("part.summary_oldest", language, days=max(0, (now - summary.oldest_ticket).days)))
-    parts.append(t("part.summary_waiting", language, tickets=summary.open_tickets, oldest=oldest,
-                   reviews=summary.reviews, leaves=summary.leave_requests))
+    waiting = t("part.summary_waiting", language, tickets=summary.open_tickets, oldest=oldest,
+                reviews=summary.reviews, leaves=summary.leave_requests)
+    if summary.leave_requests:
+        waiting += "\n" + t("part.summary_leave_hint", language)
+    parts.append(waiting)
     return "\n\n".join(parts)
 
 
@@ -225,7 +228,7 @@ def sheets(digest: Digest, language: str) -> list[tuple[str, list[str], list[lis
            m.ratings] for m in digest.mentors]),
         ("part.sheet_at_risk", ["part.col_name", "part.col_cohort", "part.col_mentor", "part.col_score",
                                 "part.col_reasons", "part.col_since"],
-         [[r.name, r.cohort, r.mentor, r.score, "; ".join(r.reasons), r.since.date().isoformat()]
+         [[r.name, r.cohort, r.mentor, r.score, "; ".join(r.reasons), r.since.date().isoformat() if r.since else ""]
           for r in digest.at_risk]),
         ("part.sheet_tickets", ["part.col_age", "part.col_count"],
          [[age_label(low, high, language), n] for low, high, n in digest.ticket_ages]),

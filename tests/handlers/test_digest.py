@@ -164,7 +164,8 @@ async def test_mentor_summary_names_who_slips_and_what_waits(
     assert await driver.received(mentor) == [
         "📋 *Ringkasan mingguan kelompok Anda* — 2026-W10\n\n👥 Peserta: 2 · aktif 1 (50%)\n\n"
         f"Perlu perhatian (1):\n• Joko Susilo — {JOKO_REASONS}\n\n"
-        "Menunggu Anda: 1 pertanyaan (terlama 9 hari) · 1 tugas perlu dinilai · 1 permintaan izin"]
+        "Menunggu Anda: 1 pertanyaan (terlama 9 hari) · 1 tugas perlu dinilai · 1 permintaan izin\n"
+        "🙋 Ketik *izin* untuk melihat dan memutuskan pengajuan izin."]
     assert await driver.received(week["dewi"]) == [
         "📋 *Ringkasan mingguan kelompok Anda* — 2026-W10\n\n👥 Peserta: 1 · aktif 1 (100%)\n\n"
         "✅ Tidak ada peserta yang menurun. Terima kasih!\n\n"

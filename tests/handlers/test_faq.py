@@ -118,3 +118,121 @@ async def test_general_wording_replaces_the_participants_question(driver: Driver
         assert entry is not None
         assert (entry.question, entry.answer, entry.status) == (
             "Bagaimana jika dokumen NIB hilang?", "Cetak ulang dari akun OSS Anda.", "pending")
+
+
+async def answered_twice(driver: Driver, participant: Person, mentor: Person) -> None:
+    """Ticket #1: a real answer, a follow-up, a second answer, then the mentor's "sama-sama" after thanks."""
+    await driver.say(participant, "kak NIB sy hilang gmn ya")
+    await driver.press(participant, "tp:legalitas")
+    await driver.say(mentor, "jawab 1 Masuk ke akun OSS Anda lalu cetak ulang NIB-nya.", channel=Channel.TELEGRAM)
+    await driver.say(participant, "akun OSS nya lupa password kak")
+    await driver.say(mentor, "jawab 1 Pilih Lupa Kata Sandi di oss.go.id, link dikirim ke email.",
+                     channel=Channel.TELEGRAM)
+    await driver.say(mentor, "jawab 1 Sama-sama kak 🙏", channel=Channel.TELEGRAM)
+
+
+async def stored_entry(driver: Driver, entry_id: int = 1) -> FaqEntry:
+    async with driver.sessions() as session:
+        entry = await session.get(FaqEntry, entry_id)
+        assert entry is not None
+        return entry
+
+
+async def test_faq_lists_several_answers_and_suggests_the_closing_one(driver: Driver, participant: Person,
+                                                                      mentor: Person) -> None:
+    await answered_twice(driver, participant, mentor)
+    await driver.press(participant, "close:1")
+
+    await driver.say(mentor, "faq 1", channel=Channel.TELEGRAM)
+
+    pick = message_of(await driver.last(mentor))
+    assert pick.text == (
+        "Pertanyaan #1 punya 3 jawaban. Mana yang dijadikan FAQ?\n\n"
+        "*1.* Masuk ke akun OSS Anda lalu cetak ulang NIB-nya.\n"
+        "*2.* Pilih Lupa Kata Sandi di oss.go.id, link dikirim ke email. ✅ _(menutup pertanyaan)_\n"
+        "*3.* Sama-sama kak 🙏\n\n"
+        "Pilih nomornya, atau ketik *faq 1 2*.")
+    assert [b.label for b in pick.buttons] == ["⭐ Jawaban 1", "⭐ Jawaban 2", "⭐ Jawaban 3"]
+    assert await count_tickets(driver) == 1
+
+
+async def test_mentor_picks_the_answer_by_number(driver: Driver, participant: Person, mentor: Person) -> None:
+    await answered_twice(driver, participant, mentor)
+
+    await driver.say(mentor, "faq 1 1", channel=Channel.TELEGRAM)
+
+    entry = await stored_entry(driver)
+    assert (entry.question, entry.answer) == ("kak NIB sy hilang gmn ya",
+                                              "Masuk ke akun OSS Anda lalu cetak ulang NIB-nya.")
+
+
+async def test_mentor_picks_the_answer_with_its_option(driver: Driver, participant: Person, mentor: Person) -> None:
+    await answered_twice(driver, participant, mentor)
+    await driver.say(mentor, "faq 1", channel=Channel.TELEGRAM)
+    option = message_of(await driver.last(mentor)).buttons[1]
+
+    await driver.press(mentor, option.payload, channel=Channel.TELEGRAM)
+
+    assert (await stored_entry(driver)).answer == "Pilih Lupa Kata Sandi di oss.go.id, link dikirim ke email."
+
+
+async def test_general_wording_with_several_answers_takes_the_closing_one(driver: Driver, participant: Person,
+                                                                         mentor: Person) -> None:
+    await answered_twice(driver, participant, mentor)
+
+    await driver.say(mentor, "faq 1 Bagaimana jika NIB hilang?", channel=Channel.TELEGRAM)
+
+    entry = await stored_entry(driver)
+    assert (entry.question, entry.answer) == ("Bagaimana jika NIB hilang?",
+                                              "Pilih Lupa Kata Sandi di oss.go.id, link dikirim ke email.")
+
+
+async def test_coordinator_edits_both_texts_before_approving(driver: Driver, participant: Person, mentor: Person,
+                                                             coordinator: Person) -> None:
+    await answered_twice(driver, participant, mentor)
+    await driver.say(mentor, "faq 1 2", channel=Channel.TELEGRAM)
+    await driver.received(coordinator)
+
+    await driver.say(coordinator, "ubahfaq 1 tanya Bagaimana jika NIB hilang?")
+    await driver.say(coordinator, "ubahfaq 1 jawab Masuk ke oss.go.id (pakai Lupa Kata Sandi bila perlu), "
+                                  "lalu cetak ulang NIB.")
+    await driver.say(coordinator, "tinjaufaq")
+    await driver.press(coordinator, "fqa:1")
+
+    texts = await driver.received(coordinator)
+    assert texts[0].startswith("✏️ FAQ #1 diubah.\n\n📚 Usulan FAQ #1 dari Budi Santoso")
+    review = texts[2]
+    assert ("❓ Bagaimana jika NIB hilang?\n\n💬 Masuk ke oss.go.id (pakai Lupa Kata Sandi bila perlu), "
+            "lalu cetak ulang NIB.") in review
+    assert "Ketik *ubahfaq 1 tanya <teks>* atau *ubahfaq 1 jawab <teks>*." in review
+    entry = await stored_entry(driver)
+    assert (entry.question, entry.status) == ("Bagaimana jika NIB hilang?", "approved")
+
+
+async def test_proposer_rewords_the_answer_with_the_option(driver: Driver, participant: Person, mentor: Person) -> None:
+    await answered_twice(driver, participant, mentor)
+    await driver.say(mentor, "faq 1 1", channel=Channel.TELEGRAM)
+    proposed = message_of(await driver.last(mentor))
+
+    await driver.press(mentor, proposed.buttons[1].payload, channel=Channel.TELEGRAM)
+    await driver.say(mentor, "Buka oss.go.id, masuk, lalu cetak ulang NIB dari menu Perizinan.",
+                     channel=Channel.TELEGRAM)
+
+    assert proposed.text == "Terima kasih! Jawaban diusulkan sebagai FAQ #1 dan menunggu persetujuan koordinator."
+    assert (await stored_entry(driver)).answer == "Buka oss.go.id, masuk, lalu cetak ulang NIB dari menu Perizinan."
+    assert (await driver.received(mentor))[-1].startswith("✏️ Usulan FAQ #1 diubah dan menunggu persetujuan")
+
+
+async def test_only_coordinator_or_proposer_may_edit_and_only_before_the_decision(
+        driver: Driver, participant: Person, mentor: Person, coordinator: Person) -> None:
+    other = await driver.add_person(role=Role.PENDAMPING, name="Lain", phone="+6281100000002")
+    await answered_twice(driver, participant, mentor)
+    await driver.say(mentor, "faq 1 1", channel=Channel.TELEGRAM)
+
+    await driver.say(other, "ubahfaq 1 tanya intip")
+    await driver.press(coordinator, "fqr:1")
+    await driver.say(mentor, "ubahfaq 1 tanya Bagaimana jika NIB hilang?", channel=Channel.TELEGRAM)
+
+    assert await driver.received(other) == ["FAQ #1 tidak ditemukan."]
+    assert (await driver.received(mentor))[-1] == "FAQ #1 sudah diputuskan, tidak bisa diubah lagi."
+    assert (await stored_entry(driver)).question == "kak NIB sy hilang gmn ya"
