@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 
@@ -123,13 +124,13 @@ async def offer_staff_draft(ctx: Context) -> bool:
     if not tickets:
         return False
     state = await get_state(ctx.session, ctx.person.id)
-    earlier = dict(state.data) if state is not None and state.flow == STAFF_DRAFT else {"text": "", "attachments": []}
-    data = {"text": "\n".join(part for part in (earlier["text"], ctx.text) if part),
-            "attachments": [*earlier["attachments"], *(a.to_json() for a in ctx.inbound.attachments)]}
-    await set_state(ctx.session, ctx.person.id, STAFF_DRAFT, data, ctx.now)
+    earlier: dict[str, Any] = dict(state.data) if state is not None and state.flow == STAFF_DRAFT else {}
+    text = "\n".join(part for part in (str(earlier.get("text", "")), ctx.text) if part)
+    attachments = [*earlier.get("attachments", []), *(a.to_json() for a in ctx.inbound.attachments)]
+    await set_state(ctx.session, ctx.person.id, STAFF_DRAFT, {"text": text, "attachments": attachments}, ctx.now)
     buttons = (*(Button(t("cons.btn_draft_answer", ctx.lang, number=ticket.id), f"sdr:{ticket.id}")
                  for ticket in tickets), Button(t("cons.btn_draft_drop", ctx.lang), "sdr:drop"))
-    preview = data["text"] if len(data["text"]) <= 200 else data["text"][:197] + "…"
+    preview = text if len(text) <= 200 else text[:197] + "…"
     ctx.reply("cons.staff_draft_offer", buttons=buttons, text=preview or "📎")
     return True
 
