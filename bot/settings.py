@@ -18,6 +18,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -28,6 +29,9 @@ from handlers.kernel.config import Config
 from handlers.kernel.rules import SharedRules
 from handlers.participation.rules import ParticipationRules
 from handlers.reports.rules import ReportsRules
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent  # the folder holding bot/, handlers/ and .env.example
+SQLITE = "sqlite+aiosqlite:///"
 
 
 class SettingsError(Exception):
@@ -124,10 +128,12 @@ def _json_if_list(value: Any, kind: Any) -> Any:
 class Settings(BaseSettings):
     """Every knob of the bot; see .env.example for each one explained."""
 
+    # The project's .env wherever `klinik` runs from; a .env in the current folder overrides it.
     model_config = SettingsConfigDict(env_prefix="KLINIK_", env_nested_delimiter="__",
-                                      env_file=".env", extra="ignore")
+                                      env_file=(PROJECT_DIR / ".env", ".env"), extra="ignore")
 
-    database_url: str = "sqlite+aiosqlite:///data/klinik.db"
+    data_dir: str = ""
+    database_url: str = ""
     telegram: TelegramSettings = TelegramSettings()
     twilio: TwilioSettings = TwilioSettings()
     public_base_url: str = "http://localhost:8080"
@@ -140,9 +146,21 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=4000, ge=100)
     form_idle_minutes: int = Field(default=30, ge=1)
     topics_file: str = ""
-    media_dir: str = "data/media"
+    media_dir: str = ""
     media_ttl_days: int = Field(default=7, ge=1)
     rules: RulesSettings = Field(default_factory=RulesSettings)
+
+    @model_validator(mode="after")
+    def _anchor_paths(self) -> Settings:
+        """Files never depend on the current folder: defaults under the data folder, relative paths from the project."""
+        data = PROJECT_DIR / Path(self.data_dir or "data").expanduser()
+        self.data_dir = str(data)
+        if not self.database_url.strip():
+            self.database_url = f"{SQLITE}{data / 'klinik.db'}"
+        elif self.database_url.startswith(SQLITE) and self.database_url != f"{SQLITE}:memory:":
+            self.database_url = SQLITE + str(PROJECT_DIR / self.database_url.removeprefix(SQLITE))
+        self.media_dir = str(PROJECT_DIR / Path(self.media_dir).expanduser()) if self.media_dir else str(data / "media")
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -60,7 +60,7 @@ class Meeting(Base):
     link: Mapped[str] = mapped_column(String(500), default="")
     checkin_code: Mapped[str] = mapped_column(String(12))
     # The window: code check-in from opens to closes; after late_after_at a check-in is terlambat.
-    # checkin_opened_by_id: a mentor opened check-in, so the one-tap button works too.
+    # checkin_opened_by_id: a mentor opened check-in for remote attendance, so the one-tap button works too.
     checkin_opens_at: Mapped[datetime]
     checkin_closes_at: Mapped[datetime]
     late_after_at: Mapped[datetime]

@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -40,6 +40,14 @@ def make_engine(url: str) -> AsyncEngine:
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """One session per task; objects stay usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def database_location(url: str) -> str:
+    """Where the data is, for people: the SQLite file's absolute path, or the server URL without its password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(Path(parsed.database).resolve()) if parsed.database and parsed.database != ":memory:" else ":memory:"
+    return parsed.render_as_string(hide_password=True)
 
 
 def is_postgres(session: AsyncSession) -> bool:

@@ -11,6 +11,7 @@ from typing import TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.commands.texts import help_text
 from bot.settings import load_settings
 from handlers.activities.assignment_form import announce_assignment, create_assignment
 from handlers.activities.dates import (
@@ -37,35 +38,35 @@ class InputError(Exception):
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `klinik session` and `klinik tugas`."""
-    session = subparsers.add_parser("session", help="sessions (pertemuan): add and list")
+    session = subparsers.add_parser("session", help=help_text("cli.help_session"))
     session_sub = session.add_subparsers(dest="session_command", required=True)
-    add = session_sub.add_parser("add", help="create a session and announce it to its participants")
+    add = session_sub.add_parser("add", help=help_text("cli.help_session_add"))
     _audience_arguments(add)
-    add.add_argument("--title", required=True)
-    add.add_argument("--date", required=True, help="2026-03-12, 12/3, 12-03-2026, besok, senin")
-    add.add_argument("--start", required=True, help="09.00 or 09:00")
-    add.add_argument("--end", required=True, help="11.00 or 11:00")
+    add.add_argument("--title", required=True, help=help_text("cli.help_session_title"))
+    add.add_argument("--date", required=True, help=help_text("cli.help_session_date"))
+    add.add_argument("--start", required=True, help=help_text("cli.help_session_start"))
+    add.add_argument("--end", required=True, help=help_text("cli.help_session_end"))
     where = add.add_mutually_exclusive_group(required=True)
-    where.add_argument("--place", help="address or room")
-    where.add_argument("--link", help="online meeting link")
+    where.add_argument("--place", help=help_text("cli.help_session_place"))
+    where.add_argument("--link", help=help_text("cli.help_session_link"))
     add.set_defaults(func=cmd_session_add)
-    session_sub.add_parser("list", help="sessions of the last week and ahead").set_defaults(func=cmd_session_list)
-    tugas = subparsers.add_parser("tugas", help="assignments: add and list")
+    session_sub.add_parser("list", help=help_text("cli.help_session_list")).set_defaults(func=cmd_session_list)
+    tugas = subparsers.add_parser("tugas", help=help_text("cli.help_tugas"))
     tugas_sub = tugas.add_subparsers(dest="tugas_command", required=True)
-    add_tugas = tugas_sub.add_parser("add", help="create a tugas and announce it to its participants")
+    add_tugas = tugas_sub.add_parser("add", help=help_text("cli.help_tugas_add"))
     _audience_arguments(add_tugas)
-    add_tugas.add_argument("--title", required=True)
-    add_tugas.add_argument("--description", required=True)
-    add_tugas.add_argument("--due", required=True, help='"2026-03-12 17:00", "12/3 17.00", "jumat" (23.59)')
-    add_tugas.add_argument("--cutoff", help="final deadline, same forms as --due")
+    add_tugas.add_argument("--title", required=True, help=help_text("cli.help_tugas_title"))
+    add_tugas.add_argument("--description", required=True, help=help_text("cli.help_tugas_description"))
+    add_tugas.add_argument("--due", required=True, help=help_text("cli.help_tugas_due"))
+    add_tugas.add_argument("--cutoff", help=help_text("cli.help_tugas_cutoff"))
     add_tugas.set_defaults(func=cmd_tugas_add)
-    tugas_sub.add_parser("list", help="tugas of the last month and ahead").set_defaults(func=cmd_tugas_list)
+    tugas_sub.add_parser("list", help=help_text("cli.help_tugas_list")).set_defaults(func=cmd_tugas_list)
 
 
 def _audience_arguments(parser: argparse.ArgumentParser) -> None:
     audience = parser.add_mutually_exclusive_group(required=True)
-    audience.add_argument("--cohort", help="angkatan name as in the roster")
-    audience.add_argument("--mentor-phone", help="the mentor whose group (kelompok) it is for")
+    audience.add_argument("--cohort", help=help_text("cli.help_cohort"))
+    audience.add_argument("--mentor-phone", help=help_text("cli.help_mentor_phone"))
 
 
 def _run(work: Callable[[AsyncSession, Config, datetime], Awaitable[T]], *, write: bool) -> T:

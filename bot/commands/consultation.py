@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.commands.texts import help_text
 from bot.settings import load_settings
 from handlers.consultation.cover import (
     CoverError,
@@ -18,11 +19,13 @@ from handlers.consultation.cover import (
     cancel_absence,
     current_and_coming,
     find_staff,
-    parse_day,
+    leave_days,
+    local_day,
     record_absence,
 )
 from handlers.consultation.worktime import calendar_of
 from handlers.kernel.config import Config
+from handlers.kernel.dates import format_day, format_range
 from handlers.kernel.i18n import t
 from handlers.kernel.outbox import enqueue_all
 from storage.db import make_engine, make_sessionmaker, upgrade
@@ -33,22 +36,22 @@ T = TypeVar("T")
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `klinik cuti` and `klinik kalender`."""
-    cuti = subparsers.add_parser("cuti", help="mentor leave: new questions go to a backup meanwhile")
+    cuti = subparsers.add_parser("cuti", help=help_text("cli.help_cuti"))
     sub = cuti.add_subparsers(dest="cuti_command", required=True)
-    add = sub.add_parser("add", help="record a leave (dates inclusive, programme time zone)")
-    add.add_argument("mentor", help="the mentor's name or phone number")
-    add.add_argument("start", help="first day away: 2026-03-10 or 10/03/2026")
-    add.add_argument("end", help="last day away")
-    add.add_argument("backup", help="the backup's name or phone number")
-    add.add_argument("--move-open", action="store_true",
-                     help="also move the mentor's open questions, with their history, when the leave starts")
+    add = sub.add_parser("add", help=help_text("cli.help_cuti_add"))
+    add.add_argument("mentor", help=help_text("cli.help_cuti_mentor"))
+    add.add_argument("start", help=help_text("cli.help_cuti_start"))
+    add.add_argument("end", help=help_text("cli.help_cuti_end"))
+    add.add_argument("backup", help=help_text("cli.help_cuti_backup"))
+    add.add_argument("--move-open", "--pindah", dest="move_open", action="store_true",
+                     help=help_text("cli.help_cuti_move_open"))
     add.set_defaults(func=cmd_add)
-    sub.add_parser("list", help="current and coming leaves").set_defaults(func=cmd_list)
-    cancel = sub.add_parser("cancel", help="end a leave early; routing returns at once")
-    cancel.add_argument("id", type=int, help="the leave number shown by `klinik cuti list`")
+    sub.add_parser("list", help=help_text("cli.help_cuti_list")).set_defaults(func=cmd_list)
+    cancel = sub.add_parser("cancel", help=help_text("cli.help_cuti_cancel"))
+    cancel.add_argument("id", type=int, help=help_text("cli.help_cuti_id"))
     cancel.set_defaults(func=cmd_cancel)
-    calendar = subparsers.add_parser("kalender", help="days without working hours for answer deadlines")
-    calendar.add_argument("--year", type=int, help="calendar year (default: this year)")
+    calendar = subparsers.add_parser("kalender", help=help_text("cli.help_kalender"))
+    calendar.add_argument("--year", type=int, help=help_text("cli.help_kalender_year"))
     calendar.set_defaults(func=cmd_calendar)
 
 
@@ -73,16 +76,16 @@ def cmd_add(args: argparse.Namespace) -> int:
     async def work(session: AsyncSession, config: Config) -> str:
         now = datetime.now(UTC)
         mentor, backup = await find_staff(session, args.mentor), await find_staff(session, args.backup)
-        starts_on, ends_on = parse_day(args.start), parse_day(args.end)
+        days = leave_days(args.start, args.end, local_day(now, config))
         if mentor is None or backup is None:
             raise CoverError("cons.cover_unknown_person", name=args.mentor if mentor is None else args.backup)
-        if starts_on is None or ends_on is None:
+        if days is None:
             raise CoverError("cons.cuti_usage")
-        request = CoverRequest(mentor, backup, starts_on, ends_on, args.move_open)
+        request = CoverRequest(mentor, backup, days[0], days[1], args.move_open)
         absence, messages = await record_absence(session, request, actor_id=None, now=now, config=config)
         await enqueue_all(session, messages, now, config)
         return t("cons.cuti_recorded", config.language, id=absence.id, mentor=mentor.name, backup=backup.name,
-                 start=starts_on.strftime("%d/%m/%Y"), end=ends_on.strftime("%d/%m/%Y"),
+                 days=format_range(days[0], days[1], config.language),
                  moved=t("cons.cuti_moves" if args.move_open else "cons.cuti_stays", config.language))
 
     try:
@@ -100,8 +103,8 @@ def cmd_list(_args: argparse.Namespace) -> int:
         for absence in await current_and_coming(session, datetime.now(UTC), config):
             mentor, backup = await session.get(Person, absence.mentor_id), await session.get(Person, absence.backup_id)
             lines.append(t("cons.cuti_line", config.language, id=absence.id, mentor=mentor.name if mentor else "-",
-                           backup=backup.name if backup else "-", start=absence.starts_on.strftime("%d/%m"),
-                           end=absence.ends_on.strftime("%d/%m/%Y")))
+                           backup=backup.name if backup else "-",
+                           days=format_range(absence.starts_on, absence.ends_on, config.language)))
         return "\n".join(lines) or t("cons.cuti_none", config.language)
 
     print(in_transaction(work))
@@ -123,13 +126,11 @@ def cmd_calendar(args: argparse.Namespace) -> int:
     """List the weekdays of a year that have no working hours (national holidays and cuti bersama)."""
     config = load_settings().handler_config()
     calendar = calendar_of(config)
-    weekdays = t("dates.weekdays", config.language).split(",")
     year = args.year or datetime.now(config.timezone).year
     day = date(year, 1, 1)
     while day.year == year:
         if day.weekday() in calendar.workdays and not calendar.is_working_day(day):
             kind = t("cli.cuti_bersama" if day in calendar.days_off else "cli.national_holiday", config.language)
-            print(t("cli.calendar_line", config.language, day=day.isoformat(), weekday=weekdays[day.weekday()],
-                    kind=kind))
+            print(t("cli.calendar_line", config.language, day=format_day(day, config.language), kind=kind))
         day += timedelta(days=1)
     return 0

@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.roster import summary_text
+from bot.commands.texts import help_text
 from bot.settings import Settings, load_settings
 from handlers.kernel.i18n import t
-from storage.db import make_engine, make_sessionmaker, upgrade
+from storage.db import database_location, make_engine, make_sessionmaker, upgrade
 from storage.models import Person
 
 if TYPE_CHECKING:
@@ -25,16 +26,16 @@ DEMO_ROSTER = Path(__file__).resolve().parent.parent / "templates" / "demo_roste
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the core subcommands."""
-    run = subparsers.add_parser("run", help="serve Telegram, WhatsApp, the HTTP server and the scheduler")
+    run = subparsers.add_parser("run", help=help_text("cli.help_run"))
     run.set_defaults(func=cmd_run)
-    chat = subparsers.add_parser("chat", help="try the bot in the terminal as anyone on the roster")
-    chat.add_argument("--as", dest="actor", help="start as this person (name or phone)")
+    chat = subparsers.add_parser("chat", help=help_text("cli.help_chat"))
+    chat.add_argument("--as", dest="actor", help=help_text("cli.help_chat_as"))
     chat.set_defaults(func=cmd_chat)
-    demo = subparsers.add_parser("demo", help="load a small demo roster into the database")
+    demo = subparsers.add_parser("demo", help=help_text("cli.help_demo"))
     demo.set_defaults(func=cmd_demo)
-    db = subparsers.add_parser("db", help="database maintenance")
+    db = subparsers.add_parser("db", help=help_text("cli.help_db"))
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+    db_sub.add_parser("upgrade", help=help_text("cli.help_db_upgrade")).set_defaults(func=cmd_db_upgrade)
 
 
 def cmd_run(_args: argparse.Namespace) -> int:
@@ -42,6 +43,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
     from bot.app import serve
 
     settings = load_settings()
+    print(t("cli.database", settings.language, location=database_location(settings.database_url)), flush=True)
     if not settings.has_telegram and not settings.has_whatsapp:
         print(t("cli.no_channels", settings.language))
     asyncio.run(serve(settings))
@@ -53,6 +55,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from bot.chat import repl
 
     settings = load_settings()
+    print(t("cli.database", settings.language, location=database_location(settings.database_url)), flush=True)
 
     async def main() -> None:
         await upgrade(settings.database_url)
@@ -70,7 +73,7 @@ def cmd_demo(_args: argparse.Namespace) -> int:
     """Import the bundled demo roster (idempotent)."""
     settings = load_settings()
     summary = asyncio.run(load_demo(settings))
-    print(t("cli.demo_loaded", settings.language, database=settings.database_url,
+    print(t("cli.demo_loaded", settings.language, database=database_location(settings.database_url),
             summary=summary_text(summary, settings.language)))
     print(t("cli.demo_next", settings.language))
     return 0

@@ -8,6 +8,7 @@ import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.commands.texts import help_text
 from bot.settings import load_settings
 from handlers.kernel.i18n import t
 from handlers.participation.scores import compute_scores, parse_week, week_of
@@ -20,12 +21,12 @@ from storage.db import make_engine, make_sessionmaker, upgrade
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `klinik digest` and `klinik target`."""
-    digest = subparsers.add_parser("digest", help="print the weekly digest and write its chart and workbook")
-    digest.add_argument("--week", help="ISO week like 2026-W10 (default: this week so far)")
-    digest.add_argument("--out", default=".", help="folder for ringkasan-<week>.png and .xlsx (default: here)")
+    digest = subparsers.add_parser("digest", help=help_text("cli.help_digest"))
+    digest.add_argument("--week", help=help_text("cli.help_digest_week"))
+    digest.add_argument("--out", default=".", help=help_text("cli.help_digest_out"))
     digest.set_defaults(func=cmd_digest)
-    target = subparsers.add_parser("target", help="set the programme target and agencies from a TOML file")
-    target.add_argument("file", help="see bot/templates/targets_example.toml")
+    target = subparsers.add_parser("target", help=help_text("cli.help_target"))
+    target.add_argument("file", help=help_text("cli.help_target_file"))
     target.set_defaults(func=cmd_target)
 
 

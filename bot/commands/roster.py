@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from bot.commands.texts import help_text
 from bot.settings import Settings, load_settings
+from handlers.kernel.dates import format_stamp
 from handlers.kernel.i18n import t
 from handlers.kernel.phones import mask_phone
 from handlers.people.roster import (
@@ -36,17 +38,19 @@ MAX_LINES_SHOWN = 200
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `klinik roster` and its subcommands."""
-    roster = subparsers.add_parser("roster", help="import the programme roster (CSV or XLSX)")
+    roster = subparsers.add_parser("roster", help=help_text("cli.help_roster"))
     sub = roster.add_subparsers(dest="roster_command", required=True)
-    do_import = sub.add_parser("import", help="create or update people from a CSV or XLSX file")
-    do_import.add_argument("file", type=Path, help="roster file (.csv or .xlsx)")
-    do_import.add_argument("--dry-run", action="store_true", help="check and count, save nothing")
+    do_import = sub.add_parser("import", help=help_text("cli.help_roster_import"))
+    do_import.add_argument("file", type=Path, help=help_text("cli.help_roster_file"))
+    do_import.add_argument("--dry-run", action="store_true", help=help_text("cli.help_roster_dry_run"))
+    do_import.add_argument("--izinkan-ganti-nama", "--allow-renames", dest="allow_renames", action="store_true",
+                           help=help_text("cli.help_roster_allow_renames"))
     do_import.set_defaults(func=cmd_import)
-    template = sub.add_parser("template", help="write an empty roster template with example rows")
-    template.add_argument("--xlsx", action="store_true", help="Excel instead of CSV")
-    template.add_argument("--out", type=Path, help="where to write (default roster_template.csv/.xlsx)")
+    template = sub.add_parser("template", help=help_text("cli.help_roster_template"))
+    template.add_argument("--xlsx", action="store_true", help=help_text("cli.help_roster_xlsx"))
+    template.add_argument("--out", type=Path, help=help_text("cli.help_roster_out"))
     template.set_defaults(func=cmd_template)
-    unknown = sub.add_parser("unknown", help="numbers that wrote to the bot but are not on the roster")
+    unknown = sub.add_parser("unknown", help=help_text("cli.help_roster_unknown"))
     unknown.set_defaults(func=cmd_unknown)
 
 
@@ -58,18 +62,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     except RosterFileError as error:
         print(error, file=sys.stderr)  # the roster module's text
         return 1
-    return asyncio.run(import_rows(settings, rows, dry_run=args.dry_run, source=args.file.name))
+    return asyncio.run(import_rows(settings, rows, dry_run=args.dry_run, source=args.file.name,
+                                   allow_renames=args.allow_renames))
 
 
-async def import_rows(settings: Settings, rows: list[RosterRow], *, dry_run: bool, source: str) -> int:
+async def import_rows(settings: Settings, rows: list[RosterRow], *, dry_run: bool, source: str,
+                      allow_renames: bool = False) -> int:
     """Apply the rows to the configured database (rolled back on a dry run); the exit code."""
     await upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     bar = TextProgress(len(rows)) if len(rows) >= LARGE_FILE_ROWS else None
     try:
         async with make_sessionmaker(engine)() as session:
-            summary = await apply_roster(session, rows, datetime.now(UTC),
-                                         bar.update if bar else None, source=source)
+            summary = await apply_roster(session, rows, datetime.now(UTC), bar.update if bar else None,
+                                         source=source, allow_renames=allow_renames)
             if dry_run:
                 await session.rollback()
             else:
@@ -91,6 +97,8 @@ def print_problems(problems: list[RosterProblem], language: str) -> None:
     if len(problems) > MAX_LINES_SHOWN:
         print(t("roster.cli_more", language, count=len(problems) - MAX_LINES_SHOWN), file=stream)
     print(t("roster.cli_problems", language, count=len(problems)), file=stream)
+    if any(problem.is_rename for problem in problems):
+        print(t("roster.cli_rename_hint", language), file=stream)
 
 
 def summary_text(summary: ImportSummary, language: str) -> str:
@@ -100,14 +108,18 @@ def summary_text(summary: ImportSummary, language: str) -> str:
 
 
 def print_summary(summary: ImportSummary, rows: int, language: str, *, dry_run: bool) -> None:
-    """Counts, then who was updated and in which columns."""
+    """Counts, allowed renames side by side, then who was updated and in which columns."""
     print(t("roster.cli_dry_run" if dry_run else "roster.cli_done", language, rows=rows,
             summary=summary_text(summary, language)))
+    if summary.renames:
+        print(t("roster.cli_renames", language))
+    for rename in summary.renames[:MAX_LINES_SHOWN]:
+        print(f"  {RosterProblem(rename.line, str(rename))}")  # the roster module's text
     if summary.changes:
         print(t("roster.cli_updated", language))
     for change in summary.changes[:MAX_LINES_SHOWN]:
-        print(t("roster.cli_updated_row", language, line=change.line, name=change.name,
-                fields=", ".join(change.columns)))
+        name = t("roster.cli_renamed", language, old=change.old_name, new=change.name) if change.old_name else change.name
+        print(t("roster.cli_updated_row", language, line=change.line, name=name, fields=", ".join(change.columns)))
     if len(summary.changes) > MAX_LINES_SHOWN:
         print(t("roster.cli_more_updated", language, count=len(summary.changes) - MAX_LINES_SHOWN))
 
@@ -199,6 +211,6 @@ async def unknown_lines(settings: Settings) -> list[str]:
     return [t("roster.cli_unknown_header", language)] + [
         t("roster.cli_unknown_row", language, channel=c.channel,
           number=mask_phone(c.phone) if c.phone else t("roster.cli_no_phone", language), count=c.message_count,
-          last_seen=c.last_seen_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"), name=c.display_name)
+          last_seen=format_stamp(c.last_seen_at, zone, language), name=c.display_name)
         for c in contacts]
 

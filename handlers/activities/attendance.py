@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.audience import audience_clause, is_in_audience
-from handlers.activities.dates import format_clock, format_span
+from handlers.activities.dates import format_span, format_time
 from handlers.kernel.context import Context
 from handlers.kernel.forms import command_args, pass_on
 from handlers.kernel.i18n import t
@@ -169,14 +169,14 @@ async def record_check_in(ctx: Context, meeting: Meeting, *, source: str) -> Non
     record = await attendance_of(ctx.session, meeting.id, ctx.person.id)
     if record is not None and record.status in PRESENT and record.checked_in_at is not None:
         ctx.reply("att.already_in", title=meeting.title,
-                  time=format_clock(record.checked_in_at, ctx.config.timezone))
+                  time=format_time(record.checked_in_at, ctx.config.timezone))
         return
     status = AttendanceStatus.TERLAMBAT if ctx.now > meeting.late_after_at else AttendanceStatus.HADIR
     upsert_attendance(ctx.session, record, meeting=meeting, participant_id=ctx.person.id,
                       status=status, source=source, now=ctx.now)
     ctx.reply("att.checked_in_terlambat" if status == AttendanceStatus.TERLAMBAT else "att.checked_in_hadir",
               title=meeting.title,
-              time=format_clock(ctx.now, ctx.config.timezone))
+              time=format_time(ctx.now, ctx.config.timezone))
 
 
 @action("att", roles=PARTICIPANTS)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from handlers.activities.dates import format_moment, month_label, previous_month
-from handlers.activities.money import AmountError, parse_rupiah
+from handlers.activities.money import AmountError, format_rupiah, parse_rupiah
 from handlers.activities.report_views import (
     PERMITS,
     comparison,
@@ -38,6 +38,7 @@ from handlers.kernel.forms import (
     pass_on,
 )
 from handlers.kernel.i18n import t
+from handlers.kernel.intents import is_no, is_yes
 from handlers.kernel.messages import Button
 from handlers.kernel.registry import action, command
 from handlers.kernel.roles import MANAGERS, PARTICIPANTS, is_participant
@@ -51,6 +52,8 @@ DONE_WORDS = frozenset({"selesai", "lanjut", "sudah", "done"})
 REMOVE = re.compile(r"^(?:hapus|buang|remove|delete)(?![a-z])\s*(.*)$")
 COUNT = re.compile(r"^[±~]?\s*(\d{1,3}(?:\.\d{3})+|\d+)\s*(?:an|orang|pelanggan|pembeli|org)?$")
 REPORT = "report"  # the report's id, in the conversation state and in the form's data
+REDO_WORDS = ("ubah", "ganti", "salah", "edit")
+JUMP = 10  # an omzet this many times last month's (or a this-many-th of it) is confirmed before it counts
 OMZET_HINTS = {"empty": "rep.hint_omzet_empty", "not_a_number": "rep.hint_omzet_not_a_number",
                "needs_unit": "rep.hint_omzet_needs_unit", "negative": "rep.hint_omzet_negative",
                "too_large": "rep.hint_omzet_too_large"}
@@ -96,7 +99,9 @@ async def start_draft(ctx: Context, report: MonthlyReport) -> None:
     """A new draft; permits start from last month's (a permit once obtained stays obtained)."""
     previous = await report_of(ctx.session, ctx.person.id, previous_month(report.month))
     carried = list(previous.permits) if previous and previous.submitted_at else []
-    draft = values_of(report) if report.submitted_at else {"permits": carried, "carried": carried}
+    draft: Data = values_of(report) if report.submitted_at else {"permits": carried, "carried": carried}
+    if previous and previous.submitted_at and previous.omzet:
+        draft["previous_omzet"] = previous.omzet
     ctx.reply("rep.intro", month=month_label(report.month, ctx.lang))
     await REPORT_FORM.start(ctx, {**draft, REPORT: report.id})
 
@@ -127,11 +132,53 @@ class DraftStore:
 
 
 def read_omzet(ctx: Context, data: Data) -> Any:
-    """Any common way of writing rupiah; otherwise say why and show examples."""
+    """Any common way of writing rupiah (a new amount is not yet confirmed); otherwise say why and show examples."""
     try:
-        return parse_rupiah(ctx.text)
+        return parse_rupiah(ctx.text), None
     except AmountError as error:
         return Retry(OMZET_HINTS[error.reason])
+
+
+def is_jump(data: Data) -> bool:
+    """The omzet is more than JUMP times last month's, or less than a JUMP-th of it, and not yet confirmed."""
+    old, new = data.get("previous_omzet"), data.get("omzet")
+    if not old or new is None or data.get("omzet_ok") is True:
+        return False
+    return bool(new > old * JUMP or new * JUMP < old)
+
+
+def read_omzet_check(ctx: Context, data: Data) -> Any:
+    """Yes keeps the amount (True); no or \"ubah\" asks it again (False)."""
+    lowered = ctx.text.lower()
+    if is_yes(lowered):
+        return True
+    if is_no(lowered) or lowered.startswith(REDO_WORDS):
+        return False
+    return Retry("rep.hint_omzet_check")
+
+
+async def omzet_check_values(ctx: Context, data: Data) -> dict[str, str]:
+    """The new and last month's omzet, and which month that was."""
+    return {"new": format_rupiah(data["omzet"]), "old": format_rupiah(data["previous_omzet"]),
+            "month": month_label(previous_month(await report_month(ctx, data)), ctx.lang)}
+
+
+def omzet_check_buttons(ctx: Context, data: Data) -> list[Choice | Button]:
+    """Keep the amount, or write it again."""
+    return [Choice(t("rep.btn_omzet_right", ctx.lang), "oy", True),
+            Choice(t("rep.btn_omzet_redo", ctx.lang), "on", False)]
+
+
+async def report_month(ctx: Context, data: Data) -> str:
+    """The \"YYYY-MM\" the form reports."""
+    report = await ctx.session.get(MonthlyReport, data[REPORT])
+    assert report is not None
+    return report.month
+
+
+async def month_values(ctx: Context, data: Data) -> dict[str, str]:
+    """The report's month by name for the prompts (December reported in January is not \"bulan ini\")."""
+    return {"month": month_label(await report_month(ctx, data), ctx.lang)}
 
 
 def parse_count(text: str) -> int | None:
@@ -229,11 +276,14 @@ async def submit_report(ctx: Context, data: Data) -> bool:
 
 REPORT_FORM = Form(FLOW, prefix="rep", label_key="rep.form_label", finish=submit_report, store=DraftStore(), expired="rep.form_expired",
                    steps=(
-    Step("omzet", "rep.ask_omzet", read_omzet),
+    Step("omzet", "rep.ask_omzet", read_omzet, into=("omzet", "omzet_ok"), values=month_values),
+    Step("omzet_check", "rep.ask_omzet_check", read_omzet_check, into="omzet_ok", when=is_jump,
+         next=lambda data: "omzet" if data.get("omzet_ok") is False else "workers",
+         values=omzet_check_values, buttons=omzet_check_buttons),
     Step("workers", "rep.ask_workers", read_workers),
-    Step("customers", "rep.ask_customers", read_customers),
+    Step("customers", "rep.ask_customers", read_customers, values=month_values),
     Step("permits", "rep.ask_permits", read_permits, values=permits_values, buttons=permit_buttons),
-    Step("problem", "rep.ask_problem", read_problem),
+    Step("problem", "rep.ask_problem", read_problem, values=month_values),
     Step("confirm", "rep.ask_confirm", confirmation("rep.hint_confirm"), into=(), buttons=confirm_buttons,
          values=lambda ctx, data: {"summary": summary(data, ctx.lang)}),
 ))
@@ -247,7 +297,7 @@ async def current_report(ctx: Context) -> MonthlyReport | None:
 
 @action("rep", roles=PARTICIPANTS)
 async def report_button(ctx: Context, argument: str) -> None:
-    """rep:start, rep:edit, rep:p:<permit> (add), rep:pd (permits done), rep:ok (send)."""
+    """rep:start, rep:edit, rep:oy|on (omzet right or redo), rep:p:<permit> (add), rep:pd (permits done), rep:ok (send)."""
     if argument == "start":
         await open_report_form(ctx)
     elif argument == "edit":

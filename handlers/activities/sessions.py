@@ -16,7 +16,7 @@ from handlers.activities.audience import (
     oversees,
     visible_participants,
 )
-from handlers.activities.dates import format_clock
+from handlers.activities.dates import format_clock, format_time
 from handlers.kernel.context import Context
 from handlers.kernel.forms import command_args, pass_on
 from handlers.kernel.i18n import t
@@ -70,14 +70,14 @@ def session_label(ctx: Context, meeting: Meeting) -> str:
 
 @action("ses", roles=MANAGERS)
 async def session_button(ctx: Context, argument: str) -> None:
-    """ses:show|open|code|close|fix:12, ses:who:12:5, ses:set:12:5:hadir."""
+    """ses:show|open|room|remote|code|close|fix:12, ses:who:12:5, ses:set:12:5:hadir."""
     verb, *rest = argument.split(":")
     meeting = await ctx.session.get(Meeting, int(rest[0])) if rest and rest[0].isdigit() else None
     if meeting is None or not await can_manage(ctx.session, ctx.person, meeting):
         ctx.reply("att.meeting_not_found")
         return
-    steps = {"show": show_session, "open": open_check_in, "code": rotate_code, "close": close_now,
-             "fix": list_for_correction}
+    steps = {"show": show_session, "open": ask_where_participants_are, "room": open_in_room,
+             "remote": open_remotely, "code": rotate_code, "close": close_now, "fix": list_for_correction}
     if verb in steps:
         await steps[verb](ctx, meeting)
     elif verb in ("who", "set") and len(rest) >= 2 and rest[1].isdigit():
@@ -107,26 +107,57 @@ async def show_session(ctx: Context, meeting: Meeting) -> None:
                        Button(t("att.btn_close", ctx.lang), f"ses:close:{meeting.id}")]
     ctx.reply("att.session_detail", buttons=tuple(buttons), title=meeting.title, when=span(ctx, meeting),
               where=meeting.link or meeting.place, code=meeting.checkin_code,
-              opens=format_clock(meeting.checkin_opens_at, zone), closes=format_clock(meeting.checkin_closes_at, zone),
-              late=format_clock(meeting.late_after_at, zone), tally=tally, missing=missing,
+              opens=format_clock(meeting.checkin_opens_at, zone), closes=format_time(meeting.checkin_closes_at, zone),
+              late=format_time(meeting.late_after_at, zone), tally=tally, missing=missing,
               pending=t("att.pending_hint", ctx.lang, n=pending) if pending else pending)
 
 
-async def open_check_in(ctx: Context, meeting: Meeting) -> None:
-    """Open the window now (if early) and send the one-tap button to those not yet recorded."""
+async def ask_where_participants_are(ctx: Context, meeting: Meeting) -> None:
+    """Opening check-in starts with a choice: in the room (the mentor reads the code out) or remote (one tap)."""
+    if await refused_as_closed(ctx, meeting):
+        return
+    ctx.reply("att.open_where", title=meeting.title, buttons=(
+        Button(t("att.btn_open_room", ctx.lang), f"ses:room:{meeting.id}"),
+        Button(t("att.btn_open_remote", ctx.lang), f"ses:remote:{meeting.id}")))
+
+
+async def refused_as_closed(ctx: Context, meeting: Meeting) -> bool:
+    """Say so when the window can no longer be opened."""
     if meeting.checkin_closed_at is not None or ctx.now >= meeting.checkin_closes_at:
         ctx.reply("att.window_already_closed", title=meeting.title)
-        return
-    meeting.checkin_opened_by_id = ctx.person.id
+        return True
+    return False
+
+
+def start_window(ctx: Context, meeting: Meeting, mode: str) -> None:
+    """Open the window now (if early), noting who opened it and how."""
     meeting.checkin_opens_at = min(meeting.checkin_opens_at, ctx.now)
+    ctx.session.add(AuditEntry(at=ctx.now, actor_id=ctx.person.id, action="attendance.open",
+                               subject=f"meeting:{meeting.id}", detail={"mode": mode}))
+
+
+async def open_in_room(ctx: Context, meeting: Meeting) -> None:
+    """Check-in with the code only: nothing goes to participants, so presence cannot be recorded from home."""
+    if await refused_as_closed(ctx, meeting):
+        return
+    start_window(ctx, meeting, "room")
+    ctx.reply("att.opened_room", title=meeting.title, code=meeting.checkin_code)
+
+
+async def open_remotely(ctx: Context, meeting: Meeting) -> None:
+    """Remote attendance: the one-tap Hadir option (never the room code) to those not yet recorded."""
+    if await refused_as_closed(ctx, meeting):
+        return
+    start_window(ctx, meeting, "remote")
+    meeting.checkin_opened_by_id = ctx.person.id
     recorded = set((await ctx.session.execute(
         select(Attendance.participant_id).where(Attendance.meeting_id == meeting.id))).scalars())
     invited = [p for p in await visible_participants(ctx.session, ctx.person, meeting) if p.id not in recorded]
     for person in invited:
         lang = person.language or ctx.config.language
-        ctx.tell(person, "att.checkin_opened", title=meeting.title, code=meeting.checkin_code,
+        ctx.tell(person, "att.checkin_opened", title=meeting.title,
                  buttons=(Button(t("att.btn_hadir", lang), f"att:in:{meeting.id}"),))
-    ctx.reply("att.opened", title=meeting.title, count=len(invited), code=meeting.checkin_code)
+    ctx.reply("att.opened_remote", title=meeting.title, count=len(invited))
 
 
 async def rotate_code(ctx: Context, meeting: Meeting) -> None:

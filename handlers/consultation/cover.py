@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.consultation.ticketing import ACTIVE, message_to, reassign
 from handlers.kernel.config import Config
 from handlers.kernel.context import Context
+from handlers.kernel.dates import format_range, parse_day
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Outgoing
 from handlers.kernel.phones import normalize_phone
@@ -20,6 +22,7 @@ from handlers.kernel.roles import COORDINATORS
 from storage.models import AuditEntry, MentorAbsence, Person, Role, Ticket
 
 MANAGERS = (Role.PENDAMPING, Role.NARASUMBER, Role.KOORDINATOR)
+YEAR = re.compile(r"\d{4}")
 
 
 class CoverError(ValueError):
@@ -82,10 +85,25 @@ async def find_staff(session: AsyncSession, ref: str) -> Person | None:
     return found[0] if len(found) == 1 else None
 
 
+async def overlapping_absence(session: AsyncSession, request: CoverRequest) -> MentorAbsence | None:
+    """The mentor's recorded absence sharing a day with the request, if any."""
+    query = (select(MentorAbsence).where(MentorAbsence.mentor_id == request.mentor.id, MentorAbsence.cancelled_at.is_(None),
+                                         MentorAbsence.starts_on <= request.ends_on,
+                                         MentorAbsence.ends_on >= request.starts_on)
+             .order_by(MentorAbsence.id).limit(1))
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def record_absence(session: AsyncSession, request: CoverRequest, *, actor_id: int | None,
                          now: datetime, config: Config) -> tuple[MentorAbsence, list[Outgoing]]:
-    """Store the absence, tell the mentor and the backup, and move open tickets if it has begun."""
+    """Store the absence, tell the mentor and the backup, and move open tickets if it has begun.
+
+    The same leave entered twice (same mentor, a day in common) is refused: nobody is told twice."""
     check_request(request)
+    earlier = await overlapping_absence(session, request)
+    if earlier is not None:
+        raise CoverError("cons.cuti_duplicate", mentor=request.mentor.name, id=str(earlier.id),
+                         days=format_range(earlier.starts_on, earlier.ends_on, config.language))
     absence = MentorAbsence(mentor_id=request.mentor.id, backup_id=request.backup.id, starts_on=request.starts_on,
                             ends_on=request.ends_on, move_open=request.move_open, created_by_id=actor_id,
                             created_at=now)
@@ -94,11 +112,9 @@ async def record_absence(session: AsyncSession, request: CoverRequest, *, actor_
     session.add(AuditEntry(at=now, actor_id=actor_id, action="mentor_absence", subject=f"person:{request.mentor.id}",
                            detail={"absence": absence.id, "backup": request.backup.id,
                                    "from": request.starts_on.isoformat(), "to": request.ends_on.isoformat()}))
-    start, end = request.starts_on.strftime("%d/%m/%Y"), request.ends_on.strftime("%d/%m/%Y")
-    out = [message_to(request.mentor, "cons.cover_told_mentor", config, backup=request.backup.name,
-                      start=start, end=end),
-           message_to(request.backup, "cons.cover_told_backup", config, mentor=request.mentor.name,
-                      start=start, end=end)]
+    out = [message_to(person, key, config, backup=request.backup.name, mentor=request.mentor.name,
+                      days=format_range(request.starts_on, request.ends_on, person.language or config.language))
+           for person, key in ((request.mentor, "cons.cover_told_mentor"), (request.backup, "cons.cover_told_backup"))]
     return absence, out + await move_open_tickets(session, now, config)
 
 
@@ -149,24 +165,37 @@ async def current_and_coming(session: AsyncSession, now: datetime, config: Confi
     return list((await session.execute(query)).scalars())
 
 
-def parse_day(word: str) -> date | None:
-    """2026-03-10, 10/03/2026 or 10-03-2026; None when it is not a date."""
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y"):
-        try:
-            return datetime.strptime(word, pattern).date()  # noqa: DTZ007  (a calendar date, no time)
-        except ValueError:
-            continue
-    return None
+def leave_days(first: str, last: str, today: date) -> tuple[date, date] | None:
+    """A leave's first and last day as typed ("7/12", "7 Des", "2026-12-07"), in the programme's year (a leave
+    may have begun already); a last day without a year before the first is next year's ("28/12" to "3/1")."""
+    starts_on, ends_on = parse_day(first, today, ahead=False), parse_day(last, today, ahead=False)
+    if starts_on is None or ends_on is None:
+        return None
+    if ends_on < starts_on and not YEAR.search(last):
+        ends_on = parse_day(last, starts_on) or ends_on
+    return starts_on, ends_on
 
 
-async def parse_cover(session: AsyncSession, text: str) -> CoverRequest:
+def date_spans(words: list[str], today: date) -> list[tuple[int, int]]:
+    """Where dates stand among the words, as (first, after) positions: "7 Des 2026" takes three words."""
+    spans, index = [], 0
+    while index < len(words):
+        size = next((size for size in (3, 2, 1) if index + size <= len(words) and words[index][:1].isdigit()
+                     and parse_day(" ".join(words[index:index + size]), today, ahead=False)), 0)
+        if size:
+            spans.append((index, index + size))
+        index += size or 1
+    return spans
+
+
+async def parse_cover(session: AsyncSession, text: str, today: date) -> CoverRequest:
     """`cuti <mentor> <dari> <sampai> <cadangan> [pindah]`: names may have spaces, dates split them."""
     words = text.split()[1:]
-    positions = [index for index, word in enumerate(words) if parse_day(word)]
-    if len(positions) < 2 or positions[1] != positions[0] + 1 or positions[0] == 0:
+    spans = date_spans(words, today)
+    if len(spans) < 2 or spans[1][0] != spans[0][1] or spans[0][0] == 0:
         raise CoverError("cons.cuti_usage")
-    first, second = positions[0], positions[1]
-    rest = words[second + 1:]
+    (first, middle), (_, after) = spans[0], spans[1]
+    rest = words[after:]
     move_open = bool(rest) and rest[-1].lower() == "pindah"
     backup_words = rest[:-1] if move_open else rest
     mentor = await find_staff(session, " ".join(words[:first]))
@@ -174,10 +203,9 @@ async def parse_cover(session: AsyncSession, text: str) -> CoverRequest:
     if mentor is None or backup is None:
         missing = " ".join(words[:first]) if mentor is None else " ".join(backup_words) or "-"
         raise CoverError("cons.cover_unknown_person", name=missing)
-    starts_on, ends_on = parse_day(words[first]), parse_day(words[second])
-    assert starts_on is not None
-    assert ends_on is not None
-    return CoverRequest(mentor, backup, starts_on, ends_on, move_open)
+    days = leave_days(" ".join(words[first:middle]), " ".join(words[middle:after]), today)
+    assert days is not None
+    return CoverRequest(mentor, backup, days[0], days[1], move_open)
 
 
 @command("cuti", args=ANY_ARGS, roles=COORDINATORS, help_key="cons.help_cuti", menu_key="cons.menu_cuti", order=50)
@@ -192,7 +220,7 @@ async def cover_command(ctx: Context) -> None:
         ctx.reply("cons.cuti_cancelled" if cancelled else "cons.cuti_unknown", id=words[2])
         return
     try:
-        request = await parse_cover(ctx.session, ctx.text)
+        request = await parse_cover(ctx.session, ctx.text, local_day(ctx.now, ctx.config))
         absence, messages = await record_absence(ctx.session, request, actor_id=ctx.person.id, now=ctx.now,
                                                  config=ctx.config)
     except CoverError as error:
@@ -200,7 +228,7 @@ async def cover_command(ctx: Context) -> None:
         return
     ctx.out.extend(messages)
     ctx.reply("cons.cuti_recorded", id=absence.id, mentor=request.mentor.name, backup=request.backup.name,
-              start=request.starts_on.strftime("%d/%m/%Y"), end=request.ends_on.strftime("%d/%m/%Y"),
+              days=format_range(request.starts_on, request.ends_on, ctx.lang),
               moved=t("cons.cuti_moves" if request.move_open else "cons.cuti_stays", ctx.lang))
 
 
@@ -211,6 +239,6 @@ async def list_absences(ctx: Context) -> None:
         mentor = await ctx.session.get(Person, absence.mentor_id)
         backup = await ctx.session.get(Person, absence.backup_id)
         lines.append(t("cons.cuti_line", ctx.lang, id=absence.id, mentor=mentor.name if mentor else "-",
-                       backup=backup.name if backup else "-", start=absence.starts_on.strftime("%d/%m"),
-                       end=absence.ends_on.strftime("%d/%m/%Y")))
+                       backup=backup.name if backup else "-",
+                       days=format_range(absence.starts_on, absence.ends_on, ctx.lang)))
     ctx.reply("cons.cuti_list", lines="\n".join(lines) or t("cons.cuti_none", ctx.lang))

@@ -26,6 +26,7 @@ from handlers.consultation.ticketing import (
 from handlers.consultation.topics import fallback_topic, find_topic, guess_topic, match_topic_name
 from handlers.kernel.config import Config
 from handlers.kernel.context import Context
+from handlers.kernel.dates import format_date
 from handlers.kernel.i18n import t
 from handlers.kernel.intents import is_acknowledgement, is_greeting, is_no, is_yes
 from handlers.kernel.messages import Attachment, Button, Outgoing
@@ -258,7 +259,7 @@ async def open_ticket(session: AsyncSession, participant: Person, *, topic: str,
         told = message_to(participant, "core.ticket_received", config, number=ticket.id, mentor=mentor.name)
     else:
         told = message_to(participant, "cons.ticket_received_cover", config, number=ticket.id, mentor=mentor.name,
-                          backup=handler.name, until=absence.ends_on.strftime("%d/%m"))
+                          backup=handler.name, until=format_date(absence.ends_on, language_of(participant, config)))
     lang = language_of(handler, config)
     notice = message_to(handler, "core.new_question", config, buttons=mentor_buttons(ticket, lang),
                         attachments=attachments, ref=f"ticket:{ticket.id}", number=ticket.id,

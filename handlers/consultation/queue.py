@@ -21,6 +21,7 @@ from handlers.consultation.ticketing import (
 )
 from handlers.consultation.topics import find_topic, match_topic_name
 from handlers.kernel.context import Context
+from handlers.kernel.dates import format_stamp
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button
 from handlers.kernel.registry import TICKET, TICKET_AND_TEXT, action, command, flow
@@ -145,7 +146,7 @@ async def thread_text(ctx: Context, ticket: Ticket) -> str:
         if author is not None and author.role != Role.PESERTA:
             who = f"{who} ({role_label(author, ctx.lang)})"
         key = "cons.thread_note" if message.kind == "note" else "cons.thread_line"
-        when = message.created_at.astimezone(ctx.config.timezone).strftime("%d/%m %H:%M")
+        when = format_stamp(message.created_at, ctx.config.timezone, ctx.lang)
         media = " 📎" * bool(message.attachments)
         lines.append(t(key, ctx.lang, at=when, who=who, text=short_line(message.text, 400) + media))
     return "\n".join(lines)

@@ -9,7 +9,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.consultation.cover import find_staff, move_open_tickets, route_mentor
+from handlers.consultation.cover import (
+    absence_on,
+    find_staff,
+    local_day,
+    move_open_tickets,
+    route_mentor,
+)
 from handlers.consultation.faq import coordinators
 from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticketing import (
@@ -23,10 +29,12 @@ from handlers.consultation.ticketing import (
 from handlers.consultation.worktime import calendar_of, working_hours_between
 from handlers.kernel.config import Config
 from handlers.kernel.context import Context
+from handlers.kernel.dates import format_range
+from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button, Outgoing
 from handlers.kernel.registry import action, command
 from handlers.kernel.roles import COORDINATORS
-from storage.models import Person, Role, Ticket, TicketSlaStep, TicketStatus
+from storage.models import MentorAbsence, Person, Role, Ticket, TicketSlaStep, TicketStatus
 
 log = logging.getLogger(__name__)
 
@@ -128,14 +136,19 @@ async def mentors_to_pick(session: AsyncSession, *, exclude: int) -> list[Person
 
 @action("hand", roles=COORDINATORS)
 async def hand_to_picked(ctx: Context, argument: str) -> None:
-    """A coordinator picked the mentor who takes an overdue ticket."""
-    number, _, person_id = argument.partition(":")
+    """hand:12:5 (move #12 to person 5), hand:12:5:ok (even though they are on leave), hand:12:no (keep it)."""
+    number, _, rest = argument.partition(":")
+    person_id, _, confirmation = rest.partition(":")
     ticket = await ctx.session.get(Ticket, int(number)) if number.isdigit() else None
     mentor = await ctx.session.get(Person, int(person_id)) if person_id.isdigit() else None
+    if ticket is not None and person_id == "no":
+        current = await ctx.session.get(Person, ticket.mentor_id)
+        ctx.reply("cons.move_kept", number=ticket.id, mentor=current.name if current else "-")
+        return
     if ticket is None or mentor is None or ticket.status == TicketStatus.CLOSED:
         ctx.reply("core.unknown_button")
         return
-    await move_ticket(ctx, ticket, mentor)
+    await move_ticket(ctx, ticket, mentor, is_confirmed=confirmation == "ok")
 
 
 @command("pindahkan", args=r"#?\d+\s+.+", roles=COORDINATORS, help_key="cons.help_pindahkan")
@@ -151,11 +164,27 @@ async def move_by_command(ctx: Context) -> None:
     await move_ticket(ctx, ticket, mentor)
 
 
-async def move_ticket(ctx: Context, ticket: Ticket, mentor: Person) -> None:
-    """Reassign and confirm to the coordinator."""
+async def move_ticket(ctx: Context, ticket: Ticket, mentor: Person, *, is_confirmed: bool = False) -> None:
+    """Reassign and confirm to the coordinator; a mentor on leave takes it only when confirmed."""
     if mentor.id == ticket.mentor_id:
         ctx.reply("cons.moved_already", number=ticket.id, mentor=mentor.name)
+        return
+    absence = None if is_confirmed else await absence_on(ctx.session, mentor.id, local_day(ctx.now, ctx.config))
+    if absence is not None:
+        backup = await ctx.session.get(Person, absence.backup_id)
+        await ask_to_move_despite_leave(ctx, ticket, mentor, backup, absence)
         return
     ctx.out.extend(await reassign(ctx.session, ticket, mentor, ctx.now, ctx.config, actor_id=ctx.person.id,
                                   reason="coordinator"))
     ctx.reply("cons.moved", number=ticket.id, mentor=mentor.name)
+
+
+async def ask_to_move_despite_leave(ctx: Context, ticket: Ticket, mentor: Person, backup: Person | None,
+                                    absence: MentorAbsence) -> None:
+    """The chosen mentor is away: move anyway, to their backup instead, or not at all."""
+    buttons = [Button(t("cons.btn_move_anyway", ctx.lang, mentor=mentor.name), f"hand:{ticket.id}:{mentor.id}:ok")]
+    if backup is not None and backup.is_active and backup.id != ticket.mentor_id:
+        buttons.append(Button(t("cons.btn_move_backup", ctx.lang, backup=backup.name), f"hand:{ticket.id}:{backup.id}"))
+    buttons.append(Button(t("cons.btn_move_keep", ctx.lang), f"hand:{ticket.id}:no"))
+    ctx.reply("cons.move_on_leave", buttons=tuple(buttons), number=ticket.id, mentor=mentor.name,
+              backup=backup.name if backup else "-", days=format_range(absence.starts_on, absence.ends_on, ctx.lang))

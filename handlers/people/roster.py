@@ -6,6 +6,8 @@ Rules a coordinator meets:
   from the person: there a blank keeps the current value. An absent column leaves the field alone.
 - `mentor_phone` on a row that is not a peserta is rejected: it usually means shifted columns.
 - Extra columns are merged into Person.extra under their normalised header name.
+- A row whose phone is someone's but whose name and mentor both differ is most likely a typo in the
+  phone: it is shown side by side (old → new) and refused unless renames are allowed.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from handlers.people.roster_file import (
 )
 from storage.models import AuditEntry, Person, Role, UnknownContact
 
-__all__ = ["ImportSummary", "RosterFileError", "RosterInvalid", "RosterProblem", "RosterRow",
+__all__ = ["ImportSummary", "RosterFileError", "RosterInvalid", "RosterProblem", "RosterRename", "RosterRow",
            "RowChange", "apply_roster", "list_unknown_contacts", "read_roster", "validate_roster"]
 
 CHUNK = 500  # bounds IN (...) lists: SQLite and asyncpg cap the number of bound parameters
@@ -48,6 +50,23 @@ class RowChange:
     line: int
     name: str
     columns: tuple[str, ...]
+    old_name: str = ""  # the name before, when the row changed it
+
+
+@dataclass(frozen=True)
+class RosterRename:
+    """A row that changes both the name and the mentor of the person with its phone, old and new side by side."""
+
+    line: int
+    phone: str
+    old_name: str
+    new_name: str
+    old_mentor: str
+    new_mentor: str
+
+    def __str__(self) -> str:
+        return t("roster.rename", phone=self.phone, old_name=self.old_name, new_name=self.new_name,
+                 old_mentor=self.old_mentor, new_mentor=self.new_mentor)
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,7 @@ class ImportSummary:
     updated: int
     unchanged: int
     changes: tuple[RowChange, ...] = ()
+    renames: tuple[RosterRename, ...] = ()  # allowed renames, shown to the coordinator
 
     def __str__(self) -> str:
         return t("roster.summary", created=self.created, updated=self.updated, unchanged=self.unchanged)
@@ -76,17 +96,20 @@ class _Plan:
     entries: list[RowEntry]
     known: dict[str, Person]
     problems: list[RosterProblem]
+    renames: list[RosterRename]
 
 
-async def validate_roster(session: AsyncSession, rows: Sequence[RosterRow]) -> list[RosterProblem]:
+async def validate_roster(session: AsyncSession, rows: Sequence[RosterRow], *,
+                          allow_renames: bool = False) -> list[RosterProblem]:
     """Every problem in the rows, by line; an empty list means the import may run."""
-    return (await _plan(session, rows)).problems
+    return (await _plan(session, rows, allow_renames=allow_renames)).problems
 
 
 async def apply_roster(session: AsyncSession, rows: Sequence[RosterRow], now: datetime,
-                       progress: Callable[[int], None] | None = None, *, source: str = "") -> ImportSummary:
+                       progress: Callable[[int], None] | None = None, *, source: str = "",
+                       allow_renames: bool = False) -> ImportSummary:
     """Create or update everyone in the rows (caller commits); progress gets the rows done so far."""
-    plan = await _plan(session, rows)
+    plan = await _plan(session, rows, allow_renames=allow_renames)
     if plan.problems:
         raise RosterInvalid(plan.problems)
     ids = {phone: person.id for phone, person in plan.known.items()}
@@ -103,7 +126,7 @@ async def apply_roster(session: AsyncSession, rows: Sequence[RosterRow], now: da
             done += len(fresh[start:start + BATCH])
             _report(progress, done)
     summary = ImportSummary(created, len(changes), done - created - len(changes),
-                            tuple(sorted(changes, key=lambda change: change.line)))
+                            tuple(sorted(changes, key=lambda change: change.line)), tuple(plan.renames))
     session.add(AuditEntry(at=now, actor_id=None, action="roster_import", subject=source[:100],
                            detail={"rows": len(rows), "created": summary.created,
                                    "updated": summary.updated, "unchanged": summary.unchanged}))
@@ -130,10 +153,11 @@ def _update_known(entries: list[RowEntry], known: dict[str, Person], ids: dict[s
         person = known.get(entry.phone)
         if person is None:
             continue
+        old_name = person.name
         columns = _update(person, entry.values | {"mentor_id": _mentor_id(entry, ids)}, entry.row.extra)
         if columns:
             person.updated_at = now
-            changes.append(RowChange(entry.row.line, person.name, columns))
+            changes.append(RowChange(entry.row.line, person.name, columns, old_name if old_name != person.name else ""))
     return changes
 
 
@@ -143,10 +167,11 @@ def _update(person: Person, desired: dict[str, Any], extra: dict[str, str]) -> t
     for attr in changed:
         setattr(person, attr, desired[attr])
     merged = (person.extra or {}) | extra
+    columns = [COLUMN_OF.get(attr, attr) for attr in changed]
     if merged != person.extra:
+        columns += sorted(key for key, value in extra.items() if (person.extra or {}).get(key) != value)
         person.extra = merged
-        changed.append("extra")
-    return tuple(COLUMN_OF.get(attr, attr) for attr in changed)
+    return tuple(columns)
 
 
 async def _insert(session: AsyncSession, entries: list[RowEntry], ids: dict[str, int],
@@ -170,7 +195,7 @@ def _report(progress: Callable[[int], None] | None, done: int) -> None:
         progress(done)
 
 
-async def _plan(session: AsyncSession, rows: Sequence[RosterRow]) -> _Plan:
+async def _plan(session: AsyncSession, rows: Sequence[RosterRow], *, allow_renames: bool) -> _Plan:
     entries, problems = parse_rows(rows)
     if not rows:
         problems.append(RosterProblem(None, t("roster.no_rows")))
@@ -178,8 +203,36 @@ async def _plan(session: AsyncSession, rows: Sequence[RosterRow]) -> _Plan:
     known = await _load_people(session, phones)
     problems += _mentor_problems(entries, known)
     problems += await _still_mentoring(session, entries, known)
+    renames = await _renames(session, entries, known)
+    if not allow_renames:
+        problems += [RosterProblem(rename.line, str(rename), is_rename=True) for rename in renames]
     problems.sort(key=lambda problem: problem.line or 0)
-    return _Plan(entries, known, problems)
+    return _Plan(entries, known, problems, renames)
+
+
+def _same_name(one: str, other: str) -> bool:
+    return " ".join(one.casefold().split()) == " ".join(other.casefold().split())
+
+
+async def _renames(session: AsyncSession, entries: list[RowEntry], known: dict[str, Person]) -> list[RosterRename]:
+    """Rows that would give someone already in the database another name and another mentor at once."""
+    in_file = {entry.phone: entry for entry in entries}
+    renames = []
+    for entry in entries:
+        person = known.get(entry.phone)
+        if person is None or person.mentor_id is None or entry.mentor_phone is None:
+            continue
+        new_mentor = known.get(entry.mentor_phone)
+        if _same_name(person.name, entry.values["name"]) or (new_mentor is not None and new_mentor.id == person.mentor_id):
+            continue
+        mentor_row = in_file.get(entry.mentor_phone)
+        if new_mentor is None and mentor_row is None:
+            continue  # an unknown mentor is a problem of its own
+        old_mentor = await session.get(Person, person.mentor_id)
+        new_mentor_name = new_mentor.name if new_mentor else mentor_row.values["name"] if mentor_row else "-"
+        renames.append(RosterRename(entry.row.line, entry.phone, person.name, entry.values["name"],
+                                    old_mentor.name if old_mentor else "-", new_mentor_name))
+    return renames
 
 
 async def _load_people(session: AsyncSession, phones: Iterable[str]) -> dict[str, Person]:

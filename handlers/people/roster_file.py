@@ -61,6 +61,7 @@ class RosterProblem:
 
     line: int | None
     reason: str
+    is_rename: bool = False  # allowed with the import's allow_renames (`--izinkan-ganti-nama`)
 
     def __str__(self) -> str:
         return self.reason if self.line is None else t("roster.line", line=self.line, reason=self.reason)

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from handlers.kernel.context import Context
+from handlers.kernel.dates import format_stamp
 from handlers.kernel.registry import command
 from handlers.kernel.roles import COORDINATORS
 from storage.models import UnknownContact
@@ -21,12 +22,12 @@ async def list_unknown_contacts(ctx: Context) -> None:
         ctx.reply("admin.no_unknown")
         return
     zone = ctx.config.timezone
-    lines = [_contact_line(c, zone) for c in contacts]
+    lines = [_contact_line(c, zone, ctx.lang) for c in contacts]
     ctx.reply("admin.unknown_list", lines="\n".join(lines))
 
 
-def _contact_line(contact: UnknownContact, zone: ZoneInfo) -> str:
+def _contact_line(contact: UnknownContact, zone: ZoneInfo, language: str) -> str:
     # Coordinators see the full number: they are the ones who call back.
     who = contact.phone or f"Telegram {contact.address}"
-    seen = f"{contact.last_seen_at.astimezone(zone):%d/%m %H:%M}"
+    seen = format_stamp(contact.last_seen_at, zone, language)
     return f"• {who} ({contact.channel}, {contact.message_count}×, {seen}): {contact.last_text[:40]}"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from handlers.kernel.config import Config
+from handlers.kernel.dates import format_stamp, format_week
 from handlers.kernel.i18n import t
 
 if TYPE_CHECKING:
@@ -43,16 +44,12 @@ def change(value: float | None, language: str) -> str:
 
 
 def period_label(digest: Digest, config: Config, language: str) -> str:
-    """"2026-W10, 2–8 Mar 2026" or, for a running week, "2026-W10, s.d. Rab 4 Mar 09:00"."""
-    months = t("dates.months_short", language).split(",")
-    start = digest.start.astimezone(config.timezone)
-    last = (digest.end - timedelta(microseconds=1)).astimezone(config.timezone)
+    """"2–8 Mar 2026" or, for a running week, "2–8 Mar 2026 (s.d. 4 Mar, 09.00 WIB)"."""
+    week = format_week(digest.week, language)
     if digest.is_partial:
-        until = digest.end.astimezone(config.timezone)
-        return t("part.period_partial", language, week=digest.week, day=until.day, month=months[until.month - 1],
-                 clock=until.strftime("%H:%M"))
-    return t("part.period", language, week=digest.week, start=start.day, start_month=months[start.month - 1],
-             end=last.day, month=months[last.month - 1], year=last.year)
+        return t("part.period_partial", language, week=week,
+                 until=format_stamp(digest.end, config.timezone, language))
+    return week
 
 
 def ages_text(digest: Digest, language: str) -> str:
@@ -116,7 +113,7 @@ def at_risk_text(digest: Digest, language: str) -> str:
 
 def mentor_text(summary: MentorSummary, now: datetime, config: Config, language: str) -> str:
     """A mentor's week: status, who is slipping and why, what waits for them."""
-    parts = [t("part.summary_title", language, week=summary.week),
+    parts = [t("part.summary_title", language, week=format_week(summary.week, language)),
              t("part.summary_status", language, participants=summary.participants, active=summary.active,
                pct=pct(summary.active * 100 / summary.participants if summary.participants else None, language))]
     if summary.slipping_count:
@@ -167,7 +164,7 @@ def write_chart(digest: Digest, path: Path, language: str) -> None:
     top.bar_label(bars, fmt="%.0f%%", fontsize=7)
     top.set_xticks(list(spots), labels, rotation=30, ha="right", fontsize=7)
     top.set_ylim(0, 110)
-    top.set_title(t("part.chart_active", language, week=digest.week), fontsize=10)
+    top.set_title(t("part.chart_active", language, week=format_week(digest.week, language)), fontsize=10)
     top.legend(fontsize=7)
     ages = [age_label(low, high, language) for low, high, _ in digest.ticket_ages]
     middle.bar_label(middle.bar(ages, data["ticket_ages"], color="#fb8c00"), fontsize=8)
@@ -219,7 +216,7 @@ def sheets(digest: Digest, language: str) -> list[tuple[str, list[str], list[lis
     result: list[tuple[str, list[str], list[list[Any]]]] = [
         ("part.sheet_summary", ["part.col_week", *group, "part.col_open_tickets", "part.col_response_median",
                                 "part.col_rating_average", "part.col_at_risk"],
-         [[digest.week, *figures_of(total), sum(n for _, _, n in digest.ticket_ages), digest.response_median,
+         [[format_week(digest.week, language), *figures_of(total), sum(n for _, _, n in digest.ticket_ages), digest.response_median,
            digest.rating_average, len(digest.at_risk)]]),
         ("part.sheet_cohorts", ["part.col_cohort", *group], [[g.label, *figures_of(g)] for g in digest.cohorts]),
         ("part.sheet_mentors", ["part.col_mentor", *group, "part.col_open_tickets", "part.col_responses",

@@ -26,6 +26,7 @@ jawab 1 Daftar NIB di oss.go.id dengan NIK.
 def klinik(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("KLINIK_")}
     env["KLINIK_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/demo.db"
+    env["KLINIK_DATA_DIR"] = str(tmp_path / "data")
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=120, check=False)
 
@@ -51,6 +52,32 @@ def test_chat_shows_a_question_reaching_the_mentor_and_the_answer_coming_back(tm
     answer_to_sari = transcript.split("┌─ untuk Sari Peserta (peserta, whatsapp)")[-1]
     assert "💬 Jawaban pendamping Budi Pendamping untuk pertanyaan #1:" in answer_to_sari
     assert "Daftar NIB di oss.go.id dengan NIK." in answer_to_sari
+
+
+def test_chat_names_its_database_and_keeps_log_lines_out_of_the_conversation(tmp_path: Path) -> None:
+    klinik(tmp_path, "demo")
+
+    result = klinik(tmp_path, "chat", stdin=SCRIPT)
+
+    assert result.stdout.splitlines()[0] == f"Database: {tmp_path}/demo.db"
+    assert result.stderr == ""
+    assert "INFO" not in result.stdout
+    assert (tmp_path / "data" / "klinik-chat.log").exists()
+
+
+def test_help_is_indonesian_by_default_and_english_on_request(capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    said = {}
+    for language in ("id", "en"):
+        monkeypatch.setenv("KLINIK_LANGUAGE", language)
+        with pytest.raises(SystemExit):
+            main(["cuti", "add", "--help"])
+        said[language] = capsys.readouterr().out
+
+    assert said["id"].startswith("Cara pakai: klinik cuti add [-h] [--move-open] mentor start end backup\n")
+    assert "  mentor                nama atau nomor pendamping\n" in said["id"]
+    assert "  -h, --help            tampilkan bantuan ini lalu keluar\n" in said["id"]
+    assert "  mentor                the mentor's name or phone number\n" in said["en"]
 
 
 def test_cli_speaks_the_configured_language(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch,

@@ -21,6 +21,8 @@ from handlers.consultation.rules import ConsultationRules
 from handlers.kernel.rules import SharedRules
 from tests.support.peers import free_port
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def test_invalid_port_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KLINIK_HTTP_PORT", "delapan")
@@ -70,6 +72,7 @@ def test_run_serves_health_and_stops_on_sigterm(tmp_path: Path) -> None:
 
     assert status == 200
     assert process.returncode == 0
+    assert output.startswith(f"Database: {tmp_path}/k.db\n")
     assert "Klinik Bisnis stopped" in output
 
 
@@ -81,6 +84,29 @@ def _wait_for_health(url: str, timeout: float = 20.0) -> int:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError(f"{url} did not answer")
+
+
+def test_default_database_is_the_same_from_any_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("KLINIK_DATABASE_URL", "KLINIK_DATA_DIR", "KLINIK_MEDIA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    settings = load_settings(_env_file=None)
+
+    assert settings.database_url == f"sqlite+aiosqlite:///{ROOT / 'data' / 'klinik.db'}"
+    assert settings.media_dir == str(ROOT / "data" / "media")
+
+
+def test_data_dir_and_relative_paths_are_anchored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KLINIK_DATA_DIR", str(tmp_path / "klinik"))
+
+    default = load_settings(_env_file=None)
+    monkeypatch.setenv("KLINIK_DATABASE_URL", "sqlite+aiosqlite:///data/lain.db")
+    relative = load_settings(_env_file=None)
+
+    assert default.database_url == f"sqlite+aiosqlite:///{tmp_path / 'klinik' / 'klinik.db'}"
+    assert relative.database_url == f"sqlite+aiosqlite:///{ROOT / 'data' / 'lain.db'}"
 
 
 def test_programme_rules_reach_the_handlers(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,8 +17,8 @@ import pytest
 
 from bot.app import KlinikApp
 from handlers.activities.dates import (
-    format_clock,
     format_moment,
+    format_time,
     month_label,
     month_of,
     previous_month,
@@ -91,9 +91,9 @@ async def undelivered(klinik: Klinik) -> list[str]:
 
 
 def clock(moment: datetime | None) -> str:
-    """"09.41" in Jakarta, as the confirmation states the check-in time."""
+    """"09.41 WIB" in Jakarta, as the confirmation states the check-in time."""
     assert moment is not None
-    return format_clock(moment, JAKARTA)
+    return format_time(moment, JAKARTA)
 
 
 async def whatsapp_mentor(klinik: Klinik) -> Person:
@@ -155,12 +155,15 @@ async def test_whatsapp_mentor_opens_check_in_and_telegram_participant_taps_hadi
     assert "Kode presensi: *4821*" in body(detail)
     assert "\n1. 📣 Buka presensi\n2. 🔁 Ganti kode\n3. 🔒 Tutup presensi\n4. ✏️ Koreksi presensi\n" in body(detail)
     await klinik.whatsapp(mentor.phone, "1")
+    where = await klinik.wait_whatsapp(mentor.phone)
+    assert "\n1. 🏫 Di kelas\n2. 🌐 Jarak jauh\n" in body(where)
+    await klinik.whatsapp(mentor.phone, "2")
 
     opened = await klinik.wait_whatsapp(mentor.phone)
-    assert body(opened) == ("Presensi *Pemasaran digital* dibuka. Tombol Hadir dikirim ke 1 peserta. "
-                            "Kode ruangan: *4821*.")
+    assert body(opened) == "📣 Presensi jarak jauh *Pemasaran digital* dibuka: pilihan *Hadir* dikirim ke 1 peserta."
     invitation = await emulator.wait_for(token, user)
-    assert invitation.text == "📣 Presensi <b>Pemasaran digital</b> dibuka. Pilih <b>Hadir</b>, atau ketik <b>hadir 4821</b>."
+    assert invitation.text == ("📣 Presensi jarak jauh <b>Pemasaran digital</b> dibuka. Pilih <b>Hadir</b> untuk "
+                               "mencatat kehadiran Anda.")
     assert invitation.button_texts == ["✅ Hadir"]
     await emulator.send_callback(token, user, invitation.button("✅ Hadir"), invitation.message_id, first_name="Dewi")
 
@@ -259,16 +262,17 @@ async def test_whatsapp_participant_sends_the_monthly_report(klinik: Klinik) -> 
     assert body(await klinik.wait_whatsapp(phone)).startswith("1/5 Berapa *omzet* (total penjualan)")
     assert (await answer("3,5")).startswith("Mohon tambahkan satuannya, mis. *3,5 juta* atau *750 ribu*.\n\n1/5 ")
     assert (await answer("3,5 juta")).startswith("2/5 Berapa orang *pekerja* selain Anda?")
-    assert (await answer("2")).startswith("3/5 Kira-kira berapa *pelanggan* bulan ini?")
+    assert (await answer("2")).startswith(f"3/5 Kira-kira berapa *pelanggan* selama {label}?")
     permits = await answer("45 orang")
     assert permits.startswith("4/5 *Izin usaha* yang sudah Anda miliki?")
     assert "Dari laporan bulan lalu: NIB\n\n1. ✅ NIB\n2. P-IRT\n3. Halal\n4. Lainnya\n5. ➡️ Selesai\n" in permits
     assert "Terpilih: NIB, Halal\n\n1. ✅ NIB\n2. P-IRT\n3. ✅ Halal\n" in await answer("1,3")
-    assert (await answer("selesai")).startswith("5/5 Apa *masalah utama* usaha Anda bulan ini?")
+    assert (await answer("selesai")).startswith(f"5/5 Apa *masalah utama* usaha Anda selama {label}?")
     confirm = await answer("Harga singkong naik")
     assert confirm == ("Periksa laporan Anda:\n\nOmzet: Rp 3.500.000\nPekerja: 2 orang\nPelanggan: 45\n"
                        "Izin: NIB, Halal\nMasalah utama: Harga singkong naik\n\n"
-                       "Pilih *Kirim*, atau *Ubah* untuk mengisi ulang.\n\n1. ✅ Kirim\n2. ✏️ Ubah\n"
+                       "Pilih *Kirim*, atau *Ubah* untuk mengisi ulang. Ketik *batal* untuk berhenti (isian tersimpan).\n\n"
+                       "1. ✅ Kirim\n2. ✏️ Ubah\n"
                        "Balas dengan angka 1–2.")
     saved = await answer("1")
 

@@ -168,6 +168,6 @@ async def test_telegram_webhook_requires_the_secret_token(klinik: Klinik) -> Non
     # Telegram itself (the emulator) delivers to the webhook with the secret header.
     await klinik.emulator.send_message(klinik.token, MENTOR_CHAT, "halo")
     hint = await klinik.emulator.wait_for(klinik.token, MENTOR_CHAT)
-    assert hint.text == ("Untuk menjawab, balas notifikasi pertanyaan atau tekan <b>Jawab</b>. "
+    assert hint.text == ("Untuk menjawab, balas notifikasi pertanyaan atau pilih <b>Jawab</b>. "
                          "Ketik <b>menu</b> untuk pilihan lain.")
     assert await klinik.count(InboxItem, InboxItem.channel == "telegram") == 2

@@ -55,7 +55,7 @@ async def test_whatsapp_question_is_answered_by_telegram_mentor_replying(klinik:
                               "akan menjawab di sini.")
     notice = await emulator.wait_for(token, MENTOR_CHAT, lambda m: "Pertanyaan baru" in (m.text or ""))
     assert notice.text == ("❓ Pertanyaan baru <b>#1</b> dari Sari Wulandari (Keripik Sari) — Legalitas/Perizinan:"
-                           f"\n\n{QUESTION}\n\nBalas pesan ini atau tekan <b>Jawab</b>.")
+                           f"\n\n{QUESTION}\n\nBalas pesan ini, atau pilih <b>Jawab</b>.")
     assert notice.button_texts == ["Jawab", "Tutup"]
     assert notice.callback_data == ["ans:1", "close:1"]
 

@@ -40,7 +40,7 @@ async def test_check_in_with_code_inside_window(driver: Driver, participant: Per
     await driver.say(participant, f"hadir {meeting.checkin_code}")
 
     assert await driver.received(participant) == [
-        "✅ Presensi *Kelas HPP* tercatat: hadir, pukul 09.45. Selamat belajar!"]
+        "✅ Presensi *Kelas HPP* tercatat: hadir, pukul 09.45 WIB. Selamat belajar!"]
     assert await records(driver) == [(meeting.id, participant.id, "hadir", "code")]
 
 
@@ -50,7 +50,7 @@ async def test_check_in_after_grace_is_terlambat(driver: Driver, participant: Pe
 
     await driver.say(participant, f"hadir {meeting.checkin_code}")
 
-    assert await driver.received(participant) == ["⏰ Presensi *Kelas HPP* tercatat: terlambat, pukul 10.20."]
+    assert await driver.received(participant) == ["⏰ Presensi *Kelas HPP* tercatat: terlambat, pukul 10.20 WIB."]
 
 
 async def test_check_in_outside_window_is_refused(driver: Driver, participant: Person, mentor: Person) -> None:
@@ -79,7 +79,7 @@ async def test_rotated_code_replaces_the_old_one(driver: Driver, participant: Pe
     assert (await driver.received(mentor))[-1].startswith(f"🔁 Kode baru untuk *Kelas HPP*: *{new_code}*.")
     assert await driver.received(participant) == [
         "Kode salah. Cek lagi kode yang diumumkan di ruangan (kode bisa diganti pendamping).",
-        "✅ Presensi *Kelas HPP* tercatat: hadir, pukul 09.40. Selamat belajar!"]
+        "✅ Presensi *Kelas HPP* tercatat: hadir, pukul 09.40 WIB. Selamat belajar!"]
 
 
 async def test_code_alone_after_presensi_prompt(driver: Driver, participant: Person, mentor: Person) -> None:
@@ -93,21 +93,42 @@ async def test_code_alone_after_presensi_prompt(driver: Driver, participant: Per
     texts = await driver.received(participant)
     assert texts[0] == "Presensi *Kelas HPP* sedang dibuka. Ketik kode 4 angka yang diumumkan di ruangan."
     assert texts[1:] == ["Kode presensi berupa 4 angka yang diumumkan di ruangan. Ketik *batal* untuk keluar.",
-                         "✅ Presensi *Kelas HPP* tercatat: hadir, pukul 09.50. Selamat belajar!"]
+                         "✅ Presensi *Kelas HPP* tercatat: hadir, pukul 09.50 WIB. Selamat belajar!"]
 
 
-async def test_button_check_in_after_mentor_opens(driver: Driver, participant: Person, mentor: Person) -> None:
+async def test_button_check_in_after_mentor_opens_remote_attendance(driver: Driver, participant: Person,
+                                                                     mentor: Person) -> None:
     meeting = await add_meeting(driver, mentor)
     await driver.press(mentor, f"ses:open:{meeting.id}", channel=Channel.TELEGRAM)
+    choice = await driver.last(mentor)
+    await driver.press(mentor, f"ses:remote:{meeting.id}", channel=Channel.TELEGRAM)
     invitation = await driver.last(participant)
     driver.clock.advance(minutes=5)
 
     await driver.press(participant, f"att:in:{meeting.id}")
 
-    assert message_of(invitation).text.startswith(
-        f"📣 Presensi *Kelas HPP* dibuka. Pilih *Hadir*, atau ketik *hadir {meeting.checkin_code}*.")
+    assert [b.payload for b in message_of(choice).buttons] == [f"ses:room:{meeting.id}", f"ses:remote:{meeting.id}"]
+    assert message_of(invitation).text == (
+        "📣 Presensi jarak jauh *Kelas HPP* dibuka. Pilih *Hadir* untuk mencatat kehadiran Anda.\n\n"
+        "1. ✅ Hadir\nBalas dengan angka 1.")
     assert [b.payload for b in message_of(invitation).buttons] == [f"att:in:{meeting.id}"]
     assert await records(driver) == [(meeting.id, participant.id, "hadir", "button")]
+
+
+async def test_opening_in_the_room_sends_no_code_and_no_button(driver: Driver, participant: Person,
+                                                               mentor: Person) -> None:
+    meeting = await add_meeting(driver, mentor)
+    await driver.press(mentor, f"ses:open:{meeting.id}", channel=Channel.TELEGRAM)
+    await driver.press(mentor, f"ses:room:{meeting.id}", channel=Channel.TELEGRAM)
+    told_mentor = (await driver.received(mentor))[-1]
+
+    await driver.press(participant, f"att:in:{meeting.id}")  # an old button, or one typed by hand
+
+    assert await records(driver) == []
+    assert await driver.received(participant) == [
+        "Presensi *Kelas HPP* sedang dibuka. Ketik kode 4 angka yang diumumkan di ruangan."]
+    assert told_mentor == (f"📣 Presensi *Kelas HPP* dibuka. Bacakan kode ini di ruangan: *{meeting.checkin_code}*. "
+                           f"Peserta mengetik *hadir {meeting.checkin_code}*.")
 
 
 async def test_izin_with_photo_approved_by_mentor(driver: Driver, participant: Person, mentor: Person) -> None:
@@ -236,7 +257,7 @@ async def test_coordinator_creates_session_from_chat(driver: Driver, participant
     await driver.press(coordinator, "sesf:save")
 
     texts = await driver.received(coordinator)
-    assert texts[1] == "Tanggal? (mis. *12/3*, *12-03-2026*, *besok*, *senin*)"
+    assert texts[1] == "Tanggal? (mis. *12/3*, *12 Mar*, *besok*, *senin*)\nKetik *batal* untuk berhenti."
     assert texts[2].startswith("Tanggal belum bisa saya baca.\n\nTanggal?")
     assert texts[4].startswith("Jam belum bisa saya baca;")
     assert "Untuk: Angkatan 1\n\nPilih *Simpan*, atau ketik *batal*." in texts[6]

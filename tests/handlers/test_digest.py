@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 JOKO_REASONS = ("alpa 1 dari 1 sesi minggu ini; 1 tugas belum dikirim; laporan bulanan Februari 2026 belum dikirim; "
                 "tidak ada pesan 26 hari; 1 pengingat tidak dibalas")
 DIGEST = f"""📊 *Ringkasan mingguan Klinik Bisnis*
-Minggu 2026-W10, 2 Mar – 8 Mar 2026
+2–8 Mar 2026
 
 👥 Peserta: 3 · aktif 66,7% (−33,3 poin)
 📅 Presensi 66,7% · 📝 Tugas tepat waktu 50%
@@ -162,12 +162,12 @@ async def test_mentor_summary_names_who_slips_and_what_waits(
     await run_digest(sessions, config, at(9, 7))
 
     assert await driver.received(mentor) == [
-        "📋 *Ringkasan mingguan kelompok Anda* — 2026-W10\n\n👥 Peserta: 2 · aktif 1 (50%)\n\n"
+        "📋 *Ringkasan mingguan kelompok Anda* — 2–8 Mar 2026\n\n👥 Peserta: 2 · aktif 1 (50%)\n\n"
         f"Perlu perhatian (1):\n• Joko Susilo — {JOKO_REASONS}\n\n"
         "Menunggu Anda: 1 pertanyaan (terlama 9 hari) · 1 tugas perlu dinilai · 1 permintaan izin\n"
         "🙋 Ketik *izin* untuk melihat dan memutuskan pengajuan izin."]
     assert await driver.received(week["dewi"]) == [
-        "📋 *Ringkasan mingguan kelompok Anda* — 2026-W10\n\n👥 Peserta: 1 · aktif 1 (100%)\n\n"
+        "📋 *Ringkasan mingguan kelompok Anda* — 2–8 Mar 2026\n\n👥 Peserta: 1 · aktif 1 (100%)\n\n"
         "✅ Tidak ada peserta yang menurun. Terima kasih!\n\n"
         "Menunggu Anda: 0 pertanyaan · 0 tugas perlu dinilai · 0 permintaan izin"]
 
@@ -189,9 +189,9 @@ async def test_ringkasan_on_demand_gives_the_week_so_far(
     await driver.say(mentor, "/ringkasan", channel=Channel.TELEGRAM)
 
     text, workbook = await driver.outbox(coordinator)
-    assert message_of(text).text.startswith("📊 *Ringkasan mingguan Klinik Bisnis*\nMinggu 2026-W10, s.d. 4 Mar pukul 09:00")
+    assert message_of(text).text.startswith("📊 *Ringkasan mingguan Klinik Bisnis*\n2–8 Mar 2026 (s.d. 4 Mar, 09.00 WIB)")
     assert [a.kind for a in message_of(text).attachments + message_of(workbook).attachments] == ["photo", "document"]
-    assert (await driver.received(mentor))[-1].startswith("📋 *Ringkasan mingguan kelompok Anda* — 2026-W10")
+    assert (await driver.received(mentor))[-1].startswith("📋 *Ringkasan mingguan kelompok Anda* — 2–8 Mar 2026")
 
 
 async def test_participant_cannot_ask_for_the_digest(driver: Driver, participant: Person) -> None:

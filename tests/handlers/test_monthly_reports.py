@@ -71,7 +71,7 @@ async def test_form_left_and_resumed_where_it_stopped(driver: Driver, participan
     assert "pelanggan" not in answer_to_question  # after "batal" free text is a question again
     assert await driver.received(participant) == [
         "Melanjutkan laporan Februari 2026 yang belum selesai.",
-        "3/5 Kira-kira berapa *pelanggan* bulan ini? (angka)"]
+        "3/5 Kira-kira berapa *pelanggan* selama Februari 2026? (angka)\nKetik *batal* untuk berhenti (isian tersimpan)."]
 
 
 async def test_number_answer_is_not_taken_as_whatsapp_menu_option(driver: Driver, participant: Person) -> None:
@@ -113,12 +113,14 @@ async def test_permits_carried_from_last_month_and_typed_numbers_add(driver: Dri
 
     assert message_of(carried).text == (
         "4/5 *Izin usaha* yang sudah Anda miliki? Pilih untuk menambah (atau tulis nomornya, mis. *2,3*), "
-        "lalu *Selesai*.\nUntuk menghapus, ketik *hapus* + nomornya, mis. *hapus 2*.\n\n"
+        "lalu *Selesai*.\nUntuk menghapus, ketik *hapus* + nomornya, mis. *hapus 2*. "
+        "Ketik *batal* untuk berhenti (isian tersimpan).\n\n"
         "Dari laporan bulan lalu: NIB\n\n1. ✅ NIB\n2. P-IRT\n3. Halal\n4. Lainnya\n5. ➡️ Selesai\n"
         "Balas dengan angka 1–5.")
     assert "\n\nTerpilih: NIB, P-IRT, Halal\n\n" in message_of(added).text
     assert (await driver.received(participant))[-1].endswith(
-        "Izin: NIB, P-IRT, Halal\nMasalah utama: tidak ada\n\nPilih *Kirim*, atau *Ubah* untuk mengisi ulang."
+        "Izin: NIB, P-IRT, Halal\nMasalah utama: tidak ada\n\nPilih *Kirim*, atau *Ubah* untuk mengisi ulang. "
+        "Ketik *batal* untuk berhenti (isian tersimpan)."
         "\n\n1. ✅ Kirim\n2. ✏️ Ubah\nBalas dengan angka 1–2.")
 
 
@@ -126,7 +128,7 @@ async def test_unreadable_permit_answer_explains_add_remove_and_go_on(driver: Dr
     await fill_report(driver, participant, "1 juta", "0", "20", "ada deh")
 
     assert (await driver.received(participant))[-1].startswith(
-        "Maaf, belum saya pahami. Tulis nomor izin untuk menambah (mis. *2,3*), *hapus 2* untuk menghapus, "
+        "Maaf, belum saya pahami. Tulis nomor pilihannya untuk menambah (mis. *2,3*), *hapus 2* untuk menghapus, "
         "atau *selesai* untuk lanjut.\n\n4/5 *Izin usaha*")
 
 
@@ -175,3 +177,40 @@ async def test_prompt_from_day_25_once_and_not_to_reporters(driver: Driver, part
     assert (before, again) == ([], [])
     assert first == [(participant.id, "📊 Saatnya laporan bulanan Maret 2026. Hanya 5 pertanyaan singkat "
                                       "(omzet, pekerja, pelanggan, izin, masalah utama). Batas: Minggu, 5 Apr 2026 23.59 WIB.")]
+
+
+async def test_omzet_ten_times_last_month_is_confirmed_before_it_counts(driver: Driver, participant: Person) -> None:
+    await add_sent_report(driver, participant, "2026-01", omzet=3_125_000)
+    await fill_report(driver, participant, "350 juta")
+    check = message_of(await driver.last(participant))
+    await driver.say(participant, "bingung")
+    await driver.press(participant, "rep:on")
+    await driver.say(participant, "3,5 juta")
+
+    assert check.text.startswith("Omzet *Rp 350.000.000* jauh berbeda dari laporan Januari 2026 (*Rp 3.125.000*). "
+                                 "Angkanya sudah benar?\nKetik *batal* untuk berhenti (isian tersimpan).")
+    assert [b.payload for b in check.buttons] == ["rep:oy", "rep:on"]
+    texts = await driver.received(participant)
+    assert texts[-3].startswith("Pilih *Ya, benar* jika angkanya tepat, atau *Ubah omzet* untuk menulis ulang.")
+    assert texts[-2].startswith("1/5 Berapa *omzet*")
+    assert texts[-1].startswith("2/5 Berapa orang *pekerja*")
+
+
+async def test_confirmed_omzet_jump_is_kept(driver: Driver, participant: Person) -> None:
+    await add_sent_report(driver, participant, "2026-01", omzet=3_000_000)
+
+    await fill_report(driver, participant, "250 rb", "iya benar kak", "1", "30", "selesai", "Sepi pembeli", "ya")
+
+    assert (await stored_reports(driver))[-1] == ("2026-02", 250_000, 1, 30, [], "Sepi pembeli")
+
+
+async def test_december_reported_in_january_is_named_not_this_month(driver: Driver, participant: Person) -> None:
+    driver.clock.now = datetime(2027, 1, 3, 9, tzinfo=JAKARTA)
+
+    await fill_report(driver, participant, "2 juta", "1")
+
+    texts = await driver.received(participant)
+    assert texts[0].startswith("📊 Laporan bulanan Desember 2026")
+    assert texts[1].startswith("1/5 Berapa *omzet* (total penjualan) usaha Anda selama Desember 2026?")
+    assert texts[3].startswith("3/5 Kira-kira berapa *pelanggan* selama Desember 2026?")
+    assert not any("bulan ini" in text for text in texts)

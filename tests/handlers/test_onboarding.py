@@ -96,7 +96,7 @@ async def test_coordinator_sees_unknown_numbers(driver: Driver, coordinator: Per
     await driver.say(coordinator, "asing")
 
     assert (await driver.received(coordinator))[-1] == (
-        "Nomor tak terdaftar terbaru:\n• +6281999999999 (whatsapp, 1×, 04/03 09:00): mau ikut pelatihan\n\n"
+        "Nomor tak terdaftar terbaru:\n• +6281999999999 (whatsapp, 1×, 4 Mar, 09.00 WIB): mau ikut pelatihan\n\n"
         "Daftarkan lewat impor roster bila mereka peserta.")
 
 

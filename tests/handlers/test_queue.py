@@ -58,8 +58,8 @@ async def test_open_shows_thread_record_and_private_notes(driver: Driver, partic
         "🗂 *#2* · Permodalan · menunggu jawaban\nPeserta: Sari Wulandari — Keripik Sari\n"
         "Angkatan: Angkatan 1 · Kecamatan: Beji\nNarasumber: -\n"
         "Pertanyaan sebelumnya: #1 Legalitas/Perizinan (ditutup)\n\n"
-        "[04/03 09:00] Sari Wulandari: pinjem modal\n"
-        "[04/03 09:00] 🔒 Catatan Budi Santoso (pendamping): Pernah ditolak bank, cek SLIK")
+        "[4 Mar, 09.00 WIB] Sari Wulandari: pinjem modal\n"
+        "[4 Mar, 09.00 WIB] 🔒 Catatan Budi Santoso (pendamping): Pernah ditolak bank, cek SLIK")
     assert [b.payload for b in message_of(view).buttons] == ["ans:2", "done:2", "esc:2", "note:2", "close:2"]
 
 

@@ -255,6 +255,50 @@ async def test_edited_row_updates_that_person(sessions: Sessions, clock: Clock, 
     assert (await people(sessions))["+6281200000001"].district == "Sukmajaya"
 
 
+OTHER_MENTOR = "pendamping,Andi Wijaya,0811-0000-0002,,Angkatan 1,,,Beji,keuangan"
+# Sari's phone with one digit wrong would be someone else's: another name and another mentor at once.
+TYPO_ROW = "peserta,Siti Aminah,0812-0000-0001,0811-0000-0002,Angkatan 1,Warung Siti,makanan,Beji,"
+SIDE_BY_SIDE = ("baris 4: nomor +6281200000001 sudah terdaftar; baris ini mengganti nama dan pendampingnya sekaligus:\n"
+                "    nama:       Sari Wulandari → Siti Aminah\n"
+                "    pendamping: Budi Santoso → Andi Wijaya")
+
+
+async def test_row_changing_name_and_mentor_at_once_is_shown_and_refused(sessions: Sessions, clock: Clock,
+                                                                       tmp_path: Path) -> None:
+    await run_import(sessions, write(tmp_path, HEADER, MENTOR, PESERTA), clock)
+    path = write(tmp_path, HEADER, MENTOR, OTHER_MENTOR, TYPO_ROW)
+
+    problems = await problems_of(sessions, path)
+    with pytest.raises(RosterInvalid):
+        await run_import(sessions, path, clock)
+
+    assert problems == [SIDE_BY_SIDE]
+    assert (await people(sessions))["+6281200000001"].name == "Sari Wulandari"
+
+
+async def test_name_and_mentor_change_applies_when_allowed(sessions: Sessions, clock: Clock, tmp_path: Path) -> None:
+    await run_import(sessions, write(tmp_path, HEADER, MENTOR, PESERTA), clock)
+    path = write(tmp_path, HEADER, MENTOR, OTHER_MENTOR, TYPO_ROW)
+
+    async with sessions.begin() as session:
+        summary = await apply_roster(session, read_roster(path), clock.now, allow_renames=True)
+
+    stored = await people(sessions)
+    assert [str(rename) for rename in summary.renames] == [SIDE_BY_SIDE.removeprefix("baris 4: ")]
+    assert [(c.old_name, c.name) for c in summary.changes] == [("Sari Wulandari", "Siti Aminah")]
+    assert stored["+6281200000001"].mentor_id == stored["+6281100000002"].id
+
+
+async def test_name_change_alone_is_an_ordinary_update(sessions: Sessions, clock: Clock, tmp_path: Path) -> None:
+    await run_import(sessions, write(tmp_path, HEADER, MENTOR, PESERTA), clock)
+    married = PESERTA.replace("Sari Wulandari", "Sari Wulandari Putri")
+
+    summary = await run_import(sessions, write(tmp_path, HEADER, MENTOR, married), clock)
+
+    assert [(c.old_name, c.name, c.columns) for c in summary.changes] == [
+        ("Sari Wulandari", "Sari Wulandari Putri", ("name",))]
+
+
 async def test_people_not_in_file_and_learned_channel_are_left_alone(
         sessions: Sessions, clock: Clock, driver: Driver, mentor: Person, tmp_path: Path) -> None:
     other = await driver.add_person(role=Role.KOORDINATOR, name="Rina", phone="+6281300000001")
@@ -344,6 +388,28 @@ def test_cli_dry_run_saves_nothing(cli_db: Path, tmp_path: Path, capsys: pytest.
         "Uji coba (2 baris), tidak ada yang disimpan: dibuat 2, diperbarui 0, tidak berubah 0.")
 
 
+def test_cli_rename_needs_the_flag_and_shows_old_and_new(cli_db: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["roster", "import", str(write(tmp_path, HEADER, MENTOR, PESERTA))]) == 0
+    path = write(tmp_path, HEADER, MENTOR, OTHER_MENTOR, TYPO_ROW, name="baru.csv")
+    capsys.readouterr()
+
+    refused = [main(["roster", "import", "--dry-run", str(path)]), main(["roster", "import", str(path)])]
+    told = capsys.readouterr().err
+    allowed = main(["roster", "import", "--izinkan-ganti-nama", str(path)])
+
+    assert refused == [1, 1]
+    assert told.count(SIDE_BY_SIDE) == 2
+    assert told.splitlines()[-1] == ("Salah ketik nomor? Perbaiki berkasnya. Jika memang orang yang sama berganti "
+                                     "nama dan pendamping, impor lagi dengan --izinkan-ganti-nama.")
+    assert allowed == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "Ganti nama dan pendamping (diizinkan dengan --izinkan-ganti-nama):",
+        *("  " + SIDE_BY_SIDE).splitlines(),
+        "Diperbarui:",
+        "  baris 4: Sari Wulandari → Siti Aminah (name, business_name, mentor_phone)"]
+
+
 def test_cli_template_writes_csv_and_xlsx(cli_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["roster", "template"]) == 0
     assert main(["roster", "template", "--xlsx", "--out", "contoh.xlsx"]) == 0
@@ -369,7 +435,7 @@ async def test_cli_unknown_lists_masked_numbers(cli_db: Path, capsys: pytest.Cap
     assert exit_code == 0
     assert capsys.readouterr().out.splitlines() == [
         "Nomor tak dikenal yang menghubungi bot (terbaru dulu):",
-        "  whatsapp  +62812****8888      3 pesan  terakhir 2026-03-04 09:00  Tamu"]
+        "  whatsapp  +62812****8888      3 pesan  terakhir 4 Mar, 09.00 WIB  Tamu"]
 
 
 def test_indonesian_headers_are_understood() -> None:

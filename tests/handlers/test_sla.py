@@ -78,7 +78,7 @@ async def test_whole_chain_over_a_weekend(driver: Driver, participant: Person, m
     await driver.received(participant)
     await tick(driver, at(5, 8, 59))
     assert await driver.received(mentor) == ["❓ Pertanyaan baru *#1* dari Sari Wulandari (Keripik Sari) — Permodalan:"
-                                             "\n\npinjem modal buat oven\n\nBalas pesan ini atau tekan *Jawab*."]
+                                             "\n\npinjem modal buat oven\n\nBalas pesan ini, atau pilih *Jawab*."]
 
     await tick(driver, at(5, 9))
     await tick(driver, at(5, 9, 10))
