@@ -28,6 +28,7 @@ from handlers.consultation.topics import load_topics
 from handlers.kernel.config import Config
 from handlers.kernel.rules import SharedRules
 from handlers.participation.rules import ParticipationRules
+from handlers.privacy.rules import PrivacyRules
 from handlers.reports.rules import ReportsRules
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent  # the folder holding bot/, handlers/ and .env.example
@@ -94,6 +95,7 @@ class RulesSettings(BaseModel):
     activities: ActivitiesRules = ActivitiesRules()  # handlers/activities/rules.py
     participation: ParticipationRules = ParticipationRules()  # handlers/participation/rules.py
     reports: ReportsRules = ReportsRules()  # handlers/reports/rules.py
+    privacy: PrivacyRules = PrivacyRules()  # handlers/privacy/rules.py
 
     @field_validator("*", mode="before")
     @classmethod

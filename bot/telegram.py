@@ -53,7 +53,8 @@ def to_inbound(update: Update, received_at: datetime) -> Inbound | None:
         chat_id = query.message.chat.id if query.message else query.from_user.id
         return Inbound(address=Address(Channel.TELEGRAM, str(chat_id)), external_id=str(update.update_id),
                        received_at=received_at, sender_id=str(query.from_user.id),
-                       sender_name=query.from_user.full_name, payload=query.data or "")
+                       sender_name=query.from_user.full_name, payload=query.data or "",
+                       is_private=query.message is None or query.message.chat.type == "private")
     message = update.message
     if message is None or message.from_user is None:
         return None
@@ -66,7 +67,7 @@ def to_inbound(update: Update, received_at: datetime) -> Inbound | None:
         contact_phone=contact.phone_number if contact else None,
         contact_user_id=str(contact.user_id) if contact and contact.user_id else None,
         reply_to_external_id=str(message.reply_to_message.message_id) if message.reply_to_message else None,
-        unsupported=unsupported_kind(message),
+        unsupported=unsupported_kind(message), is_private=message.chat.type == "private",
     )
 
 
@@ -100,7 +101,8 @@ def merge_album(parts: list[Inbound]) -> Inbound:
     attachments = tuple(a for p in parts for a in p.attachments)
     return Inbound(address=first.address, external_id=first.external_id, received_at=first.received_at,
                    sender_id=first.sender_id, sender_name=first.sender_name, text=text,
-                   attachments=attachments, reply_to_external_id=first.reply_to_external_id)
+                   attachments=attachments, reply_to_external_id=first.reply_to_external_id,
+                   is_private=first.is_private)
 
 
 def group_albums(updates: list[Update], received_at: datetime) -> list[Inbound]:

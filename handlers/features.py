@@ -13,9 +13,20 @@ from handlers.activities import (
     session_form,
     sessions,
 )
-from handlers.consultation import answers, cover, escalation, faq, questions, queue, rating, sla
+from handlers.consultation import (
+    answers,
+    cover,
+    escalation,
+    faq,
+    leavers,
+    questions,
+    queue,
+    rating,
+    sla,
+)
 from handlers.kernel import menu, parking
-from handlers.people import onboarding, unknown
+from handlers.people import membership, onboarding, unknown
+from handlers.privacy import rights
 from handlers.reports import digest, participants
 
 FEATURES = (
@@ -23,11 +34,13 @@ FEATURES = (
     assignment_form, assignment_review, assignments, attendance, leave, monthly_reports,
     session_form, sessions,
     # consultation: questions, answers, queue, FAQ, escalation, deadlines, cover, rating
-    answers, cover, escalation, faq, questions, queue, rating, sla,
+    answers, cover, escalation, faq, leavers, questions, queue, rating, sla,
     # kernel: the main menu and help, `lanjut` for parked forms
     menu, parking,
-    # people: onboarding and consent, unknown numbers
-    onboarding, unknown,
+    # people: onboarding and consent, who is in the programme (deactivate, unlink), unknown numbers
+    membership, onboarding, unknown,
+    # privacy: withdrawing consent, `data saya` (UU PDP)
+    rights,
     # reports: weekly digest and mentor summary, a mentor's participants and one participant's record
     digest, participants,
 )

@@ -15,6 +15,7 @@ from handlers.consultation.answers import offer_staff_draft, post_answer
 from handlers.consultation.questions import ask_question
 from handlers.consultation.ticketing import ticket_for_staff
 from handlers.kernel.config import Config
+from handlers.kernel.consent import consent_outdated, has_consent
 from handlers.kernel.context import Context, Routes
 from handlers.kernel.intents import is_acknowledgement, is_leave_request, is_no, is_yes, words
 from handlers.kernel.messages import Channel, Inbound, Outgoing
@@ -31,6 +32,8 @@ from handlers.people.onboarding import (
     link_telegram,
     record_unknown,
 )
+from handlers.privacy.groups import answer_group_once, group_message_trace
+from handlers.privacy.rights import handle_privacy_request
 from storage.models import ConversationState, InboxItem, OutboxMessage, Role
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,8 @@ STAFF_HINT_KEYS: dict[str, str] = {
 
 async def process_inbound(session: AsyncSession, inbound: Inbound, now: datetime, config: Config) -> list[Outgoing]:
     """Handle one inbound message and return what the bot owes in reply."""
+    if not inbound.is_private:
+        return await answer_group_once(session, inbound, config)  # serves no one, records nothing
     person = await find_sender(session, inbound)
     if person is None and inbound.address.channel == Channel.TELEGRAM:
         person, replies = await link_telegram(session, inbound, config)
@@ -56,7 +61,7 @@ async def process_inbound(session: AsyncSession, inbound: Inbound, now: datetime
     ctx = Context(session=session, inbound=inbound, now=now, config=config, person=person, routes=ROUTES)
     await note_activity(ctx)
     await dispatch(ctx)
-    if ctx.person.consent_given:
+    if has_consent(ctx.person):
         await offer_parked(ctx)
     return ctx.out
 
@@ -80,7 +85,12 @@ async def dispatch(ctx: Context) -> None:
         ctx.reply("core.unsupported", kind=ctx.inbound.unsupported)
         return
     payload = ctx.inbound.payload or await menu_choice(ctx.session, ctx.inbound.address, ctx.text)
-    if not ctx.person.consent_given:
+    if payload is not None and payload.startswith("pdp:"):
+        await run_action(ctx, payload)  # withdrawal and erasure choices, with or without consent
+        return
+    if await handle_privacy_request(ctx, payload):
+        return
+    if not has_consent(ctx.person):
         await guard_consent(ctx, payload)
         return
     if is_cancel(ctx.text):
@@ -136,8 +146,9 @@ async def guard_consent(ctx: Context, payload: str | None) -> None:
         return
     if is_participant(ctx.person) and (ctx.inbound.attachments or is_worth_keeping(ctx.text)):
         keep_before_consent(ctx)  # asked again briefly: the full text was shown when they first wrote
-        ctx.reply("core.consent_kept", buttons=consent_buttons(ctx.lang))
-        return
+        if not consent_outdated(ctx.person):  # a changed consent text is shown in full
+            ctx.reply("core.consent_kept", buttons=consent_buttons(ctx.lang))
+            return
     await ask_consent(ctx)
 
 
@@ -254,3 +265,5 @@ async def handle_inbox_item(session: AsyncSession, item: InboxItem, now: datetim
     replies = await process_inbound(session, inbound, now, config)
     await enqueue_all(session, replies, now, config)
     item.processed_at = now
+    if not inbound.is_private:
+        item.payload = group_message_trace(inbound)

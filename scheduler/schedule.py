@@ -9,6 +9,7 @@ missed while the process was down is caught up once. Bodies with a configured ti
 from handlers.activities import assignment_jobs, attendance_jobs, report_views
 from handlers.consultation import questions, sla
 from handlers.participation import nudges
+from handlers.privacy import retention
 from handlers.reports import digest
 from scheduler.jobs import job
 
@@ -20,3 +21,4 @@ job("tugas_reminders", minute="*/30")(assignment_jobs.send_tugas_reminders)
 job("monthly_report_prompt", minute="*/30")(report_views.prompt_monthly_reports)
 job("participation_nudges", minute="*/15")(nudges.run_nudge_ladder)
 job("weekly_digest", minute="*/15")(digest.send_weekly_digests)
+job("retention", minute="*/30")(retention.run_retention)

@@ -40,7 +40,7 @@ from storage.participation import (
     ProgrammeTarget,
     SchedulerLease,
 )
-from storage.people import AuditEntry, Person, Role, UnknownContact
+from storage.people import AuditEntry, ConsentRecord, Person, Role, UnknownContact
 from storage.tickets import Ticket, TicketMessage, TicketStatus
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "AttendanceStatus",
     "AuditEntry",
     "Base",
+    "ConsentRecord",
     "ConversationState",
     "Extension",
     "FaqEntry",

@@ -44,10 +44,15 @@ class Person(Base):
     telegram_chat_id: Mapped[str | None] = mapped_column(String(32))
     consent_given: Mapped[bool | None] = mapped_column(default=None)
     consent_at: Mapped[datetime | None]
+    # Which consent text was agreed to (handlers/kernel/consent.py) and on which channel; history in consent_records.
+    consent_version: Mapped[str | None] = mapped_column(String(40))
+    consent_channel: Mapped[str | None] = mapped_column(String(16))
     last_inbound_at: Mapped[datetime | None]
     last_whatsapp_inbound_at: Mapped[datetime | None]
     unreachable_reason: Mapped[str | None] = mapped_column(String(300))
     is_active: Mapped[bool] = mapped_column(default=True)
+    deactivated_at: Mapped[datetime | None]  # left the programme: treated as an unknown number, history kept
+    erased_at: Mapped[datetime | None]  # personal fields and message texts removed on request (UU PDP)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -71,6 +76,20 @@ class UnknownContact(Base):
     message_count: Mapped[int] = mapped_column(default=0)
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
+
+
+class ConsentRecord(Base):
+    """One consent decision: agreed, declined or withdrawn, to which text version, on which channel."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    at: Mapped[datetime]
+    given: Mapped[bool]
+    action: Mapped[str] = mapped_column(String(16))
+    version: Mapped[str] = mapped_column(String(40), default="")
+    channel: Mapped[str] = mapped_column(String(16), default="")
 
 
 class AuditEntry(Base):

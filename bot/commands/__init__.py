@@ -1,5 +1,5 @@
 """Subcommands of `klinik`; each module exposes `register(subparsers)`."""
 
-from bot.commands import activities, consultation, core, digest, roster
+from bot.commands import activities, consultation, core, digest, people, roster
 
-MODULES = [core, roster, consultation, digest, activities]
+MODULES = [core, roster, people, consultation, digest, activities]

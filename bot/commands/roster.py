@@ -12,11 +12,23 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.commands.texts import help_text
 from bot.settings import Settings, load_settings
+from handlers import features  # noqa: F401  (registers what features do when someone leaves)
+from handlers.kernel.config import Config
 from handlers.kernel.dates import format_stamp
 from handlers.kernel.i18n import t
+from handlers.kernel.outbox import enqueue_all
 from handlers.kernel.phones import mask_phone
+from handlers.people.membership import (
+    ROLE_KEYS,
+    RecycledNumber,
+    absent_from_roster,
+    deactivate_person,
+    release_recycled_numbers,
+)
 from handlers.people.roster import (
     ImportSummary,
     RosterFileError,
@@ -28,6 +40,7 @@ from handlers.people.roster import (
     read_roster,
 )
 from storage.db import make_engine, make_sessionmaker, upgrade
+from storage.models import Person
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATE_CSV = TEMPLATES / "roster_template.csv"
@@ -45,6 +58,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     do_import.add_argument("--dry-run", action="store_true", help=help_text("cli.help_roster_dry_run"))
     do_import.add_argument("--izinkan-ganti-nama", "--allow-renames", dest="allow_renames", action="store_true",
                            help=help_text("cli.help_roster_allow_renames"))
+    do_import.add_argument("--nonaktifkan-yang-hilang", "--deactivate-missing", dest="deactivate_missing",
+                           action="store_true", help=help_text("people.cli_help_deactivate_missing"))
     do_import.set_defaults(func=cmd_import)
     template = sub.add_parser("template", help=help_text("cli.help_roster_template"))
     template.add_argument("--xlsx", action="store_true", help=help_text("cli.help_roster_xlsx"))
@@ -63,19 +78,24 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)  # the roster module's text
         return 1
     return asyncio.run(import_rows(settings, rows, dry_run=args.dry_run, source=args.file.name,
-                                   allow_renames=args.allow_renames))
+                                   allow_renames=args.allow_renames, deactivate_missing=args.deactivate_missing))
 
 
 async def import_rows(settings: Settings, rows: list[RosterRow], *, dry_run: bool, source: str,
-                      allow_renames: bool = False) -> int:
+                      allow_renames: bool = False, deactivate_missing: bool = False) -> int:
     """Apply the rows to the configured database (rolled back on a dry run); the exit code."""
     await upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     bar = TextProgress(len(rows)) if len(rows) >= LARGE_FILE_ROWS else None
+    now = datetime.now(UTC)
     try:
         async with make_sessionmaker(engine)() as session:
-            summary = await apply_roster(session, rows, datetime.now(UTC), bar.update if bar else None,
+            recycled = await release_recycled_numbers(session, rows, now)
+            summary = await apply_roster(session, rows, now, bar.update if bar else None,
                                          source=source, allow_renames=allow_renames)
+            absent = await absent_from_roster(session, rows)
+            if deactivate_missing:
+                await deactivate_absent(session, absent, now, settings.handler_config())
             if dry_run:
                 await session.rollback()
             else:
@@ -86,7 +106,32 @@ async def import_rows(settings: Settings, rows: list[RosterRow], *, dry_run: boo
     finally:
         await engine.dispose()
     print_summary(summary, len(rows), settings.language, dry_run=dry_run)
+    print_leavers(recycled, absent, settings.language, deactivated=deactivate_missing)
     return 0
+
+
+async def deactivate_absent(session: AsyncSession, absent: list[Person], now: datetime, config: Config) -> None:
+    """Deactivate everyone missing from the file; their open questions are handed on (messages queued)."""
+    messages = []
+    for person in absent:
+        messages += await deactivate_person(session, person, now, config, actor_id=None, source="roster")
+    await enqueue_all(session, messages, now, config)
+
+
+def print_leavers(recycled: list[RecycledNumber], absent: list[Person], language: str, *, deactivated: bool) -> None:
+    """Numbers given to someone new, then who is not in the file (and whether they were deactivated)."""
+    for number in recycled[:MAX_LINES_SHOWN]:
+        print(t("people.cli_recycled", language, line=number.line, phone=number.phone, name=number.new_name))
+    if not absent:
+        return
+    print(t("people.cli_absent_header", language, count=len(absent)))
+    for person in absent[:MAX_LINES_SHOWN]:
+        print(t("people.cli_absent_row", language, name=person.name, role=t(ROLE_KEYS[person.role], language),
+                phone=person.phone))
+    if len(absent) > MAX_LINES_SHOWN:
+        print(t("roster.cli_more_updated", language, count=len(absent) - MAX_LINES_SHOWN))
+    print(t("people.cli_absent_deactivated" if deactivated else "people.cli_absent_hint", language,
+            count=len(absent)))
 
 
 def print_problems(problems: list[RosterProblem], language: str) -> None:

@@ -50,7 +50,7 @@ async def announce_assignment(session: AsyncSession, assignment: Assignment, con
     """Tell every participant about the new tugas, with a button to submit."""
     messages = []
     for person in await participants_of(session, assignment):
-        if person.consent_given is False:
+        if not person.consent_given:
             continue
         lang = person.language or config.language
         messages.append(message_to(

@@ -55,7 +55,7 @@ async def announce_meeting(session: AsyncSession, meeting: Meeting, config: Conf
     """Tell every participant of the session when and where it is."""
     messages = []
     for person in await participants_of(session, meeting):
-        if person.consent_given is False:
+        if not person.consent_given:
             continue
         lang = person.language or config.language
         messages.append(message_to(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.consultation.answers import post_answer
 from handlers.consultation.cover import route_mentor
 from handlers.consultation.faq import best_faq, faq_buttons
+from handlers.consultation.leavers import stand_in_for
 from handlers.consultation.rating import rate_by_text
 from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticketing import (
@@ -246,6 +247,8 @@ async def open_ticket(session: AsyncSession, participant: Person, *, topic: str,
                       config: Config) -> tuple[Ticket | None, list[Outgoing]]:
     """Open a ticket for the participant's mentor (or the backup covering them) and tell both sides."""
     mentor = await session.get(Person, participant.mentor_id) if participant.mentor_id else None
+    if mentor is not None and not mentor.is_active:
+        mentor = await stand_in_for(session, mentor, now, config)  # the mentor left the programme
     if mentor is None:
         return None, [message_to(participant, "core.no_mentor", config, contact=config.coordinator_contact)]
     handler, absence = await route_mentor(session, mentor, now, config)

@@ -153,3 +153,58 @@ def is_leave_request(text: str) -> bool:
 def leave_kind(text: str) -> str:
     """"sakit" when the person says they are ill, else "izin"."""
     return "sakit" if "sakit" in words(text) else "izin"
+
+
+# Withdrawing consent and asking for erasure: the key words, and what may stand around them.
+WITHDRAW_VERBS = frozenset({"cabut", "mencabut", "cabutkan", "tarik", "menarik", "batalkan", "membatalkan", "batal"})
+CONSENT_NOUNS = ("persetujuan", "setuju", "consent")
+STOP_WORDS = frozenset({"berhenti", "brenti", "berenti", "unsubscribe", "unreg"})
+ERASE_VERBS = frozenset({"hapus", "hapuskan", "menghapus", "dihapus", "delete", "erase"})
+PRIVACY_EXTRAS = frozenset({
+    "mau", "ingin", "pengen", "pingin", "minta", "tolong", "mohon", "tlg", "dari", "program", "ikut", "ini", "itu",
+    "klinik", "bisnis", "layanan", "langganan", "sekarang", "data", "semua", "pribadi", "ku", "my", "please",
+    "lagi", "pesan", "kirim", "dikirimi", "chat", "bot", "saja", "aja", "persetujuan", "setuju", "the", "i", "want",
+    "to", "stop", "me", "all", "tidak", "tdk", "ga", "gak", "gk", "nggak", "ngga", "enggak",
+})
+MESSAGES = frozenset({"pesan", "kirim", "chat", "dikirimi"})
+
+
+def _is_consent_noun(word: str) -> bool:
+    return word in CONSENT_NOUNS or fuzz.ratio(word, "persetujuan") >= 80
+
+
+def privacy_request(text: str) -> str | None:
+    """"cabut persetujuan", "saya mau berhenti kak", "hapus data saya": "withdraw", "erase", or None.
+
+    Only a short message made of these words (and fillers) counts: "usaha saya berhenti produksi" is a question.
+    """
+    if "?" in text:
+        return None
+    found = [word for word in words(text) if word not in FILLERS]
+    if not found or len(found) > 8 or any(word not in PRIVACY_EXTRAS and word not in WITHDRAW_VERBS | STOP_WORDS
+                                          | ERASE_VERBS and not _is_consent_noun(word) for word in found):
+        return None
+    if any(word in ERASE_VERBS for word in found) and "data" in found:
+        return "erase"
+    if any(word in WITHDRAW_VERBS for word in found) and any(_is_consent_noun(word) for word in found):
+        return "withdraw"
+    if any(word in STOP_WORDS for word in found) or ("stop" in found and MESSAGES & set(found)):
+        return "withdraw"
+    if any(word in NO for word in found) and "setuju" in found and "lagi" in found:  # "saya tidak setuju lagi"
+        return "withdraw"
+    return None
+
+
+QUESTION_WORDS = frozenset({
+    "gmn", "gimana", "bagaimana", "bgmn", "gmna", "apa", "apakah", "apkh", "kenapa", "knp", "mengapa", "kapan",
+    "dimana", "dmn", "mana", "berapa", "brp", "siapa", "bisakah", "bolehkah", "tanya", "nanya", "bertanya",
+})
+
+
+def is_question(text: str) -> bool:
+    """"kak formatnya gmn?", "apakah boleh pdf": text that asks something rather than tells."""
+    found = words(text)
+    if "?" in text:
+        return True
+    leading = [w for w in found if w not in FILLERS and w not in LEADING]
+    return bool(leading) and (leading[0] in QUESTION_WORDS or any(w in {"tanya", "nanya", "bertanya"} for w in found))

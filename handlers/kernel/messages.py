@@ -80,6 +80,7 @@ class Inbound:
     contact_user_id: str | None = None
     reply_to_external_id: str | None = None
     unsupported: str | None = None
+    is_private: bool = True  # False in a Telegram group or channel: the bot serves people in private chats only
 
     def to_json(self) -> dict[str, Any]:
         """Plain form for the inbox table."""
@@ -90,6 +91,7 @@ class Inbound:
             "payload": self.payload, "attachments": [a.to_json() for a in self.attachments],
             "contact_phone": self.contact_phone, "contact_user_id": self.contact_user_id,
             "reply_to_external_id": self.reply_to_external_id, "unsupported": self.unsupported,
+            "is_private": self.is_private,
         }
 
     @classmethod
@@ -104,7 +106,7 @@ class Inbound:
             attachments=tuple(Attachment.from_json(a) for a in data.get("attachments", [])),
             contact_phone=data.get("contact_phone"), contact_user_id=data.get("contact_user_id"),
             reply_to_external_id=data.get("reply_to_external_id"),
-            unsupported=data.get("unsupported"),
+            unsupported=data.get("unsupported"), is_private=data.get("is_private", True) is not False,
         )
 
 

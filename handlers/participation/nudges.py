@@ -153,7 +153,7 @@ async def start_ladders(session: AsyncSession, scores: list[Score], open_ids: se
     out = []
     for score in chosen:
         person = people.get(score.participant_id)
-        if person is None or person.consent_given is False:
+        if person is None or not person.consent_given:
             continue
         log_step(session, score, week, NudgeStep.NUDGE, now)
         out.append(nudge_message(person, score, now, config))

@@ -87,8 +87,8 @@ def as_utc(value: Any) -> datetime | None:
 
 
 def is_participant(scope: ColumnElement[bool] | None = None) -> ColumnElement[bool]:
-    """Active participants, optionally narrowed (e.g. to one mentor's group)."""
-    condition = and_(Person.role == Role.PESERTA, Person.is_active.is_(True))
+    """Active participants who consented (the others are counts, never scored), optionally narrowed."""
+    condition = and_(Person.role == Role.PESERTA, Person.is_active.is_(True), Person.consent_given.is_(True))
     return condition if scope is None else and_(condition, scope)
 
 
@@ -236,5 +236,5 @@ async def participants_by_agency(session: AsyncSession, fields: tuple[str, ...],
                .limit(max(1, min_sessions)).correlate(Person).subquery())
     is_trained = select(func.count()).select_from(present).scalar_subquery() >= min_sessions
     query = (select(agency, func.count(), func.sum(case((is_trained, 1), else_=0)))
-             .where(Person.role == Role.PESERTA).group_by(agency))
+             .where(Person.role == Role.PESERTA, Person.is_active.is_(True)).group_by(agency))
     return {key: (int(n), int(trained or 0)) for key, n, trained in (await session.execute(query))}

@@ -17,6 +17,7 @@ from handlers.router import handle_inbox_item
 from storage.models import InboxItem, OutboxMessage, Person
 
 _ids = itertools.count(1)
+OWN_CONTACT = "<own contact>"  # Driver.say: the shared contact card is the sender's own
 
 
 class Clock:
@@ -50,14 +51,22 @@ class Driver:
     async def say(self, person: Person | str, text: str = "", *, channel: Channel = Channel.WHATSAPP,
                   payload: str | None = None, attachments: Iterable[Attachment] = (),
                   reply_to: str | None = None, contact_phone: str | None = None,
-                  unsupported: str | None = None, sender_id: str | None = None) -> None:
-        """Deliver one inbound message from a person (or a raw WhatsApp number / Telegram id)."""
+                  contact_user_id: str | None = OWN_CONTACT, unsupported: str | None = None,
+                  sender_id: str | None = None, is_private: bool = True) -> None:
+        """Deliver one inbound message from a person (or a raw WhatsApp number / Telegram id).
+
+        A shared contact is the sender's own (Telegram's user_id is theirs) unless contact_user_id says otherwise.
+        """
+        sender = sender_id or self._sender_id(person, channel)
+        if contact_user_id == OWN_CONTACT:
+            contact_user_id = sender if contact_phone is not None else None
         inbound = Inbound(
             address=self._address(person, channel), external_id=f"ext-{next(_ids)}",
-            received_at=self.clock.now, sender_id=sender_id or self._sender_id(person, channel),
+            received_at=self.clock.now, sender_id=sender,
             sender_name=person.name if isinstance(person, Person) else "", text=text,
             payload=payload, attachments=tuple(attachments), contact_phone=contact_phone,
-            contact_user_id=None, reply_to_external_id=reply_to, unsupported=unsupported)
+            contact_user_id=contact_user_id, reply_to_external_id=reply_to, unsupported=unsupported,
+            is_private=is_private)
         await self.deliver(inbound)
 
     async def deliver(self, inbound: Inbound) -> None:

@@ -1,0 +1,1 @@
+"""Personal data under UU PDP (Law 27/2022): withdrawing consent, `data saya`, erasure, retention."""
