@@ -19,7 +19,9 @@ from handlers.activities.dates import format_moment
 from handlers.kernel.context import Context
 from handlers.kernel.forms import command_args, pass_on
 from handlers.kernel.i18n import t
+from handlers.kernel.intents import is_question
 from handlers.kernel.messages import Attachment, Button, Outgoing
+from handlers.kernel.parking import keep_as_draft, take_draft
 from handlers.kernel.registry import action, command, flow
 from handlers.kernel.roles import MANAGERS, PARTICIPANTS, is_participant
 from handlers.kernel.state import clear_state, get_state, set_state
@@ -126,6 +128,13 @@ async def tugas_button(ctx: Context, argument: str) -> None:
     if verb == "done":
         await finish_submission(ctx)
         return
+    if verb == "part":  # the participant said the question-like text belongs to the tugas
+        draft = await take_draft(ctx, number)
+        if draft is None:
+            ctx.reply("core.unknown_button")
+        else:
+            await add_part(ctx, str(draft.data.get("text", "")))
+        return
     assignment = await ctx.session.get(Assignment, int(number)) if number.isdigit() else None
     if assignment is None or not is_in_audience(ctx.person, assignment):
         ctx.reply("tgs.not_found")
@@ -171,18 +180,38 @@ async def start_submission(ctx: Context, assignment: Assignment) -> None:
     ctx.reply("tgs.send_prompt", title=assignment.title)
 
 
-@flow(FLOW)
+@flow(FLOW, keeps=True, label_key="tgs.collect_label")
 async def collect_part(ctx: Context) -> None:
-    """Each message (or album part) joins the submission; "selesai" sends it."""
+    """Each message (or album part) joins the submission; "selesai" sends it; a question is asked about."""
     if ctx.text.lower() in DONE_WORDS and not ctx.inbound.attachments:
         await finish_submission(ctx)
         return
+    if not ctx.inbound.attachments and is_question(ctx.text):
+        await ask_part_or_question(ctx)
+        return
+    await add_part(ctx, ctx.text)
+
+
+async def ask_part_or_question(ctx: Context) -> None:
+    """"kak formatnya gmn?" while collecting: part of the tugas, or a question for the mentor?"""
+    draft = keep_as_draft(ctx, offered=True)
+    await ctx.session.flush()
+    ctx.reply("tgs.part_or_question", buttons=(
+        Button(t("tgs.btn_is_part", ctx.lang), f"tgs:part:{draft.id}"),
+        Button(t("tgs.btn_is_question", ctx.lang), f"draft:send:{draft.id}")))
+
+
+async def add_part(ctx: Context, text: str) -> None:
+    """Add this message's text and media to the submission being collected."""
     state = await get_state(ctx.session, ctx.person.id)
-    assert state is not None
+    if state is None or state.flow != FLOW:
+        ctx.reply("tgs.nothing_collecting")
+        return
     data: dict[str, Any] = dict(state.data)
-    data["texts"] = [*data["texts"], ctx.text] if ctx.text else data["texts"]
+    data["texts"] = [*data["texts"], text] if text else data["texts"]
     data["attachments"] = [*data["attachments"], *(a.to_json() for a in ctx.inbound.attachments)]
-    data["parts"] = [*parts_of(state.data), *message_parts(ctx)]
+    added = message_parts(ctx) if ctx.inbound.attachments or not text else [{"kind": "text", "caption": False}]
+    data["parts"] = [*parts_of(state.data), *added]
     acked_at = datetime.fromisoformat(data["acked_at"]) if data["acked_at"] else None
     if acked_at is None or ctx.now - acked_at >= timedelta(seconds=ACK_QUIET_SECONDS):
         data["acked_at"] = ctx.now.isoformat()

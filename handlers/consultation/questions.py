@@ -159,6 +159,12 @@ async def decide_draft(ctx: Context, argument: str) -> None:
         attachments = tuple(Attachment.from_json(a) for a in pending["attachments"])
         await add_follow_up(ctx, ticket, text=text, attachments=attachments)
         return
+    if await get_state(ctx.session, ctx.person.id) is not None:  # in the middle of a form: do not disturb it
+        _, messages = await open_ticket(ctx.session, ctx.person, topic=pending["topic"], text=text,
+                                        attachments=tuple(Attachment.from_json(a) for a in pending["attachments"]),
+                                        now=ctx.now, config=ctx.config)
+        ctx.out.extend(messages)
+        return
     await set_state(ctx.session, ctx.person.id, ASK_FLOW, pending, ctx.now)
     await ask_topic_or_queue(ctx, pending["topic"])
 

@@ -69,3 +69,13 @@ async def resume_form(ctx: Context) -> None:
         await resume(ctx)
     else:
         ctx.reply("core.form_resumed", form=t(traits_of(parked.flow).label_key, ctx.lang))
+
+
+async def take_draft(ctx: Context, number: str) -> ParkedFlow | None:
+    """The person's own kept draft with that id, removed from the parked list (None if not theirs)."""
+    parked = await ctx.session.get(ParkedFlow, int(number)) if number.isascii() and number.isdigit() else None
+    if parked is None or parked.person_id != ctx.person.id or parked.flow != DRAFT_FLOW:
+        return None
+    await ctx.session.delete(parked)
+    await ctx.session.flush()
+    return parked

@@ -93,7 +93,7 @@ async def test_collecting_says_messages_go_into_the_tugas(driver: Driver, partic
     assert texts[0] == ("📤 Kirim jawaban *Hitung HPP*: teks, foto, atau dokumen — boleh beberapa pesan.\n"
                         "ℹ️ Mulai sekarang semua pesan Anda masuk ke tugas ini; ketik *batal* untuk berhenti.\n\n"
                         "Ketik *selesai* jika sudah semua.")
-    assert texts[1].startswith("📎 Masuk ke tugas: 1 pesan teks.")
+    assert texts[1].startswith("Pesan ini bagian dari tugas, atau pertanyaan")  # asked, not swallowed
     assert not texts[-1].startswith("📎")  # after "batal" the question is a question again
     assert await submissions(driver) == []
 

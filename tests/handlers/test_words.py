@@ -8,7 +8,16 @@ from sqlalchemy import select
 
 from handlers.kernel.messages import Channel
 from handlers.kernel.outbox import message_of
-from storage.models import LeaveRequest, Meeting, Person, Role, Ticket, TicketMessage
+from storage.models import (
+    Assignment,
+    ConversationState,
+    LeaveRequest,
+    Meeting,
+    Person,
+    Role,
+    Ticket,
+    TicketMessage,
+)
 from tests.support.driver import Driver
 
 TG = Channel.TELEGRAM
@@ -163,3 +172,24 @@ async def test_mentor_text_outside_a_form_is_kept_and_offered_as_an_answer(
 
     assert [b.payload for b in offer.buttons] == ["sdr:1", "sdr:drop"]
     assert (await thread(driver))[-1] == (1, "answer", "Buka oss.go.id di HP,\nlalu daftar pakai NIK.")
+
+
+async def test_question_while_collecting_a_tugas_is_asked_about_not_swallowed(
+        driver: Driver, participant: Person, mentor: Person) -> None:
+    async with driver.sessions.begin() as session:
+        session.add(Assignment(title="Hitung HPP", description="Hitung HPP 3 produk", cohort=participant.cohort,
+                               mentor_id=None, due_at=driver.clock.now + timedelta(days=3), created_by_id=mentor.id,
+                               created_at=driver.clock.now))
+    await driver.press(participant, "tgs:send:1")
+    await driver.say(participant, "HPP keripik 9rb per bungkus")
+
+    await driver.say(participant, "kak formatnya harus pdf ga?")
+    choice = message_of(await driver.last(participant))
+    await driver.press(participant, choice.buttons[1].payload)
+
+    assert choice.text.startswith("Pesan ini bagian dari tugas, atau pertanyaan")
+    assert await thread(driver) == [(1, "question", "kak formatnya harus pdf ga?")]
+    async with driver.sessions() as session:
+        state = await session.get(ConversationState, participant.id)
+    assert state is not None
+    assert state.data["texts"] == ["HPP keripik 9rb per bungkus"]
