@@ -413,3 +413,22 @@ async def test_retention_job_removes_exactly_what_is_due(
     assert links == {"fresh"}
     assert [path.exists() for path in files.values()] == [False, False, True]
     assert unknowns == {"+6281222222222"}
+
+
+async def test_withdrawal_by_text_stops_the_next_nudge(
+        driver: Driver, sessions: async_sessionmaker[AsyncSession], participant: Person, mentor: Person,
+        config: Config) -> None:
+    programme = Programme(sessions)
+    monday = datetime(2026, 3, 2, 10, tzinfo=JAKARTA)
+    await programme.set_person(participant, created_at=monday - timedelta(days=1),
+                               last_inbound_at=monday - timedelta(hours=14))
+    await programme.meeting(monday, cohort="Angkatan 1")
+    await programme.meeting(monday + timedelta(days=1), cohort="Angkatan 1")  # alpa twice: a nudge is due
+    await driver.say(participant, "berhenti")
+    await driver.press(participant, "pdp:withdraw")
+    await driver.received(participant)
+    nudges = next(job for job in JOBS if job.id == "participation_nudges")
+
+    await run_job(nudges, sessions, config, datetime(2026, 3, 4, 9, 30, tzinfo=JAKARTA))
+
+    assert await driver.received(participant) == []
