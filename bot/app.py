@@ -8,7 +8,7 @@ import logging
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -17,7 +17,8 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot import telegram as tg
-from bot.delivery import DeliveryWorker, Pace, RateLimiter, Sender, reachability_hook
+from bot.delivery import DeliveryWorker, Pace, RateLimiter, RetryPolicy, Sender, reachability_hook
+from bot.health import Health, Heartbeat, Pulse, process_holder
 from bot.http import WebApp
 from bot.inbox import InboxProcessor, ingest
 from bot.media import MediaStore
@@ -26,7 +27,7 @@ from bot.whatsapp.http import make_client
 from bot.whatsapp.sender import HELD_TEMPLATE, WhatsAppSender
 from bot.whatsapp.webhooks import WhatsAppWebhooks
 from handlers.kernel.messages import Inbound
-from scheduler.runner import Leadership, build_scheduler
+from scheduler.runner import RENEW_SECONDS, Leadership, build_scheduler
 from storage.db import make_engine, make_sessionmaker, upgrade
 
 log = logging.getLogger(__name__)
@@ -58,20 +59,30 @@ class KlinikApp:
         self.media = MediaStore(self.sessions, bot=self.bot, twilio_auth=self._twilio_auth(),
                                 twilio_base_url=self.settings.twilio.api_base_url,
                                 public_base_url=self.settings.public_base_url)
+        self.holder = process_holder()
         self.worker = DeliveryWorker(self.sessions, self._senders(), self._limiter(),
-                                     on_permanent_failure=reachability_hook(self.config))
+                                     on_permanent_failure=reachability_hook(self.config), retry=self._retry_policy(),
+                                     concurrency=self.settings.delivery.concurrency_per_channel, holder=self.holder)
         self.processor = InboxProcessor(self.sessions, self.config, after_commit=self.worker.wake)
         self.poller = (tg.TelegramPoller(self.bot, self.ingest, self.processor.wake)
                        if self.bot and self.settings.telegram.mode == TelegramMode.POLLING else None)
         self.leadership = Leadership(self.sessions)
+        self.scheduler_pulse = Pulse("scheduler", bound_seconds=4 * RENEW_SECONDS)
         self.scheduler = build_scheduler(self.sessions, self.config, after_run=self.worker.wake,
-                                         leadership=self.leadership)
+                                         leadership=self.leadership, beat=self.scheduler_pulse)
+        pulses = [self.processor.pulse, self.worker.pulse, self.scheduler_pulse]
+        pulses += [self.poller.pulse] if self.poller is not None else []
+        self.health = Health(self.sessions, pulses)
+        self.heartbeat = Heartbeat(self.sessions, self.holder, pulses)
         self.server = _Server(uvicorn.Config(self._web().build(), host=self.settings.http_host,
                                              port=self.settings.http_port, log_level="warning", lifespan="off"))
 
     def _telegram_bot(self) -> tg.Bot | None:
         token = self.settings.telegram.token
-        return tg.make_bot(token.get_secret_value(), self.settings.telegram.api_base_url) if token else None
+        delivery = self.settings.delivery
+        return tg.make_bot(token.get_secret_value(), self.settings.telegram.api_base_url,
+                           connect_timeout=delivery.connect_timeout_seconds,
+                           read_timeout=delivery.read_timeout_seconds) if token else None
 
     def _twilio_auth(self) -> tuple[str, str] | None:
         twilio = self.settings.twilio
@@ -81,12 +92,21 @@ class KlinikApp:
 
     def _twilio_client(self) -> Client | None:
         auth = self._twilio_auth() if self.settings.has_whatsapp else None
-        return make_client(*auth, self.settings.twilio.api_base_url, self.twilio_http) if auth else None
+        delivery = self.settings.delivery
+        return make_client(*auth, self.settings.twilio.api_base_url, self.twilio_http,
+                           connect_timeout=delivery.connect_timeout_seconds,
+                           read_timeout=delivery.read_timeout_seconds) if auth else None
+
+    def _retry_policy(self) -> RetryPolicy:
+        delivery = self.settings.delivery
+        return RetryPolicy(first_seconds=delivery.first_retry_seconds, max_seconds=delivery.max_retry_seconds,
+                           retry_for=timedelta(hours=delivery.retry_for_hours))
 
     def _senders(self) -> dict[str, Sender]:
         senders: dict[str, Sender] = {}
         if self.bot is not None:
-            senders["telegram"] = tg.TelegramSender(self.bot, self.media, self.config.language)
+            senders["telegram"] = tg.TelegramSender(self.bot, self.media, self.config.language,
+                                                    media_attempts=self.settings.delivery.media_attempts)
         if self.twilio is not None:
             twilio = self.settings.twilio
             senders["whatsapp"] = WhatsAppSender(
@@ -110,10 +130,12 @@ class KlinikApp:
 
     def _web(self) -> WebApp:
         secret = self.settings.telegram.webhook_secret
-        return WebApp(sessions=self.sessions, ingest=self.ingest, after_ingest=self.processor.wake,
+        web = WebApp(sessions=self.sessions, ingest=self.ingest, after_ingest=self.processor.wake,
                       media=self.media, whatsapp=self._whatsapp_webhooks(),
                       telegram_bot=self.bot if self.settings.telegram.mode == TelegramMode.WEBHOOK else None,
                       telegram_secret=secret.get_secret_value() if secret else None)
+        web.check_health = self.health.check
+        return web
 
     async def ingest(self, inbound: Inbound) -> bool:
         """Store one inbound message (dedupe by channel and external id)."""
@@ -126,7 +148,11 @@ class KlinikApp:
         if self.bot is not None:
             await self.bot.initialize()
             await self._configure_webhook()
-        self.tasks = [asyncio.create_task(self.worker.run(), name="delivery"),
+        await self.heartbeat.beat()  # alive before claiming: no other process takes our rows
+        await self.heartbeat.forget_old()
+        await self.worker.take_back_from_dead_neighbours()
+        self.tasks = [asyncio.create_task(self.heartbeat.run(), name="heartbeat"),
+                      asyncio.create_task(self.worker.run(), name="delivery"),
                       asyncio.create_task(self.processor.run(), name="inbox"),
                       asyncio.create_task(self.server.serve(), name="http")]
         if self.poller is not None:
@@ -162,7 +188,8 @@ class KlinikApp:
             self.poller.stop()
         self.server.should_exit = True
         self.processor.stop()
-        self.worker.stop()
+        await self.worker.finish(grace_seconds=5)
+        self.heartbeat.stop()
         _done, pending = await asyncio.wait(self.tasks, timeout=10)
         for task in pending:
             task.cancel()

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery import DeliveryWorker, Pace, RateLimiter
+from bot.delivery import DeliveryWorker, Pace, PartSent, RateLimiter, no_progress
 from bot.inbox import InboxProcessor, ingest
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
@@ -40,8 +40,8 @@ class ConsoleSender:
     def __init__(self, chat: ChatSession, channel: str) -> None:
         self.chat, self.channel = chat, channel
 
-    async def send(self, row: OutboxMessage) -> str | None:
-        """Show the message; return a message id the user can reply to."""
+    async def send(self, row: OutboxMessage, progress: PartSent = no_progress) -> str | None:
+        """Show the message (all its parts at once); return a message id the user can reply to."""
         return await self.chat.show(row)
 
 

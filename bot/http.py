@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,6 +28,9 @@ Ingest = Callable[[Inbound], Awaitable[bool]]
 class WebApp:
     """Builds the Starlette app from what is configured; every route answers fast."""
 
+    # (healthy, report): the database and every background loop; set by the app (else: the database only)
+    check_health: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]] | None = None
+
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], ingest: Ingest,
                  after_ingest: Callable[[], None], media: MediaStore,
                  whatsapp: WhatsAppWebhooks | None = None, telegram_bot: Bot | None = None,
@@ -46,7 +50,10 @@ class WebApp:
         return Starlette(routes=routes)
 
     async def health(self, request: Request) -> Response:
-        """200 when the database answers."""
+        """200 when the database answers and every loop completed a pass in time; else 503 saying which."""
+        if self.check_health is not None:
+            healthy, report = await self.check_health()
+            return JSONResponse(report, status_code=200 if healthy else 503)
         try:
             async with self.sessions() as session:
                 await session.execute(text("select 1"))

@@ -79,6 +79,18 @@ class TwilioSettings(BaseModel):
         return value
 
 
+class DeliverySettings(BaseModel):
+    """Retries, timeouts and concurrency of sending (KLINIK_DELIVERY__*)."""
+
+    retry_for_hours: float = Field(default=24.0, gt=0)
+    first_retry_seconds: float = Field(default=2.0, gt=0)
+    max_retry_seconds: float = Field(default=600.0, gt=0)
+    media_attempts: int = Field(default=3, ge=1)
+    concurrency_per_channel: int = Field(default=8, ge=1)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    read_timeout_seconds: float = Field(default=30.0, gt=0)
+
+
 def settable_rules(group: type[Any]) -> dict[str, Any]:
     """A rules dataclass's fields that are environment variables, with their types."""
     hints = get_type_hints(group)
@@ -138,6 +150,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     telegram: TelegramSettings = TelegramSettings()
     twilio: TwilioSettings = TwilioSettings()
+    delivery: DeliverySettings = DeliverySettings()
     public_base_url: str = "http://localhost:8080"
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import os
@@ -21,10 +22,19 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.request import HTTPXRequest
 
-from bot.delivery import PermanentError, TransientError
+from bot.delivery import PartSent, PermanentError, TransientError, no_progress
+from bot.health import Pulse, error_text
 from bot.media import MediaStore
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Address, Attachment, Channel, Inbound, OutgoingPart
@@ -38,12 +48,19 @@ Ingest = Callable[[Inbound], Awaitable[bool]]
 BOLD = re.compile(r"\*([^*\n]+)\*")
 
 
-def make_bot(token: str, api_base_url: str) -> Bot:
-    """A Bot talking to the configured Bot API server (the public one, or an emulator in tests)."""
+def make_bot(token: str, api_base_url: str, *, connect_timeout: float = 10.0, read_timeout: float = 30.0) -> Bot:
+    """A Bot talking to the configured Bot API server (the public one, or an emulator in tests).
+
+    Every call has connect, read, write and pool timeouts; getUpdates waits its long-poll time on top.
+    """
     base = api_base_url.rstrip("/")
+    def request(**options: Any) -> HTTPXRequest:
+        return HTTPXRequest(connect_timeout=connect_timeout, read_timeout=read_timeout, write_timeout=read_timeout,
+                            pool_timeout=connect_timeout, **options)
+
     return Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
-               request=HTTPXRequest(connection_pool_size=16, read_timeout=20),
-               get_updates_request=HTTPXRequest(read_timeout=40))
+               request=request(connection_pool_size=16, media_write_timeout=max(read_timeout, 60.0)),
+               get_updates_request=request())
 
 
 def to_inbound(update: Update, received_at: datetime) -> Inbound | None:
@@ -125,31 +142,69 @@ def group_albums(updates: list[Update], received_at: datetime) -> list[Inbound]:
 
 
 class TelegramPoller:
-    """Long polling that acknowledges an update only after it is stored (durable inbox)."""
+    """Long polling that acknowledges an update only after it is stored (durable inbox).
+
+    Any failure (network, 409 Conflict while another process polls with the token, a database
+    that refuses the updates) is logged and retried with backoff; polling never ends on its own.
+    Updates not stored are not acknowledged, so Telegram gives them again.
+    """
+
+    name = "telegram"
+    bound_seconds = 120.0  # a long poll lasts up to 25 s plus the read timeout
 
     def __init__(self, bot: Bot, ingest: Ingest, after_ingest: Callable[[], None]) -> None:
         self.bot, self.ingest, self.after_ingest = bot, ingest, after_ingest
         self.offset: int | None = None
+        self.pulse = Pulse(self.name, self.bound_seconds)
         self._stopping = False
+        self._stopped = asyncio.Event()
         self._in_flight: asyncio.Future[tuple[Update, ...]] | None = None
 
     def stop(self) -> None:
         """Leave the loop; a long poll in flight is dropped (its updates are not acknowledged yet)."""
         self._stopping = True
+        self._stopped.set()
         if self._in_flight is not None:
             self._in_flight.cancel()
 
     async def run(self, poll_seconds: int = 25) -> None:
-        """Poll until stopped; network trouble is retried with a pause."""
-        await self.bot.delete_webhook()
+        """Poll until stopped; every failure is retried after a pause that grows while it lasts."""
+        webhook_removed = False
+        failures = 0
         while not self._stopping:
             try:
+                if not webhook_removed:
+                    await self.bot.delete_webhook()
+                    webhook_removed = True
                 await self.poll_once(poll_seconds)
-            except (NetworkError, TimedOut) as error:
-                log.warning("telegram polling: %s", error)
-                await asyncio.sleep(2)
             except RetryAfter as error:
-                await asyncio.sleep(_seconds(error.retry_after))
+                delay = _seconds(error.retry_after)
+                log.warning("telegram polling: flood control, waiting %.0f s", delay)
+            except Conflict as error:
+                failures += 1
+                delay = min(2.0 ** (failures - 1), 60.0)
+                self.pulse.failed(error)
+                log.warning("telegram polling: 409 Conflict (%s): another process polls with this token, or a "
+                            "webhook is set; retrying in %.0f s", error.message, delay)
+            except Exception as error:
+                failures += 1
+                delay = min(2.0 ** (failures - 1), 5.0)  # short: a database back from an outage is used at once
+                self.pulse.failed(error)
+                if failures == 1 and not isinstance(error, NetworkError):
+                    log.exception("telegram polling failed; retrying in %.0f s", delay)
+                else:
+                    log.warning("telegram polling: %s; retrying in %.0f s", error_text(error), delay)
+            else:
+                if failures:
+                    log.info("telegram polling: working again after %s failures", failures)
+                failures = 0
+                self.pulse.passed()
+                continue
+            await self._pause(delay)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), seconds)
 
     async def poll_once(self, poll_seconds: int = 25) -> int:
         """Fetch, store and acknowledge one batch; returns how many updates arrived."""
@@ -218,20 +273,35 @@ def reply_markup(message: OutgoingPart, language: str) -> InlineKeyboardMarkup |
 
 
 class TelegramSender:
-    """Delivers outbox rows through the Bot API, carrying media from any channel."""
+    """Delivers outbox rows through the Bot API, carrying media from any channel.
 
-    def __init__(self, bot: Bot, media: MediaStore, language: str = "id") -> None:
-        self.bot, self.media, self.language = bot, media, language
+    A row goes out in parts: the text (with its buttons), then each attachment, each part recorded
+    as sent before the next. An attachment that cannot be fetched after `media_attempts` tries (or
+    that Telegram refuses) is replaced by a short note, with the link when there is one.
+    """
 
-    async def send(self, row: OutboxMessage) -> str | None:
-        """Send text (with buttons), then any attachments; returns the text's message id."""
+    def __init__(self, bot: Bot, media: MediaStore, language: str = "id", media_attempts: int = 3) -> None:
+        self.bot, self.media, self.language, self.media_attempts = bot, media, language, media_attempts
+
+    async def send(self, row: OutboxMessage, progress: PartSent = no_progress) -> str | None:
+        """Send the parts not yet sent; returns the text's message id."""
         outgoing = message_of(row)
+        message_id = row.external_id
+        parts: list[Attachment | None] = [None] if outgoing.text or not outgoing.attachments else []
+        parts += list(outgoing.attachments)
         try:
-            message = await self.bot.send_message(
-                chat_id=row.address, text=to_html(outgoing.text), parse_mode=ParseMode.HTML,
-                reply_markup=reply_markup(outgoing, self.language))
-            for attachment in outgoing.attachments:
-                await self._send_attachment(row.address, attachment)
+            for number, attachment in enumerate(parts, 1):
+                if number <= row.parts_sent:
+                    continue
+                if attachment is None:
+                    message = await self.bot.send_message(
+                        chat_id=row.address, text=to_html(outgoing.text), parse_mode=ParseMode.HTML,
+                        reply_markup=reply_markup(outgoing, self.language))
+                    message_id = str(message.message_id)
+                    await progress(number, message_id)
+                else:
+                    await self._send_attachment(row, attachment)
+                    await progress(number, None)
         except RetryAfter as error:
             raise TransientError("telegram flood control", _seconds(error.retry_after)) from error
         except Forbidden as error:
@@ -240,17 +310,35 @@ class TelegramSender:
             raise PermanentError(f"bad request: {error.message}") from error
         except (TimedOut, NetworkError) as error:
             raise TransientError(f"telegram network: {error}") from error
-        return str(message.message_id)
+        return message_id
 
-    async def _send_attachment(self, chat_id: str, attachment: Attachment) -> None:
+    async def _send_attachment(self, row: OutboxMessage, attachment: Attachment) -> None:
+        chat_id = row.address
         media: Any = attachment.ref
         filename = attachment.name or None
         if attachment.channel != Channel.TELEGRAM or attachment.ref.startswith("media:"):
-            fetched = await self.media.fetch(attachment)
+            try:
+                fetched = await self.media.fetch(attachment)
+            except Exception as error:
+                if row.attempts + 1 < self.media_attempts and not isinstance(error, LookupError | ValueError):
+                    raise TransientError(f"attachment not fetched: {error_text(error)}") from error
+                log.warning("outbox row %s: attachment not fetched, a note goes instead: %s", row.id, error_text(error))
+                await self._send_note(chat_id, attachment)
+                return
             media, filename = fetched.content, fetched.filename
-        if attachment.kind == "photo":
-            await self.bot.send_photo(chat_id=chat_id, photo=media)
-        elif attachment.kind in ("voice", "audio") and attachment.channel == Channel.TELEGRAM:
-            await getattr(self.bot, f"send_{attachment.kind}")(chat_id=chat_id, **{attachment.kind: media})
-        else:
-            await self.bot.send_document(chat_id=chat_id, document=media, filename=filename)
+        try:
+            if attachment.kind == "photo":
+                await self.bot.send_photo(chat_id=chat_id, photo=media)
+            elif attachment.kind in ("voice", "audio") and attachment.channel == Channel.TELEGRAM:
+                await getattr(self.bot, f"send_{attachment.kind}")(chat_id=chat_id, **{attachment.kind: media})
+            else:
+                await self.bot.send_document(chat_id=chat_id, document=media, filename=filename)
+        except BadRequest as error:  # a file Telegram will not take (expired id, wrong type): the note instead
+            log.warning("outbox row %s: attachment refused, a note goes instead: %s", row.id, error.message)
+            await self._send_note(chat_id, attachment)
+
+    async def _send_note(self, chat_id: str, attachment: Attachment) -> None:
+        link = attachment.ref if attachment.ref.startswith(("https://", "http://")) else ""
+        note = (t("core.attachment_unavailable_link", self.language, link=link) if link
+                else t("core.attachment_unavailable", self.language))
+        await self.bot.send_message(chat_id=chat_id, text=note)

@@ -1,7 +1,9 @@
 """Runs each job in one transaction: compute, write outbox rows, commit, wake delivery.
 
 With several processes on one database, only the holder of the scheduler lease runs jobs; a
-lease that is not renewed expires and another process takes over.
+lease that is not renewed expires and another process takes over. A failing job (or lease
+renewal) is logged and tried again at its next tick; each job's last run is stored for
+`klinik status`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -23,6 +26,7 @@ from handlers.kernel.outbox import enqueue_all
 from scheduler import schedule  # noqa: F401  (registers every job)
 from scheduler.jobs import JOBS, Job
 from storage.participation import acquire_lease, release_lease
+from storage.runtime import JobPulse
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,33 @@ async def run_job(job: Job, sessions: async_sessionmaker[AsyncSession], config: 
         await enqueue_all(session, messages, at, config)
     log.info("job %s queued %s messages", job.id, len(messages))
     return len(messages)
+
+
+class Beat(Protocol):
+    """Where the scheduler reports that it is alive (the bot's pulse of this loop)."""
+
+    def passed(self) -> None: ...
+
+    def failed(self, error: BaseException) -> None: ...
+
+
+async def record_job_run(sessions: async_sessionmaker[AsyncSession], job_id: str, holder: str,
+                         started_at: datetime, messages: int, error: BaseException | None) -> None:
+    """Store a job's last run (best effort: a database that is away is logged, not raised)."""
+    finished_at = datetime.now(UTC)
+    try:
+        async with sessions.begin() as session:
+            pulse = await session.get(JobPulse, job_id)
+            if pulse is None:
+                pulse = JobPulse(job_id=job_id, holder=holder, started_at=started_at)
+                session.add(pulse)
+            pulse.holder, pulse.started_at, pulse.finished_at = holder, started_at, finished_at
+            pulse.ok, pulse.messages = error is None, messages
+            pulse.error = None if error is None else f"{type(error).__name__}: {error}"[:500]
+            if error is None:
+                pulse.last_ok_at = finished_at
+    except Exception as failure:
+        log.warning("job %s: run not recorded: %s", job_id, failure)
 
 
 class Leadership:
@@ -68,19 +99,36 @@ class Leadership:
 
 
 def build_scheduler(sessions: async_sessionmaker[AsyncSession], config: Config,
-                    after_run: Callable[[], None], leadership: Leadership) -> AsyncIOScheduler:
+                    after_run: Callable[[], None], leadership: Leadership,
+                    beat: Beat | None = None) -> AsyncIOScheduler:
     """One AsyncIOScheduler for the process; missed runs are coalesced and caught up once."""
     scheduler = AsyncIOScheduler(timezone=config.timezone)
     for job in JOBS:
         async def fire(job: Job = job) -> None:
+            started_at, messages, error = datetime.now(UTC), 0, None
             try:
-                if await leadership.hold():
-                    await run_job(job, sessions, config)
-            except Exception:
-                log.exception("job %s failed", job.id)
-            after_run()
+                if not await leadership.hold():
+                    return
+                messages = await run_job(job, sessions, config)
+            except Exception as failure:
+                log.exception("job %s failed; it runs again at its next tick", job.id)
+                error = failure
+            finally:
+                after_run()
+            await record_job_run(sessions, job.id, leadership.holder, started_at, messages, error)
         scheduler.add_job(fire, CronTrigger(timezone=config.timezone, **job.cron), id=job.id,
                           coalesce=True, misfire_grace_time=3600, max_instances=1, replace_existing=True)
-    scheduler.add_job(leadership.hold, IntervalTrigger(seconds=RENEW_SECONDS), id="scheduler_lease",
+
+    async def keep_lease() -> None:
+        try:
+            await leadership.hold()
+        except Exception as error:
+            log.warning("scheduler lease not renewed: %s", error)
+            if beat is not None:
+                beat.failed(error)
+            return
+        if beat is not None:
+            beat.passed()
+    scheduler.add_job(keep_lease, IntervalTrigger(seconds=RENEW_SECONDS), id="scheduler_lease",
                       coalesce=True, max_instances=1, replace_existing=True)
     return scheduler

@@ -25,6 +25,9 @@ class InboxItem(Base):
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None] = mapped_column(index=True)
     error: Mapped[str | None] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")  # failed tries so far
+    next_attempt_at: Mapped[datetime | None]  # after a failed try: not before this
+    failed_at: Mapped[datetime | None]  # set aside after repeated failures (klinik inbox failed)
 
 
 class OutboxStatus(StrEnum):
@@ -59,6 +62,9 @@ class OutboxMessage(Base):
     external_id: Mapped[str | None] = mapped_column(String(80))
     delivery_status: Mapped[str | None] = mapped_column(String(20))
     error: Mapped[str | None] = mapped_column(String(500))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))  # the process sending it now
+    claimed_at: Mapped[datetime | None]
+    parts_sent: Mapped[int] = mapped_column(default=0, server_default="0")  # text and attachments already delivered
 
 
 class ConversationState(Base):

@@ -41,6 +41,7 @@ from storage.participation import (
     SchedulerLease,
 )
 from storage.people import AuditEntry, ConsentRecord, Person, Role, UnknownContact
+from storage.runtime import JobPulse, LoopPulse
 from storage.tickets import Ticket, TicketMessage, TicketStatus
 
 __all__ = [
@@ -56,9 +57,11 @@ __all__ = [
     "FaqEntry",
     "FaqStatus",
     "InboxItem",
+    "JobPulse",
     "JobRun",
     "LeaveRequest",
     "LeaveStatus",
+    "LoopPulse",
     "MediaLink",
     "Meeting",
     "MentorAbsence",

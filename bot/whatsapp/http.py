@@ -1,4 +1,8 @@
-"""Twilio over HTTP: the SDK's async client (optionally aimed at another base URL) and media downloads.
+"""Twilio over HTTP: the SDK's async client (with timeouts, optionally aimed at another base URL) and media downloads.
+
+twilio 9 sets no timeout on its async requests. ``TimedAsyncTwilioHttpClient`` gives every request
+connect and read timeouts, and ``TwilioClient`` turns 429 and 5xx answers into a TransientError
+that carries Twilio's ``Retry-After``.
 
 twilio 9 has no base-URL setting. ``RedirectingAsyncTwilioHttpClient`` rewrites the scheme and
 host of every request to a Twilio domain (``api.twilio.com``, ``messaging.twilio.com``, any
@@ -8,23 +12,46 @@ end-to-end tests). Production uses it only when ``KLINIK_TWILIO__API_BASE_URL`` 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 import httpx
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from bot.whatsapp.errors import busy_outcome
+
 
 def make_client(account_sid: str, auth_token: str, api_base_url: str | None,
-                http_client: AsyncTwilioHttpClient | None = None) -> Client:
-    """A Twilio client on the async HTTP client (aimed at ``api_base_url`` when set)."""
+                http_client: AsyncTwilioHttpClient | None = None, *, connect_timeout: float = 10.0,
+                read_timeout: float = 30.0) -> Client:
+    """A Twilio client on the async HTTP client with timeouts (aimed at ``api_base_url`` when set)."""
+    timeouts = {"connect_timeout": connect_timeout, "read_timeout": read_timeout}
     if http_client is None:
-        http_client = (RedirectingAsyncTwilioHttpClient(api_base_url) if api_base_url
-                       else AsyncTwilioHttpClient())
-    return Client(account_sid, auth_token, http_client=http_client)
+        http_client = (RedirectingAsyncTwilioHttpClient(api_base_url, **timeouts) if api_base_url
+                       else TimedAsyncTwilioHttpClient(**timeouts))
+    return TwilioClient(account_sid, auth_token, http_client=http_client,
+                        request_guard_seconds=2 * (connect_timeout + read_timeout))
+
+
+class TwilioClient(Client):  # type: ignore[misc]
+    """The SDK's client: each request is bounded in time, and 429 or 5xx raises TransientError with Retry-After."""
+
+    def __init__(self, *args: Any, request_guard_seconds: float = 80.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request_guard_seconds = request_guard_seconds
+
+    async def request_async(self, *args: Any, **kwargs: Any) -> Response:
+        """The SDK's request; a busy or failing Twilio becomes a TransientError before the SDK reads it."""
+        async with asyncio.timeout(self.request_guard_seconds):
+            response = await super().request_async(*args, **kwargs)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise busy_outcome(response.status_code, response.text, response.headers)
+        return response
 
 
 def is_twilio_host(host: str) -> bool:
@@ -49,7 +76,48 @@ async def download_media(url: str, *, auth: tuple[str, str] | None, api_base_url
         return response.content
 
 
-class RedirectingAsyncTwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+class TimedAsyncTwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+    """``AsyncTwilioHttpClient`` with connect and read timeouts on every request (the SDK passes none)."""
+
+    def __init__(self, *, connect_timeout: float = 10.0, read_timeout: float = 30.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.timeouts = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout,
+                                              sock_read=read_timeout)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (the SDK's signature)
+        allow_redirects: bool = False,
+    ) -> Response:
+        """One request with our timeouts (a total ``timeout`` from the caller is kept on top)."""
+        if auth is not None:
+            # Same header aiohttp's deprecated BasicAuth would send, without its warnings.
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            headers = {**(headers or {}), "Authorization": f"Basic {token}"}
+        timeouts = self.timeouts if not timeout else aiohttp.ClientTimeout(
+            total=timeout, connect=self.timeouts.connect, sock_connect=self.timeouts.sock_connect,
+            sock_read=self.timeouts.sock_read)
+        kwargs: dict[str, Any] = {"method": method.upper(), "url": url, "params": params, "data": data,
+                                  "headers": headers, "timeout": timeouts, "allow_redirects": allow_redirects}
+        self.log_request(kwargs)
+        session = self.session or aiohttp.ClientSession()
+        try:
+            async with session.request(**kwargs) as answer:
+                response = Response(answer.status, await answer.text(), answer.headers)
+                self.log_response(answer.status, response)
+                return response
+        finally:
+            if session is not self.session:
+                await session.close()
+
+
+class RedirectingAsyncTwilioHttpClient(TimedAsyncTwilioHttpClient):
     """``AsyncTwilioHttpClient`` that sends Twilio API requests to ``base_url`` instead.
 
     The path and query of each request are kept; a path in ``base_url`` is prefixed. URLs
@@ -87,11 +155,6 @@ class RedirectingAsyncTwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[m
         allow_redirects: bool = False,
     ) -> Response:
         """The SDK's request, sent to the rewritten URL."""
-        if auth is not None:
-            # Same header aiohttp's deprecated BasicAuth would send, without its warnings.
-            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
-            headers = {**(headers or {}), "Authorization": f"Basic {token}"}
-            auth = None
         return await super().request(
             method,
             self.rewrite(url),

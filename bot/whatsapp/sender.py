@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from bot.delivery import Held
+from bot.delivery import Held, PartSent, no_progress
 from bot.media import MediaStore
 from bot.whatsapp.errors import NETWORK_ERRORS, OutsideWindow, network_outcome, outcome_of
 from handlers.kernel.messages import Channel, OutgoingPart
@@ -31,8 +31,8 @@ class WhatsAppSender:
         self.client, self.sessions, self.sender = client, sessions, sender
         self.status_callback, self.templates, self.media = status_callback, templates, media
 
-    async def send(self, row: OutboxMessage) -> str | None:
-        """Free text inside the window; a template (own or the 'held' notice) outside it."""
+    async def send(self, row: OutboxMessage, progress: PartSent = no_progress) -> str | None:
+        """Free text inside the window; a template (own or the 'held' notice) outside it (one call: one part)."""
         now = datetime.now(UTC)
         message = message_of(row)
         person = await self._person(row.recipient_id)

@@ -19,10 +19,10 @@ class ScriptedTwilioHttp(AsyncHttpClient):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__(logging.getLogger("tests.twilio"), is_async=True)
         self.requests: list[dict[str, Any]] = []
-        self.script: list[tuple[int, dict[str, Any]]] = []
+        self.script: list[tuple[int, dict[str, Any], dict[str, str]]] = []
 
-    def answer(self, status: int, body: dict[str, Any]) -> None:
-        self.script.append((status, body))
+    def answer(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        self.script.append((status, body, headers or {}))
 
     def refuse(self, code: int, status: int = 400) -> None:
         """The next request fails with this Twilio error code."""
@@ -33,8 +33,8 @@ class ScriptedTwilioHttp(AsyncHttpClient):  # type: ignore[misc]
                       auth: tuple[str, str] | None = None, timeout: float | None = None,  # noqa: ASYNC109
                       allow_redirects: bool = False) -> Response:
         self.requests.append(dict(data or {}))
-        status, body = self.script.pop(0) if self.script else (201, {"sid": f"SM{next(_sids):032d}"})
-        return Response(status, json.dumps(body))
+        status, body, sent_headers = self.script.pop(0) if self.script else (201, {"sid": f"SM{next(_sids):032d}"}, {})
+        return Response(status, json.dumps(body), sent_headers)
 
     async def close(self) -> None:
         return None

@@ -1,7 +1,5 @@
 """The outbox worker: pacing, retries with Telegram's retry_after, permanent failures, restart."""
 
-from datetime import UTC, datetime
-
 from sqlalchemy import select
 
 from bot.delivery import DeliveryWorker, Pace, RateLimiter, reachability_hook
@@ -16,7 +14,7 @@ from tests.support.driver import Driver
 def make_worker(driver: Driver, bot) -> DeliveryWorker:
     sender = TelegramSender(bot, MediaStore(driver.sessions))
     return DeliveryWorker(driver.sessions, {"telegram": sender}, RateLimiter({"telegram": Pace(1000)}),
-                          on_permanent_failure=reachability_hook(driver.config), clock=lambda: datetime.now(UTC))
+                          on_permanent_failure=reachability_hook(driver.config), clock=lambda: driver.clock.now)
 
 
 async def test_pending_rows_are_sent_and_marked_with_message_id(driver: Driver, participant: Person, mentor: Person) -> None:
@@ -38,7 +36,7 @@ async def test_flood_control_reschedules_after_retry_after(driver: Driver, parti
                                         "parameters": {"retry_after": 30}})
     await driver.say(participant, "Pertanyaan")
     await driver.press(participant, "tp:lainnya")
-    before = datetime.now(UTC)
+    before = driver.clock.now
 
     await make_worker(driver, bot).drain_once()
 

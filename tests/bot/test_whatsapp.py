@@ -48,7 +48,7 @@ async def whatsapp_worker(driver: Driver, http: ScriptedTwilioHttp) -> DeliveryW
     sender = WhatsAppSender(client, driver.sessions, sender="+14155238886", status_callback=None,
                             templates={"held": HELD}, media=MediaStore(driver.sessions))
     return DeliveryWorker(driver.sessions, {"whatsapp": sender}, RateLimiter({"whatsapp": Pace(1000)}),
-                          on_permanent_failure=reachability_hook(driver.config), clock=lambda: datetime.now(UTC))
+                          on_permanent_failure=reachability_hook(driver.config), clock=lambda: driver.clock.now)
 
 
 async def wrote_just_now(driver: Driver, person: Person) -> None:

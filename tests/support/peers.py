@@ -731,7 +731,7 @@ class PostgresCluster:
             "initdb",
         )
 
-    def run(self) -> None:
+    def run(self, *, create: bool = True) -> None:
         """Start the server and create the ``klinik`` database (call from the main thread)."""
         # The postmaster runs as our own child (what `pg_ctl start -o ...` would run), not
         # daemonised by pg_ctl: we reap it (PID 1 here does not reap orphans), and it gets
@@ -781,7 +781,18 @@ class PostgresCluster:
             if time.monotonic() > deadline:
                 raise RuntimeError("postgres did not accept connections within 60 s")
             time.sleep(0.05)
-        self.create_database("klinik")
+        if create:
+            self.create_database("klinik")
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: connections are cut) but keep its data; ``resume()`` starts it again."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(30)
+
+    def resume(self) -> None:
+        """Start the halted server again on the same port and data."""
+        self.run(create=False)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
