@@ -137,9 +137,10 @@ async def open_state(ctx: Context) -> ConversationState | None:
 async def guard_consent(ctx: Context, payload: str | None) -> None:
     """Nothing proceeds before consent; a question sent before it is kept and offered back after."""
     choice = payload
-    if (choice is None and is_yes(ctx.text)) or ctx.text.lower() in ("setuju", "saya setuju"):
+    typed = None if ctx.text.startswith("/") else ctx.text  # "/lanjut" is a command, not "lanjut, setuju"
+    if typed is not None and choice is None and (is_yes(typed) or typed.lower() in ("setuju", "saya setuju")):
         choice = "consent:yes"
-    elif choice is None and is_no(ctx.text):
+    elif typed is not None and choice is None and is_no(typed):
         choice = "consent:no"
     if choice in ("consent:yes", "consent:no"):
         await run_action(ctx, choice)
