@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.report_views import latest_report_month, report_roll
@@ -196,9 +196,10 @@ async def staff(session: AsyncSession, role: Role) -> list[Person]:
 
 
 async def purge_expired_media(session: AsyncSession, now: datetime) -> None:
-    """Delete expired digest files and their links (only files this feature wrote)."""
+    """Delete expired digest, rekap and kinerja files and their links (only files this package wrote)."""
     query = select(MediaLink.token, MediaLink.ref).where(
-        MediaLink.source == "file", MediaLink.expires_at <= now, MediaLink.name.like("ringkasan-%"))
+        MediaLink.source == "file", MediaLink.expires_at <= now,
+        or_(MediaLink.name.like("ringkasan-%"), MediaLink.name.like("rekap-%"), MediaLink.name.like("kinerja-%")))
     expired = (await session.execute(query)).all()
     if expired:
         await asyncio.to_thread(_remove_files, [ref for _token, ref in expired])
