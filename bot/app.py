@@ -58,7 +58,8 @@ class KlinikApp:
         self.twilio = self._twilio_client()
         self.media = MediaStore(self.sessions, bot=self.bot, twilio_auth=self._twilio_auth(),
                                 twilio_base_url=self.settings.twilio.api_base_url,
-                                public_base_url=self.settings.public_base_url)
+                                public_base_url=self.settings.public_base_url,
+                                link_lifetime=timedelta(days=self.settings.media_ttl_days))
         self.holder = process_holder()
         self.worker = DeliveryWorker(self.sessions, self._senders(), self._limiter(),
                                      on_permanent_failure=reachability_hook(self.config), retry=self._retry_policy(),
@@ -133,7 +134,8 @@ class KlinikApp:
         web = WebApp(sessions=self.sessions, ingest=self.ingest, after_ingest=self.processor.wake,
                       media=self.media, whatsapp=self._whatsapp_webhooks(),
                       telegram_bot=self.bot if self.settings.telegram.mode == TelegramMode.WEBHOOK else None,
-                      telegram_secret=secret.get_secret_value() if secret else None)
+                      telegram_secret=secret.get_secret_value() if secret else None,
+                      max_body_bytes=self.settings.http_max_body_bytes)
         web.check_health = self.health.check
         return web
 

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from telegram import Bot, Update
 
 from bot import telegram as tg
+from bot.limits import (
+    MAX_BODY_BYTES,
+    Edge,
+    Rejected,
+    fit_inbound,
+    parse_json_object,
+    reject,
+    secret_matches,
+)
 from bot.media import MediaStore
 from bot.whatsapp.webhooks import WhatsAppWebhooks
 from handlers.kernel.messages import Inbound
@@ -23,6 +36,9 @@ from handlers.kernel.messages import Inbound
 log = logging.getLogger(__name__)
 
 Ingest = Callable[[Inbound], Awaitable[bool]]
+TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")  # media_links.token
+MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+INLINE = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})  # raster images only: no SVG, no HTML
 
 
 class WebApp:
@@ -34,10 +50,11 @@ class WebApp:
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], ingest: Ingest,
                  after_ingest: Callable[[], None], media: MediaStore,
                  whatsapp: WhatsAppWebhooks | None = None, telegram_bot: Bot | None = None,
-                 telegram_secret: str | None = None) -> None:
+                 telegram_secret: str | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> None:
         self.sessions, self.ingest, self.after_ingest = sessions, ingest, after_ingest
         self.media, self.whatsapp = media, whatsapp
         self.bot, self.telegram_secret = telegram_bot, telegram_secret
+        self.max_body_bytes = max_body_bytes
 
     def build(self) -> Starlette:
         """The ASGI app."""
@@ -47,7 +64,7 @@ class WebApp:
                        Route("/twilio/status", self.whatsapp.status, methods=["POST"])]
         if self.bot is not None and self.telegram_secret:
             routes.append(Route("/telegram/webhook", self.telegram_webhook, methods=["POST"]))
-        return Starlette(routes=routes)
+        return Starlette(routes=routes, middleware=[Middleware(Edge, max_body_bytes=self.max_body_bytes)])
 
     async def health(self, request: Request) -> Response:
         """200 when the database answers and every loop completed a pass in time; else 503 saying which."""
@@ -64,26 +81,65 @@ class WebApp:
 
     async def telegram_webhook(self, request: Request) -> Response:
         """Telegram's webhook: check the secret token header, store the update, then answer 200."""
-        if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != self.telegram_secret:
-            return PlainTextResponse("forbidden", status_code=403)
-        try:
-            update = Update.de_json(await request.json(), self.bot)
-        except Exception:
-            return PlainTextResponse("bad update", status_code=400)
-        await tg.ingest_updates([update], self.ingest)
-        self.after_ingest()
         assert self.bot is not None
+        assert self.telegram_secret is not None
+        if not secret_matches(request.headers.get("X-Telegram-Bot-Api-Secret-Token"), self.telegram_secret):
+            return PlainTextResponse("forbidden", status_code=403)
+        data = parse_json_object(await request.body())
+        update_id = data.get("update_id")
+        if type(update_id) is not int or not 0 <= update_id < 2**63:
+            raise Rejected("bad field: update_id")
+        try:
+            update = Update.de_json(data, self.bot)
+            inbounds = tg.group_albums([update], datetime.now(UTC))
+        except Exception as error:  # PTB trusts Telegram's shapes: anything else fails somewhere inside
+            raise Rejected(f"bad update: {type(error).__name__}") from None
+        try:
+            inbounds = [fit_inbound(inbound) for inbound in inbounds]
+        except Rejected as error:
+            reject("Telegram update", error)
+            return PlainTextResponse("ok")  # Telegram would resend it forever; it is logged and counted
+        for inbound in inbounds:
+            await self.ingest(inbound)
+        if inbounds:
+            self.after_ingest()
         await tg.answer_callbacks(self.bot, [update])
         return PlainTextResponse("ok")
 
     async def serve_media(self, request: Request) -> Response:
         """A file behind an unguessable, expiring token (WhatsApp fetches media by URL)."""
+        token = request.path_params["token"]
+        if not TOKEN.fullmatch(token):
+            return PlainTextResponse("not found", status_code=404)
         try:
-            found = await self.media.serve(request.path_params["token"], datetime.now(UTC))
+            found = await self.media.serve(token, datetime.now(UTC))
+        except (OperationalError, InterfaceError):
+            raise  # the database is down: 503, and Twilio tries again
         except Exception:
             log.exception("media fetch failed")
             found = None
         if found is None:
             return PlainTextResponse("not found", status_code=404)
-        return Response(found.content, media_type=found.mime or "application/octet-stream",
-                        headers={"Content-Disposition": f'inline; filename="{found.filename}"'})
+        media_type, headers = media_headers(found.mime, found.filename)
+        return Response(found.content, media_type=media_type, headers=headers)
+
+
+def media_headers(mime: str, filename: str) -> tuple[str, dict[str, str]]:
+    """Content type and headers for a file someone uploaded: never sniffed, shown inline only if an image."""
+    mime = mime.strip().lower()
+    if not MIME.fullmatch(mime):
+        mime = "application/octet-stream"
+    disposition = "inline" if mime in INLINE else "attachment"
+    return mime, {"Content-Disposition": content_disposition(disposition, filename),
+                  "X-Content-Type-Options": "nosniff",
+                  "Content-Security-Policy": "default-src 'none'; sandbox"}
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """`inline; filename="a.pdf"`, plus RFC 5987 `filename*=UTF-8''…` when the name is not plain ASCII."""
+    name = "".join(ch for ch in filename if ch.isprintable()).strip() or "file"
+    fallback = "".join(ch if " " <= ch <= "~" and ch not in '"\\%' else "_" for ch in name)[:150]
+    value = f'{disposition}; filename="{fallback}"'
+    if fallback != name:
+        value += f"; filename*=UTF-8''{quote(name[:150], safe='')}"
+    return value

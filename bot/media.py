@@ -15,7 +15,7 @@ from bot.whatsapp.http import download_media
 from handlers.kernel.messages import Attachment, Channel
 from storage.models import MediaLink
 
-LINK_LIFETIME = timedelta(days=7)
+LINK_LIFETIME = timedelta(days=7)  # the default of KLINIK_MEDIA_TTL_DAYS
 MAX_BYTES = 16 * 1024 * 1024  # WhatsApp's media limit; Telegram bots may download up to 20 MB
 
 
@@ -33,9 +33,11 @@ class MediaStore:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, bot: Bot | None = None,
                  twilio_auth: tuple[str, str] | None = None, twilio_base_url: str | None = None,
-                 public_base_url: str = "", media_dir: Path = Path("data/media")) -> None:
+                 public_base_url: str = "", media_dir: Path = Path("data/media"),
+                 link_lifetime: timedelta = LINK_LIFETIME) -> None:
         self.sessions, self.bot, self.twilio_auth = sessions, bot, twilio_auth
         self.twilio_base_url, self.public_base_url, self.media_dir = twilio_base_url, public_base_url, media_dir
+        self.link_lifetime = link_lifetime
 
     async def fetch(self, attachment: Attachment) -> FetchedMedia:
         """The attachment's bytes, wherever it came from."""
@@ -63,8 +65,8 @@ class MediaStore:
             token = secrets.token_urlsafe(24)
             async with self.sessions.begin() as session:
                 session.add(MediaLink(token=token, source=attachment.channel.value, ref=attachment.ref,
-                                      mime=attachment.mime, name=attachment.name, created_at=now,
-                                      expires_at=now + LINK_LIFETIME))
+                                      mime=attachment.mime[:100], name=attachment.name[:200], created_at=now,
+                                      expires_at=now + self.link_lifetime))
         return f"{self.public_base_url.rstrip('/')}/media/{token}"
 
     async def serve(self, token: str, now: datetime) -> FetchedMedia | None:

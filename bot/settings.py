@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.redact import protect
 from handlers.activities.rules import ActivitiesRules
 from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.topics import load_topics
@@ -154,6 +155,7 @@ class Settings(BaseSettings):
     public_base_url: str = "http://localhost:8080"
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    http_max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     timezone: str = "Asia/Jakarta"
     language: str = "id"
     programme_name: str = "Klinik Bisnis"
@@ -227,7 +229,16 @@ def load_settings(**overrides: Any) -> Settings:
             lines.append(f"- {name}: {problem['msg']}")
         raise SettingsError("\n".join(lines)) from error
     _check_consistency(settings)
+    _protect_secrets(settings)
     return settings
+
+
+def _protect_secrets(settings: Settings) -> None:
+    """Tokens and auth never reach a log, at any level (bot/redact.py)."""
+    telegram, twilio = settings.telegram, settings.twilio
+    protect(*(value.get_secret_value() for value in (telegram.token, telegram.webhook_secret) if value is not None))
+    if twilio.auth_token is not None:
+        protect(twilio.auth_token.get_secret_value(), basic_user=twilio.account_sid)
 
 
 def _check_consistency(settings: Settings) -> None:

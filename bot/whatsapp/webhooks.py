@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from twilio.request_validator import RequestValidator
 
-from bot.whatsapp.inbound import signed_form, to_inbound
+from bot.limits import Rejected, reject
+from bot.whatsapp.inbound import signed_form, status_fields, to_inbound
 from bot.whatsapp.status import record_status
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Inbound
@@ -44,9 +45,11 @@ class WhatsAppWebhooks:
         form = await self._signed_form(request)
         if form is None:
             return PlainTextResponse("invalid signature", status_code=403)
-        if not form.get("MessageSid") or not form.get("From"):
-            return PlainTextResponse("missing MessageSid or From", status_code=400)
-        if await self.ingest(to_inbound(form, datetime.now(UTC))):
+        try:
+            inbound = to_inbound(form, datetime.now(UTC))
+        except Rejected as error:  # signed, but a field cannot be stored as it is: refused, never a 500
+            return reject("signed WhatsApp message", error)
+        if await self.ingest(inbound):
             self.after_ingest()
         return Response(EMPTY_TWIML, media_type="application/xml")
 
@@ -55,8 +58,11 @@ class WhatsAppWebhooks:
         form = await self._signed_form(request)
         if form is None:
             return PlainTextResponse("invalid signature", status_code=403)
+        try:
+            sid, status, code = status_fields(form)
+        except Rejected as error:
+            return reject("signed status callback", error)
         async with self.sessions.begin() as session:
-            await record_status(session, form.get("MessageSid", ""), form.get("MessageStatus", ""),
-                                form.get("ErrorCode") or "", datetime.now(UTC), self.config)
+            await record_status(session, sid, status, code, datetime.now(UTC), self.config)
         self.after_status()  # a message to resend (63016) or to the other channel is due now
         return PlainTextResponse("ok")

@@ -17,6 +17,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.forms import command_args, pass_on
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Attachment, Button, Outgoing
+from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import action, command, flow
 from handlers.kernel.roles import MANAGERS
 from handlers.kernel.state import clear_state, get_state, set_state
@@ -56,7 +57,7 @@ async def show_review_queue(ctx: Context) -> None:
 async def review_button(ctx: Context, argument: str) -> None:
     """rvw:s|ok|fix:<submission>, rvw:a:<tugas>, rvw:x:<tugas>:<participant>."""
     verb, *rest = argument.split(":")
-    numbers = [int(part) for part in rest if part.isdigit()]
+    numbers = [number for part in rest if (number := record_id(part)) is not None]
     if verb in ("s", "ok", "fix") and numbers:
         await submission_step(ctx, verb, numbers[0])
     elif verb == "a" and numbers:

@@ -21,6 +21,7 @@ from handlers.kernel.forms import command_args, pass_on
 from handlers.kernel.i18n import t
 from handlers.kernel.intents import is_question
 from handlers.kernel.messages import Attachment, Button, Outgoing
+from handlers.kernel.numbers import record_id
 from handlers.kernel.parking import keep_as_draft, take_draft
 from handlers.kernel.registry import action, command, flow
 from handlers.kernel.roles import MANAGERS, PARTICIPANTS, is_participant
@@ -135,7 +136,8 @@ async def tugas_button(ctx: Context, argument: str) -> None:
         else:
             await add_part(ctx, str(draft.data.get("text", "")))
         return
-    assignment = await ctx.session.get(Assignment, int(number)) if number.isdigit() else None
+    assignment_id = record_id(number)
+    assignment = await ctx.session.get(Assignment, assignment_id) if assignment_id is not None else None
     if assignment is None or not is_in_audience(ctx.person, assignment):
         ctx.reply("tgs.not_found")
     elif verb == "open":

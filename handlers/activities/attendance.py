@@ -10,18 +10,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.audience import audience_clause, is_in_audience
 from handlers.activities.dates import format_span, format_time
+from handlers.activities.rules import ActivitiesRules
 from handlers.kernel.context import Context
 from handlers.kernel.forms import command_args, pass_on
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button
+from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import action, command, flow
 from handlers.kernel.roles import PARTICIPANTS, is_participant
 from handlers.kernel.state import clear_state, set_state
-from storage.models import Attendance, AttendanceStatus, LeaveRequest, LeaveStatus, Meeting, Person
+from storage.models import (
+    Attendance,
+    AttendanceStatus,
+    AuditEntry,
+    LeaveRequest,
+    LeaveStatus,
+    Meeting,
+    Person,
+)
 
 CODE = re.compile(r"^\d{4}$")
 PRESENT = (AttendanceStatus.HADIR, AttendanceStatus.TERLAMBAT)
 UPCOMING_DAYS = 14
+WRONG_CODE = "checkin.wrong_code"  # audit action of a wrong check-in code (subject meeting:<id>)
 STATUS_KEYS: dict[str, str] = {  # attendance status (also izin/sakit of a leave request) -> its word
     AttendanceStatus.HADIR: "att.status_hadir", AttendanceStatus.TERLAMBAT: "att.status_terlambat",
     AttendanceStatus.IZIN: "att.status_izin", AttendanceStatus.SAKIT: "att.status_sakit",
@@ -156,11 +167,30 @@ async def check_in_with_code(ctx: Context, code: str) -> None:
         await clear_state(ctx.session, ctx.person.id)
         ctx.reply("att.no_open_window")
         return
-    meeting = next((m for m in meetings if m.checkin_code == code), None)
-    if meeting is None:
-        ctx.reply("att.wrong_code")
+    limit = ctx.config.rules(ActivitiesRules).checkin_wrong_code_limit
+    tries = await wrong_codes(ctx.session, ctx.person.id, [m.id for m in meetings])
+    allowed = [m for m in meetings if tries.get(m.id, 0) < limit]
+    meeting = next((m for m in allowed if m.checkin_code == code), None)
+    if meeting is not None:
+        await record_check_in(ctx, meeting, source="code")
         return
-    await record_check_in(ctx, meeting, source="code")
+    for guessed in allowed:  # a wrong code counts against every window it could have opened
+        ctx.session.add(AuditEntry(at=ctx.now, actor_id=ctx.person.id, action=WRONG_CODE,
+                                   subject=f"meeting:{guessed.id}", detail={}))
+    if all(tries.get(m.id, 0) + 1 >= limit for m in allowed):
+        await clear_state(ctx.session, ctx.person.id)
+        ctx.reply("att.code_locked", title=(allowed or meetings)[0].title, limit=limit)
+        return
+    ctx.reply("att.wrong_code")
+
+
+async def wrong_codes(session: AsyncSession, person_id: int, meeting_ids: list[int]) -> dict[int, int]:
+    """Wrong check-in codes this person sent, per meeting (recorded in the audit log)."""
+    subjects = {f"meeting:{meeting_id}": meeting_id for meeting_id in meeting_ids}
+    query = (select(AuditEntry.subject, func.count()).where(
+        AuditEntry.action == WRONG_CODE, AuditEntry.actor_id == person_id, AuditEntry.subject.in_(subjects))
+        .group_by(AuditEntry.subject))
+    return {subjects[subject]: count for subject, count in await session.execute(query)}
 
 
 async def record_check_in(ctx: Context, meeting: Meeting, *, source: str) -> None:
@@ -184,7 +214,8 @@ async def participant_attendance_button(ctx: Context, argument: str) -> None:
     """att:in:12 (one-tap check-in), att:leave:12:izin (ask for izin/sakit)."""
     verb, _, rest = argument.partition(":")
     meeting_id, _, kind = rest.partition(":")
-    meeting = await ctx.session.get(Meeting, int(meeting_id)) if meeting_id.isdigit() else None
+    number = record_id(meeting_id)
+    meeting = await ctx.session.get(Meeting, number) if number is not None else None
     if meeting is None or not is_in_audience(ctx.person, meeting):
         ctx.reply("att.meeting_not_found")
     elif verb == "in":

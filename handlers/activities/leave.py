@@ -18,6 +18,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.forms import command_args
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Attachment, Button, Outgoing
+from handlers.kernel.numbers import record_id
 from handlers.kernel.parking import keep_as_draft
 from handlers.kernel.registry import action, command, flow
 from handlers.kernel.roles import MANAGERS
@@ -106,7 +107,8 @@ async def decide_leave_request(ctx: Context, argument: str) -> None:
 async def decide(ctx: Context, argument: str, reason: str = "") -> None:
     """Approve ("ok:7") or reject ("no:7", with the mentor's reason if typed) and tell the participant."""
     verb, _, number = argument.partition(":")
-    request = await ctx.session.get(LeaveRequest, int(number)) if number.isdigit() else None
+    request_id = record_id(number)
+    request = await ctx.session.get(LeaveRequest, request_id) if request_id is not None else None
     participant = await ctx.session.get(Person, request.participant_id) if request else None
     meeting = await ctx.session.get(Meeting, request.meeting_id) if request else None
     if request is None or participant is None or meeting is None or not oversees(ctx.person, participant):

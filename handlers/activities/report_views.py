@@ -17,6 +17,7 @@ from handlers.kernel.config import Config
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button, Outgoing
+from handlers.kernel.numbers import option_number
 from handlers.kernel.rules import SharedRules
 from storage.models import MonthlyReport, Person, Role
 
@@ -95,8 +96,8 @@ def parse_permits(text: str) -> list[str] | None:
     tokens = [token for token in re.split(r"[\s,;/]+|\bdan\b", text.replace("p-irt", "pirt")) if token]
     chosen = set()
     for token in tokens:
-        if token.isdigit() and 1 <= int(token) <= len(PERMITS):
-            chosen.add(PERMITS[int(token) - 1])
+        if (number := option_number(token, len(PERMITS))) is not None:
+            chosen.add(PERMITS[number - 1])
         elif PERMIT_WORDS.get(token, token) in PERMITS:
             chosen.add(PERMIT_WORDS.get(token, token))
         else:

@@ -13,6 +13,8 @@ class ActivitiesRules:
     checkin_opens_before_minutes: int = 30
     # A check-in later than start + this many minutes counts as "terlambat".
     checkin_grace_minutes: int = 15
+    # Wrong check-in codes a participant may send per session; then code check-in is locked for them.
+    checkin_wrong_code_limit: int = 5
     # Consecutive alpa after which the mentor is alerted.
     absence_alert_after: int = 2
     # Tugas reminder: this many hours before the due time.

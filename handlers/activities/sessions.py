@@ -21,6 +21,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.forms import command_args, pass_on
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button
+from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import action, command
 from handlers.kernel.roles import MANAGERS
 from storage.models import (
@@ -72,7 +73,8 @@ def session_label(ctx: Context, meeting: Meeting) -> str:
 async def session_button(ctx: Context, argument: str) -> None:
     """ses:show|open|room|remote|code|close|fix:12, ses:who:12:5, ses:set:12:5:hadir."""
     verb, *rest = argument.split(":")
-    meeting = await ctx.session.get(Meeting, int(rest[0])) if rest and rest[0].isdigit() else None
+    meeting_id = record_id(rest[0]) if rest else None
+    meeting = await ctx.session.get(Meeting, meeting_id) if meeting_id is not None else None
     if meeting is None or not await can_manage(ctx.session, ctx.person, meeting):
         ctx.reply("att.meeting_not_found")
         return
@@ -80,8 +82,8 @@ async def session_button(ctx: Context, argument: str) -> None:
              "remote": open_remotely, "code": rotate_code, "close": close_now, "fix": list_for_correction}
     if verb in steps:
         await steps[verb](ctx, meeting)
-    elif verb in ("who", "set") and len(rest) >= 2 and rest[1].isdigit():
-        await correct_attendance(ctx, meeting, int(rest[1]), rest[2] if verb == "set" and len(rest) > 2 else None)
+    elif verb in ("who", "set") and len(rest) >= 2 and (person_id := record_id(rest[1])) is not None:
+        await correct_attendance(ctx, meeting, person_id, rest[2] if verb == "set" and len(rest) > 2 else None)
     else:
         ctx.reply("core.unknown_button")
 

@@ -26,6 +26,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.intents import is_acknowledgement
 from handlers.kernel.messages import Attachment, Button
+from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import TICKET, TICKET_AND_TEXT, action, command, flow
 from handlers.kernel.roles import EVERYONE, STAFF
 from handlers.kernel.state import clear_state, get_state, set_state
@@ -170,7 +171,9 @@ async def use_staff_draft(ctx: Context, argument: str) -> None:
 @action("close")
 async def close_ticket(ctx: Context, number: str) -> None:
     """Either side closes the ticket; the other side is told and the participant asked to rate."""
-    ticket = await ctx.session.get(Ticket, int(number)) if number.isdigit() else None
+    ticket_id = record_id(number)
+    ticket = await ctx.session.get(Ticket, ticket_id) if ticket_id is not None else None
+    number = number[:24]
     is_owner = ticket is not None and ticket.participant_id == ctx.person.id
     if ticket is None or not (is_owner or may_handle(ctx.person, ticket)):
         ctx.reply("core.ticket_not_yours", number=number)

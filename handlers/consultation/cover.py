@@ -16,6 +16,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.dates import format_range, parse_day
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Outgoing
+from handlers.kernel.numbers import record_id
 from handlers.kernel.phones import normalize_phone
 from handlers.kernel.registry import ANY_ARGS, command
 from handlers.kernel.roles import COORDINATORS
@@ -216,7 +217,8 @@ async def cover_command(ctx: Context) -> None:
         await list_absences(ctx)
         return
     if words[1].lower() == "batal" and len(words) == 3 and words[2].isdigit():
-        cancelled = await cancel_absence(ctx.session, int(words[2]), ctx.now)
+        absence_id = record_id(words[2])
+        cancelled = absence_id is not None and await cancel_absence(ctx.session, absence_id, ctx.now)
         ctx.reply("cons.cuti_cancelled" if cancelled else "cons.cuti_unknown", id=words[2])
         return
     try:

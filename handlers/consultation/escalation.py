@@ -20,6 +20,7 @@ from handlers.kernel.config import Config
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Attachment, Button
+from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import TICKET_AND_TEXT, action, command, flow
 from handlers.kernel.roles import STAFF
 from handlers.kernel.spelling import normalize
@@ -87,7 +88,8 @@ async def chosen(ctx: Context, argument: str) -> tuple[Ticket, Person] | None:
     """The ticket and narasumber a payload "12:34" names, if still valid."""
     number, _, expert_id = argument.partition(":")
     ticket = await ticket_for_staff(ctx, number)
-    expert = await ctx.session.get(Person, int(expert_id)) if expert_id.isdigit() else None
+    expert_number = record_id(expert_id)
+    expert = await ctx.session.get(Person, expert_number) if expert_number is not None else None
     if ticket is None:
         return None
     if expert is None or expert.role != Role.NARASUMBER or ticket.status == TicketStatus.CLOSED:

@@ -20,6 +20,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.intents import is_acknowledgement
 from handlers.kernel.messages import Button, Outgoing
+from handlers.kernel.numbers import option_number, record_id
 from handlers.kernel.registry import TICKET_AND_TEXT, action, command, flow
 from handlers.kernel.roles import COORDINATORS, STAFF
 from handlers.kernel.spelling import content_stems
@@ -138,10 +139,10 @@ async def propose_from_ticket(ctx: Context, number: str, rest: str | None) -> No
         return
     choice = rest.strip().lstrip("#") if rest else ""
     if choice.isascii() and choice.isdigit() and len(choice) <= 2:
-        if not 1 <= int(choice) <= len(answers):
+        if (picked := option_number(choice, len(answers))) is None:
             offer_answers(ctx, ticket, answers)
             return
-        await propose(ctx, answers[int(choice) - 1], ticket)
+        await propose(ctx, answers[picked - 1], ticket)
         return
     if len(answers) > 1 and not rest:
         offer_answers(ctx, ticket, answers)
@@ -201,7 +202,7 @@ async def reject(ctx: Context, entry_id: str) -> None:
 
 async def review(ctx: Context, entry_id: str, *, approve: bool) -> None:
     """Record the coordinator's decision and tell the mentor who proposed it."""
-    entry = await ctx.session.get(FaqEntry, int(entry_id)) if entry_id.strip().isdigit() else None
+    entry = await ctx.session.get(FaqEntry, number) if (number := record_id(entry_id)) is not None else None
     if entry is None:
         ctx.reply("cons.faq_unknown", id=entry_id)
         return
@@ -239,7 +240,7 @@ async def edit_by_command(ctx: Context) -> None:
 
 async def editable_entry(ctx: Context, entry_id: str) -> FaqEntry | None:
     """The proposal if this person may still reword it; a clear reply otherwise."""
-    entry = await ctx.session.get(FaqEntry, int(entry_id)) if entry_id.isascii() and entry_id.isdigit() else None
+    entry = await ctx.session.get(FaqEntry, number) if (number := record_id(entry_id)) is not None else None
     if entry is None or (ctx.person.role != Role.KOORDINATOR and entry.proposed_by_id != ctx.person.id):
         ctx.reply("cons.faq_unknown", id=entry_id)
         return None

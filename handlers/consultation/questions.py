@@ -31,6 +31,7 @@ from handlers.kernel.dates import format_date
 from handlers.kernel.i18n import t
 from handlers.kernel.intents import is_acknowledgement, is_greeting, is_no, is_yes
 from handlers.kernel.messages import Attachment, Button, Outgoing
+from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import action, flow
 from handlers.kernel.roles import PARTICIPANTS
 from handlers.kernel.state import clear_state, get_state, set_state
@@ -141,7 +142,8 @@ async def offer_draft(ctx: Context, parked: ParkedFlow) -> None:
 async def decide_draft(ctx: Context, argument: str) -> None:
     """Send the kept question to the mentor (topic guessed and confirmed as usual), or drop it."""
     verb, _, number = argument.partition(":")
-    parked = await ctx.session.get(ParkedFlow, int(number)) if number.isdigit() else None
+    parked_id = record_id(number)
+    parked = await ctx.session.get(ParkedFlow, parked_id) if parked_id is not None else None
     if parked is None or parked.person_id != ctx.person.id or verb not in ("send", "drop"):
         ctx.reply("core.unknown_button")
         return
@@ -230,7 +232,8 @@ async def faq_helped(ctx: Context, faq_id: str) -> None:
     """The FAQ answer was what they needed: nothing is queued."""
     if await pending_question(ctx) is None:
         return
-    entry = await ctx.session.get(FaqEntry, int(faq_id)) if faq_id.isdigit() else None
+    entry_id = record_id(faq_id)
+    entry = await ctx.session.get(FaqEntry, entry_id) if entry_id is not None else None
     if entry is not None:
         entry.times_helpful += 1
     await clear_state(ctx.session, ctx.person.id)

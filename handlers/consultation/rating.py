@@ -13,6 +13,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.intents import rating_in
 from handlers.kernel.messages import Button, Outgoing
+from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import action, flow
 from handlers.kernel.roles import PARTICIPANTS
 from handlers.kernel.state import clear_state, get_state, set_state
@@ -37,7 +38,8 @@ def ask_rating(ticket: Ticket, participant: Person, now: datetime, config: Confi
 async def rate_ticket(ctx: Context, argument: str) -> None:
     """Store the score; then invite a comment (optional)."""
     number, _, score = argument.partition(":")
-    ticket = await ctx.session.get(Ticket, int(number)) if number.isdigit() else None
+    ticket_id = record_id(number)
+    ticket = await ctx.session.get(Ticket, ticket_id) if ticket_id is not None else None
     if ticket is None or ticket.participant_id != ctx.person.id or score not in {"1", "2", "3", "4", "5"}:
         ctx.reply("core.unknown_button")
         return

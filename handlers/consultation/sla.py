@@ -32,6 +32,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.dates import format_range
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button, Outgoing
+from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import action, command
 from handlers.kernel.roles import COORDINATORS
 from storage.models import MentorAbsence, Person, Role, Ticket, TicketSlaStep, TicketStatus
@@ -139,8 +140,9 @@ async def hand_to_picked(ctx: Context, argument: str) -> None:
     """hand:12:5 (move #12 to person 5), hand:12:5:ok (even though they are on leave), hand:12:no (keep it)."""
     number, _, rest = argument.partition(":")
     person_id, _, confirmation = rest.partition(":")
-    ticket = await ctx.session.get(Ticket, int(number)) if number.isdigit() else None
-    mentor = await ctx.session.get(Person, int(person_id)) if person_id.isdigit() else None
+    ticket_id, mentor_id = record_id(number), record_id(person_id)
+    ticket = await ctx.session.get(Ticket, ticket_id) if ticket_id is not None else None
+    mentor = await ctx.session.get(Person, mentor_id) if mentor_id is not None else None
     if ticket is not None and person_id == "no":
         current = await ctx.session.get(Person, ticket.mentor_id)
         ctx.reply("cons.move_kept", number=ticket.id, mentor=current.name if current else "-")
@@ -156,7 +158,7 @@ async def move_by_command(ctx: Context) -> None:
     """`pindahkan 12 <nama atau nomor pendamping>` moves a ticket with its history."""
     words = ctx.text.split(maxsplit=2)
     number = words[1].lstrip("#") if len(words) > 1 else ""
-    ticket = await ctx.session.get(Ticket, int(number)) if number.isdigit() else None
+    ticket = await ctx.session.get(Ticket, ticket_id) if (ticket_id := record_id(number)) is not None else None
     mentor = await find_staff(ctx.session, words[2]) if len(words) > 2 else None
     if ticket is None or mentor is None:
         ctx.reply("cons.pindahkan_usage")

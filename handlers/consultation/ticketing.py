@@ -14,6 +14,7 @@ from handlers.kernel.config import Config
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Attachment, Button, Outgoing
+from handlers.kernel.numbers import record_id
 from storage.models import AuditEntry, Person, Role, Ticket, TicketMessage, TicketStatus
 
 ACTIVE = (TicketStatus.OPEN, TicketStatus.ANSWERED)
@@ -59,8 +60,8 @@ def may_handle(person: Person, ticket: Ticket) -> bool:
 
 async def ticket_for_staff(ctx: Context, number: str) -> Ticket | None:
     """The ticket if this staff member may act on it; a clear reply otherwise."""
-    number = number.lstrip("#")
-    ticket = await ctx.session.get(Ticket, int(number)) if number.isdigit() else None
+    number, ticket_id = number.lstrip("#")[:24], record_id(number)
+    ticket = await ctx.session.get(Ticket, ticket_id) if ticket_id is not None else None
     if ticket is None or not may_handle(ctx.person, ticket):
         ctx.reply("core.ticket_not_yours", number=number)
         return None
@@ -162,7 +163,8 @@ async def reassign(session: AsyncSession, ticket: Ticket, mentor: Person, now: d
 
 async def answer_message(ctx: Context, message_id: str) -> tuple[TicketMessage, Ticket] | None:
     """An answer in a ticket this staff member may act on."""
-    message = await ctx.session.get(TicketMessage, int(message_id)) if message_id.isdigit() else None
+    number = record_id(message_id)
+    message = await ctx.session.get(TicketMessage, number) if number is not None else None
     ticket = await ctx.session.get(Ticket, message.ticket_id) if message else None
     if message is None or ticket is None or message.kind != "answer" or not may_handle(ctx.person, ticket):
         ctx.reply("core.unknown_button")

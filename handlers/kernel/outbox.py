@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Address, Channel, Outgoing, OutgoingPart
+from handlers.kernel.numbers import option_number
 from storage.models import Menu, OutboxMessage, OutboxStatus, Person
 
 
@@ -144,7 +145,7 @@ async def menu_choice(session: AsyncSession, address: Address, text: str) -> str
     if not text.strip().isdigit():
         return None
     menu = await session.get(Menu, (address.channel.value, address.id))
-    number = int(text.strip())
-    if menu is None or not 1 <= number <= len(menu.payloads):
+    number = option_number(text, len(menu.payloads)) if menu is not None else None
+    if menu is None or number is None:
         return None
     return str(menu.payloads[number - 1])

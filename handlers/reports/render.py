@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from handlers.kernel.config import Config
 from handlers.kernel.dates import format_stamp, format_week
 from handlers.kernel.i18n import t
+from handlers.kernel.spreadsheet import xlsx_row
 
 if TYPE_CHECKING:
     from handlers.reports.figures import GroupFigures
@@ -196,9 +197,9 @@ def write_workbook(digest: Digest, path: Path, language: str) -> None:
     book = Workbook(write_only=True)
     for key, header, rows in sheets(digest, language):
         sheet = book.create_sheet(t(key, language))
-        sheet.append([t(name, language) for name in header])
+        sheet.append(xlsx_row(sheet, [t(name, language) for name in header]))
         for row in rows:
-            sheet.append(row)
+            sheet.append(xlsx_row(sheet, row))  # roster text like "=1+1" stays text
     book.save(path)
 
 
