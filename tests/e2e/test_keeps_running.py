@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -111,7 +115,10 @@ async def _unhealthy(klinik: Klinik) -> dict[str, Any] | None:
 
 
 async def _healthy(klinik: Klinik) -> tuple[int, dict[str, Any]] | None:
-    status, report = await health(klinik)
+    try:
+        status, report = await health(klinik)
+    except httpx.TransportError:
+        return None  # not listening (yet)
     return (status, report) if status == 200 else None
 
 
@@ -274,3 +281,52 @@ async def test_a_twilio_that_does_not_answer_never_delays_telegram(klinik: Klini
         silent.answer.set()
     assert waited < 1.0
     await klinik.wait_whatsapp(second.phone, lambda r: "diterima" in body(r))
+
+
+# ---------------------------------------------------------------------- kill -9 in the middle of a burst
+
+
+def start_bot(klinik: Klinik, log_path: Path) -> subprocess.Popen[bytes]:
+    """`klinik run` in a process of its own (Telegram only), on the test's database and emulator."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("KLINIK_")}
+    env |= {"KLINIK_DATABASE_URL": klinik.db_url, "KLINIK_DATA_DIR": str(log_path.parent),
+            "KLINIK_TELEGRAM__TOKEN": klinik.token, "KLINIK_TELEGRAM__API_BASE_URL": klinik.emulator.url,
+            "KLINIK_TELEGRAM__PER_CHAT_INTERVAL_SECONDS": "0.2", "KLINIK_HTTP_PORT": str(klinik.port),
+            "KLINIK_PUBLIC_BASE_URL": klinik.base_url}
+    with log_path.open("ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=log_path.parent)
+
+
+async def test_kill_9_during_a_burst_keeps_each_chats_order_and_loses_nothing(klinik: Klinik, tmp_path: Path) -> None:
+    users, each = (9301, 9302, 9303), 8
+    log_path = tmp_path / "bot.log"
+    bot = start_bot(klinik, log_path)
+    try:
+        await eventually(lambda: _healthy(klinik), timeout=30, what="klinik run up")
+        for number in range(each):
+            for user in users:
+                await klinik.emulator.send_message(klinik.token, user, f"halo {number}")
+        await eventually(lambda: klinik.count(OutboxMessage, OutboxMessage.status == OutboxStatus.SENT),
+                         timeout=20, what="the first replies")
+        bot.send_signal(signal.SIGKILL)
+        bot.wait(10)
+        killed_at = time.monotonic()
+
+        bot = start_bot(klinik, log_path)
+        await eventually(lambda: _all_sent(klinik, len(users) * each), timeout=30, what="every reply sent")
+        recovered = time.monotonic() - killed_at
+    finally:
+        bot.kill()
+        bot.wait(10)
+
+    rows = await klinik.all(OutboxMessage)
+    assert len(rows) == len(users) * each
+    for user in users:
+        ids = [int(row.external_id or 0) for row in rows if row.address == str(user)]
+        assert ids == sorted(ids), f"chat {user}: sent out of order"
+    assert recovered < 10, log_path.read_text(errors="replace")[-3000:]  # not a 60 s lease
+
+
+async def _all_sent(klinik: Klinik, expected: int) -> bool:
+    return await klinik.count(OutboxMessage, OutboxMessage.status == OutboxStatus.SENT) >= expected
