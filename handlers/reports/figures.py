@@ -110,7 +110,7 @@ class MentorFigures(GroupFigures):
 
     @property
     def response_median(self) -> float | None:
-        """Median working hours to the first answer, for tickets first answered this week."""
+        """Median working hours to the first answer, for tickets created this week (answered by its end)."""
         return round(statistics.median(self.response_hours), 1) if self.response_hours else None
 
 
@@ -203,9 +203,11 @@ async def open_tickets_by_mentor(session: AsyncSession) -> dict[int, tuple[int, 
 
 async def first_response_hours(session: AsyncSession, start: datetime, end: datetime,
                                config: Config) -> dict[int, list[float]]:
-    """Working hours to the first answer, per mentor, for tickets first answered in the window."""
+    """Working hours to the first answer, per mentor, for tickets created in the window and answered by its end.
+
+    The one first-response definition (README "Mentor performance"), shared with the monthly ranking."""
     query = select(Ticket.mentor_id, Ticket.created_at, Ticket.first_response_at).where(
-        Ticket.first_response_at >= start, Ticket.first_response_at < end)
+        Ticket.created_at >= start, Ticket.created_at < end, Ticket.first_response_at < end)
     calendar = calendar_of(config)
     hours: dict[int, list[float]] = defaultdict(list)
     for mentor_id, created, answered in (await session.execute(query)):
