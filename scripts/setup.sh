@@ -9,7 +9,7 @@ fi
 target="."
 [ "${1:-}" = "test" ] && target=".[test]"
 echo "Installing Klinik Bisnis into .venv (log: .venv/install.log)…"
-if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e "$target"; } > .venv/install.log 2>&1; then
+if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -c constraints.txt -e "$target"; } > .venv/install.log 2>&1; then
   tail -30 .venv/install.log
   echo "Installation failed; see .venv/install.log" >&2
   exit 1
