@@ -1,4 +1,4 @@
-"""`klinik rekap`: the accountability workbook for a month or a range of days, per programme, cohort, agency or mentor."""
+"""`klinik rekap` (accountability workbook per programme, cohort, agency or mentor) and `klinik kinerja` (mentor ranking)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from handlers.kernel.config import Config
 from handlers.kernel.dates import month_of
 from handlers.kernel.i18n import t
 from handlers.people.membership import person_by_phone
+from handlers.reports.performance import MentorMonth, mentor_months, ranking_text, write_performance
 from handlers.reports.rekap import (
     Period,
     Rekap,
@@ -29,7 +30,7 @@ from storage.models import Role
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `klinik rekap`."""
+    """Add `klinik rekap` and `klinik kinerja`."""
     rekap = subparsers.add_parser("rekap", help=help_text("cli.help_rekap"))
     rekap.add_argument("--bulan", help=help_text("cli.help_rekap_month"))
     rekap.add_argument("--dari", help=help_text("cli.help_rekap_from"))
@@ -40,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group.add_argument("--instansi", help=help_text("cli.help_rekap_agency"))
     rekap.add_argument("-o", "--out", help=help_text("cli.help_rekap_out"))
     rekap.set_defaults(func=cmd_rekap)
+    kinerja = subparsers.add_parser("kinerja", help=help_text("cli.help_kinerja"))
+    kinerja.add_argument("--bulan", help=help_text("cli.help_rekap_month"))
+    kinerja.add_argument("-o", "--out", help=help_text("cli.help_kinerja_out"))
+    kinerja.set_defaults(func=cmd_kinerja)
 
 
 def period_of(args: argparse.Namespace, config: Config) -> Period | None:
@@ -93,4 +98,33 @@ def cmd_rekap(args: argparse.Namespace) -> int:
     write_rekap(book, path, language)
     counts = ", ".join(f"{t(key, language)} {len(rows)}" for key, _, rows in book.sheets)
     print(t("cli.rekap_written", language, title=book.title, path=path, counts=counts))
+    return 0
+
+
+def cmd_kinerja(args: argparse.Namespace) -> int:
+    """Print a month's mentor ranking and write its workbook (read-only)."""
+    settings = load_settings()
+    config = settings.handler_config()
+    now = datetime.now(UTC)
+    month = parse_month(args.bulan) if args.bulan else month_of(now, config.timezone)
+    if month is None:
+        print(t("cli.rekap_bad_period", config.language))
+        return 2
+
+    async def main() -> list[MentorMonth]:
+        await upgrade(settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                return await mentor_months(session, month, now, config)
+        finally:
+            await engine.dispose()
+
+    months = asyncio.run(main())
+    path = Path(args.out or f"kinerja-{month}.xlsx")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_performance(months, month, path, config, config.language)
+    print(ranking_text(months, month, config, config.language))
+    print()
+    print(t("cli.kinerja_written", config.language, path=path))
     return 0

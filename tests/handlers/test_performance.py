@@ -1,5 +1,6 @@
 """Monthly mentor performance: every figure equals a hand count; the ranking and pages go out once."""
 
+import shutil
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -8,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cli import main
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Channel
 from handlers.kernel.outbox import message_of
@@ -124,3 +126,25 @@ async def test_kinerja_on_demand(driver: Driver, config: Config, november: dict[
     assert said[0].startswith("🏅 *Kinerja pendamping — November 2026*")
     assert [a.kind for a in message_of((await driver.outbox(coordinator))[0]).attachments] == ["document"]
     assert said[1] == "Ketik *kinerja* untuk bulan ini, atau *kinerja 2026-11* untuk bulan tertentu."
+
+
+def test_cli_prints_the_ranking_and_writes_the_workbook(tmp_path: Path, sqlite_template: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copy(sqlite_template, tmp_path / "cli.db")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KLINIK_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("role,name,phone,cohort,mentor_phone\npendamping,Budi Santoso,0811-0000-0001,,\n"
+                      "peserta,Sari,0812-0000-0001,Angkatan 1,0811-0000-0001\n")
+    assert main(["roster", "import", str(roster)]) == 0
+    capsys.readouterr()
+
+    assert main(["kinerja", "--bulan", "2026-11", "-o", "k.xlsx"]) == 0
+    assert main(["kinerja", "--bulan", "November"]) == 2
+
+    said = capsys.readouterr().out
+    assert said.startswith("🏅 *Kinerja pendamping — November 2026*")
+    assert "1. Budi Santoso — tepat waktu – · median – jam · presensi – · ⭐ –" in said
+    rows = list(load_workbook(tmp_path / "k.xlsx")["Kinerja pendamping"].iter_rows(values_only=True))
+    assert rows[1][:5] == (1, "Budi Santoso", 1, 0, 0)
