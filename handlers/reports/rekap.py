@@ -88,6 +88,7 @@ class Rekap:
     scope: Scope
     period: Period
     sheets: list[Sheet] = field(default_factory=list)
+    reports_sent: int = 0
 
 
 def parse_month(text: str) -> str | None:
@@ -190,11 +191,10 @@ async def build_rekap(session: AsyncSession, scope: Scope, period: Period, confi
         [[title, due, name, cohort, t(_tugas_key(status, sent_at, late), language), sent_at, reviewed]
          for title, due, name, cohort, status, late, sent_at, reviewed, _pid in tugas]))
     rekap.sheets.append(("rkp.sheet_reports", [
-        "rkp.col_month", "rkp.col_name", "rkp.col_cohort", "rkp.col_omzet", "rkp.col_workers", "rkp.col_customers",
-        "rkp.col_permits", "rkp.col_sent_at"],
-        [[month_label(month, language), people[pid].name, people[pid].cohort, omzet, workers, customers,
-          "; ".join(str(p) for p in permits), local(submitted, config)]
-         for month, pid, omzet, workers, customers, permits, submitted in reports]))
+        "rkp.col_month", "rkp.col_name", "rkp.col_cohort", "rkp.col_report_status", "rkp.col_omzet",
+        "rkp.col_workers", "rkp.col_customers", "rkp.col_permits", "rkp.col_sent_at"],
+        _report_rows(reports, people, period, config, language)))
+    rekap.reports_sent = len(reports)
     rekap.sheets.append(("rkp.sheet_tickets", [
         "rkp.col_ticket", "rkp.col_created", "rkp.col_name", "rkp.col_mentor", "rkp.col_topic",
         "rkp.col_ticket_status", "rkp.col_first_response_hours", "rkp.col_resolution_hours", "rkp.col_rating"],
@@ -210,6 +210,25 @@ async def build_rekap(session: AsyncSession, scope: Scope, period: Period, confi
           _median([f.first_response_hours for f in rows]), _median([f.resolution_hours for f in rows]),
           _mean([f.rating for f in rows])] for topic, rows in sorted(by_topic.items())]))
     return rekap
+
+
+def _report_rows(reports: list[list[Any]], people: dict[int, Person], period: Period, config: Config,
+                 language: str) -> list[list[Any]]:
+    """Each month's sent reports and, for active participants, a "belum lapor" row (by month, then name)."""
+    sent = {(row[0], row[1]): row for row in reports}
+    rows: list[list[Any]] = []
+    for month in period.months:
+        for person in sorted(people.values(), key=lambda p: (p.name, p.id)):
+            found = sent.get((month, person.id))
+            if found is None:
+                if person.is_active:
+                    rows.append([month_label(month, language), person.name, person.cohort,
+                                 t("rkp.report_missing", language), None, None, None, None, None])
+                continue
+            _month, _pid, omzet, workers, customers, permits, submitted = found
+            rows.append([month_label(month, language), person.name, person.cohort, t("rkp.report_sent", language),
+                         omzet, workers, customers, "; ".join(str(p) for p in permits), local(submitted, config)])
+    return rows
 
 
 def _median(values: list[float | None]) -> float | None:

@@ -136,4 +136,4 @@ def sent_text(book: Rekap, language: str) -> str:
     counts = {key: len(rows) for key, _, rows in book.sheets}
     return t("rkp.sent", language, title=book.title, participants=counts["rkp.sheet_register"],
              attendance=counts["rkp.sheet_attendance"], tugas=counts["rkp.sheet_tugas"],
-             reports=counts["rkp.sheet_reports"], tickets=counts["rkp.sheet_tickets"])
+             reports=book.reports_sent, tickets=counts["rkp.sheet_tickets"])

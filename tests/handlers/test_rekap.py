@@ -116,8 +116,9 @@ async def test_coordinator_picks_the_programme_and_gets_hand_counted_sheets(
         ("Tugas", local(6, 23), "Sari Wulandari", "Angkatan 1", "Terkirim", local(5), None),
         ("Tugas", local(20, 23), "Wati", "Angkatan 2", "Terlambat", local(21, 8), None)]
     assert rows(path, "Laporan bulanan")[1:] == [
-        ("November 2026", "Sari Wulandari", "Angkatan 1", 1_000_000, 1, 10, None, local(28)),
-        ("November 2026", "Wati", "Angkatan 2", 2_500_000, 3, 40, "NIB; PIRT", local(29))]
+        ("November 2026", "Joko Susilo", "Angkatan 1", "Belum lapor", None, None, None, None, None),
+        ("November 2026", "Sari Wulandari", "Angkatan 1", "Terkirim", 1_000_000, 1, 10, None, local(28)),
+        ("November 2026", "Wati", "Angkatan 2", "Terkirim", 2_500_000, 3, 40, "NIB; PIRT", local(29))]
     tickets = rows(path, "Konsultasi")[1:]
     assert [(r[2], r[3], r[5], r[6], r[8]) for r in tickets] == [
         ("Sari Wulandari", "Budi Santoso", "answered", 4, 5), ("Wati", "Dewi Lestari", "answered", 2, 4),
