@@ -16,6 +16,7 @@ from bot.inbox import InboxProcessor, ingest
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Address, Channel, Inbound
+from handlers.kernel.numbers import option_number
 from handlers.kernel.outbox import message_of
 from scheduler.jobs import JOBS
 from scheduler.runner import run_job
@@ -102,8 +103,8 @@ class ChatSession:
     async def choose(self, wanted: str) -> None:
         people = await self.people()
         match = None
-        if wanted.isdigit() and 1 <= int(wanted) <= len(people):
-            match = people[int(wanted) - 1]
+        if (number := option_number(wanted, len(people))) is not None:
+            match = people[number - 1]
         else:
             match = next((p for p in people if wanted.lower() in p.name.lower() or wanted in p.phone), None)
         if match is None:
@@ -200,13 +201,14 @@ async def cmd_contact(chat: ChatSession, _args: list[str]) -> bool:
 
 async def cmd_press(chat: ChatSession, args: list[str]) -> bool:
     seen = await chat.last_seen() if chat.actor else None
-    if not seen or not args or not args[0].isdigit() or not 1 <= int(args[0]) <= len(seen.buttons):
+    number = option_number(args[0], len(seen.buttons)) if seen and args else None
+    if seen is None or number is None:
         chat.say("cli.chat_no_button")
         return True
     if chat.channel == Channel.WHATSAPP:
-        await chat.send(args[0])
+        await chat.send(str(number))
     else:
-        await chat.send("", payload=seen.buttons[int(args[0]) - 1][1])
+        await chat.send("", payload=seen.buttons[number - 1][1])
     return True
 
 

@@ -69,7 +69,8 @@ class BodyTooLarge(Rejected):
 def reject(where: str, error: Rejected) -> PlainTextResponse:
     """Log and count a refused request, and answer it (no body of the request is logged)."""
     rejected[error.reason.split(":")[0]] += 1
-    log.warning("rejected %s (%s): %s", where, error.status, error.reason)
+    log.warning("rejected %s (%s): %s; %d refused since start", where, error.status, error.reason,
+                sum(rejected.values()))
     return PlainTextResponse(error.reason.split(":")[0], status_code=error.status)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Attachment
+from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import command, traits_of
 from handlers.kernel.roles import EVERYONE
 from handlers.kernel.state import get_state, parked_flows, resume_parked
@@ -73,7 +74,7 @@ async def resume_form(ctx: Context) -> None:
 
 async def take_draft(ctx: Context, number: str) -> ParkedFlow | None:
     """The person's own kept draft with that id, removed from the parked list (None if not theirs)."""
-    parked = await ctx.session.get(ParkedFlow, int(number)) if number.isascii() and number.isdigit() else None
+    parked = await ctx.session.get(ParkedFlow, parked_id) if (parked_id := record_id(number)) is not None else None
     if parked is None or parked.person_id != ctx.person.id or parked.flow != DRAFT_FLOW:
         return None
     await ctx.session.delete(parked)

@@ -21,6 +21,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.lifecycle import deactivate, reactivate
 from handlers.kernel.messages import Button, Outgoing
+from handlers.kernel.numbers import record_id
 from handlers.kernel.phones import normalize_phone
 from handlers.kernel.registry import action, command
 from handlers.kernel.roles import COORDINATORS
@@ -161,7 +162,8 @@ async def membership_choice(ctx: Context, argument: str) -> None:
     if choice == "keep":
         ctx.reply("people.kept")
         return
-    person = await ctx.session.get(Person, int(person_id)) if choice == "off" and person_id.isdigit() else None
+    number = record_id(person_id) if choice == "off" else None
+    person = await ctx.session.get(Person, number) if number is not None else None
     if person is None or person.erased_at is not None or person.id == ctx.person.id:
         ctx.reply("core.unknown_button")
         return

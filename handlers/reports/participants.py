@@ -25,6 +25,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.forms import command_args
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button
+from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import ANY_ARGS, action, command
 from handlers.kernel.roles import MANAGERS
 from handlers.participation.scores import Score, compute_scores, week_of
@@ -205,7 +206,7 @@ def best_matches(wanted: str, people: list[Person]) -> list[Person]:
 @action("pst", roles=MANAGERS)
 async def record_button(ctx: Context, person_id: str) -> None:
     """A participant chosen from a list or from the options."""
-    person = await ctx.session.get(Person, int(person_id)) if person_id.isascii() and person_id.isdigit() else None
+    person = await ctx.session.get(Person, number) if (number := record_id(person_id)) is not None else None
     if person is None or person.role != Role.PESERTA or not oversees(ctx.person, person):
         ctx.reply("pst.not_found", name=person_id)
         return

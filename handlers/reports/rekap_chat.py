@@ -13,6 +13,7 @@ from handlers.kernel.dates import month_label, month_of
 from handlers.kernel.forms import command_args
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Attachment, Button, Outgoing
+from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import ANY_ARGS, action, command
 from handlers.kernel.roles import COORDINATORS, MANAGERS
 from handlers.reports.digest import XLSX, save_media
@@ -88,7 +89,7 @@ async def scope_of(session: AsyncSession, kind: str, value: str, language: str) 
     if kind == "cohort":
         return Scope("cohort", value, t("rkp.cohort", language, name=value))
     if kind == "mentor":
-        mentor = await session.get(Person, int(value)) if value.isdigit() else None
+        mentor = await session.get(Person, mentor_id) if (mentor_id := record_id(value)) is not None else None
         if mentor is None or mentor.role != Role.PENDAMPING:
             return None
         return Scope("mentor", str(mentor.id), t("rkp.mentor", language, name=mentor.name))

@@ -55,7 +55,7 @@ async def test_staff_commands_with_unbounded_numbers_get_a_clear_reply(
 
 
 @pytest.mark.parametrize("payload", [f"close:{HUGE}", "close:²", f"rate:{HUGE}:5", "rate:²:5", f"att:in:{HUGE}",
-                                     f"draft:send:{HUGE}", f"tgs:open:{HUGE}", f"fqy:{HUGE}"])
+                                     f"draft:send:{HUGE}", f"tgs:open:{HUGE}", f"tgs:part:{HUGE}", f"fqy:{HUGE}"])
 async def test_forged_buttons_with_unbounded_numbers_get_a_clear_reply(
         driver: Driver, participant: Person, payload: str) -> None:
     await driver.press(participant, payload)
@@ -71,6 +71,16 @@ async def test_forged_staff_buttons_with_unbounded_numbers_get_a_clear_reply(
     await driver.press(mentor, payload)
 
     assert len(await driver.received(mentor)) == 1
+    await no_failed_inbound(driver)
+
+
+@pytest.mark.parametrize("payload", [f"mbr:off:{HUGE}", f"rkp:2026-03|mentor|{HUGE}", "rkp:2026-03|mentor|²",
+                                     f"pst:{HUGE}", f"close:{HUGE}", f"hand:{HUGE}:{HUGE}"])
+async def test_forged_coordinator_buttons_with_unbounded_numbers_get_a_clear_reply(
+        driver: Driver, coordinator: Person, payload: str) -> None:
+    await driver.press(coordinator, payload)
+
+    assert len(await driver.received(coordinator)) == 1
     await no_failed_inbound(driver)
 
 
