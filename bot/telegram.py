@@ -35,6 +35,7 @@ from telegram.request import HTTPXRequest
 
 from bot.delivery import PartSent, PermanentError, TransientError, no_progress
 from bot.health import Pulse, error_text
+from bot.limits import Rejected, fit_inbound, reject
 from bot.media import MediaStore
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Address, Attachment, Channel, Inbound, OutgoingPart
@@ -240,7 +241,12 @@ async def ingest_updates(updates: list[Update], ingest: Ingest) -> None:
     """Store every update of a batch (albums merged) before it is acknowledged."""
     now = datetime.now(UTC)
     for inbound in group_albums(updates, now):
-        await ingest(inbound)
+        try:
+            fitted = fit_inbound(inbound)  # the same field checks as webhooks: a bad update never stalls the batch
+        except Rejected as error:
+            reject("Telegram update (polling)", error)
+            continue
+        await ingest(fitted)
 
 
 async def answer_callbacks(bot: Bot, updates: list[Update]) -> None:

@@ -246,3 +246,26 @@ async def test_relay_links_live_as_long_as_the_media_ttl_setting(tmp_path: Path)
         await app.engine.dispose()
     assert link is not None
     assert link.expires_at == now + timedelta(days=2)
+
+
+async def test_polled_update_that_cannot_be_stored_is_skipped_and_the_batch_goes_on() -> None:
+    from telegram import Update
+
+    from bot.telegram import ingest_updates
+
+    def update(update_id: int, text: str, callback_data: str | None = None) -> Update:
+        user = {"id": 7001, "is_bot": False, "first_name": "Sari"}
+        message = {"message_id": update_id, "date": 1_700_000_000, "chat": {"id": 7001, "type": "private"},
+                   "from": user, "text": text}
+        if callback_data is None:
+            return Update.de_json({"update_id": update_id, "message": message}, None)
+        return Update.de_json({"update_id": update_id, "callback_query": {
+            "id": "cb", "from": user, "chat_instance": "x", "data": callback_data, "message": message}}, None)
+    stored: list[str] = []
+
+    async def ingest(inbound: Inbound) -> None:
+        stored.append(inbound.external_id)
+
+    await ingest_updates([update(1, "halo"), update(2, "", callback_data="x" * 5000), update(3, "kak")], ingest)
+
+    assert stored == ["1", "3"]
