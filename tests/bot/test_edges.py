@@ -252,6 +252,7 @@ async def test_polled_update_that_cannot_be_stored_is_skipped_and_the_batch_goes
     from telegram import Update
 
     from bot.telegram import ingest_updates
+    from handlers.kernel.messages import Inbound
 
     def update(update_id: int, text: str, callback_data: str | None = None) -> Update:
         user = {"id": 7001, "is_bot": False, "first_name": "Sari"}
