@@ -17,7 +17,15 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot import telegram as tg
-from bot.delivery import DeliveryWorker, Pace, RateLimiter, RetryPolicy, Sender, reachability_hook
+from bot.delivery import (
+    DeliveryWorker,
+    Pace,
+    RateLimiter,
+    RetryPolicy,
+    Sender,
+    is_dead_neighbour,
+    reachability_hook,
+)
 from bot.health import Health, Heartbeat, Pulse, process_holder
 from bot.http import WebApp
 from bot.inbox import InboxProcessor, ingest
@@ -65,7 +73,9 @@ class KlinikApp:
                                      on_permanent_failure=reachability_hook(self.config), retry=self._retry_policy(),
                                      concurrency=self.settings.delivery.concurrency_per_channel, holder=self.holder)
         self.processor = InboxProcessor(self.sessions, self.config, after_commit=self.worker.wake)
-        self.poller = (tg.TelegramPoller(self.bot, self.ingest, self.processor.wake)
+        self.poll_lease = Leadership(self.sessions, name="telegram_polling", holder=self.holder,
+                                     is_dead=lambda other: is_dead_neighbour(other, self.holder))
+        self.poller = (tg.TelegramPoller(self.bot, self.ingest, self.processor.wake, lease=self.poll_lease)
                        if self.bot and self.settings.telegram.mode == TelegramMode.POLLING else None)
         self.leadership = Leadership(self.sessions)
         self.scheduler_pulse = Pulse("scheduler", bound_seconds=4 * RENEW_SECONDS)
@@ -188,6 +198,8 @@ class KlinikApp:
             await self.leadership.release()
         if self.poller is not None:
             self.poller.stop()
+            with contextlib.suppress(Exception):
+                await self.poll_lease.release()
         self.server.should_exit = True
         self.processor.stop()
         await self.worker.finish(grace_seconds=5)

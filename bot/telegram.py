@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import (
     Bot,
@@ -142,6 +142,15 @@ def group_albums(updates: list[Update], received_at: datetime) -> list[Inbound]:
     return [parts[0] if len(parts) == 1 else merge_album(parts) for parts in ordered]
 
 
+STANDBY_SECONDS = 10.0  # how often a process that does not poll checks whether the poller is gone
+
+
+class PollLease(Protocol):
+    """One process polls a bot token at a time (Telegram answers a second poller with 409)."""
+
+    async def hold(self) -> bool: ...
+
+
 class TelegramPoller:
     """Long polling that acknowledges an update only after it is stored (durable inbox).
 
@@ -153,8 +162,9 @@ class TelegramPoller:
     name = "telegram"
     bound_seconds = 120.0  # a long poll lasts up to 25 s plus the read timeout
 
-    def __init__(self, bot: Bot, ingest: Ingest, after_ingest: Callable[[], None]) -> None:
-        self.bot, self.ingest, self.after_ingest = bot, ingest, after_ingest
+    def __init__(self, bot: Bot, ingest: Ingest, after_ingest: Callable[[], None], *,
+                 lease: PollLease | None = None) -> None:
+        self.bot, self.ingest, self.after_ingest, self.lease = bot, ingest, after_ingest, lease
         self.offset: int | None = None
         self.pulse = Pulse(self.name, self.bound_seconds)
         self._stopping = False
@@ -174,6 +184,10 @@ class TelegramPoller:
         failures = 0
         while not self._stopping:
             try:
+                if self.lease is not None and not await self.lease.hold():
+                    self.pulse.passed()  # standing by while another process polls is healthy
+                    await self._pause(STANDBY_SECONDS)
+                    continue
                 if not webhook_removed:
                     await self.bot.delete_webhook()
                     webhook_removed = True

@@ -25,7 +25,7 @@ from handlers.kernel.config import Config
 from handlers.kernel.outbox import enqueue_all
 from scheduler import schedule  # noqa: F401  (registers every job)
 from scheduler.jobs import JOBS, Job
-from storage.participation import acquire_lease, release_lease
+from storage.participation import acquire_lease, lease_holder, release_lease, take_lease_from
 from storage.runtime import JobPulse
 
 log = logging.getLogger(__name__)
@@ -73,20 +73,31 @@ async def record_job_run(sessions: async_sessionmaker[AsyncSession], job_id: str
 
 
 class Leadership:
-    """This process's claim on the scheduler lease."""
+    """This process's claim on a lease: the scheduler's, or another one-process-only duty (Telegram polling)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession],
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.sessions, self.clock = sessions, clock
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), *, name: str = "scheduler",
+                 holder: str | None = None, is_dead: Callable[[str], bool] | None = None) -> None:
+        self.sessions, self.clock, self.name, self.is_dead = sessions, clock, name, is_dead
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.is_leader = False
 
     async def hold(self) -> bool:
-        """Take or renew the lease; False while another live process holds it."""
+        """Take or renew the lease; False while another live process holds it.
+
+        A holder known to be dead (is_dead, e.g. a crashed process on this host) is replaced at
+        once, so a restart after a crash does not wait for the lease to expire.
+        """
         async with self.sessions.begin() as session:
-            leader = await acquire_lease(session, self.holder, self.clock(), LEASE_SECONDS)
+            now = self.clock()
+            leader = await acquire_lease(session, self.holder, now, LEASE_SECONDS, name=self.name)
+            if not leader and self.is_dead is not None:
+                current = await lease_holder(session, name=self.name)
+                if current and self.is_dead(current):
+                    leader = await take_lease_from(session, current, self.holder, now, LEASE_SECONDS,
+                                                   name=self.name)
         if leader != self.is_leader:
-            log.info("scheduler leadership %s (%s)", "taken" if leader else "lost", self.holder)
+            log.info("%s lease %s (%s)", self.name, "taken" if leader else "lost", self.holder)
         self.is_leader = leader
         return leader
 
@@ -94,7 +105,7 @@ class Leadership:
         """Hand over at once on a clean shutdown."""
         if self.is_leader:
             async with self.sessions.begin() as session:
-                await release_lease(session, self.holder, self.clock())
+                await release_lease(session, self.holder, self.clock(), name=self.name)
             self.is_leader = False
 
 

@@ -189,6 +189,22 @@ def _insert_if_missing(session: AsyncSession, name: str, now: datetime) -> Execu
     return sqlite.insert(SchedulerLease).values(values).on_conflict_do_nothing()
 
 
+async def lease_holder(session: AsyncSession, *, name: str = "scheduler") -> str | None:
+    """Who holds (or last held) the lease."""
+    lease = await session.get(SchedulerLease, name)
+    return lease.holder if lease is not None else None
+
+
+async def take_lease_from(session: AsyncSession, dead: str, holder: str, now: datetime, ttl: float,
+                          *, name: str = "scheduler") -> bool:
+    """Take the lease from a holder known to be dead, without waiting for it to expire."""
+    taken = await session.execute(
+        update(SchedulerLease).where(SchedulerLease.name == name, SchedulerLease.holder == dead)
+        .values(holder=holder, acquired_at=now, expires_at=now + timedelta(seconds=ttl))
+        .execution_options(synchronize_session=False))
+    return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+
 async def release_lease(session: AsyncSession, holder: str, now: datetime, *, name: str = "scheduler") -> None:
     """Give the lease up at shutdown so another process takes over at once."""
     await session.execute(

@@ -35,7 +35,15 @@ from bot.whatsapp.sender import WhatsAppSender
 from handlers.kernel.messages import Address, Attachment, Channel, Inbound, OutgoingPart
 from scheduler.runner import Leadership, build_scheduler
 from storage.db import make_engine, make_sessionmaker
-from storage.models import InboxItem, JobPulse, LoopPulse, OutboxMessage, OutboxStatus, Person
+from storage.models import (
+    InboxItem,
+    JobPulse,
+    LoopPulse,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    SchedulerLease,
+)
 from tests.bot.fake_telegram import scripted_bot
 from tests.bot.fake_twilio import ScriptedTwilioHttp
 from tests.support.driver import Driver
@@ -488,3 +496,39 @@ async def test_status_shows_loops_backlogs_the_oldest_waiting_message_and_jobs(
         "Scheduled jobs, last run:",
         "  answer_deadlines       2026-03-04 01:59:00  FAILED: RuntimeError: x",
         "  weekly_digest          2026-03-04 01:51:00  ok, 12 messages"]
+
+
+async def test_only_the_lease_holder_polls_and_a_crashed_holder_is_replaced_at_once(
+        driver: Driver, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import socket
+
+    bot, request = scripted_bot()
+    for _ in range(50):
+        request.answer("getUpdates", 200, {"ok": True, "result": []})
+    monkeypatch.setattr(TelegramPoller, "_pause", lambda self, seconds: asyncio.sleep(0.01))
+    await bot.initialize()
+    dead = f"{socket.gethostname()}:{2**22 + os.getpid() % 1000}:deadbeef"  # no such process on this host
+    live_other = Leadership(driver.sessions, name="telegram_polling")
+    me = Leadership(driver.sessions, name="telegram_polling",
+                    is_dead=lambda holder: holder == dead)
+
+    async def keep(_inbound: Inbound) -> bool:
+        return True
+
+    assert await live_other.hold()
+    standby = TelegramPoller(bot, keep, lambda: None, lease=me)
+    task = asyncio.create_task(standby.run(poll_seconds=0))
+    await asyncio.sleep(0.2)
+    polled_while_other_held = sum(1 for method, _ in request.calls if method == "getUpdates")
+    async with driver.sessions.begin() as session:
+        lease = await session.get(SchedulerLease, "telegram_polling")
+        assert lease is not None
+        lease.holder = dead  # the other process crashed without releasing; its lease has not expired
+    await asyncio.sleep(0.2)
+    standby.stop()
+    await asyncio.wait_for(task, 5)
+
+    assert polled_while_other_held == 0
+    assert sum(1 for method, _ in request.calls if method == "getUpdates") > 0
+    assert me.is_leader
