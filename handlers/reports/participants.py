@@ -140,17 +140,21 @@ def list_line(ctx: Context, row: Row) -> str:
 
 
 def band_icon(row: Row) -> str:
-    """⚠️ slipping, 🟢 good, 🟡 in between."""
+    """⚠️ slipping, 🟢 good, 🟡 in between, ⚪ not scored yet."""
     if row.slipping:
         return "⚠️"
-    return "🟢" if row.score is None or row.score.score >= GOOD_SCORE else "🟡"
+    if row.score is None:
+        return "⚪"
+    return "🟢" if row.score.score >= GOOD_SCORE else "🟡"
 
 
 def band_text(ctx: Context, score: Score | None) -> str:
     """The score's band in words."""
-    if score is not None and score.is_dropping:
+    if score is None:
+        return t("pst.band_none", ctx.lang)
+    if score.is_dropping:
         return t("pst.band_slipping", ctx.lang)
-    return t("pst.band_good" if score is None or score.score >= GOOD_SCORE else "pst.band_fair", ctx.lang)
+    return t("pst.band_good" if score.score >= GOOD_SCORE else "pst.band_fair", ctx.lang)
 
 
 def score_text(score: Score | None) -> str:
