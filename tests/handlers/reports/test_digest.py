@@ -31,7 +31,7 @@ from tests.support.driver import Driver
 from tests.support.programme import Programme
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 JOKO_REASONS = ("alpa 1 dari 1 sesi minggu ini; 1 tugas belum dikirim; laporan bulanan Februari 2026 belum dikirim; "
                 "tidak ada pesan 26 hari; 1 pengingat tidak dibalas")
 DIGEST = f"""📊 *Ringkasan mingguan Klinik Bisnis*

@@ -8,7 +8,7 @@ from handlers.activities.attendance import WRONG_CODE
 from handlers.activities.rules import ActivitiesRules
 from handlers.kernel.config import Config
 from storage.models import AuditEntry, Person, Role
-from tests.handlers.test_attendance import add_meeting, records
+from tests.handlers.activities.test_attendance import add_meeting, records
 from tests.support.driver import Driver
 
 WRONG = "Kode salah. Cek lagi kode yang diumumkan di ruangan (kode bisa diganti pendamping)."

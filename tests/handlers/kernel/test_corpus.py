@@ -26,7 +26,7 @@ from storage.models import (
 )
 from tests.support.driver import Driver
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "messages.txt"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "messages.txt"
 TG = Channel.TELEGRAM
 
 
