@@ -14,6 +14,7 @@ from handlers.activities.leave import offer_leave
 from handlers.consultation.answers import offer_staff_draft, post_answer
 from handlers.consultation.questions import ask_question
 from handlers.consultation.ticketing import ticket_for_staff
+from handlers.kernel.cohorts import is_alumnus, local_day
 from handlers.kernel.config import Config
 from handlers.kernel.consent import consent_outdated, has_consent
 from handlers.kernel.context import Context, Routes
@@ -24,6 +25,7 @@ from handlers.kernel.parking import keep_before_consent, offer_once, offer_parke
 from handlers.kernel.reachability import release_held
 from handlers.kernel.registry import ACTIONS, COMMANDS, FLOWS, traits_of
 from handlers.kernel.roles import is_participant
+from handlers.kernel.rules import SharedRules
 from handlers.kernel.state import clear_state, get_state, park
 from handlers.people.onboarding import (
     ask_consent,
@@ -253,6 +255,11 @@ async def continue_flow_or_default(ctx: Context) -> None:
         return
     if is_leave_request(ctx.text) and not ctx.inbound.attachments:
         await offer_leave(ctx)
+        return
+    if not ctx.config.rules(SharedRules).alumni_may_ask and await is_alumnus(
+            ctx.session, ctx.person, local_day(ctx.now, ctx.config.timezone)):
+        ctx.reply("core.programme_ended", name=ctx.person.name, programme=ctx.config.programme_name,
+                  contact=ctx.config.coordinator_contact)
         return
     await ask_question(ctx)
 

@@ -14,6 +14,7 @@ from storage.activities import (
     SubmissionStatus,
 )
 from storage.base import Base
+from storage.cohorts import Cohort
 from storage.consultation import (
     FaqEntry,
     FaqStatus,
@@ -51,6 +52,7 @@ __all__ = [
     "AttendanceStatus",
     "AuditEntry",
     "Base",
+    "Cohort",
     "ConsentRecord",
     "ConversationState",
     "Extension",

@@ -1,5 +1,5 @@
 """Subcommands of `klinik`; each module exposes `register(subparsers)`."""
 
-from bot.commands import activities, consultation, core, digest, ops, people, rekap, roster
+from bot.commands import activities, cohorts, consultation, core, digest, ops, people, rekap, roster
 
-MODULES = [core, roster, people, consultation, digest, rekap, activities, ops]
+MODULES = [core, roster, people, cohorts, consultation, digest, rekap, activities, ops]

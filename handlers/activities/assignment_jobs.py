@@ -17,6 +17,7 @@ from handlers.activities.reminders import (
     was_sent,
 )
 from handlers.activities.rules import ActivitiesRules
+from handlers.kernel.cohorts import local_day, resting_participants
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button, Outgoing
@@ -34,8 +35,9 @@ async def send_tugas_reminders(session: AsyncSession, now: datetime, config: Con
         Assignment.due_at >= now - timedelta(days=OVERDUE_LOOKBACK_DAYS),
         or_(Assignment.cutoff_at.is_(None), Assignment.cutoff_at > now))
     messages: list[Outgoing] = []
+    resting = await resting_participants(session, local_day(now, config.timezone))  # alumni or paused cohort
     for assignment in (await session.execute(query)).scalars():
-        excused = await already_handled(session, assignment.id)
+        excused = await already_handled(session, assignment.id) | resting
         for person in await participants_of(session, assignment):
             if person.id in excused or not person.consent_given:
                 continue

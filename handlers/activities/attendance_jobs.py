@@ -11,6 +11,7 @@ from handlers.activities.audience import participants_of
 from handlers.activities.dates import format_span
 from handlers.activities.reminders import log_sent, message_to, was_sent
 from handlers.activities.rules import ActivitiesRules
+from handlers.kernel.cohorts import local_day, resting_participants
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Outgoing
 from storage.models import Attendance, AttendanceStatus, Meeting, Person
@@ -37,6 +38,7 @@ async def remind_participants(session: AsyncSession, meeting: Meeting, purpose: 
     """One reminder of this kind per participant, logged so a rerun does not repeat it."""
     excused = set((await session.execute(select(Attendance.participant_id).where(
         Attendance.meeting_id == meeting.id, Attendance.status.in_(EXCUSED)))).scalars())
+    excused |= await resting_participants(session, local_day(now, config.timezone))  # alumni or paused cohort
     messages = []
     for person in await participants_of(session, meeting):
         if person.id in excused or not person.consent_given or await was_sent(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.activities.dates import format_moment, month_label, month_of, previous_month
 from handlers.activities.money import format_rupiah
 from handlers.activities.reminders import in_reminder_hours, log_sent, message_to, was_sent
+from handlers.kernel.cohorts import is_served, local_day
 from handlers.kernel.config import Config
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
@@ -164,7 +165,7 @@ async def prompt_monthly_reports(session: AsyncSession, now: datetime, config: C
     is_last_day = now.astimezone(config.timezone).date() == deadline.date()
     purpose = "report_last_call" if is_last_day else "report_prompt"
     query = select(Person).where(Person.role == Role.PESERTA, Person.is_active.is_(True),
-                                 Person.consent_given.is_(True))
+                                 Person.consent_given.is_(True), is_served(local_day(now, config.timezone)))
     messages = []
     for person in (await session.execute(query)).scalars():
         report = await report_of(session, person.id, month)

@@ -18,3 +18,6 @@ class SharedRules:
     report_open_day: int = 25
     # ...and editable until this day of the next month; scores count a report as due after it. (activities, participation)
     report_deadline_day: int = 5
+    # Participants of a cohort that has ended (alumni) may still ask their mentor questions; else they are told
+    # the programme ended, with the coordinator's contact. (consultation, participation)
+    alumni_may_ask: bool = True

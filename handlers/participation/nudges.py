@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.kernel.cohorts import local_day, resting_participants
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.job_runs import already_ran, is_due_today, is_quiet, load_people, record_run
@@ -53,6 +54,8 @@ async def run_nudge_ladder(session: AsyncSession, now: datetime, config: Config)
     week = week_of(now, config.timezone)
     # Scores are stored once a week, by the digest job, for the finished week; daily ones stay in memory.
     scores = await compute_scores(session, week, now, config, explain_all=False)
+    resting = await resting_participants(session, local_day(now, config.timezone))
+    scores = [score for score in scores if score.participant_id not in resting]  # alumni or paused: no nudge
     out, counts = await climb_ladders(session, scores, week, now, config)
     record_run(session, JOB_ID, period, now, counts | {"participants": len(scores)})
     return out

@@ -15,9 +15,10 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Table, delete
+from sqlalchemy import ColumnElement, Table, and_, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.kernel.cohorts import is_current, local_day, pause_ends
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.rules import SharedRules
@@ -172,7 +173,13 @@ async def compute_scores(session: AsyncSession, week: str, now: datetime, config
     explain_all=False words the reasons of dropping participants only (the daily scan needs no more).
     """
     facts = await gather_facts(session, week, now, config, scope)
-    members = await load_members(session, facts.week_start, facts.report_cutoff, scope)
+    current = is_current(local_day(facts.week_start, config.timezone))  # alumni are not scored
+    members = await load_members(session, facts.week_start, facts.report_cutoff,
+                                 current if scope is None else and_(current, scope))
+    paused = await pause_ends(session, local_day(facts.end, config.timezone), config.timezone)
+    for member in members:
+        if member.cohort in paused and paused[member.cohort] > member.last_seen_at:
+            member.last_seen_at = min(paused[member.cohort], facts.end)  # silence during a pause is not silence
     return [score_member(member, facts, config, explain=explain_all) for member in members]
 
 
