@@ -27,7 +27,7 @@ from handlers.consultation import (
 from handlers.kernel import menu, parking
 from handlers.people import membership, onboarding, unknown
 from handlers.privacy import rights
-from handlers.reports import digest, participants, performance, rekap_chat
+from handlers.reports import digest, mentor_change, participants, performance, rekap_chat
 
 FEATURES = (
     # activities: sessions and presensi, izin/sakit, tugas, laporan bulanan
@@ -41,6 +41,6 @@ FEATURES = (
     membership, onboarding, unknown,
     # privacy: withdrawing consent, `data saya` (UU PDP)
     rights,
-    # reports: weekly digest and mentor summary, a mentor's participants and one participant's record
-    digest, participants, performance, rekap_chat,
+    # reports: weekly digest and mentor summary, a mentor's participants and one participant's record, mentor changes
+    digest, mentor_change, participants, performance, rekap_chat,
 )

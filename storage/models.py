@@ -23,6 +23,7 @@ from storage.consultation import (
     TicketRating,
     TicketSlaStep,
 )
+from storage.mentorships import Mentorship
 from storage.messaging import (
     ConversationState,
     InboxItem,
@@ -67,6 +68,7 @@ __all__ = [
     "MediaLink",
     "Meeting",
     "MentorAbsence",
+    "Mentorship",
     "Menu",
     "MonthlyReport",
     "NudgeLog",

@@ -1,5 +1,16 @@
 """Subcommands of `klinik`; each module exposes `register(subparsers)`."""
 
-from bot.commands import activities, cohorts, consultation, core, digest, ops, people, rekap, roster
+from bot.commands import (
+    activities,
+    cohorts,
+    consultation,
+    core,
+    digest,
+    mentors,
+    ops,
+    people,
+    rekap,
+    roster,
+)
 
-MODULES = [core, roster, people, cohorts, consultation, digest, rekap, activities, ops]
+MODULES = [core, roster, people, mentors, cohorts, consultation, digest, rekap, activities, ops]

@@ -34,6 +34,7 @@ from handlers.kernel.registry import ANY_ARGS, command
 from handlers.kernel.roles import MANAGERS
 from handlers.kernel.spreadsheet import xlsx_row
 from handlers.reports.digest import XLSX, save_media, staff
+from handlers.reports.mentor_change import mentor_periods, mentor_then
 from handlers.reports.rekap import month_period, parse_month
 from handlers.reports.render import number, pct
 from handlers.reports.rules import ReportsRules
@@ -187,10 +188,12 @@ async def _add_sessions(session: AsyncSession, mentors: dict[int, MentorMonth], 
         mentor = mentors.get(owner if owner is not None else opener or 0)
         if mentor is not None:
             mentor.sessions += 1
-    records = (select(Attendance.participant_id, Attendance.status).join(Meeting, Meeting.id == Attendance.meeting_id)
+    records = (select(Attendance.participant_id, Attendance.status, Meeting.starts_at)
+               .join(Meeting, Meeting.id == Attendance.meeting_id)
                .where(Meeting.is_cancelled.is_(False), Meeting.starts_at >= start, Meeting.starts_at < end))
-    for pid, status in (await session.execute(records)):
-        mentor = mentors.get(group.get(pid) or 0)
+    periods = await mentor_periods(session)  # attendance counts for the mentor of that day
+    for pid, status, starts_at in (await session.execute(records)):
+        mentor = mentors.get(mentor_then(periods, pid, _utc(starts_at), group.get(pid)) or 0)
         if mentor is not None:
             mentor.recorded += 1
             mentor.present += status in (AttendanceStatus.HADIR, AttendanceStatus.TERLAMBAT)
