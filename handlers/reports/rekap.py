@@ -22,6 +22,7 @@ from handlers.consultation.ticket_figures import ticket_figures
 from handlers.kernel.config import Config
 from handlers.kernel.dates import format_date, month_label
 from handlers.kernel.i18n import t
+from handlers.kernel.spreadsheet import xlsx_row
 from handlers.participation.queries import agency_of, audience
 from handlers.reports.rules import ReportsRules
 from storage.models import (
@@ -334,25 +335,6 @@ async def _latest_reports(session: AsyncSession, scope: Scope, period: Period,
                     MonthlyReport.submitted_at < period.end, Person.role == Role.PESERTA, scope.clause(config))
              .order_by(MonthlyReport.month))
     return {pid: (month, omzet) for pid, month, omzet in (await session.execute(query))}
-
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def xlsx_row(sheet: Any, values: list[Any]) -> list[Any]:
-    """A row for ``sheet.append`` where text that looks like a formula stays text (quote-prefixed)."""
-    from openpyxl.cell import WriteOnlyCell
-
-    row: list[Any] = []
-    for value in values:
-        if isinstance(value, str) and value.startswith(FORMULA_START):
-            cell = WriteOnlyCell(sheet, value=value)
-            cell.data_type = "s"  # openpyxl would otherwise store "=…" as a formula
-            cell.quotePrefix = True  # and the spreadsheet keeps it text when the cell is edited
-            row.append(cell)
-        else:
-            row.append(value)
-    return row
 
 
 def write_rekap(rekap: Rekap, path: Path, language: str) -> None:
