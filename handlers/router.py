@@ -21,7 +21,7 @@ from handlers.kernel.context import Context, Routes
 from handlers.kernel.intents import is_acknowledgement, is_leave_request, is_no, is_yes, words
 from handlers.kernel.messages import Channel, Inbound, Outgoing
 from handlers.kernel.outbox import enqueue_all, menu_choice
-from handlers.kernel.parking import keep_before_consent, offer_once, offer_parked
+from handlers.kernel.parking import keep_as_draft, offer_once, offer_parked
 from handlers.kernel.reachability import release_held
 from handlers.kernel.registry import ACTIONS, COMMANDS, FLOWS, traits_of
 from handlers.kernel.roles import is_participant
@@ -140,7 +140,7 @@ async def guard_consent(ctx: Context, payload: str | None) -> None:
     """Nothing proceeds before consent; a question sent before it is kept and offered back after."""
     choice = payload
     typed = None if ctx.text.startswith("/") else ctx.text  # "/lanjut" is a command, not "lanjut, setuju"
-    if typed is not None and choice is None and (is_yes(typed) or typed.lower() in ("setuju", "saya setuju")):
+    if typed is not None and choice is None and is_yes(typed):
         choice = "consent:yes"
     elif typed is not None and choice is None and is_no(typed):
         choice = "consent:no"
@@ -148,7 +148,7 @@ async def guard_consent(ctx: Context, payload: str | None) -> None:
         await run_action(ctx, choice)
         return
     if is_participant(ctx.person) and (ctx.inbound.attachments or is_worth_keeping(ctx.text)):
-        keep_before_consent(ctx)  # asked again briefly: the full text was shown when they first wrote
+        keep_as_draft(ctx)  # offered back after consent; asked again briefly (the full text was shown before)
         if not consent_outdated(ctx.person):  # a changed consent text is shown in full
             ctx.reply("core.consent_kept", buttons=consent_buttons(ctx.lang))
             return

@@ -32,6 +32,7 @@ from handlers.kernel.i18n import t
 from handlers.kernel.intents import is_acknowledgement, is_greeting, is_no, is_yes
 from handlers.kernel.messages import Attachment, Button, Outgoing
 from handlers.kernel.numbers import record_id
+from handlers.kernel.parking import take_draft
 from handlers.kernel.registry import action, flow
 from handlers.kernel.roles import PARTICIPANTS
 from handlers.kernel.state import clear_state, get_state, set_state
@@ -142,13 +143,10 @@ async def offer_draft(ctx: Context, parked: ParkedFlow) -> None:
 async def decide_draft(ctx: Context, argument: str) -> None:
     """Send the kept question to the mentor (topic guessed and confirmed as usual), or drop it."""
     verb, _, number = argument.partition(":")
-    parked_id = record_id(number)
-    parked = await ctx.session.get(ParkedFlow, parked_id) if parked_id is not None else None
-    if parked is None or parked.person_id != ctx.person.id or verb not in ("send", "drop"):
+    parked = await take_draft(ctx, number) if verb in ("send", "drop") else None
+    if parked is None:
         ctx.reply("core.unknown_button")
         return
-    await ctx.session.delete(parked)
-    await ctx.session.flush()
     if verb == "drop":
         ctx.reply("cons.draft_dropped")
         return
@@ -162,10 +160,7 @@ async def decide_draft(ctx: Context, argument: str) -> None:
         await add_follow_up(ctx, ticket, text=text, attachments=attachments)
         return
     if await get_state(ctx.session, ctx.person.id) is not None:  # in the middle of a form: do not disturb it
-        _, messages = await open_ticket(ctx.session, ctx.person, topic=pending["topic"], text=text,
-                                        attachments=tuple(Attachment.from_json(a) for a in pending["attachments"]),
-                                        now=ctx.now, config=ctx.config)
-        ctx.out.extend(messages)
+        ctx.out.extend(await queue_draft(ctx.session, ctx.person, pending, ctx.now, ctx.config))
         return
     await set_state(ctx.session, ctx.person.id, ASK_FLOW, pending, ctx.now)
     await ask_topic_or_queue(ctx, pending["topic"])
@@ -304,14 +299,18 @@ async def queue_pending_questions(session: AsyncSession, now: datetime, config: 
     for state in list((await session.execute(query)).scalars()):
         participant = await session.get(Person, state.person_id)
         await session.delete(state)
-        if participant is None:
-            continue
-        attachments = tuple(Attachment.from_json(item) for item in state.data.get("attachments", []))
-        _, messages = await open_ticket(session, participant, topic=state.data.get("topic", "lainnya"),
-                                        text=state.data.get("text", ""), attachments=attachments,
-                                        now=now, config=config)
-        out += messages
+        if participant is not None:
+            out += await queue_draft(session, participant, state.data, now, config)
     return out + await queue_parked_drafts(session, cutoff, now, config)
+
+
+async def queue_draft(session: AsyncSession, participant: Person, draft: dict[str, Any], now: datetime,
+                      config: Config) -> list[Outgoing]:
+    """A drafted question (text, media, guessed topic) becomes a ticket for the participant's mentor."""
+    attachments = tuple(Attachment.from_json(item) for item in draft.get("attachments", []))
+    _, messages = await open_ticket(session, participant, topic=draft.get("topic", "lainnya"),
+                                    text=draft.get("text", ""), attachments=attachments, now=now, config=config)
+    return messages
 
 
 async def queue_parked_drafts(session: AsyncSession, cutoff: datetime, now: datetime,
@@ -324,9 +323,5 @@ async def queue_parked_drafts(session: AsyncSession, cutoff: datetime, now: date
         if parked.data.get("ask_first") or participant is None or not participant.consent_given:
             continue
         await session.delete(parked)
-        attachments = tuple(Attachment.from_json(item) for item in parked.data.get("attachments", []))
-        _, messages = await open_ticket(session, participant, topic=parked.data.get("topic", "lainnya"),
-                                        text=parked.data.get("text", ""), attachments=attachments,
-                                        now=now, config=config)
-        out += messages
+        out += await queue_draft(session, participant, parked.data, now, config)
     return out

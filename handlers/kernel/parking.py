@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
-from handlers.kernel.messages import Attachment
 from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import command, traits_of
 from handlers.kernel.roles import EVERYONE
@@ -22,10 +21,6 @@ def keep_as_draft(ctx: Context, *, offered: bool = False) -> ParkedFlow:
     ctx.session.add(parked)
     return parked
 
-
-def keep_before_consent(ctx: Context) -> None:
-    """A participant's message sent before consent is kept as a draft question, offered after consent."""
-    keep_as_draft(ctx)
 
 
 async def offer_parked(ctx: Context) -> None:
@@ -45,11 +40,6 @@ async def offer_once(ctx: Context, parked: ParkedFlow) -> None:
         await offer(ctx, parked)
     else:
         ctx.reply("core.parked_form", form=t(traits_of(parked.flow).label_key, ctx.lang))
-
-
-def draft_attachments(parked: ParkedFlow) -> tuple[Attachment, ...]:
-    """The media of a parked draft."""
-    return tuple(Attachment.from_json(item) for item in parked.data.get("attachments", []))
 
 
 @command("lanjut", roles=EVERYONE, help_key="core.help_lanjut", order=2, in_flows=False)

@@ -193,3 +193,20 @@ async def test_question_while_collecting_a_tugas_is_asked_about_not_swallowed(
         state = await session.get(ConversationState, participant.id)
     assert state is not None
     assert state.data["texts"] == ["HPP keripik 9rb per bungkus"]
+
+
+async def test_a_kept_question_can_be_dropped_and_lanjut_with_nothing_kept_says_so(
+        driver: Driver, mentor: Person) -> None:
+    sari = await driver.add_person(role=Role.PESERTA, name="Sari", phone="+6281200000009", mentor_id=mentor.id,
+                                   consent_given=False, consent_at=None)
+    await driver.say(sari, "kak mau tanya soal modal usaha")
+    await driver.say(sari, "iya setuju kak")
+    offer = message_of(await driver.last(sari))
+
+    await driver.press(sari, offer.buttons[1].payload)
+    await driver.say(sari, "lanjut")
+
+    assert (await driver.received(sari))[-2:] == ["Baik, pesan itu tidak dikirim.",
+                                                  "Tidak ada formulir yang tersimpan. Ketik *menu* untuk pilihan."]
+    assert await thread(driver) == []
+    assert await driver.received(mentor) == []
