@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
 
 from storage.db import upgrade_sync
+from tests.e2e.browser import Browser, fresh, start_chromium
 from tests.e2e.harness import Klinik, copy_database
 from tests.support.peers import PrismTwilio, TelegramEmulator
 
@@ -32,3 +34,38 @@ async def klinik(telegram_emulator: TelegramEmulator, prism_twilio: PrismTwilio,
         yield harness
     finally:
         await harness.close()
+
+
+# ---------------------------------------------------------------------- a real browser
+
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Remember on the test whether it failed, for the browser fixture to keep its screens."""
+    report = yield
+    if report.failed:
+        item.stash[FAILED] = True
+    return report
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[webdriver.Chrome]:
+    """One headless Chromium for the whole session (starting one takes about a second)."""
+    driver = start_chromium()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def browser(chromium: webdriver.Chrome, klinik: Klinik, request: pytest.FixtureRequest) -> Iterator[Browser]:
+    """The shared browser, cookies cleared, aimed at this test's bot; its screens are saved if the test fails."""
+    with fresh(chromium) as driver:
+        page = Browser(driver, klinik.base_url)
+        yield page
+        if request.node.stash.get(FAILED, False):
+            folder = page.save_screens(request.node.nodeid)
+            print(f"screens of the failed test: {folder}")
