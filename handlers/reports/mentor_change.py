@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.attendance import STATUS_KEYS as ATTENDANCE_KEYS
@@ -183,36 +183,6 @@ async def open_period(session: AsyncSession, participant: Person) -> Mentorship 
                             started_at=participant.created_at)
         session.add(period)
     return period
-
-
-async def mentor_at(session: AsyncSession, participant: Person, moment: datetime) -> int | None:
-    """Who mentored the participant at that moment (their current mentor when no period covers it)."""
-    query = (select(Mentorship.mentor_id)
-             .where(Mentorship.participant_id == participant.id, Mentorship.started_at <= moment,
-                    or_(Mentorship.ended_at.is_(None), Mentorship.ended_at > moment))
-             .order_by(Mentorship.started_at.desc()).limit(1))
-    mentor_id = (await session.execute(query)).scalar_one_or_none()
-    return mentor_id if mentor_id is not None else participant.mentor_id
-
-
-Periods = dict[int, list[tuple[datetime, datetime | None, int]]]
-
-
-async def mentor_periods(session: AsyncSession) -> Periods:
-    """Every participant's dated periods (start, end, mentor), oldest first."""
-    periods: Periods = {}
-    query = select(Mentorship).order_by(Mentorship.participant_id, Mentorship.started_at, Mentorship.id)
-    for period in (await session.execute(query)).scalars():
-        periods.setdefault(period.participant_id, []).append((period.started_at, period.ended_at, period.mentor_id))
-    return periods
-
-
-def mentor_then(periods: Periods, participant_id: int, moment: datetime, current: int | None) -> int | None:
-    """The mentor of the period covering the moment; the current mentor when no period does."""
-    for start, end, mentor_id in periods.get(participant_id, []):
-        if start <= moment and (end is None or moment < end):
-            return mentor_id
-    return current
 
 
 # ---------------------------------------------------------------------- applying

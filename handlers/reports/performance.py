@@ -33,8 +33,8 @@ from handlers.kernel.messages import Outgoing
 from handlers.kernel.registry import ANY_ARGS, command
 from handlers.kernel.roles import MANAGERS
 from handlers.kernel.spreadsheet import xlsx_row
+from handlers.reports.attribution import Attribution, load_attribution
 from handlers.reports.digest import XLSX, save_media, staff
-from handlers.reports.mentor_change import mentor_periods, mentor_then
 from handlers.reports.rekap import month_period, parse_month
 from handlers.reports.render import number, pct
 from handlers.reports.rules import ReportsRules
@@ -142,25 +142,27 @@ async def mentor_months(session: AsyncSession, month: str, now: datetime, config
     start, end = period.start, min(period.end, now)
     mentors = {pid: MentorMonth(pid, name) for pid, name in (await session.execute(
         select(Person.id, Person.name).where(Person.role == Role.PENDAMPING, Person.is_active.is_(True))))}
-    group = dict((await session.execute(select(Person.id, Person.mentor_id).where(
-        Person.role == Role.PESERTA, Person.is_active.is_(True), Person.mentor_id.is_not(None)))).all())
+    active = list((await session.execute(select(Person.id).where(
+        Person.role == Role.PESERTA, Person.is_active.is_(True)))).scalars())
+    who = await load_attribution(session)  # every figure goes to the mentor of that time (attribution.py)
+    group = {pid: who.mentor_at(pid, end) for pid in active}
     for mentor_id in group.values():
         if mentor_id in mentors:
             mentors[mentor_id].participants += 1
-    await _add_tickets(session, mentors, start, end, config)
-    await _add_sessions(session, mentors, group, start, end)
+    await _add_tickets(session, mentors, who, start, end, config)
+    await _add_sessions(session, mentors, who, start, end)
     await _add_reviews(session, mentors, start, end, config)
-    await _add_reports(session, mentors, group, month, end)
-    await _add_risk(session, mentors, group, start, end)
+    await _add_reports(session, mentors, who, group, month, end)
+    await _add_risk(session, mentors, who, start, end)
     return sorted(mentors.values(), key=MentorMonth.rank_key)
 
 
-async def _add_tickets(session: AsyncSession, mentors: dict[int, MentorMonth], start: datetime, end: datetime,
-                       config: Config) -> None:
+async def _add_tickets(session: AsyncSession, mentors: dict[int, MentorMonth], who: Attribution, start: datetime,
+                       end: datetime, config: Config) -> None:
     deadline = config.rules(ConsultationRules).sla_remind_hours
     calendar = calendar_of(config)
     for ticket in await ticket_figures(session, since=start, until=end, config=config):
-        mentor = mentors.get(ticket.mentor_id)
+        mentor = mentors.get(who.ticket_mentor(ticket, end))
         if mentor is None:
             continue
         mentor.questions += 1
@@ -179,7 +181,7 @@ async def _add_tickets(session: AsyncSession, mentors: dict[int, MentorMonth], s
             mentor.late += 1
 
 
-async def _add_sessions(session: AsyncSession, mentors: dict[int, MentorMonth], group: dict[int, int | None],
+async def _add_sessions(session: AsyncSession, mentors: dict[int, MentorMonth], who: Attribution,
                         start: datetime, end: datetime) -> None:
     held = select(Meeting.mentor_id, Meeting.checkin_opened_by_id).where(
         Meeting.is_cancelled.is_(False), Meeting.starts_at >= start, Meeting.starts_at < end,
@@ -191,9 +193,8 @@ async def _add_sessions(session: AsyncSession, mentors: dict[int, MentorMonth], 
     records = (select(Attendance.participant_id, Attendance.status, Meeting.starts_at)
                .join(Meeting, Meeting.id == Attendance.meeting_id)
                .where(Meeting.is_cancelled.is_(False), Meeting.starts_at >= start, Meeting.starts_at < end))
-    periods = await mentor_periods(session)  # attendance counts for the mentor of that day
-    for pid, status, starts_at in (await session.execute(records)):
-        mentor = mentors.get(mentor_then(periods, pid, _utc(starts_at), group.get(pid)) or 0)
+    for pid, status, starts_at in (await session.execute(records)):  # for the mentor of that day
+        mentor = mentors.get(who.mentor_at(pid, starts_at) or 0)
         if mentor is not None:
             mentor.recorded += 1
             mentor.present += status in (AttendanceStatus.HADIR, AttendanceStatus.TERLAMBAT)
@@ -212,16 +213,20 @@ async def _add_reviews(session: AsyncSession, mentors: dict[int, MentorMonth], s
                                    round(working_hours_between(_utc(sent), _utc(reviewed), calendar), 2)]
 
 
-async def _add_reports(session: AsyncSession, mentors: dict[int, MentorMonth], group: dict[int, int | None],
-                       month: str, end: datetime) -> None:
-    query = select(MonthlyReport.participant_id, MonthlyReport.month, MonthlyReport.omzet).where(
+async def _add_reports(session: AsyncSession, mentors: dict[int, MentorMonth], who: Attribution,
+                       group: dict[int, int | None], month: str, end: datetime) -> None:
+    query = select(MonthlyReport.participant_id, MonthlyReport.month, MonthlyReport.omzet,
+                   MonthlyReport.submitted_at).where(
         MonthlyReport.month.in_([month, previous_month(month)]), MonthlyReport.submitted_at.is_not(None),
         MonthlyReport.submitted_at < end)
     omzet: dict[int, dict[str, int | None]] = defaultdict(dict)
-    for pid, which, value in (await session.execute(query)):
+    sent_with: dict[int, int | None] = {}  # a sent report counts for the mentor of the day it was sent
+    for pid, which, value, submitted in (await session.execute(query)):
         omzet[pid][which] = value
+        if which == month and submitted is not None:
+            sent_with[pid] = who.mentor_at(pid, submitted)
     for pid, mentor_id in group.items():
-        mentor = mentors.get(mentor_id or 0)
+        mentor = mentors.get(sent_with.get(pid, mentor_id) or 0)
         if mentor is None:
             continue
         mentor.reports_due += 1
@@ -233,19 +238,21 @@ async def _add_reports(session: AsyncSession, mentors: dict[int, MentorMonth], g
             mentor.omzet_after += after
 
 
-async def _add_risk(session: AsyncSession, mentors: dict[int, MentorMonth], group: dict[int, int | None],
+async def _add_risk(session: AsyncSession, mentors: dict[int, MentorMonth], who: Attribution,
                     start: datetime, end: datetime) -> None:
-    query = select(NudgeLog.participant_id, NudgeLog.resolved_at, NudgeLog.resolution).where(
+    query = select(NudgeLog.participant_id, NudgeLog.sent_at, NudgeLog.resolved_at, NudgeLog.resolution).where(
         NudgeLog.sent_at < end, or_(NudgeLog.resolved_at.is_(None), NudgeLog.resolved_at >= start),
         or_(NudgeLog.sent_at >= start, and_(NudgeLog.resolved_at.is_not(None), NudgeLog.resolved_at < end)))
-    risky: set[int] = set()
+    risky: dict[int, datetime] = {}  # the moment that decides the mentor: recovery, else the spell's start
     recovered: set[int] = set()
-    for pid, resolved, resolution in (await session.execute(query)):
-        risky.add(pid)
+    for pid, sent, resolved, resolution in (await session.execute(query)):
         if resolved is not None and _utc(resolved) < end and resolution in ("replied", "recovered"):
             recovered.add(pid)
-    for pid in risky:
-        mentor = mentors.get(group.get(pid) or 0)
+            risky[pid] = _utc(resolved)
+        elif pid not in recovered:
+            risky[pid] = max(_utc(sent), start)
+    for pid, moment in risky.items():
+        mentor = mentors.get(who.mentor_at(pid, moment) or 0)
         if mentor is not None:
             mentor.at_risk += 1
             mentor.recovered += pid in recovered

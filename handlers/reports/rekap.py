@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from handlers.kernel.dates import format_date, month_label
 from handlers.kernel.i18n import t
 from handlers.kernel.spreadsheet import xlsx_row
 from handlers.participation.queries import agency_of, audience
+from handlers.reports.attribution import load_attribution, utc
 from handlers.reports.rules import ReportsRules
 from storage.models import (
     Assignment,
@@ -50,9 +52,12 @@ class Scope:
     kind: str
     value: str = ""
     label: str = ""
+    members: frozenset[int] | None = None  # a mentor's participants of the period, once known (attribution.py)
 
     def clause(self, config: Config) -> ColumnElement[bool]:
         """SQL condition on Person for the participants of the scope."""
+        if self.members is not None:
+            return Person.id.in_(sorted(self.members))
         if self.kind == "cohort":
             return Person.cohort == self.value
         if self.kind == "mentor":
@@ -141,16 +146,30 @@ def local(moment: datetime | None, config: Config) -> datetime | None:
 
 async def build_rekap(session: AsyncSession, scope: Scope, period: Period, config: Config,
                       language: str) -> Rekap:
-    """Every sheet of the workbook, read once from the database."""
+    """Every sheet of the workbook, read once from the database; a mentor's rows are those of their time."""
+    who = await load_attribution(session)
+    if scope.kind == "mentor":
+        scope = replace(scope, members=frozenset(who.mentored_by(int(scope.value), period.start, period.end)))
+
+    def mine(pid: int, moment: datetime | None) -> bool:
+        return moment is None or scope.kind != "mentor" or who.mentor_at(pid, utc(moment)) == int(scope.value)
+
     people = await _participants(session, scope, config)
     mentors = dict((await session.execute(select(Person.id, Person.name).where(Person.role == Role.PENDAMPING))).all())
     agencies = config.rules(ReportsRules).agency_fields
     rekap = Rekap(t("rkp.title", language, scope=scope.label, period=period_label(period, language)), scope, period)
-    attendance = await _attendance(session, scope, period, config)
-    tugas = await _tugas(session, scope, period, config)
-    reports = await _reports(session, scope, period, config)
-    tickets = [f for f in await ticket_figures(session, since=period.start, until=period.end, config=config)
-               if f.participant_id in people]
+    zone = config.timezone
+    attendance = [row for row in await _attendance(session, scope, period, config)
+                  if mine(row[-1], row[0].replace(tzinfo=zone))]
+    tugas = [row for row in await _tugas(session, scope, period, config)  # when first sent, else when due
+             if mine(row[-1], (row[6] or row[1]).replace(tzinfo=zone))]
+    every_report = await _reports(session, scope, period, config)
+    sent_any = {(row[0], row[1]) for row in every_report}
+    reports = [row for row in every_report if mine(row[1], row[6])]
+    figures = await ticket_figures(session, since=period.start, until=period.end, config=config)
+    holder = {f.ticket_id: who.ticket_mentor(f, period.end) for f in figures}  # at the first answer
+    tickets = [f for f in figures if f.participant_id in people
+               and (scope.kind != "mentor" or holder[f.ticket_id] == int(scope.value))]
     tally: dict[int, Counter[str]] = defaultdict(Counter)
     for row in attendance:
         tally[row[-1]][row[6]] += 1
@@ -194,12 +213,14 @@ async def build_rekap(session: AsyncSession, scope: Scope, period: Period, confi
     rekap.sheets.append(("rkp.sheet_reports", [
         "rkp.col_month", "rkp.col_name", "rkp.col_cohort", "rkp.col_report_status", "rkp.col_omzet",
         "rkp.col_workers", "rkp.col_customers", "rkp.col_permits", "rkp.col_sent_at"],
-        _report_rows(reports, people, period, config, language)))
+        _report_rows(reports, people, period, config, language,
+                     lambda pid, month: (month, pid) not in sent_any  # owed to the mentor at the month's end
+                     and mine(pid, min(month_period(month, config).end, period.end)))))
     rekap.reports_sent = len(reports)
     rekap.sheets.append(("rkp.sheet_tickets", [
         "rkp.col_ticket", "rkp.col_created", "rkp.col_name", "rkp.col_mentor", "rkp.col_topic",
         "rkp.col_ticket_status", "rkp.col_first_response_hours", "rkp.col_resolution_hours", "rkp.col_rating"],
-        [[f.ticket_id, local(f.created_at, config), people[f.participant_id].name, mentors.get(f.mentor_id, ""),
+        [[f.ticket_id, local(f.created_at, config), people[f.participant_id].name, mentors.get(holder[f.ticket_id], ""),
           f.topic, f.status, f.first_response_hours, f.resolution_hours, f.rating] for f in tickets]))
     by_topic: dict[str, list[Any]] = defaultdict(list)
     for f in tickets:
@@ -214,15 +235,16 @@ async def build_rekap(session: AsyncSession, scope: Scope, period: Period, confi
 
 
 def _report_rows(reports: list[list[Any]], people: dict[int, Person], period: Period, config: Config,
-                 language: str) -> list[list[Any]]:
-    """Each month's sent reports and, for active participants, a "belum lapor" row (by month, then name)."""
+                 language: str, owes: Callable[[int, str], bool]) -> list[list[Any]]:
+    """Each month's sent reports and, for active participants who owe it in the scope, a "belum lapor" row
+    (by month, then name)."""
     sent = {(row[0], row[1]): row for row in reports}
     rows: list[list[Any]] = []
     for month in period.months:
         for person in sorted(people.values(), key=lambda p: (p.name, p.id)):
             found = sent.get((month, person.id))
             if found is None:
-                if person.is_active:
+                if person.is_active and owes(person.id, month):
                     rows.append([month_label(month, language), person.name, person.cohort,
                                  t("rkp.report_missing", language), None, None, None, None, None])
                 continue
