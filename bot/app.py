@@ -9,6 +9,7 @@ import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -30,6 +31,7 @@ from bot.health import Health, Heartbeat, Pulse, process_holder
 from bot.http import WebApp
 from bot.inbox import InboxProcessor, ingest
 from bot.media import MediaStore
+from bot.processes import ALL_ROLES, ProcessRole, roles_text
 from bot.settings import Settings, TelegramMode
 from bot.whatsapp.http import make_client
 from bot.whatsapp.sender import HELD_TEMPLATE, WhatsAppSender
@@ -39,6 +41,10 @@ from scheduler.runner import RENEW_SECONDS, Leadership, build_scheduler
 from storage.db import make_engine, make_sessionmaker, upgrade
 
 log = logging.getLogger(__name__)
+
+HTTP_CHECK_SECONDS = 2.0
+HTTP_BOUND_SECONDS = 60.0
+
 
 class _Server(uvicorn.Server):
     """Uvicorn inside our event loop; the app owns signal handling."""
@@ -54,6 +60,7 @@ class KlinikApp:
 
     settings: Settings
     twilio_http: AsyncTwilioHttpClient | None = None  # the SDK's HTTP client; None: built from the settings
+    roles: frozenset[ProcessRole] = ALL_ROLES  # `klinik run --only …`: the loops this process runs
     engine: AsyncEngine = field(init=False)
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -81,8 +88,8 @@ class KlinikApp:
         self.scheduler_pulse = Pulse("scheduler", bound_seconds=4 * RENEW_SECONDS)
         self.scheduler = build_scheduler(self.sessions, self.config, after_run=self.worker.wake,
                                          leadership=self.leadership, beat=self.scheduler_pulse)
-        pulses = [self.processor.pulse, self.worker.pulse, self.scheduler_pulse]
-        pulses += [self.poller.pulse] if self.poller is not None else []
+        self.http_pulse = Pulse("http", bound_seconds=HTTP_BOUND_SECONDS)
+        pulses = self._pulses()
         self.health = Health(self.sessions, pulses)
         self.heartbeat = Heartbeat(self.sessions, self.holder, pulses)
         self.server = _Server(uvicorn.Config(self._web().build(), host=self.settings.http_host,
@@ -146,8 +153,31 @@ class KlinikApp:
                       telegram_bot=self.bot if self.settings.telegram.mode == TelegramMode.WEBHOOK else None,
                       telegram_secret=secret.get_secret_value() if secret else None,
                       max_body_bytes=self.settings.http_max_body_bytes)
-        web.check_health = self.health.check
+        web.check_health = self.check_health
         return web
+
+    def _pulses(self) -> list[Pulse]:
+        """The loops of this process's roles: /healthz and `klinik status` report exactly these."""
+        pulses: list[Pulse] = []
+        if ProcessRole.WEB in self.roles:
+            pulses.append(self.http_pulse)
+        if ProcessRole.WORKER in self.roles:
+            pulses += [self.processor.pulse, self.worker.pulse] + ([self.poller.pulse] if self.poller else [])
+        if ProcessRole.SCHEDULER in self.roles:
+            pulses.append(self.scheduler_pulse)
+        return pulses
+
+    async def check_health(self) -> tuple[bool, dict[str, Any]]:
+        """/healthz: the database and this process's loops, and which roles run here."""
+        healthy, report = await self.health.check()
+        return healthy, {"roles": [role.value for role in ProcessRole if role in self.roles]} | report
+
+    async def _watch_http(self) -> None:
+        """The http pulse passes while uvicorn accepts connections (the server has no passes of its own)."""
+        while not self.server.should_exit:
+            if self.server.started:
+                self.http_pulse.passed()
+            await asyncio.sleep(HTTP_CHECK_SECONDS)
 
     async def ingest(self, inbound: Inbound) -> bool:
         """Store one inbound message (dedupe by channel and external id)."""
@@ -157,21 +187,28 @@ class KlinikApp:
         """Bring every part up; pending outbox rows and unprocessed inbox items resume here."""
         await upgrade(self.settings.database_url)
         self._warn_missing_templates()
-        if self.bot is not None:
+        roles = self.roles
+        if self.bot is not None and roles & {ProcessRole.WEB, ProcessRole.WORKER}:
             await self.bot.initialize()
-            await self._configure_webhook()
+            if ProcessRole.WEB in roles:
+                await self._configure_webhook()
         await self.heartbeat.beat()  # alive before claiming: no other process takes our rows
         await self.heartbeat.forget_old()
-        await self.worker.take_back_from_dead_neighbours()
-        self.tasks = [asyncio.create_task(self.heartbeat.run(), name="heartbeat"),
-                      asyncio.create_task(self.worker.run(), name="delivery"),
-                      asyncio.create_task(self.processor.run(), name="inbox"),
-                      asyncio.create_task(self.server.serve(), name="http")]
-        if self.poller is not None:
-            self.tasks.append(asyncio.create_task(self.poller.run(), name="telegram-polling"))
-        self.scheduler.start()
-        log.info("Klinik Bisnis running: telegram=%s whatsapp=%s http=%s:%s", self.bot is not None,
-                 self.twilio is not None, self.settings.http_host, self.settings.http_port)
+        self.tasks = [asyncio.create_task(self.heartbeat.run(), name="heartbeat")]
+        if ProcessRole.WORKER in roles:
+            await self.worker.take_back_from_dead_neighbours()
+            self.tasks += [asyncio.create_task(self.worker.run(), name="delivery"),
+                           asyncio.create_task(self.processor.run(), name="inbox")]
+            if self.poller is not None:
+                self.tasks.append(asyncio.create_task(self.poller.run(), name="telegram-polling"))
+        if ProcessRole.WEB in roles:
+            self.tasks += [asyncio.create_task(self.server.serve(), name="http"),
+                           asyncio.create_task(self._watch_http(), name="http-pulse")]
+        if ProcessRole.SCHEDULER in roles:
+            self.scheduler.start()
+        log.info("Klinik Bisnis running (%s): telegram=%s whatsapp=%s http=%s", roles_text(roles),
+                 self.bot is not None, self.twilio is not None,
+                 f"{self.settings.http_host}:{self.settings.http_port}" if ProcessRole.WEB in roles else "-")
 
     async def _configure_webhook(self) -> None:
         assert self.bot is not None
@@ -202,7 +239,8 @@ class KlinikApp:
                 await self.poll_lease.release()
         self.server.should_exit = True
         self.processor.stop()
-        await self.worker.finish(grace_seconds=5)
+        if ProcessRole.WORKER in self.roles:
+            await self.worker.finish(grace_seconds=5)
         self.heartbeat.stop()
         _done, pending = await asyncio.wait(self.tasks, timeout=10)
         for task in pending:
@@ -216,9 +254,9 @@ class KlinikApp:
         log.info("Klinik Bisnis stopped")
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, roles: frozenset[ProcessRole] = ALL_ROLES) -> None:
     """Run until SIGTERM or SIGINT."""
-    app = KlinikApp(settings)
+    app = KlinikApp(settings, roles=roles)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, tzinfo
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.processes import ROLE_OF_LOOP, ProcessRole, roles_text
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Inbound
 from handlers.kernel.outbox import message_of
@@ -91,6 +92,8 @@ def render_status(status: Status, language: str, zone: tzinfo) -> str:
         return t("cli.status_ago", language, age=age(moment))
 
     lines = [t("cli.status_header", language, now=when(status.now)), "", t("cli.status_loops", language)]
+    lines += [t("cli.status_process", language, holder=holder, roles=roles_text(roles))
+              for holder, roles in process_roles(status).items()]
     for pulse in status.loops:
         if status.now - pulse.beat_at > ALIVE:
             lines.append(t("cli.status_loop_dead", language, loop=pulse.loop, holder=pulse.holder, beat=since(pulse.beat_at)))
@@ -129,6 +132,15 @@ def render_status(status: Status, language: str, zone: tzinfo) -> str:
     if not status.jobs:
         lines.append(t("cli.status_none", language))
     return "\n".join(lines)
+
+
+def process_roles(status: Status) -> dict[str, frozenset[ProcessRole]]:
+    """The roles each running process serves, read from the loops it beats for (`klinik run --only`)."""
+    found: dict[str, set[ProcessRole]] = {}
+    for pulse in status.loops:
+        if status.now - pulse.beat_at <= ALIVE and pulse.loop in ROLE_OF_LOOP:
+            found.setdefault(pulse.holder, set()).add(ROLE_OF_LOOP[pulse.loop])
+    return {holder: frozenset(roles) for holder, roles in found.items()}
 
 
 def preview(text: str, width: int = 70) -> str:

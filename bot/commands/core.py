@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ DEMO_ROSTER = Path(__file__).resolve().parent.parent / "templates" / "demo_roste
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the core subcommands."""
     run = subparsers.add_parser("run", help=help_text("cli.help_run"))
+    run.add_argument("--only", metavar="PERAN", help=help_text("cli.help_run_only"))
     run.set_defaults(func=cmd_run)
     chat = subparsers.add_parser("chat", help=help_text("cli.help_chat"))
     chat.add_argument("--as", dest="actor", help=help_text("cli.help_chat_as"))
@@ -38,15 +40,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     db_sub.add_parser("upgrade", help=help_text("cli.help_db_upgrade")).set_defaults(func=cmd_db_upgrade)
 
 
-def cmd_run(_args: argparse.Namespace) -> int:
-    """Serve real users with the channels configured in .env."""
+def cmd_run(args: argparse.Namespace) -> int:
+    """Serve real users with the channels configured in .env (`--only web,worker,scheduler`: a share of the work)."""
     from bot.app import serve
+    from bot.processes import ALL_ROLES, RolesError, parse_roles, refusal, roles_text
 
     settings = load_settings()
+    try:
+        roles = parse_roles(args.only, settings.language) if args.only is not None else ALL_ROLES
+    except RolesError as error:
+        print(error, file=sys.stderr)
+        return 2
+    problem = refusal(roles, settings.database_url, settings.language)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     print(t("cli.database", settings.language, location=database_location(settings.database_url)), flush=True)
+    if roles != ALL_ROLES:
+        print(t("cli.roles_running", settings.language, roles=roles_text(roles)), flush=True)
     if not settings.has_telegram and not settings.has_whatsapp:
         print(t("cli.no_channels", settings.language))
-    asyncio.run(serve(settings))
+    asyncio.run(serve(settings, roles))
     return 0
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,8 +17,10 @@ from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.outbox import enqueue_all
 from handlers.reports.mentor_change import (
+    MappingRow,
     Plan,
     apply_moves,
+    mapping_rows,
     plan_mapping,
     plan_moves,
     preview,
@@ -37,9 +41,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     move.set_defaults(func=cmd_move)
 
 
+def read_file(path: Path) -> list[MappingRow]:
+    """A mapping file: the first sheet of an .xlsx, else CSV text."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook
+
+        book = load_workbook(path, read_only=True, data_only=True)
+        try:
+            return mapping_rows(book.worksheets[0].iter_rows(values_only=True))
+        finally:
+            book.close()
+    return read_mapping(path.read_text(encoding="utf-8-sig"))
+
+
 def cmd_move(args: argparse.Namespace) -> int:
     """Show who would move where; with --ya move them and queue the messages (nothing moves if any row is bad)."""
-    mapping = read_mapping(args.berkas.read_text(encoding="utf-8-sig")) if args.berkas else None
+    try:
+        mapping = read_file(args.berkas) if args.berkas else None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, zipfile.BadZipFile):
+        print(t("mtr.cli_unreadable", os.environ.get("KLINIK_LANGUAGE", "id"), file=str(args.berkas)),
+              file=sys.stderr)
+        return 1
     if mapping is None and not (args.dari and args.ke):
         print(help_text("mtr.cli_usage"), file=sys.stderr)
         return 2

@@ -10,10 +10,10 @@ mentor. It lives above the features because the brief reads tickets, attendance 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -121,17 +121,24 @@ async def _participant(session: AsyncSession, raw: str, plan: Plan) -> Person | 
     return person
 
 
-async def plan_mapping(session: AsyncSession, rows: Sequence[tuple[str, str]]) -> Plan:
-    """Each participant (by phone) to the mentor on their row; a participant listed twice is a problem."""
+async def plan_mapping(session: AsyncSession, rows: Sequence[MappingRow]) -> Plan:
+    """Each participant (by phone) to the mentor on their row; an incomplete row or a participant listed twice
+    is a problem, and each problem names its line of the file."""
     plan = Plan([], [])
     seen: set[int] = set()
-    for participant_phone, mentor_phone in rows:
+    for line, participant_phone, mentor_phone in rows:
+        found = len(plan.problems)
+        if not participant_phone or not mentor_phone:
+            plan.problems.append(("mtr.row_incomplete", {"line": line}))
+            continue
         participant = await _participant(session, participant_phone, plan)
         target = await _mentor(session, mentor_phone, plan, must_be_active=True)
-        if participant is None or target is None:
-            continue
-        if participant.id in seen:
+        if participant is not None and target is not None and participant.id in seen:
             plan.problems.append(("mtr.listed_twice", {"name": participant.name}))
+        for index in range(found, len(plan.problems)):
+            key, values = plan.problems[index]
+            plan.problems[index] = (key, {**values, "line": line})
+        if participant is None or target is None or len(plan.problems) > found:
             continue
         seen.add(participant.id)
         if participant.mentor_id == target.id:
@@ -143,15 +150,41 @@ async def plan_mapping(session: AsyncSession, rows: Sequence[tuple[str, str]]) -
     return plan
 
 
-def read_mapping(text: str) -> list[tuple[str, str]]:
-    """CSV lines `participant phone,new mentor phone` (`;` also separates); a header line is skipped."""
-    rows = []
-    for line in text.splitlines():
-        cells = [cell.strip().strip('"') for cell in re.split(r"[,;\t]", line)]
-        if len(cells) < 2 or not cells[0] or not re.search(r"\d", cells[0]):
+class MappingRow(NamedTuple):
+    """One line of a mapping file: its number, the participant's phone and the new mentor's phone."""
+
+    line: int
+    participant: str
+    mentor: str
+
+
+def mapping_rows(lines: Iterable[Sequence[object]]) -> list[MappingRow]:
+    """Rows of cells (CSV or a sheet) as mapping rows: the first two cells count; blank lines and a first line
+    without any digit (the header) are skipped; any other line is kept, so a bad one is reported, not dropped."""
+    rows: list[MappingRow] = []
+    header_seen = False
+    for number, raw in enumerate(lines, start=1):
+        cells = [_cell(value) for value in raw]
+        if not any(cells):
             continue
-        rows.append((cells[0], cells[1]))
+        if not header_seen and not rows and not any(re.search(r"\d", cell) for cell in cells):
+            header_seen = True
+            continue
+        cells += ["", ""]
+        rows.append(MappingRow(number, cells[0], cells[1]))
     return rows
+
+
+def _cell(value: object) -> str:
+    """A cell as text: a number a spreadsheet kept as 81200000001 (or 81200000001.0) reads as its digits."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return "" if value is None else str(value).strip().strip('"').strip()
+
+
+def read_mapping(text: str) -> list[MappingRow]:
+    """CSV lines `participant phone,new mentor phone` (`;` or a tab also separates)."""
+    return mapping_rows(re.split(r"[,;\t]", line) for line in text.splitlines())
 
 
 async def _open_tickets(session: AsyncSession, participant: Person) -> list[Ticket]:
@@ -166,7 +199,9 @@ def preview(plan: Plan, language: str) -> str:
              for move in plan.moves[:PREVIEW_LINES]]
     if len(plan.moves) > PREVIEW_LINES:
         lines.append(t("mtr.preview_more", language, count=len(plan.moves) - PREVIEW_LINES))
-    lines += [t(key, language, **values) for key, values in plan.problems]
+    for key, values in plan.problems:
+        text = t(key, language, **{name: value for name, value in values.items() if name != "line"})
+        lines.append(t("mtr.on_line", language, problem=text, line=values["line"]) if "line" in values else text)
     return "\n".join(lines)
 
 

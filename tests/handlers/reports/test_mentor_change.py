@@ -205,13 +205,53 @@ def test_cli_previews_then_moves_a_list_and_a_file(cli_db: str, tmp_path: Path,
     assert main(["pendamping", "pindah", "--berkas", str(mapping), "--ya"]) == 1
     assert capsys.readouterr().err.splitlines() == [
         "• Dewi Lestari (+6281200000002): Budi Santoso → Citra Ayu",
-        "⚠️ 0899-0000-0000 bukan nomor peserta aktif di roster.",
+        "⚠️ 0899-0000-0000 bukan nomor peserta aktif di roster. (baris 3)",
         "Tidak ada yang dipindah: perbaiki dulu masalah di atas."]
     mapping.write_text("0812-0000-0002;0811-0000-0003\n0812-0000-0003;0811-0000-0003\n", encoding="utf-8")
     assert main(["pendamping", "pindah", "--berkas", str(mapping), "--ya"]) == 0
     assert mentors_of(cli_db) == {"Sari Wulandari": "Andi Wijaya", "Dewi Lestari": "Citra Ayu",
                                   "Rudi Hartono": "Citra Ayu"}
     assert main(["pendamping", "pindah"]) == 2
+
+
+def test_cli_file_in_xlsx_moves_all_or_nothing(cli_db: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from openpyxl import Workbook
+
+    (tmp_path / "roster.csv").write_text("\n".join(ROSTER) + "\n", encoding="utf-8")
+    assert main(["roster", "import", str(tmp_path / "roster.csv")]) == 0
+    before = mentors_of(cli_db)
+
+    def sheet(*rows: tuple[object, ...]) -> Path:
+        book = Workbook()
+        for row in rows:
+            book.active.append(row)
+        path = tmp_path / "pindah.xlsx"
+        book.save(path)
+        return path
+
+    bad = sheet(("No HP peserta", "No HP pendamping baru"), (81200000001, 81100000002), (),
+                ("0812-0000-0002", None), ("0812-0000-0003", "0811-0000-0009"), ("0812-0000-0001", "0811-0000-0003"))
+    capsys.readouterr()
+    assert main(["pendamping", "pindah", "--berkas", str(bad), "--ya"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "• Sari Wulandari (+6281200000001): Budi Santoso → Andi Wijaya",
+        "⚠️ Baris ini perlu dua nomor: peserta, lalu pendamping baru. (baris 4)",
+        "⚠️ 0811-0000-0009 bukan nomor pendamping aktif di roster. (baris 5)",
+        "⚠️ Sari Wulandari ada lebih dari sekali di berkas. (baris 6)",
+        "Tidak ada yang dipindah: perbaiki dulu masalah di atas."]
+    assert mentors_of(cli_db) == before
+
+    good = sheet(("peserta", "pendamping_baru"), (81200000001, 81100000002), ("0812-0000-0002", 6281100000003.0))
+    assert main(["pendamping", "pindah", "--berkas", str(good), "--ya"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "2 peserta dipindah; 5 pesan diantrikan."
+    assert mentors_of(cli_db) == {"Sari Wulandari": "Andi Wijaya", "Dewi Lestari": "Citra Ayu",
+                                  "Rudi Hartono": "Budi Santoso"}
+
+    broken = tmp_path / "rusak.xlsx"
+    broken.write_bytes(b"bukan excel")
+    assert main(["pendamping", "pindah", "--berkas", str(broken)]) == 1
+    assert capsys.readouterr().err.strip() == f"Berkas {broken} tidak terbaca: pakai CSV (UTF-8) atau XLSX."
 
 
 
