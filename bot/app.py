@@ -78,7 +78,8 @@ class KlinikApp:
         self.holder = process_holder()
         self.worker = DeliveryWorker(self.sessions, self._senders(), self._limiter(),
                                      on_permanent_failure=reachability_hook(self.config), retry=self._retry_policy(),
-                                     concurrency=self.settings.delivery.concurrency_per_channel, holder=self.holder)
+                                     min_in_flight=self.settings.delivery.min_in_flight_per_channel,
+                                     max_in_flight=self.settings.delivery.max_in_flight_per_channel, holder=self.holder)
         self.processor = InboxProcessor(self.sessions, self.config, after_commit=self.worker.wake)
         self.poll_lease = Leadership(self.sessions, name="telegram_polling", holder=self.holder,
                                      is_dead=lambda other: is_dead_neighbour(other, self.holder))
@@ -100,7 +101,8 @@ class KlinikApp:
         delivery = self.settings.delivery
         return tg.make_bot(token.get_secret_value(), self.settings.telegram.api_base_url,
                            connect_timeout=delivery.connect_timeout_seconds,
-                           read_timeout=delivery.read_timeout_seconds) if token else None
+                           read_timeout=delivery.read_timeout_seconds,
+                           connections=delivery.max_in_flight_per_channel) if token else None
 
     def _twilio_auth(self) -> tuple[str, str] | None:
         twilio = self.settings.twilio
@@ -135,7 +137,8 @@ class KlinikApp:
 
     def _limiter(self) -> RateLimiter:
         telegram, twilio = self.settings.telegram, self.settings.twilio
-        return RateLimiter({"telegram": Pace(telegram.messages_per_second, telegram.per_chat_interval_seconds),
+        return RateLimiter({"telegram": Pace(telegram.messages_per_second, telegram.per_chat_interval_seconds,
+                                             strict=True),
                             "whatsapp": Pace(twilio.messages_per_second)})
 
     def _whatsapp_webhooks(self) -> WhatsAppWebhooks | None:

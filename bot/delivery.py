@@ -1,9 +1,11 @@
 """The outbox worker: claims due rows per channel, sends each chat's rows in order, retries, records outcomes.
 
-Claiming and sending are apart: the claimer takes due rows channel by channel (never more than a
-channel's share in hand) and hands them to one task per chat; each chat task sends its rows one
-after the other under its channel's concurrency limit. A slow peer holds its own chats only, and
-the claimer goes on claiming while rows are in flight. A row claimed by a process whose heartbeat
+Claiming and sending are apart: the claimer takes due rows channel by channel, in bulk (never more
+than a channel's share in hand), and hands them to one task per chat; each chat task sends its rows
+one after the other (one in flight per chat, so a chat's order holds) within its channel's in-flight
+window, sized from the channel's rate × the observed round trip (InFlightWindow), and paced by the
+RateLimiter. Outcomes are written in batches (OutcomeWriter). A slow peer holds its own chats only,
+and the claimer goes on claiming while rows are in flight. A row claimed by a process whose heartbeat
 stopped is taken back; a chat's row is never claimed while an earlier row of that chat waits.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import os
 import time
 from collections import defaultdict, deque
@@ -102,44 +105,216 @@ def reachability_hook(config: Config) -> FailureHook:
 
 @dataclass
 class Pace:
-    """Messages per second for a channel, and the least gap between two messages to one chat."""
+    """Messages per second for a channel, the least gap between two messages to one chat, and how strictly.
+
+    The gap to one chat counts from the answer to the chat's previous send, so the peer sees at least
+    that gap whatever the network's delays. `strict`: besides spacing the sends at 1/per_second, a send
+    waits until the one `per_second` sends before it was answered a second ago, so the peer never sees
+    more than `per_second` sends arrive within any one second (Telegram's limit, which answers 429);
+    without it the sends are spaced only (Twilio queues what comes faster than a sender's rate).
+    """
 
     per_second: float
     per_chat_gap: float = 0.0
+    strict: bool = False
+
+
+@dataclass
+class Permit:
+    """One send let through by the limiter; `RateLimiter.done` records when its answer came."""
+
+    channel: str
+    address: str
+    answered_at: float = math.inf
 
 
 class RateLimiter:
-    """A token bucket per channel plus a minimum interval per chat; a peer's "slow down" holds every waiting send."""
+    """Per channel: sends spaced at its rate (and, strict, never more than its rate within a second at the
+    peer); per chat: a least gap after the previous answer; a peer's "slow down" holds every waiting send."""
 
     def __init__(self, paces: dict[str, Pace]) -> None:
         self.paces = paces
         self._next_slot: dict[str, float] = defaultdict(float)
-        self._chat_ready: dict[tuple[str, str], float] = defaultdict(float)
+        self._chat_ready: dict[tuple[str, str], float] = {}
         self._blocked_until: dict[str, float] = defaultdict(float)
+        self._recent: dict[str, deque[Permit]] = defaultdict(deque)  # strict: the last per_second permits
 
-    async def wait(self, channel: str, address: str) -> None:
-        """Sleep until this channel and chat may send again (re-checked after every sleep)."""
-        pace = self.paces.get(channel, Pace(10.0))
-        chat_key = (channel, address)
+    def pace(self, channel: str) -> Pace:
+        """The channel's pace (10/s for a channel nobody configured)."""
+        return self.paces.get(channel, Pace(10.0))
+
+    async def wait_chat(self, channel: str, address: str) -> None:
+        """Sleep until this chat's gap since its previous answer has passed (before taking a send slot)."""
         while True:
+            delay = self._chat_ready.get((channel, address), 0.0) - time.monotonic()
+            if delay <= 0:
+                return
+            await asyncio.sleep(delay)
+
+    async def wait(self, channel: str, address: str) -> Permit:
+        """Sleep until this channel and chat may send again (re-checked after every sleep)."""
+        pace = self.pace(channel)
+        await self.wait_chat(channel, address)
+        permit = Permit(channel, address)
+        if pace.strict:
+            await self._take_window_place(channel, permit, max(1, math.floor(pace.per_second)))
+        while True:
+            await self._unblocked(channel)
             now = time.monotonic()
-            blocked = self._blocked_until[channel]
-            if blocked > now:
-                await asyncio.sleep(blocked - now)
-                continue
             slot = max(now, self._next_slot[channel])
             self._next_slot[channel] = slot + 1.0 / pace.per_second
-            start = max(slot, self._chat_ready[chat_key])
-            self._chat_ready[chat_key] = start + pace.per_chat_gap
-            delay = start - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if slot > now:
+                await asyncio.sleep(slot - now)
             if time.monotonic() >= self._blocked_until[channel]:
-                return  # else the peer asked to slow down while we waited: wait for that too
+                return permit  # else the peer asked to slow down while we waited: wait for that too
+
+    async def _unblocked(self, channel: str) -> None:
+        while True:
+            blocked = self._blocked_until[channel] - time.monotonic()
+            if blocked <= 0:
+                return
+            await asyncio.sleep(blocked)
+
+    async def _take_window_place(self, channel: str, permit: Permit, places: int) -> None:
+        """Wait until the send `places` sends back was answered a second ago, then take its place."""
+        recent = self._recent[channel]
+        while len(recent) >= places:
+            ready = recent[0].answered_at + 1.0
+            now = time.monotonic()
+            if ready <= now:
+                recent.popleft()
+                break
+            await asyncio.sleep(0.005 if ready == math.inf else ready - now)
+        recent.append(permit)
+
+    def done(self, permit: Permit) -> None:
+        """The send's answer came (or it failed): start the chat's gap and close the permit's window place."""
+        now = permit.answered_at = time.monotonic()
+        gap = self.pace(permit.channel).per_chat_gap
+        if gap > 0:
+            if len(self._chat_ready) > 10_000:  # forget chats whose gap is over
+                self._chat_ready = {key: ready for key, ready in self._chat_ready.items() if ready > now}
+            self._chat_ready[(permit.channel, permit.address)] = now + gap
 
     def back_off(self, channel: str, seconds: float) -> None:
         """The peer said slow down (Telegram retry_after, Twilio Retry-After): hold the whole channel."""
         self._blocked_until[channel] = max(self._blocked_until[channel], time.monotonic() + seconds)
+
+
+class InFlightWindow:
+    """How many sends of one channel may be in flight at once, sized from its rate and round trip.
+
+    By Little's law a channel sending `rate` messages/s that each take `rtt` seconds needs rate × rtt
+    sends in flight; the window is ceil(rate × p90 of the recent round trips × HEADROOM), kept within
+    [low, high], re-sized every few answers. Until answers come it assumes INITIAL_RTT. `fixed` pins it.
+    """
+
+    INITIAL_RTT = 0.5  # seconds: a round trip to Twilio or Telegram from Indonesia is 0.2-0.4 s
+    HEADROOM = 1.5
+    SAMPLES = 200
+    RESIZE_EVERY = 20
+
+    def __init__(self, rate: float, low: int = 4, high: int = 100, fixed: int | None = None) -> None:
+        self.rate, self.low, self.high, self.fixed = rate, max(1, low), max(1, low, high), fixed
+        self.in_flight = 0
+        self._rtts: deque[float] = deque(maxlen=self.SAMPLES)
+        self._answers = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self.limit = fixed or self._size(self.INITIAL_RTT)
+
+    def _size(self, rtt: float) -> int:
+        return min(self.high, max(self.low, math.ceil(self.rate * rtt * self.HEADROOM)))
+
+    def p90(self) -> float:
+        """The 90th percentile of the recent round trips (INITIAL_RTT before any)."""
+        if not self._rtts:
+            return self.INITIAL_RTT
+        ordered = sorted(self._rtts)
+        return ordered[min(len(ordered) - 1, math.ceil(0.9 * len(ordered)) - 1)]
+
+    async def acquire(self) -> None:
+        if self.in_flight < self.limit and not self._waiters:
+            self.in_flight += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # release() counted us in
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._leave()
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self, rtt: float | None = None) -> None:
+        """A send ended after `rtt` seconds (None: it never reached the peer)."""
+        if rtt is not None:
+            self._rtts.append(rtt)
+            self._answers += 1
+            if self.fixed is None and self._answers % self.RESIZE_EVERY == 0:
+                self.limit = self._size(self.p90())
+        self._leave()
+
+    def _leave(self) -> None:
+        self.in_flight -= 1
+        while self._waiters and self.in_flight < self.limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.in_flight += 1
+                waiter.set_result(None)
+
+
+class OutcomeWriter:
+    """Row updates from many sends written together: one transaction per LINGER seconds (or MAX_ROWS rows).
+
+    At 80 sends a second one commit per send would make the database the bottleneck on SQLite; the
+    caller awaits its own update, so a chat's next row still goes only after the previous one is recorded.
+    A crash loses at most the updates of one linger (those sends go again: one duplicate each).
+    """
+
+    LINGER = 0.02
+    MAX_ROWS = 500
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession],
+                 persist: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]) -> None:
+        self.sessions, self.persist = sessions, persist
+        self._pending: list[tuple[int, dict[str, Any], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def update(self, row_id: int, **values: Any) -> None:
+        """Set these columns of one outbox row; returns once committed."""
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((row_id, values, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_all(), name="delivery outcomes")
+        await future
+
+    async def _flush_all(self) -> None:
+        while self._pending:
+            if len(self._pending) < self.MAX_ROWS:
+                await asyncio.sleep(self.LINGER)
+            batch, self._pending = self._pending[:self.MAX_ROWS], self._pending[self.MAX_ROWS:]
+            try:
+                await self.persist(lambda batch=batch: self._write(batch))  # type: ignore[misc]
+            except BaseException as error:
+                for _row_id, _values, future in batch:
+                    if not future.done():
+                        future.set_exception(error if isinstance(error, Exception) else RuntimeError("stopped"))
+                if not isinstance(error, Exception):
+                    raise
+                continue
+            for _row_id, _values, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    async def _write(self, batch: list[tuple[int, dict[str, Any], asyncio.Future[None]]]) -> None:
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for row_id, values, _future in batch:
+            groups[tuple(sorted(values))].append({"id": row_id, **values})
+        async with self.sessions.begin() as session:
+            for rows in groups.values():
+                await session.execute(update(OutboxMessage), rows)  # bulk UPDATE by primary key
 
 
 @dataclass(frozen=True)
@@ -182,15 +357,23 @@ class DeliveryWorker(DrainLoop):
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], senders: dict[str, Sender],
                  limiter: RateLimiter, *, on_permanent_failure: FailureHook | None = None,
-                 batch_size: int = 50, concurrency: int = 8, retry: RetryPolicy | None = None,
-                 holder: str | None = None, max_in_hand: int = 200,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 batch_size: int = 100, concurrency: int | None = None, min_in_flight: int = 4,
+                 max_in_flight: int = 100, retry: RetryPolicy | None = None, holder: str | None = None,
+                 max_in_hand: int | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        """`concurrency` pins each channel's in-flight window; by default it is sized from the channel's
+        rate and observed round trip within [min_in_flight, max_in_flight] (see InFlightWindow)."""
         self.sessions, self.senders, self.limiter = sessions, senders, limiter
         self.on_permanent_failure = on_permanent_failure
-        self.batch_size, self.max_in_hand, self.clock = batch_size, max_in_hand, clock
+        self.clock = clock
         self.retry = retry or RetryPolicy()
         self.holder = holder or process_holder()
-        self._slots = {channel: asyncio.Semaphore(concurrency) for channel in senders}
+        self.windows = {channel: InFlightWindow(limiter.pace(channel).per_second, min_in_flight, max_in_flight,
+                                                fixed=concurrency) for channel in senders}
+        high = max(window.high if concurrency is None else concurrency for window in self.windows.values()) \
+            if self.windows else 1
+        self.batch_size = batch_size
+        self.max_in_hand = max_in_hand or max(200, 2 * batch_size, 4 * high)  # rows claimed, not handled yet
+        self.writer = OutcomeWriter(sessions, self._persist)
         self._queues: dict[ChatKey, deque[OutboxMessage]] = {}
         self._chats: dict[ChatKey, asyncio.Task[None]] = {}
         self._in_hand: dict[str, int] = defaultdict(int)
@@ -218,8 +401,8 @@ class DeliveryWorker(DrainLoop):
         count = 0
         for channel in self.senders:
             room = min(self.batch_size, self.max_in_hand - self._in_hand[channel])
-            if room <= 0:
-                continue
+            if room < max(1, self.batch_size // 4) and self._in_hand[channel]:
+                continue  # claim in bulk: wait until a quarter batch is free
             for row in await self.claim(channel, room):
                 self._take(row)
                 count += 1
@@ -348,8 +531,13 @@ class DeliveryWorker(DrainLoop):
         return bool(await self._persist(lambda: self._record(row, outcome)))
 
     async def _send(self, row: OutboxMessage) -> Outcome:
-        async with self._slots[row.channel]:
-            await self.limiter.wait(row.channel, row.address)
+        await self.limiter.wait_chat(row.channel, row.address)  # a chat's gap never holds a send slot
+        window = self.windows[row.channel]
+        await window.acquire()
+        rtt: float | None = None
+        try:
+            permit = await self.limiter.wait(row.channel, row.address)
+            started = time.monotonic()
             try:
                 async with asyncio.timeout(SEND_GUARD_SECONDS):
                     return Sent(await self.senders[row.channel].send(row, self._progress(row)))
@@ -360,13 +548,18 @@ class DeliveryWorker(DrainLoop):
             except Exception as error:
                 log.exception("unexpected error sending outbox row %s", row.id)
                 return TransientError(error_text(error))
+            finally:
+                self.limiter.done(permit)
+                rtt = time.monotonic() - started
+        finally:
+            window.release(rtt)
 
     def _progress(self, row: OutboxMessage) -> PartSent:
         async def part_sent(parts_sent: int, external_id: str | None) -> None:
             values: dict[str, Any] = {"parts_sent": parts_sent, "attempts": 0}  # attempts count since the last part
             if external_id is not None:
                 values["external_id"] = external_id
-            await self._persist(lambda: self._update(row.id, **values))
+            await self._update(row.id, **values)
             row.parts_sent, row.attempts = parts_sent, 0
             row.external_id = external_id or row.external_id
         return part_sent
@@ -386,8 +579,7 @@ class DeliveryWorker(DrainLoop):
                 await asyncio.sleep(min(0.5 * 2 ** (failures - 1), 5.0))
 
     async def _update(self, row_id: int, **values: Any) -> None:
-        async with self.sessions.begin() as session:
-            await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
+        await self.writer.update(row_id, **values)
 
     async def _release(self, ids: list[int]) -> None:
         if ids:

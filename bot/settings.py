@@ -55,8 +55,8 @@ class TelegramSettings(BaseModel):
     api_base_url: str = "https://api.telegram.org"
     mode: TelegramMode = TelegramMode.POLLING
     webhook_secret: SecretStr | None = None
-    messages_per_second: float = Field(default=25.0, gt=0)
-    per_chat_interval_seconds: float = Field(default=1.0, ge=0)
+    messages_per_second: float = Field(default=30.0, gt=0)  # never more within any second at Telegram
+    per_chat_interval_seconds: float = Field(default=1.0, ge=0)  # counted from the previous answer
 
     _blank = field_validator("token", "webhook_secret", mode="before")(_blank_is_none)
 
@@ -66,7 +66,7 @@ class TwilioSettings(BaseModel):
     auth_token: SecretStr | None = None
     whatsapp_from: str | None = None
     api_base_url: str | None = None
-    messages_per_second: float = Field(default=20.0, gt=0)
+    messages_per_second: float = Field(default=80.0, gt=0)  # a WhatsApp sender's default rate at Twilio
     templates: dict[str, str] = Field(default_factory=dict)
 
     _blank = field_validator("account_sid", "auth_token", "whatsapp_from", "api_base_url",
@@ -87,7 +87,8 @@ class DeliverySettings(BaseModel):
     first_retry_seconds: float = Field(default=2.0, gt=0)
     max_retry_seconds: float = Field(default=600.0, gt=0)
     media_attempts: int = Field(default=3, ge=1)
-    concurrency_per_channel: int = Field(default=8, ge=1)
+    min_in_flight_per_channel: int = Field(default=4, ge=1)
+    max_in_flight_per_channel: int = Field(default=100, ge=1)
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
     read_timeout_seconds: float = Field(default=30.0, gt=0)
 

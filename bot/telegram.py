@@ -49,10 +49,12 @@ Ingest = Callable[[Inbound], Awaitable[bool]]
 BOLD = re.compile(r"\*([^*\n]+)\*")
 
 
-def make_bot(token: str, api_base_url: str, *, connect_timeout: float = 10.0, read_timeout: float = 30.0) -> Bot:
+def make_bot(token: str, api_base_url: str, *, connect_timeout: float = 10.0, read_timeout: float = 30.0,
+             connections: int = 16) -> Bot:
     """A Bot talking to the configured Bot API server (the public one, or an emulator in tests).
 
     Every call has connect, read, write and pool timeouts; getUpdates waits its long-poll time on top.
+    `connections`: the sending pool, as large as the delivery worker's in-flight window may grow.
     """
     base = api_base_url.rstrip("/")
     def request(**options: Any) -> HTTPXRequest:
@@ -60,7 +62,7 @@ def make_bot(token: str, api_base_url: str, *, connect_timeout: float = 10.0, re
                             pool_timeout=connect_timeout, **options)
 
     return Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
-               request=request(connection_pool_size=16, media_write_timeout=max(read_timeout, 60.0)),
+               request=request(connection_pool_size=max(connections, 1), media_write_timeout=max(read_timeout, 60.0)),
                get_updates_request=request())
 
 

@@ -27,6 +27,13 @@
  *     neither kills the process nor corrupts the counters.
  * Extra client routes: `/getBotCalls {token, method?}` (every Bot API call the bot made) and
  * `/putFile {content_base64, file_id?, file_name?, mime_type?}` (a file the bot can download).
+ *
+ * Flood control, per token and off unless a test turns it on: `/setLimits {token, per_second,
+ * per_chat_interval_ms}` makes the send methods answer 429 with `parameters.retry_after` (whole
+ * seconds, as Telegram) when accepting one would put more than `per_second` accepted sends of the
+ * token within 1000 ms, or a send to a chat closer than `per_chat_interval_ms` to the chat's
+ * previous accepted send. `/getLimitStats {token}` returns `{accepted: [{time, chat_id}],
+ * rejected: [{time, chat_id, reason, retry_after}]}` with times in ms (fractional) at the emulator.
  */
 'use strict';
 
@@ -160,6 +167,38 @@ class PatchedTelegramServer extends TelegramServer {
     this.files = new Map(); // file id -> {buffer, filename, mimeType}
     this.calls = []; // every Bot API call: {botToken, method, params, time}
     this.fileCounter = 1;
+    this.limits = new Map(); // token -> {perSecond, perChatMs, accepted: [], rejected: [], chatLast: Map}
+  }
+
+  // Flood control (only for tokens with limits): null when the send may go, else the 429 to answer.
+  floodCheck(token, chatId) {
+    const limits = this.limits.get(token);
+    if (!limits) return null;
+    const now = performance.timeOrigin + performance.now();
+    const chat = String(chatId);
+    let waitMs = 0;
+    let reason = '';
+    const last = limits.chatLast.get(chat);
+    if (limits.perChatMs > 0 && last !== undefined && now - last < limits.perChatMs) {
+      waitMs = limits.perChatMs - (now - last);
+      reason = 'chat';
+    }
+    const recent = limits.accepted.filter((a) => now - a.time < 1000);
+    if (limits.perSecond > 0 && recent.length >= limits.perSecond) {
+      const global = recent[recent.length - limits.perSecond].time + 1000 - now;
+      if (global > waitMs) {
+        waitMs = global;
+        reason = 'global';
+      }
+    }
+    if (reason) {
+      const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
+      limits.rejected.push({ time: now, chat_id: chat, reason, retry_after: retryAfter });
+      return retryAfter;
+    }
+    limits.accepted.push({ time: now, chat_id: chat });
+    limits.chatLast.set(chat, now);
+    return null;
   }
 
   chatFor(chatId) {
@@ -468,6 +507,27 @@ function installPatches(app, server) {
     }
   });
 
+  app.post('/setLimits', (req, res) => {
+    const b = req.body || {};
+    if (!b.token) {
+      res.status(400).json({ ok: false, description: 'token is required' });
+      return;
+    }
+    server.limits.set(String(b.token), {
+      perSecond: Number(b.per_second || 0),
+      perChatMs: Number(b.per_chat_interval_ms || 0),
+      accepted: [],
+      rejected: [],
+      chatLast: new Map(),
+    });
+    ok(res, true);
+  });
+
+  app.post('/getLimitStats', (req, res) => {
+    const limits = server.limits.get(String((req.body || {}).token));
+    ok(res, limits ? { accepted: limits.accepted, rejected: limits.rejected } : { accepted: [], rejected: [] });
+  });
+
   app.post('/getBotCalls', (req, res) => {
     const { token, method } = req.body;
     ok(res, server.calls.filter((c) => c.botToken === token && (!method || c.method === method)));
@@ -492,6 +552,25 @@ function installPatches(app, server) {
     } catch (e) {
       next(e);
     }
+  });
+
+  // Telegram's flood control, for tokens a test gave limits (see /setLimits).
+  const SEND_METHODS = new Set(['sendMessage', 'sendPhoto', 'sendDocument', 'sendAudio', 'sendVoice',
+    'sendVideo', 'sendAnimation', 'sendSticker']);
+  app.all('/bot:token/:method', (req, res, next) => {
+    if (!SEND_METHODS.has(req.params.method)) {
+      next();
+      return;
+    }
+    const retryAfter = server.floodCheck(req.params.token, params(req).chat_id);
+    if (retryAfter === null) {
+      next();
+      return;
+    }
+    res.status(429).json({
+      ok: false, error_code: 429, description: `Too Many Requests: retry after ${retryAfter}`,
+      parameters: { retry_after: retryAfter },
+    });
   });
 
   bot('getMe', (req, res) => ok(res, {

@@ -386,6 +386,17 @@ class TelegramEmulator:
             payload["method"] = method
         return list(await self._post("/getBotCalls", payload) or [])
 
+    async def set_limits(self, token: str, per_second: int, per_chat_interval_ms: int) -> None:
+        """Turn on flood control for this token: 429 with retry_after beyond ``per_second`` sends
+        within any 1000 ms, or a send to a chat less than ``per_chat_interval_ms`` after its last one."""
+        await self._post("/setLimits", {"token": token, "per_second": per_second,
+                                        "per_chat_interval_ms": per_chat_interval_ms})
+
+    async def limit_stats(self, token: str) -> dict[str, list[dict[str, Any]]]:
+        """Sends accepted and refused (429) under flood control: ``{"accepted": [{"time", "chat_id"}],
+        "rejected": [{"time", "chat_id", "reason", "retry_after"}]}``, times in ms at the emulator."""
+        return dict(await self._post("/getLimitStats", {"token": token}))
+
     async def put_file(
         self,
         content: bytes,

@@ -1,0 +1,140 @@
+"""Outbound pacing against the peers: many sends in flight without reordering a chat, Telegram's
+limits as the emulator enforces them (counted at the emulator), and its retry_after obeyed."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.delivery import DeliveryWorker, Pace, RateLimiter, RetryPolicy
+from bot.media import MediaStore
+from bot.telegram import TelegramSender, make_bot
+from bot.whatsapp.http import make_client
+from bot.whatsapp.sender import WhatsAppSender
+from handlers.kernel.messages import OutgoingPart
+from storage.models import OutboxMessage, OutboxStatus
+from tests.support.peers import TelegramEmulator
+from tests.support.twilio_mock import SlowTwilio
+
+ACCOUNT_SID = "AC" + "0" * 32
+
+
+async def add_rows(sessions: async_sessionmaker[AsyncSession], channel: str,
+                   chats: list[str], per_chat: int) -> dict[str, list[str]]:
+    """per_chat rows for each chat, written round-robin (chat order interleaved); the texts each chat expects."""
+    now = datetime.now(UTC)
+    expected: dict[str, list[str]] = defaultdict(list)
+    async with sessions.begin() as session:
+        for number in range(1, per_chat + 1):
+            for chat in chats:
+                text = f"pesan {number} buat {chat}"
+                expected[chat].append(text)
+                session.add(OutboxMessage(channel=channel, address=chat, payload=OutgoingPart(text=text).to_json(),
+                                          status=OutboxStatus.PENDING, created_at=now, next_attempt_at=now))
+    return expected
+
+
+async def statuses(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+    async with sessions() as session:
+        return list((await session.execute(select(OutboxMessage.status))).scalars())
+
+
+@pytest.fixture
+async def slow_twilio() -> AsyncIterator[SlowTwilio]:
+    peer = SlowTwilio(delay=0.02, jitter=0.15)  # answers come back in a shuffled order
+    await peer.start()
+    yield peer
+    await peer.stop()
+
+
+async def test_a_wide_window_keeps_each_chats_order_at_the_peer(
+        sessions: async_sessionmaker[AsyncSession], slow_twilio: SlowTwilio) -> None:
+    chats = [f"+62812{n:07d}" for n in range(40)]
+    expected = await add_rows(sessions, "whatsapp", chats, per_chat=4)
+    client = make_client(ACCOUNT_SID, "token", slow_twilio.url)
+    sender = WhatsAppSender(client, sessions, sender="+14155238886", status_callback=None, templates={},
+                            media=MediaStore(sessions))
+    worker = DeliveryWorker(sessions, {"whatsapp": sender}, RateLimiter({"whatsapp": Pace(1000)}), concurrency=64)
+    try:
+        while await worker.drain_once():
+            pass
+    finally:
+        await client.http_client.session.close()
+
+    assert slow_twilio.max_in_flight >= 30  # one per chat, many chats at once
+    for chat in chats:
+        assert slow_twilio.bodies_to(chat) == expected[chat]
+    assert set(await statuses(sessions)) == {OutboxStatus.SENT}
+
+
+async def emulator_worker(sessions: async_sessionmaker[AsyncSession], emulator: TelegramEmulator, token: str,
+                          pace: Pace, **options: object) -> tuple[DeliveryWorker, object]:
+    bot = make_bot(token, emulator.url, connections=64)
+    await bot.initialize()
+    worker = DeliveryWorker(sessions, {"telegram": TelegramSender(bot, MediaStore(sessions))},
+                            RateLimiter({"telegram": pace}), **options)  # type: ignore[arg-type]
+    return worker, bot
+
+
+async def test_telegram_limits_hold_at_the_emulator_and_nothing_is_refused(
+        sessions: async_sessionmaker[AsyncSession], telegram_emulator: TelegramEmulator) -> None:
+    token = telegram_emulator.new_token()
+    await telegram_emulator.set_limits(token, per_second=30, per_chat_interval_ms=1000)
+    chats = [str(7000 + n) for n in range(45)]
+    expected = await add_rows(sessions, "telegram", chats, per_chat=2)
+    worker, bot = await emulator_worker(sessions, telegram_emulator, token, Pace(30, 1.0, strict=True))
+    try:
+        while await worker.drain_once():
+            pass
+    finally:
+        await bot.shutdown()  # type: ignore[attr-defined]
+
+    stats = await telegram_emulator.limit_stats(token)
+    assert stats["rejected"] == []
+    accepted = stats["accepted"]
+    assert len(accepted) == 90
+    times = sorted(entry["time"] for entry in accepted)
+    assert max(sum(1 for t in times[i:i + 31] if t - start < 1000) for i, start in enumerate(times)) <= 30
+    by_chat: dict[str, list[float]] = defaultdict(list)
+    for entry in accepted:
+        by_chat[entry["chat_id"]].append(entry["time"])
+    assert min(b - a for chat_times in by_chat.values() for a, b in itertools.pairwise(chat_times)) >= 1000
+    for chat in chats[:3]:
+        assert [m.text for m in await telegram_emulator.get_updates(token, chat)] == expected[chat]
+
+
+async def test_telegrams_retry_after_is_waited_out_before_the_chat_gets_more(
+        sessions: async_sessionmaker[AsyncSession], telegram_emulator: TelegramEmulator) -> None:
+    token = telegram_emulator.new_token()
+    await telegram_emulator.set_limits(token, per_second=0, per_chat_interval_ms=1000)
+    expected = await add_rows(sessions, "telegram", ["7101"], per_chat=3)
+    worker, bot = await emulator_worker(sessions, telegram_emulator, token, Pace(1000),  # the bot paces too fast
+                                        retry=RetryPolicy(first_seconds=0.05, max_seconds=0.1))
+    running = asyncio.create_task(worker.run())
+    try:
+        for _ in range(100):
+            if set(await statuses(sessions)) == {OutboxStatus.SENT}:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        worker.stop()
+        await running
+        await worker.finish()
+        await bot.shutdown()  # type: ignore[attr-defined]
+
+    stats = await telegram_emulator.limit_stats(token)
+    assert stats["rejected"], "the emulator never had to refuse: the test proves nothing"
+    tries = sorted([(e["time"], "accepted", 0) for e in stats["accepted"]]
+                   + [(e["time"], "rejected", e["retry_after"]) for e in stats["rejected"]])
+    for (at, verdict, retry_after), (next_at, _, _) in itertools.pairwise(tries):
+        if verdict == "rejected":
+            assert next_at - at >= retry_after * 1000
+    assert len(stats["accepted"]) == 3
+    assert [m.text for m in await telegram_emulator.get_updates(token, "7101")] == expected["7101"]
