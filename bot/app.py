@@ -80,7 +80,8 @@ class KlinikApp:
                                      on_permanent_failure=reachability_hook(self.config), retry=self._retry_policy(),
                                      min_in_flight=self.settings.delivery.min_in_flight_per_channel,
                                      max_in_flight=self.settings.delivery.max_in_flight_per_channel, holder=self.holder)
-        self.processor = InboxProcessor(self.sessions, self.config, after_commit=self.worker.wake)
+        self.processor = InboxProcessor(self.sessions, self.config, after_commit=self.worker.wake,
+                                        workers=self.settings.inbox.workers, batch_size=self.settings.inbox.batch_size)
         self.poll_lease = Leadership(self.sessions, name="telegram_polling", holder=self.holder,
                                      is_dead=lambda other: is_dead_neighbour(other, self.holder))
         self.poller = (tg.TelegramPoller(self.bot, self.ingest, self.processor.wake, lease=self.poll_lease)

@@ -1,15 +1,24 @@
-"""Durable inbox: store an inbound before acknowledging it, then process it in order."""
+"""Durable inbox: store an inbound before acknowledging it, then process it, each sender's in order.
+
+Different people's messages are independent, one person's are ordered: the inbox is partitioned by
+sender. On PostgreSQL several workers (tasks here, and other processes) each take the oldest due item
+of a sender nobody holds: a transaction-scoped advisory lock on the sender is the guard, so two
+processes never handle one person's messages at once or out of order. SQLite has one writer: one
+worker handles several items per transaction (a batch), in id order.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.background import DrainLoop
 from bot.health import database_answers, error_text
@@ -25,14 +34,24 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # an inbound that fails this often is set aside (klinik inbox failed)
 RETRY_SECONDS = (2.0, 10.0)  # before the second and the third try
+LOCK_CLASS = 0x4B42  # first key of our advisory locks on senders ("KB"); the second is hashtext(sender)
+CANDIDATES = 64  # due items looked at per claim on PostgreSQL
+BATCH_SECONDS = 0.05  # a SQLite batch stops growing after this long: webhooks wait for the one writer
+
+
+def sender_key(inbound: Inbound) -> str:
+    """The partition of an inbound: one person on one channel ("whatsapp:+62812…", "telegram:12345")."""
+    return f"{inbound.address.channel.value}:{inbound.sender_id or inbound.address.id}"[:100]
 
 
 async def ingest(sessions: async_sessionmaker[AsyncSession], inbound: Inbound, now: datetime) -> bool:
-    """Store an inbound; False when this update id / MessageSid was seen before."""
+    """Store an inbound (one INSERT, nothing read); False when this update id / MessageSid was seen before."""
+    row = {"channel": inbound.address.channel.value, "external_id": inbound.external_id,
+           "payload": inbound.to_json(), "received_at": now, "sender": sender_key(inbound), "attempts": 0}
     try:
-        async with sessions.begin() as session:
-            session.add(InboxItem(channel=inbound.address.channel.value, external_id=inbound.external_id,
-                                  payload=inbound.to_json(), received_at=now))
+        async with sessions() as session:
+            await session.execute(insert(InboxItem), [row])
+            await session.commit()
     except IntegrityError:
         log.info("duplicate inbound %s/%s ignored", inbound.address.channel, inbound.external_id)
         return False
@@ -44,8 +63,13 @@ def is_lock_timeout(error: BaseException) -> bool:
     return "database is locked" in str(error)
 
 
+def is_due(now: datetime) -> ColumnElement[bool]:
+    """Not handled yet, and not waiting before a retry."""
+    return InboxItem.processed_at.is_(None) & or_(InboxItem.next_attempt_at.is_(None), InboxItem.next_attempt_at <= now)
+
+
 class InboxProcessor(DrainLoop):
-    """Processes stored inbound messages one at a time, oldest first.
+    """Processes stored inbound messages: different senders in parallel, each sender's oldest first.
 
     An inbound whose handling fails is tried again twice (after 2 s and 10 s) while the others go
     on; after the third failure it is set aside with its error (`failed_at`) and the sender is told
@@ -58,55 +82,152 @@ class InboxProcessor(DrainLoop):
     bound_seconds = 60.0
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], config: Config,
-                 after_commit: Callable[[], None], clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 after_commit: Callable[[], None], clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 *, workers: int = 1, batch_size: int = 1) -> None:
         self.sessions, self.config, self.after_commit, self.clock = sessions, config, after_commit, clock
+        self.workers, self.batch_size = max(1, workers), max(1, batch_size)
         self._lock = asyncio.Lock()
+        self._in_flight: set[str] = set()  # senders a worker of this process holds
+        self._aborted = False  # a worker met a database failure: the others finish their item and stop
+        self._postgres: bool | None = None
         super().__init__()
 
     async def drain_once(self) -> int:
-        """Process every item that is due; returns how many."""
+        """Process every item that is due; returns how many (set-aside and retried tries included)."""
+        async with self._lock:
+            if self._postgres is None:
+                async with self.sessions() as session:
+                    self._postgres = is_postgres(session)
+            self._aborted = False
+            workers = self.workers if self._postgres else 1  # SQLite: one writer, batches instead
+            results = await asyncio.gather(*(self._work() for _ in range(workers)), return_exceptions=True)
+        handled = sum(result for result in results if isinstance(result, int))
+        if handled:
+            self.after_commit()
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return handled
+
+    async def _work(self) -> int:
         count = 0
         try:
-            async with self._lock:
-                while not self._stopping and await self._process_next():
-                    count += 1
-                    self.pulse.passed()  # a long backlog is progress, not a stall
-        finally:
-            if count:
-                self.after_commit()
+            while not self._stopping and not self._aborted:
+                done = await (self._claim_and_handle() if self._postgres else self._handle_batch())
+                if not done:
+                    break
+                count += done
+                self.pulse.passed()  # a long backlog is progress, not a stall
+        except BaseException:
+            self._aborted = True
+            raise
         return count
 
-    async def _process_next(self) -> bool:
-        """Handle the oldest due item in one transaction; False when there is none."""
+    # ------------------------------------------------------------------ SQLite: batches
+
+    async def _handle_batch(self) -> int:
+        """Handle the oldest due items in one transaction, in id order; 0 when there is none.
+
+        When one of them fails, the whole batch rolls back and its items are handled one per
+        transaction, so only the failing one is retried later (and the others still commit).
+        """
+        if self.batch_size == 1:
+            return await self._handle_one()
+        handled = 0
+        try:
+            async with self.sessions.begin() as session:
+                query = select(InboxItem).where(is_due(self.clock())).order_by(InboxItem.id).limit(self.batch_size)
+                started = time.monotonic()
+                for item in list((await session.execute(query)).scalars()):
+                    await handle_inbox_item(session, item, self.clock(), self.config)
+                    handled += 1
+                    if time.monotonic() - started > BATCH_SECONDS:
+                        break
+        except Exception as error:
+            if is_lock_timeout(error) or not await database_answers(self.sessions):
+                raise  # the database, not an item: the loop backs off
+            log.info("inbox batch rolled back (%s); its items are handled one at a time", error_text(error))
+            return sum([await self._handle_one() for _ in range(handled + 1)])
+        return handled
+
+    async def _handle_one(self) -> int:
+        """Handle the oldest due item in its own transaction; 0 when there is none."""
         now = self.clock()
         item_id: int | None = None
         try:
             async with self.sessions.begin() as session:
-                item = await self._next_item(session, now)
+                query = select(InboxItem).where(is_due(now)).order_by(InboxItem.id).limit(1)
+                item = (await session.execute(query)).scalar_one_or_none()
                 if item is None:
-                    return False
+                    return 0
                 item_id = item.id
                 await handle_inbox_item(session, item, now, self.config)
         except Exception as error:
-            if item_id is None or is_lock_timeout(error) or not await database_answers(self.sessions):
-                raise  # the database, not the item: the loop backs off and tries this item again
-            log.exception("inbound %s failed", item_id)
-            await self._record_failure(item_id, error, now)
-        return True
+            await self._after_failure(item_id, None, error, now)
+        return 1
 
-    async def _next_item(self, session: AsyncSession, now: datetime) -> InboxItem | None:
-        query = (select(InboxItem)
-                 .where(InboxItem.processed_at.is_(None),
-                        or_(InboxItem.next_attempt_at.is_(None), InboxItem.next_attempt_at <= now))
+    # ------------------------------------------------------------------ PostgreSQL: partitions
+
+    async def _claim_and_handle(self) -> int:
+        """Take the oldest due item of a sender no one holds and handle it; 0 when none is free."""
+        now = self.clock()
+        item_id: int | None = None
+        sender: str | None = None
+        try:
+            async with self.sessions.begin() as session:
+                item = await self._claim(session, now)
+                if item is None:
+                    return 0
+                item_id, sender = item.id, item.sender
+                try:
+                    await handle_inbox_item(session, item, now, self.config)
+                finally:
+                    self._in_flight.discard(item.sender or "")
+        except Exception as error:
+            await self._after_failure(item_id, sender, error, now)
+        return 1
+
+    async def _claim(self, session: AsyncSession, now: datetime) -> InboxItem | None:
+        """The oldest due item of a free sender, its sender locked until this transaction ends."""
+        query = select(InboxItem.sender).where(is_due(now)).order_by(InboxItem.id).limit(CANDIDATES)
+        seen: set[str] = set()
+        item: InboxItem | None = None
+        for sender in (await session.execute(query)).scalars():
+            if sender is None or sender in seen or sender in self._in_flight:
+                continue
+            seen.add(sender)
+            self._in_flight.add(sender)
+            try:
+                item = await self._oldest_of(session, sender, now)
+            finally:
+                if item is None:
+                    self._in_flight.discard(sender)
+            if item is not None:
+                return item
+        return None
+
+    @staticmethod
+    async def _oldest_of(session: AsyncSession, sender: str, now: datetime) -> InboxItem | None:
+        """The sender's oldest due item if we get the sender's lock (re-entrant within the transaction)."""
+        locked = func.pg_try_advisory_xact_lock(LOCK_CLASS, func.hashtext(sender))
+        query = (select(InboxItem).where(InboxItem.sender == sender, is_due(now), locked)
                  .order_by(InboxItem.id).limit(1))
-        if is_postgres(session):
-            query = query.with_for_update(skip_locked=True)
         return (await session.execute(query)).scalar_one_or_none()
 
-    async def _record_failure(self, item_id: int, error: Exception, now: datetime) -> None:
+    # ------------------------------------------------------------------ failures
+
+    async def _after_failure(self, item_id: int | None, sender: str | None, error: Exception, now: datetime) -> None:
+        if item_id is None or is_lock_timeout(error) or not await database_answers(self.sessions):
+            raise error  # the database, not the item: the loop backs off and tries this item again
+        log.exception("inbound %s failed", item_id, exc_info=error)
+        await self._record_failure(item_id, sender, error, now)
+
+    async def _record_failure(self, item_id: int, sender: str | None, error: Exception, now: datetime) -> None:
         # Keep the message (nothing a user sent is lost): try again soon, or set it aside.
         async with self.sessions.begin() as session:
-            item = await session.get(InboxItem, item_id)
+            if sender is not None and is_postgres(session):  # no other worker handles this sender meanwhile
+                await session.execute(select(func.pg_advisory_xact_lock(LOCK_CLASS, func.hashtext(sender))))
+            item = await session.get(InboxItem, item_id, populate_existing=True)
             if item is None or item.processed_at is not None:
                 return
             item.attempts += 1

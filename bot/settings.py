@@ -93,6 +93,13 @@ class DeliverySettings(BaseModel):
     read_timeout_seconds: float = Field(default=30.0, gt=0)
 
 
+class InboxSettings(BaseModel):
+    """How inbound messages are processed (KLINIK_INBOX__*): different senders in parallel, each in order."""
+
+    workers: int = Field(default=4, ge=1, le=64)  # PostgreSQL: senders handled at once by this process
+    batch_size: int = Field(default=32, ge=1, le=500)  # SQLite: inbound messages per transaction (one writer)
+
+
 def settable_rules(group: type[Any]) -> dict[str, Any]:
     """A rules dataclass's fields that are environment variables, with their types."""
     hints = get_type_hints(group)
@@ -153,6 +160,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     twilio: TwilioSettings = TwilioSettings()
     delivery: DeliverySettings = DeliverySettings()
+    inbox: InboxSettings = InboxSettings()
     public_base_url: str = "http://localhost:8080"
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)

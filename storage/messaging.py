@@ -16,7 +16,8 @@ class InboxItem(Base):
     """An inbound update, stored before it is acknowledged; the unique key dedupes repeats."""
 
     __tablename__ = "inbox"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (UniqueConstraint("channel", "external_id"),
+                      Index("ix_inbox_sender", "sender", "processed_at"))  # the oldest pending item of one sender
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -28,6 +29,8 @@ class InboxItem(Base):
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")  # failed tries so far
     next_attempt_at: Mapped[datetime | None]  # after a failed try: not before this
     failed_at: Mapped[datetime | None]  # set aside after repeated failures (klinik inbox failed)
+    # The partition key: one sender's items are handled one at a time, in id order ("whatsapp:+62…").
+    sender: Mapped[str | None] = mapped_column(String(100))
 
 
 class OutboxStatus(StrEnum):
