@@ -33,6 +33,7 @@ from storage.messaging import (
     OutboxStatus,
     ParkedFlow,
 )
+from storage.outcomes import OutcomeTarget
 from storage.participation import (
     Agency,
     JobRun,
@@ -75,6 +76,7 @@ __all__ = [
     "NudgeStep",
     "OutboxMessage",
     "OutboxStatus",
+    "OutcomeTarget",
     "ParkedFlow",
     "ParticipationScore",
     "Person",

@@ -13,6 +13,7 @@ from bot.settings import load_settings
 from handlers.kernel.i18n import t
 from handlers.participation.scores import compute_scores, parse_week, week_of
 from handlers.reports.digest import build_digest
+from handlers.reports.outcomes import read_outcome_targets, set_outcome_targets
 from handlers.reports.render import coordinator_text, write_chart, write_workbook
 from handlers.reports.shapes import Digest
 from handlers.reports.targets import set_targets
@@ -71,7 +72,8 @@ def cmd_target(args: argparse.Namespace) -> int:
         missing = [a for a in agencies if "code" not in a]
         if "name" not in programme or missing:
             raise KeyError("programme.name" if "name" not in programme else "agency.code")
-    except (OSError, tomllib.TOMLDecodeError, KeyError) as error:
+        outcomes = read_outcome_targets(data)
+    except (OSError, tomllib.TOMLDecodeError, KeyError, ValueError) as error:
         print(t("cli.target_unreadable", settings.language, error=error))
         return 2
 
@@ -81,6 +83,7 @@ def cmd_target(args: argparse.Namespace) -> int:
         try:
             async with make_sessionmaker(engine).begin() as session:
                 await set_targets(session, programme, agencies, datetime.now(UTC))
+                await set_outcome_targets(session, outcomes, datetime.now(UTC))
         finally:
             await engine.dispose()
 

@@ -17,6 +17,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.report_views import latest_report_month, report_roll
+from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticket_figures import mentor_ratings
 from handlers.kernel.config import Config
 from handlers.kernel.context import Context
@@ -36,6 +37,7 @@ from handlers.participation.scores import (
     week_of,
 )
 from handlers.reports import figures
+from handlers.reports.outcomes import programme_outcomes
 from handlers.reports.render import coordinator_text, mentor_text, write_chart, write_workbook
 from handlers.reports.rules import ReportsRules
 from handlers.reports.shapes import Digest, MentorSummary
@@ -43,6 +45,7 @@ from handlers.reports.targets import target_progress
 from storage.models import MediaLink, Person, Role
 
 JOB_ID = "weekly_digest"
+TREND_WEEKS, TREND_COHORTS = 8, 4  # weeks of the active trend; cohort lines beside the programme's
 SUMMARY_NAMES = 8  # slipping participants named in a mentor's summary (a phone screen)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -60,8 +63,9 @@ async def build_digest(session: AsyncSession, week: str, scores: list[Score], no
         group.previous_active_pct = by_cohort.get(group.key)
     for mentor in mentors:
         mentor.previous_active_pct = by_mentor.get(mentor.key)
-    await _add_mentor_service(session, mentors, start, end, config)
+    answers = await _add_mentor_service(session, mentors, start, end, config)
     hours = [h for m in mentors for h in m.response_hours]
+    weeks = [shift_week(week, -n) for n in range(TREND_WEEKS - 1, -1, -1)]
     rated = [(m.rating_average or 0.0, m.ratings) for m in mentors if m.ratings]
     return Digest(
         week=week, start=start, end=end, is_partial=end < week_end, total=total, cohorts=cohorts, mentors=mentors,
@@ -69,13 +73,36 @@ async def build_digest(session: AsyncSession, week: str, scores: list[Score], no
         ticket_ages=await figures.unanswered_by_age(session, end),
         response_median=round(statistics.median(hours), 1) if hours else None,
         rating_average=round(sum(a * n for a, n in rated) / sum(n for _, n in rated), 2) if rated else None,
-        targets=await target_progress(session, end, config))
+        targets=await target_progress(session, end, config), weeks=weeks,
+        active_trend=await _active_trend(session, weeks, total, cohorts, config.language),
+        risk_trend=await figures.risk_by_week(
+            session, [(week_bounds(w, config.timezone)[0], min(week_bounds(w, config.timezone)[1], end)) for w in weeks]),
+        answers=(answers.on_time, answers.late, answers.waiting),
+        outcomes=await programme_outcomes(session, end, config),
+        deadline_hours=config.rules(ConsultationRules).sla_remind_hours)
+
+
+async def _active_trend(session: AsyncSession, weeks: list[str], total: figures.GroupFigures,
+                        cohorts: list[figures.GroupFigures], language: str) -> list[tuple[str, list[float | None]]]:
+    """Active % over the weeks: the programme, then every cohort (or the weakest few of many)."""
+    stored = await figures.active_by_week(session, weeks[:-1])
+    shown = sorted(cohorts, key=lambda g: (g.active_pct if g.active_pct is not None else 101, g.label))[:TREND_COHORTS]
+    lines: list[tuple[str, list[float | None]]] = []
+    for label, key, now in ((t("out.chart_everyone", language), None, total),
+                            *((g.label, g.key, g) for g in sorted(shown, key=lambda g: g.label))):
+        values: list[float | None] = []
+        for week in weeks[:-1]:
+            counts = list(stored[week].values()) if key is None else [stored[week].get(key, (0, 0))]
+            values.append(figures.percent(sum(a for a, _ in counts), sum(n for _, n in counts)))
+        lines.append((label, [*values, now.active_pct]))
+    return lines
 
 
 async def _add_mentor_service(session: AsyncSession, mentors: list[figures.MentorFigures], start: datetime,
-                              end: datetime, config: Config) -> None:
+                              end: datetime, config: Config) -> figures.Answers:
     open_tickets = await figures.open_tickets_by_mentor(session)
-    hours = await figures.first_response_hours(session, start, end, config)
+    answers = await figures.first_responses(session, start, end, config)
+    hours = answers.hours
     ratings = await mentor_ratings(session, since=start, until=end)
     for mentor in mentors:
         mid = int(mentor.key)
@@ -83,6 +110,7 @@ async def _add_mentor_service(session: AsyncSession, mentors: list[figures.Mento
         mentor.response_hours = hours.get(mid, [])
         if mid in ratings:
             mentor.rating_average, mentor.ratings = ratings[mid].average, ratings[mid].count
+    return answers
 
 
 async def mentor_summaries(session: AsyncSession, week: str, scores: list[Score],

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.worktime import calendar_of, working_hours_between
 from handlers.kernel.config import Config
 from handlers.participation.queries import as_utc, names_of
@@ -201,19 +202,65 @@ async def open_tickets_by_mentor(session: AsyncSession) -> dict[int, tuple[int, 
     return {mid: (int(n), as_utc(oldest)) for mid, n, oldest in (await session.execute(query))}
 
 
-async def first_response_hours(session: AsyncSession, start: datetime, end: datetime,
-                               config: Config) -> dict[int, list[float]]:
-    """Working hours to the first answer, per mentor, for tickets created in the window and answered by its end.
+@dataclass
+class Answers:
+    """The week's tickets against the deadline, and working hours to the first answer per mentor."""
+
+    hours: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    on_time: int = 0
+    late: int = 0
+    waiting: int = 0  # unanswered, still inside the deadline
+
+
+async def first_responses(session: AsyncSession, start: datetime, end: datetime, config: Config) -> Answers:
+    """Tickets created in the window: working hours to the first answer (answered by its end) per mentor, and
+    how many were answered within sla_remind_hours, late (answered later or unanswered past it) or waiting.
 
     The one first-response definition (README "Mentor performance"), shared with the monthly ranking."""
     query = select(Ticket.mentor_id, Ticket.created_at, Ticket.first_response_at).where(
-        Ticket.created_at >= start, Ticket.created_at < end, Ticket.first_response_at < end)
-    calendar = calendar_of(config)
-    hours: dict[int, list[float]] = defaultdict(list)
+        Ticket.created_at >= start, Ticket.created_at < end)
+    calendar, deadline = calendar_of(config), config.rules(ConsultationRules).sla_remind_hours
+    answers = Answers()
     for mentor_id, created, answered in (await session.execute(query)):
-        if answered is not None:
-            hours[mentor_id].append(working_hours_between(created, answered, calendar))
-    return hours
+        if answered is not None and answered < end:
+            hours = working_hours_between(created, answered, calendar)
+            answers.hours[mentor_id].append(hours)
+            answers.on_time += hours <= deadline
+            answers.late += hours > deadline
+        elif working_hours_between(created, end, calendar) > deadline:
+            answers.late += 1
+        else:
+            answers.waiting += 1
+    return answers
+
+
+async def active_by_week(session: AsyncSession, weeks: list[str]) -> dict[str, dict[str, tuple[int, int]]]:
+    """(active, participants) per stored week and cohort, in one GROUP BY."""
+    active = func.sum(case((ParticipationScore.is_active.is_(True), 1), else_=0))
+    query = (select(ParticipationScore.week, ParticipationScore.cohort, active, func.count())
+             .where(ParticipationScore.week.in_(weeks))
+             .group_by(ParticipationScore.week, ParticipationScore.cohort))
+    found: dict[str, dict[str, tuple[int, int]]] = {week: {} for week in weeks}
+    for week, cohort, n_active, n in (await session.execute(query)):
+        found[week][str(cohort or "")] = (int(n_active or 0), int(n))
+    return found
+
+
+async def risk_by_week(session: AsyncSession, bounds: list[tuple[datetime, datetime]]) -> tuple[list[int], list[int]]:
+    """Per week: participants whose nudge ladder started (at risk) and whose ladder closed by a reply or a
+    recovery (recovered), counted in one query."""
+    first, last = bounds[0][0], bounds[-1][1]
+    recovered = NudgeLog.resolution.in_(("replied", "recovered"))
+    sums = [func.count(func.distinct(case((and_(NudgeLog.step == NudgeStep.NUDGE, NudgeLog.sent_at >= start,
+                                               NudgeLog.sent_at < end), NudgeLog.participant_id))))
+            for start, end in bounds]
+    sums += [func.count(func.distinct(case((and_(recovered, NudgeLog.resolved_at >= start, NudgeLog.resolved_at < end),
+                                           NudgeLog.participant_id))))
+             for start, end in bounds]
+    query = select(*sums).where(or_(and_(NudgeLog.sent_at >= first, NudgeLog.sent_at < last),
+                                    and_(NudgeLog.resolved_at >= first, NudgeLog.resolved_at < last)))
+    row = [int(n or 0) for n in (await session.execute(query)).one()]
+    return row[:len(bounds)], row[len(bounds):]
 
 
 async def reviews_waiting(session: AsyncSession) -> dict[int, int]:

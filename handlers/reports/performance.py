@@ -35,8 +35,8 @@ from handlers.kernel.roles import MANAGERS
 from handlers.kernel.spreadsheet import xlsx_row
 from handlers.reports.attribution import Attribution, load_attribution
 from handlers.reports.digest import XLSX, save_media, staff
+from handlers.reports.numerals import number, pct
 from handlers.reports.rekap import month_period, parse_month
-from handlers.reports.render import number, pct
 from handlers.reports.rules import ReportsRules
 from storage.models import (
     Attendance,

@@ -3,37 +3,31 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from handlers.kernel.config import Config
-from handlers.kernel.dates import format_stamp, format_week
+from handlers.kernel.dates import format_day_month, format_stamp, format_week
 from handlers.kernel.i18n import t
 from handlers.kernel.spreadsheet import xlsx_row
+from handlers.reports.numerals import count, number, pct
+from handlers.reports.outcomes import MEASURES
+from handlers.reports.progress import (
+    MEASURE_KEYS,
+    OUTCOME_HEADER,
+    bar,
+    measure_value,
+    outcome_rows,
+    outcomes_text,
+    target_value,
+)
 
 if TYPE_CHECKING:
     from handlers.reports.figures import GroupFigures
     from handlers.reports.shapes import Digest, MentorSummary
 
-TEXT_COHORTS, TEXT_AT_RISK, CHART_COHORTS = 5, 3, 12
-
-
-def pct(value: float | None, language: str) -> str:
-    """"72%", "72,5%" or "–"."""
-    return "–" if value is None else f"{number(value, language)}%"
-
-
-def number(value: float, language: str) -> str:
-    """A figure with at most one decimal, comma-decimal in Indonesian."""
-    text = f"{value:.1f}".removesuffix(".0")
-    return text.replace(".", ",") if language == "id" else text
-
-
-def count(value: int, language: str) -> str:
-    """"8.200" in Indonesian, "8,200" in English."""
-    text = f"{value:,}"
-    return text.replace(",", ".") if language == "id" else text
+TEXT_COHORTS, TEXT_AT_RISK, CHART_COHORTS, CHART_AGENCIES = 5, 3, 6, 8
 
 
 def change(value: float | None, language: str) -> str:
@@ -92,10 +86,18 @@ def coordinator_text(digest: Digest, config: Config, language: str) -> str:
     parts.append(t("part.digest_service", language,
                    median="–" if digest.response_median is None else number(digest.response_median, language),
                    rating="–" if digest.rating_average is None else number(digest.rating_average, language)))
+    on_time, late, _waiting = digest.answers
+    if on_time + late:
+        parts[-1] += "\n" + t("out.on_time", language, hours=number(digest.deadline_hours, language),
+                               on_time=count(on_time, language), counted=count(on_time + late, language),
+                               pct=pct(100 * on_time / (on_time + late), language))
     if digest.targets is not None:
         target = digest.targets
         parts.append(t("part.digest_target", language, name=target.name, total=count(target.total, language),
-                       target=count(target.target, language), pct=pct(target.pct, language)))
+                       target=count(target.target, language), pct=pct(target.pct, language))
+                     + "\n" + bar(target.total, target.target))
+    if digest.outcomes is not None:
+        parts.append(outcomes_text(digest.outcomes, language))
     parts.append(t("part.digest_footer", language))
     return "\n\n".join(parts)
 
@@ -135,59 +137,58 @@ def mentor_text(summary: MentorSummary, now: datetime, config: Config, language:
     return "\n\n".join(parts)
 
 
-def chart_figures(digest: Digest) -> dict[str, Any]:
-    """The numbers the chart plots (also stored in the PNG's metadata)."""
-    cohorts = sorted(digest.cohorts, key=lambda g: -g.participants)[:CHART_COHORTS]
+def chart_figures(digest: Digest, language: str) -> dict[str, Any]:
+    """The numbers the chart plots (also stored in the PNG's metadata): plain lists, JSON-ready."""
+    cohorts = sorted(digest.cohorts, key=lambda g: (-g.participants, g.label))[:CHART_COHORTS]
+    at_risk, recovered = digest.risk_trend
     return {
-        "week": digest.week,
-        "cohorts": [[g.label, g.active_pct, g.previous_active_pct] for g in cohorts],
-        "ticket_ages": [n for _, _, n in digest.ticket_ages],
-        "targets": [[a.name or "-", a.total, a.target] for a in digest.targets.agencies] if digest.targets else [],
+        "period": format_week(digest.week, language),
+        "weeks": [week_tick(week, language) for week in digest.weeks],
+        "active": [[label, values] for label, values in digest.active_trend],
+        "risk": {"at_risk": at_risk, "recovered": recovered},
+        "answers": list(digest.answers),
+        "deadline_hours": number(digest.deadline_hours, language),
+        "rates": [[t("out.chart_everyone", language), digest.total.attendance_pct, digest.total.tugas_pct]]
+                 + [[g.label, g.attendance_pct, g.tugas_pct] for g in cohorts] if len(cohorts) > 1
+                 else [[g.label, g.attendance_pct, g.tugas_pct] for g in cohorts],
+        "progress": progress_rows(digest, language),
     }
 
 
+def week_tick(week: str, language: str) -> str:
+    """A week on a chart's axis, without the year (the title has it): "2–8 Mar", "30 Nov–6 Des"."""
+    year, number_ = (int(part) for part in week.split("-W"))
+    monday = date.fromisocalendar(year, number_, 1)
+    sunday = monday + timedelta(days=6)
+    if monday.month == sunday.month:
+        return f"{monday.day}–{format_day_month(sunday, language)}"
+    return f"{format_day_month(monday, language)}–{format_day_month(sunday, language)}"
+
+
+def progress_rows(digest: Digest, language: str) -> list[list[Any]]:
+    """[label, value, target, value text, target text] for each target with a figure to compare."""
+    rows: list[list[Any]] = []
+    if digest.targets is not None and digest.targets.target:
+        target = digest.targets
+        rows.append([t("out.chart_trained", language), target.total, target.target, count(target.total, language),
+                     count(target.target, language)])
+        if len(target.agencies) <= CHART_AGENCIES:
+            rows += [[a.name, a.total, a.target, count(a.total, language), count(a.target, language)]
+                     for a in target.agencies if a.target]
+    if digest.outcomes is not None:
+        programme = digest.outcomes.programme
+        for measure, goal in sorted(programme.targets.items(), key=lambda item: MEASURES.index(item[0])):
+            rows.append([t(MEASURE_KEYS[measure], language), programme.value(measure) or 0, goal,
+                         measure_value(programme, measure, language), target_value(measure, goal, language)])
+    return rows
+
+
 def write_chart(digest: Digest, path: Path, language: str) -> None:
-    """Three panels for a phone screen: active % by cohort, open tickets by age, target per agency."""
-    # Imported here: matplotlib costs every process a second of start-up otherwise.
-    from matplotlib.figure import Figure
+    """The digest picture (charts.digest_figure) as a PNG with its figures in the metadata."""
+    from handlers.reports.charts import digest_figure
 
-    data = chart_figures(digest)
-    # A bare Figure renders with the Agg canvas: no pyplot, no display, no global state between threads.
-    figure = Figure(figsize=(6.4, 10), dpi=100)  # a fixed layout: "constrained" doubles the render time
-    figure.subplots_adjust(left=0.3, right=0.97, top=0.96, bottom=0.05, hspace=0.55)
-    top, middle, bottom = figure.subplots(3, 1)
-    labels = [row[0] for row in data["cohorts"]]
-    spots = range(len(labels))
-    top.bar([x - 0.2 for x in spots], [row[2] or 0 for row in data["cohorts"]], 0.4,
-            label=t("part.chart_last_week", language), color="#b0bec5")
-    bars = top.bar([x + 0.2 for x in spots], [row[1] or 0 for row in data["cohorts"]], 0.4,
-                   label=t("part.chart_this_week", language), color="#1e88e5")
-    top.bar_label(bars, fmt="%.0f%%", fontsize=7)
-    top.set_xticks(list(spots), labels, rotation=30, ha="right", fontsize=7)
-    top.set_ylim(0, 110)
-    top.set_title(t("part.chart_active", language, week=format_week(digest.week, language)), fontsize=10)
-    top.legend(fontsize=7)
-    ages = [age_label(low, high, language) for low, high, _ in digest.ticket_ages]
-    middle.bar_label(middle.bar(ages, data["ticket_ages"], color="#fb8c00"), fontsize=8)
-    middle.yaxis.get_major_locator().set_params(integer=True)
-    middle.set_ylim(bottom=0, top=max([*data["ticket_ages"], 1]) * 1.2)  # no negative axis when all are zero
-    middle.set_title(t("part.chart_tickets", language), fontsize=10)
-    _target_panel(bottom, data["targets"], language)
-    figure.savefig(path, format="png", metadata={"Description": json.dumps(data)})
-
-
-def _target_panel(axes: Any, rows: list[list[Any]], language: str) -> None:
-    axes.set_title(t("part.chart_target", language), fontsize=10)
-    if not rows:
-        axes.text(0.5, 0.5, t("part.no_target", language), ha="center", va="center")
-        axes.set_axis_off()
-        return
-    names = [row[0] for row in rows]
-    axes.barh(names, [row[2] for row in rows], color="#e0e0e0", label=t("part.chart_goal", language))
-    bars = axes.barh(names, [row[1] for row in rows], color="#43a047", label=t("part.chart_trained", language))
-    axes.bar_label(bars, labels=[f"{row[1]:,} / {row[2]:,}".replace(",", ".") for row in rows], fontsize=7)
-    axes.tick_params(axis="y", labelsize=7)
-    axes.legend(fontsize=7)
+    data = chart_figures(digest, language)
+    digest_figure(data, language).savefig(path, format="png", metadata={"Description": json.dumps(data)})
 
 
 def write_workbook(digest: Digest, path: Path, language: str) -> None:
@@ -240,4 +241,6 @@ def sheets(digest: Digest, language: str) -> list[tuple[str, list[str], list[lis
         result.append(("part.sheet_targets", ["part.col_agency", "part.col_target", "part.col_trained_before",
                                               "part.col_enrolled", "part.col_trained", "part.col_total",
                                               "part.col_pct"], rows))
+    if digest.outcomes is not None:
+        result.append(("out.sheet", OUTCOME_HEADER, outcome_rows(digest.outcomes, language)))
     return result

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from handlers.reports import figures
+from handlers.reports.outcomes import Outcomes
 from handlers.reports.targets import TargetProgress
 
 
@@ -25,6 +26,12 @@ class Digest:
     response_median: float | None
     rating_average: float | None
     targets: TargetProgress | None
+    weeks: list[str] = field(default_factory=list)  # the eight weeks of the trends, oldest first
+    active_trend: list[tuple[str, list[float | None]]] = field(default_factory=list)  # programme, then cohorts
+    risk_trend: tuple[list[int], list[int]] = ([], [])  # per week: ladders started, recovered
+    answers: tuple[int, int, int] = (0, 0, 0)  # the week's questions: on time, late, still waiting
+    outcomes: Outcomes | None = None
+    deadline_hours: float = 8.0  # ConsultationRules.sla_remind_hours: "on time" means answered within it
 
 
 @dataclass

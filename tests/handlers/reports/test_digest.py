@@ -52,8 +52,13 @@ Angkatan (aktif terendah dulu):
 < 1 hari: 0 · 1–3 hari: 0 · 3–7 hari: 0 · > 7 hari: 1
 
 ⏱️ Respons pertama pendamping: median 3 jam kerja · ⭐ Rating rata-rata: 4,5
+✅ Dijawab tepat waktu (≤ 8 jam kerja): 2 dari 2 (100%)
 
 🎯 WUB Pamekasan: 8.202 dari 10.000 warga dilatih (82%)
+████████░░
+
+🏅 *Hasil program* (laporan bulanan, 1 peserta melapor)
+Belum ada izin usaha, omzet, atau tenaga kerja yang dilaporkan.
 
 Rincian per angkatan, pendamping, dan instansi ada di grafik dan file Excel."""
 
@@ -130,7 +135,8 @@ async def test_workbook_has_one_sheet_per_table_with_the_figures(
     await run_digest(sessions, config, at(9, 7))
 
     book = load_workbook(await media_path(sessions, (await driver.outbox(coordinator))[1]))
-    assert book.sheetnames == ["Ringkasan", "Angkatan", "Pendamping", "Berisiko", "Pertanyaan", "Target"]
+    assert book.sheetnames == ["Ringkasan", "Angkatan", "Pendamping", "Berisiko", "Pertanyaan", "Target",
+                               "Hasil program"]
     cohorts = [row[:7] for row in book["Angkatan"].iter_rows(min_row=2, values_only=True)]
     assert cohorts == [("Angkatan 1", 2, 1, 50, -50, 50, 50), ("Angkatan 2", 1, 1, 100, 0, 100, None)]
     mentors = {row[0]: row[-5:] for row in book["Pendamping"].iter_rows(min_row=2, values_only=True)}
@@ -149,11 +155,15 @@ async def test_chart_opens_and_plots_the_same_figures(
 
     row = (await driver.outbox(coordinator))[0]
     path = await media_path(sessions, row)
-    assert (message_of(row).attachments[0].kind, imread(path).shape) == ("photo", (1000, 640, 4))
     plotted = json.loads(Image.open(path).text["Description"])
-    assert plotted["cohorts"] == [["Angkatan 1", 50.0, 100.0], ["Angkatan 2", 100.0, 100.0]]
-    assert plotted["ticket_ages"] == [0, 0, 0, 1]
-    assert ["Disperindag", 1, 300] in plotted["targets"]
+    assert (message_of(row).attachments[0].kind, imread(path).shape[1]) == ("photo", 792)
+    assert plotted["period"] == "2–8 Mar 2026"
+    assert plotted["weeks"] == ["12–18 Jan", "19–25 Jan", "26 Jan–1 Feb", "2–8 Feb", "9–15 Feb", "16–22 Feb",
+                                "23 Feb–1 Mar", "2–8 Mar"]
+    assert plotted["active"][0] == ["Semua peserta", [None] * 6 + [100.0, 66.7]]
+    assert plotted["answers"] == [2, 0, 0]
+    assert plotted["rates"] == [["Semua peserta", 66.7, 50.0], ["Angkatan 1", 50.0, 50.0], ["Angkatan 2", 100.0, None]]
+    assert ["Disperindag", 1, 300, "1", "300"] in plotted["progress"]
 
 
 async def test_mentor_summary_names_who_slips_and_what_waits(

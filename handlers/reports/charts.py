@@ -1,0 +1,191 @@
+"""The reports' pictures for a phone: one column of panels, big type, weeks as dates, no empty panel.
+
+Each picture is drawn by a pure function from plain figures (lists of numbers and labels, JSON-ready)
+to a matplotlib Figure, so tests can read its panels before anything is saved. A panel whose figures
+are all missing or zero is left out, never drawn empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from handlers.kernel.i18n import t
+from handlers.reports.numerals import count, number
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+WIDTH, PANEL_HEIGHT, HEADER_HEIGHT, DPI = 7.2, 3.3, 0.9, 110  # inches: 792 px wide, readable on a phone
+TITLE_SIZE, LABEL_SIZE, TEXT_SIZE = 16, 12, 12
+COLOURS = ("#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#e53935", "#00897b")
+GREY, LIGHT = "#9e9e9e", "#e0e0e0"
+
+Draw = Callable[["Axes"], None]
+
+
+def panel_figure(title: str, panels: list[tuple[str, Draw]]) -> Figure:
+    """A portrait Figure of the given panels, one per row, under a title."""
+    # Imported here: matplotlib costs every process a second of start-up otherwise.
+    from matplotlib.figure import Figure
+
+    # A bare Figure renders with the Agg canvas: no pyplot, no display, no global state between threads.
+    height = HEADER_HEIGHT + PANEL_HEIGHT * max(1, len(panels))
+    figure = Figure(figsize=(WIDTH, height), dpi=DPI)
+    figure.suptitle(title, fontsize=TITLE_SIZE, fontweight="bold", y=1 - 0.25 / height)
+    # A fixed layout: "constrained" doubles the render time.
+    figure.subplots_adjust(left=0.27, right=0.95, top=1 - HEADER_HEIGHT / height,
+                           bottom=0.55 / height, hspace=0.75)
+    for axes, (name, draw) in zip(figure.subplots(len(panels), 1, squeeze=False)[:, 0], panels, strict=True):
+        axes.set_title(name, fontsize=TITLE_SIZE - 2, loc="left")
+        axes.tick_params(labelsize=LABEL_SIZE)
+        for side in ("top", "right"):
+            axes.spines[side].set_visible(False)
+        draw(axes)
+    return figure
+
+
+def _whole_numbers() -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
+def has_values(*series: list[Any]) -> bool:
+    """Any figure in the series is a number other than zero."""
+    return any(value for values in series for value in values if value is not None)
+
+
+def digest_panels(data: dict[str, Any], language: str) -> list[tuple[str, Draw]]:
+    """The weekly digest's panels that have something to show, in reading order."""
+    panels: list[tuple[str, Draw]] = []
+    active = data.get("active", [])
+    if any(has_values(values) for _, values in active):
+        panels.append((t("out.chart_active", language), lambda axes: _active_trend(axes, data, language)))
+    risk = data.get("risk", {})
+    if has_values(risk.get("at_risk", []), risk.get("recovered", [])):
+        panels.append((t("out.chart_risk", language), lambda axes: _risk_trend(axes, data, language)))
+    answers = data.get("answers", [])
+    if has_values(answers):
+        panels.append((t("out.chart_answers", language, hours=data.get("deadline_hours", "")),
+                       lambda axes: _answers(axes, answers, language)))
+    rates = [row for row in data.get("rates", []) if row[1] is not None or row[2] is not None]
+    if rates:
+        panels.append((t("out.chart_rates", language), lambda axes: _rates(axes, rates, language)))
+    progress = [row for row in data.get("progress", []) if row[2]]
+    if progress:
+        panels.append((t("out.chart_progress", language), lambda axes: _progress(axes, progress, language)))
+    return panels
+
+
+def digest_figure(data: dict[str, Any], language: str) -> Figure:
+    """The weekly digest picture from chart figures (render.chart_figures)."""
+    return panel_figure(t("out.chart_title", language, period=data["period"]), digest_panels(data, language))
+
+
+def _active_trend(axes: Axes, data: dict[str, Any], language: str) -> None:
+    weeks = data["weeks"]
+    spots = list(range(len(weeks)))
+    for n, (label, values) in enumerate(data["active"]):
+        points = [(x, v) for x, v in zip(spots, values, strict=True) if v is not None]
+        style = {"color": "#212121", "linewidth": 3} if n == 0 else {"color": COLOURS[(n - 1) % len(COLOURS)]}
+        axes.plot([x for x, _ in points], [v for _, v in points], marker="o", label=label, **style)
+    axes.set_xticks(spots, weeks, rotation=35, ha="right", fontsize=LABEL_SIZE - 2)
+    axes.set_ylim(0, 105)
+    axes.yaxis.set_major_formatter(lambda value, _: f"{value:.0f}%")
+    axes.legend(fontsize=LABEL_SIZE - 2, ncols=2, loc="lower left", frameon=False)
+    axes.grid(axis="y", color=LIGHT)
+
+
+def _risk_trend(axes: Axes, data: dict[str, Any], language: str) -> None:
+    weeks, risk = data["weeks"], data["risk"]
+    spots = list(range(len(weeks)))
+    axes.bar([x - 0.2 for x in spots], risk["at_risk"], 0.4, color="#e53935", label=t("out.chart_at_risk", language))
+    axes.bar([x + 0.2 for x in spots], risk["recovered"], 0.4, color="#43a047",
+             label=t("out.chart_recovered", language))
+    axes.set_xticks(spots, weeks, rotation=35, ha="right", fontsize=LABEL_SIZE - 2)
+    axes.yaxis.set_major_locator(_whole_numbers())
+    axes.legend(fontsize=LABEL_SIZE - 2, frameon=False)
+
+
+def _answers(axes: Axes, answers: list[int], language: str) -> None:
+    names = [t("out.chart_on_time", language), t("out.chart_late", language), t("out.chart_waiting", language)]
+    bars = axes.barh(names[::-1], answers[::-1], color=["#9e9e9e", "#e53935", "#43a047"])
+    total = sum(answers)
+    axes.bar_label(bars, labels=[f"{count(n, language)} ({number(100 * n / total, language)}%)" for n in answers[::-1]],
+                   fontsize=TEXT_SIZE, padding=4)
+    axes.set_xlim(0, max(answers) * 1.45)
+    axes.set_xticks([])
+
+
+def _rates(axes: Axes, rows: list[list[Any]], language: str) -> None:
+    rows = rows[::-1]  # the first row on top
+    spots = list(range(len(rows)))
+    attendance = axes.barh([y + 0.2 for y in spots], [row[1] or 0 for row in rows], 0.4, color=COLOURS[0],
+                           label=t("out.chart_attendance", language))
+    tugas = axes.barh([y - 0.2 for y in spots], [row[2] or 0 for row in rows], 0.4, color=COLOURS[2],
+                      label=t("out.chart_tugas", language))
+    for bars, column in ((attendance, 1), (tugas, 2)):
+        axes.bar_label(bars, labels=["–" if row[column] is None else f"{row[column]:.0f}%" for row in rows],
+                       fontsize=TEXT_SIZE - 2, padding=3)
+    axes.set_yticks(spots, [row[0] for row in rows])
+    axes.set_xlim(0, 125)
+    axes.set_xticks([])
+    axes.legend(fontsize=LABEL_SIZE - 2, frameon=False, loc="lower right")
+
+
+def _progress(axes: Axes, rows: list[list[Any]], language: str) -> None:
+    rows = rows[::-1]
+    names = [row[0] for row in rows]
+    shares = [max(0.0, min(100.0, 100 * row[1] / row[2])) for row in rows]
+    axes.barh(names, [100] * len(rows), color=LIGHT)
+    axes.barh(names, shares, color=[COLOURS[1] if s >= 100 else COLOURS[0] for s in shares])
+    for y, row in enumerate(rows):  # beside the full bar, so the words never sit on a colour
+        axes.text(103, y, t("out.chart_of", language, value=row[3], target=row[4]), va="center",
+                  fontsize=TEXT_SIZE - 1)
+    axes.set_xlim(0, 190)
+    axes.set_xticks([])
+
+
+def ranking_panels(data: dict[str, Any], language: str) -> list[tuple[str, Draw]]:
+    """The monthly mentor ranking's panels: share on time and attendance per mentor, the spread of all."""
+    rows = data.get("mentors", [])
+    panels: list[tuple[str, Draw]] = []
+    for column, key in ((1, "out.chart_rank_on_time"), (2, "out.chart_rank_attendance")):
+        if has_values([row[column] for row in rows]):
+            panels.append((t(key, language, hours=data.get("deadline_hours", "")),
+                           _mentor_panel(rows, column, data.get("good", [0, 0, 0])[column])))
+    spread = [value for value in data.get("spread", []) if value is not None]
+    if len(spread) > len(rows):
+        panels.append((t("out.chart_rank_spread", language, n=count(len(spread), language)),
+                       lambda axes: _spread(axes, spread)))
+    return panels
+
+
+def ranking_figure(data: dict[str, Any], language: str) -> Figure:
+    """The coordinators' monthly picture of mentors (performance.ranking_figures)."""
+    return panel_figure(t("out.chart_rank_title", language, month=data["month"]), ranking_panels(data, language))
+
+
+def _mentor_panel(rows: list[list[Any]], column: int, good: float) -> Draw:
+    return lambda axes: _mentor_bars(axes, rows, column, good)
+
+
+def _mentor_bars(axes: Axes, rows: list[list[Any]], column: int, good: float) -> None:
+    """Bars per mentor, green from the good level up, red below it."""
+    rows = rows[::-1]
+    values = [row[column] or 0 for row in rows]
+    bars = axes.barh([row[0] for row in rows], values, color=[COLOURS[1] if value >= good else COLOURS[4]
+                                                              for value in values])
+    axes.bar_label(bars, labels=["–" if row[column] is None else f"{row[column]:.0f}%" for row in rows],
+                   fontsize=TEXT_SIZE - 2, padding=3)
+    axes.set_xlim(0, 115)
+    axes.set_xticks([])
+    axes.tick_params(axis="y", labelsize=LABEL_SIZE - 1)
+
+
+def _spread(axes: Axes, values: list[float]) -> None:
+    axes.hist(values, bins=list(range(0, 101, 10)), color=COLOURS[0], edgecolor="white")
+    axes.xaxis.set_major_formatter(lambda value, _: f"{value:.0f}%")
+    axes.yaxis.set_major_locator(_whole_numbers())

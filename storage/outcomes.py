@@ -1,0 +1,28 @@
+"""Programme outcome targets: permits, omzet growth and new jobs, for the programme, an agency or a cohort."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.base import Base
+
+
+class OutcomeTarget(Base):
+    """One target: scope "programme" (key: its name), "agency" (key: its code) or "cohort" (key: its name).
+
+    measure: nib, pirt, halal, lainnya (participants holding the permit), jobs (new jobs) or
+    omzet (growth from baseline, in percent). Replaced as a whole by `klinik target FILE`.
+    """
+
+    __tablename__ = "outcome_targets"
+    __table_args__ = (UniqueConstraint("scope", "key", "measure"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str] = mapped_column(String(200))
+    measure: Mapped[str] = mapped_column(String(20))
+    target: Mapped[int]
+    updated_at: Mapped[datetime]
