@@ -18,6 +18,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot import telegram as tg
+from bot.console import Console
 from bot.delivery import (
     DeliveryWorker,
     Pace,
@@ -156,7 +157,9 @@ class KlinikApp:
                       media=self.media, whatsapp=self._whatsapp_webhooks(),
                       telegram_bot=self.bot if self.settings.telegram.mode == TelegramMode.WEBHOOK else None,
                       telegram_secret=secret.get_secret_value() if secret else None,
-                      max_body_bytes=self.settings.http_max_body_bytes)
+                      max_body_bytes=self.settings.http_max_body_bytes,
+                      console=Console(sessions=self.sessions, config=self.config,
+                                      public_base_url=self.settings.public_base_url, after_commit=self.worker.wake))
         web.check_health = self.check_health
         return web
 

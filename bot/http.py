@@ -20,6 +20,8 @@ from starlette.routing import Route
 from telegram import Bot, Update
 
 from bot import telegram as tg
+from bot.console import Console
+from bot.console.web import UPLOAD_MAX_BYTES
 from bot.limits import (
     MAX_BODY_BYTES,
     Edge,
@@ -50,8 +52,10 @@ class WebApp:
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], ingest: Ingest,
                  after_ingest: Callable[[], None], media: MediaStore,
                  whatsapp: WhatsAppWebhooks | None = None, telegram_bot: Bot | None = None,
-                 telegram_secret: str | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+                 telegram_secret: str | None = None, max_body_bytes: int = MAX_BODY_BYTES,
+                 console: Console | None = None) -> None:
         self.sessions, self.ingest, self.after_ingest = sessions, ingest, after_ingest
+        self.console = console
         self.media, self.whatsapp = media, whatsapp
         self.bot, self.telegram_secret = telegram_bot, telegram_secret
         self.max_body_bytes = max_body_bytes
@@ -64,7 +68,12 @@ class WebApp:
                        Route("/twilio/status", self.whatsapp.status, methods=["POST"])]
         if self.bot is not None and self.telegram_secret:
             routes.append(Route("/telegram/webhook", self.telegram_webhook, methods=["POST"]))
-        return Starlette(routes=routes, middleware=[Middleware(Edge, max_body_bytes=self.max_body_bytes)])
+        larger: dict[str, int] = {}
+        if self.console is not None:
+            routes += self.console.routes()
+            larger["/console/roster"] = max(UPLOAD_MAX_BYTES, self.max_body_bytes)  # a roster file
+        return Starlette(routes=routes, middleware=[Middleware(Edge, max_body_bytes=self.max_body_bytes,
+                                                               larger=larger)])
 
     async def health(self, request: Request) -> Response:
         """200 when the database answers and every loop completed a pass in time; else 503 saying which."""

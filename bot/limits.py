@@ -197,8 +197,9 @@ class Edge:
     database 503, and any other exception is logged with its traceback and answered 500 (a bug).
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES, larger: dict[str, int] | None = None) -> None:
         self.app, self.max_body_bytes = app, max_body_bytes
+        self.larger = larger or {}  # exact paths allowed a larger body (the console's roster upload)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -207,6 +208,7 @@ class Edge:
         path = str(scope.get("path", ""))
         where = f"{scope.get('method', '')} {'/media/…' if path.startswith('/media/') else path[:100]}"  # tokens
         started = False
+        limit = self.larger.get(path, self.max_body_bytes)
 
         async def tracked_send(message: Message) -> None:
             nonlocal started
@@ -219,9 +221,9 @@ class Edge:
 
         try:
             declared = _content_length(scope)
-            if declared is not None and declared > self.max_body_bytes:
-                raise BodyTooLarge(self.max_body_bytes)
-            await self.app(scope, self._capped(receive), tracked_send)
+            if declared is not None and declared > limit:
+                raise BodyTooLarge(limit)
+            await self.app(scope, self._capped(receive, limit), tracked_send)
         except Rejected as error:
             await answer(reject(where, error))
         except Exception as error:
@@ -233,7 +235,7 @@ class Edge:
                 log.exception("%s failed", where)
                 await answer(PlainTextResponse("internal error", status_code=500))
 
-    def _capped(self, receive: Receive) -> Receive:
+    def _capped(self, receive: Receive, limit: int) -> Receive:
         received = 0
 
         async def capped() -> Message:
@@ -241,8 +243,8 @@ class Edge:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLarge(self.max_body_bytes)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
         return capped
 

@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.redact import protect
 from handlers.activities.rules import ActivitiesRules
+from handlers.console.rules import ConsoleRules
 from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.topics import load_topics
 from handlers.kernel.config import Config
@@ -117,6 +118,7 @@ class RulesSettings(BaseModel):
     participation: ParticipationRules = ParticipationRules()  # handlers/participation/rules.py
     reports: ReportsRules = ReportsRules()  # handlers/reports/rules.py
     privacy: PrivacyRules = PrivacyRules()  # handlers/privacy/rules.py
+    console: ConsoleRules = ConsoleRules()  # handlers/console/rules.py
 
     @field_validator("*", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ from storage.activities import (
 )
 from storage.base import Base
 from storage.cohorts import Cohort
+from storage.console import ConsoleCode, ConsoleSession
 from storage.consultation import (
     FaqEntry,
     FaqStatus,
@@ -56,6 +57,8 @@ __all__ = [
     "Base",
     "Cohort",
     "ConsentRecord",
+    "ConsoleCode",
+    "ConsoleSession",
     "ConversationState",
     "Extension",
     "FaqEntry",

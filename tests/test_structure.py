@@ -143,6 +143,17 @@ def literal_keys(tree: ast.Module) -> list[tuple[int, str]]:
             and KEY_SHAPE.fullmatch(node.value) and node.value.startswith(prefixes)]
 
 
+# The console's templates (bot/console/templates) name their texts as t("web.…") literals too.
+TEMPLATE_KEY = re.compile(r'\bt\("([a-z]+\.[a-z0-9_]+)"')
+
+
+@cache
+def template_keys() -> dict[str, list[str]]:
+    """Catalog keys used by each HTML template, by path relative to the root."""
+    return {path.relative_to(ROOT).as_posix(): TEMPLATE_KEY.findall(path.read_text(encoding="utf-8"))
+            for path in sorted((ROOT / "bot").rglob("templates/*.html"))}
+
+
 def test_no_catalog_key_is_built_at_run_time() -> None:
     built = [f"{path}:{line}: {lead}…" for path, tree in code_trees().items()
              for line, lead in built_keys(tree)]
@@ -155,11 +166,14 @@ def test_every_key_in_the_code_has_a_text_in_both_languages() -> None:
 
     missing = [f"{path}:{line}: {key}" for path, tree in code_trees().items() for line, key in literal_keys(tree)
                if key not in texts["id"] or key not in texts["en"]]
+    missing += [f"{path}: {key}" for path, keys in template_keys().items() for key in keys
+                if key not in texts["id"] or key not in texts["en"]]
     assert missing == []
 
 
 def test_every_text_is_used_by_the_code() -> None:
     texts = catalog()
     used = {key for tree in code_trees().values() for _, key in literal_keys(tree)}
+    used |= {key for keys in template_keys().values() for key in keys}
     unused = sorted(key for key in {*texts["id"], *texts["en"]} if key not in used)
     assert unused == []

@@ -1,0 +1,275 @@
+"""Routes of the web console under /console; each page calls the same handler functions as the chat.
+
+Coordinators see the programme; mentors their own participants and queue; experts the tickets
+escalated to them. Every action runs in one transaction with the chat's role checks, and its
+messages go through the outbox like a chat reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.datastructures import UploadFile
+from starlette.middleware import Middleware
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot.console import queries
+from bot.console.signin import SignIn, home_of
+from bot.console.web import (
+    PREFIX,
+    STATIC,
+    UPLOAD_MAX_BYTES,
+    Pages,
+    Refused,
+    SecurityHeaders,
+    Visit,
+    utc_now,
+)
+from handlers.activities.audience import oversees
+from handlers.console.direct import direct_message
+from handlers.consultation.answers import post_answer
+from handlers.consultation.queue import STATUS_KEYS as TICKET_STATUS_KEYS
+from handlers.consultation.rules import ConsultationRules
+from handlers.consultation.ticketing import age_text, ticket_for_staff, topic_label, waiting_since
+from handlers.kernel.config import Config
+from handlers.kernel.context import Context
+from handlers.kernel.dates import format_stamp
+from handlers.kernel.numbers import record_id
+from handlers.kernel.roles import COORDINATORS, MANAGERS, STAFF
+from handlers.people.membership import deactivate_person, release_recycled_numbers
+from handlers.people.roster import (
+    RosterFileError,
+    RosterInvalid,
+    RosterRow,
+    apply_roster,
+    read_roster,
+)
+from handlers.reports.figures import unanswered_by_age
+from handlers.reports.mentor_change import MappingRow, apply_moves, plan_mapping
+from handlers.reports.targets import target_progress
+from storage.models import Person, Role, Ticket
+
+ROSTER_SUFFIXES = (".csv", ".xlsx")
+PROBLEMS_SHOWN = 200
+
+
+class Console:
+    """The console's routes, mounted by the HTTP server at /console."""
+
+    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], config: Config, public_base_url: str,
+                 after_commit: Callable[[], None] = lambda: None,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.config = config
+        self.pages = Pages(sessions=sessions, config=config, secure=public_base_url.lower().startswith("https://"),
+                           after_commit=after_commit, clock=clock)
+        self.sign_in = SignIn(self.pages)
+
+    def routes(self) -> list[BaseRoute]:
+        """One Mount with the security headers on every answer."""
+        guard = self.pages.guarded
+        sign_in = self.sign_in
+        pages: list[BaseRoute] = [
+            Route("/", guard(self.overview), methods=["GET"]),
+            Route("/masuk", guard(sign_in.show, public=True), methods=["GET"]),
+            Route("/masuk", guard(sign_in.send_code, public=True), methods=["POST"]),
+            Route("/masuk/kode", guard(sign_in.verify, public=True), methods=["POST"]),
+            Route("/keluar", guard(sign_in.sign_out), methods=["POST"]),
+            Route("/peserta", guard(self.participants, roles=MANAGERS), methods=["GET"]),
+            Route("/peserta/{person_id}", guard(self.participant, roles=MANAGERS), methods=["GET"]),
+            Route("/peserta/{person_id}/pesan", guard(self.message, roles=MANAGERS), methods=["POST"]),
+            Route("/peserta/{person_id}/pindah", guard(self.move, roles=COORDINATORS), methods=["POST"]),
+            Route("/peserta/{person_id}/nonaktif", guard(self.deactivate, roles=COORDINATORS), methods=["POST"]),
+            Route("/antrian", guard(self.queue, roles=STAFF), methods=["GET"]),
+            Route("/tiket/{ticket_id}", guard(self.ticket, roles=STAFF), methods=["GET"]),
+            Route("/tiket/{ticket_id}/jawab", guard(self.answer, roles=STAFF), methods=["POST"]),
+            Route("/roster", guard(self.roster, roles=COORDINATORS), methods=["GET"]),
+            Route("/roster", guard(self.roster_upload, roles=COORDINATORS), methods=["POST"]),
+            Mount("/static", app=StaticFiles(directory=STATIC), name="console_static"),
+        ]
+        return [Route(PREFIX, lambda _request: RedirectResponse(f"{PREFIX}/", status_code=307)),
+                Mount(PREFIX, routes=pages, middleware=[Middleware(SecurityHeaders)])]
+
+    # ------------------------------------------------------------------ overview
+
+    async def overview(self, visit: Visit) -> Response:
+        """Coordinators: participants, at risk and silent per agency and cohort; open questions by age; the
+        latest week's attendance and tugas; targets. Others go to their own start page."""
+        me = visit.me
+        if me.role not in COORDINATORS:
+            if me.role in STAFF:
+                return RedirectResponse(home_of(me), status_code=303)
+            raise Refused("web.refused_role")
+        groups = await queries.groups(visit.db, visit.now, self.config)
+        ages = await unanswered_by_age(visit.db, visit.now)
+        return self.pages.render(
+            visit, "overview.html", groups=groups, ages=ages, week=await queries.latest_week(visit.db),
+            targets=await target_progress(visit.db, visit.now, self.config),
+            deadline_hours=self.config.rules(ConsultationRules).sla_remind_hours,
+            totals=(sum(g.participants for g in groups), sum(g.at_risk for g in groups), sum(g.silent for g in groups)))
+
+    # ------------------------------------------------------------------ participants
+
+    def _filters(self, visit: Visit) -> queries.Filters:
+        params = visit.request.query_params
+        mentor = record_id(params.get("mentor", "")) if params.get("mentor") else None
+        page = record_id(params.get("halaman", "1")) or 1
+        return queries.Filters(q=params.get("q", "").strip()[:100], cohort=params.get("cohort", "")[:100],
+                               agency=params.get("agency", "")[:100], district=params.get("district", "")[:100],
+                               mentor=mentor, at_risk=params.get("risiko") == "1", page=min(page, 100_000))
+
+    async def participants(self, visit: Visit) -> Response:
+        """The list: search `q`, filters cohort/agency/district/mentor/at risk; one page of PAGE_SIZE."""
+        filters = self._filters(visit)
+        total, rows = await queries.participants_page(visit.db, visit.me, filters, self.config, visit.now)
+        params = {key: value for key, value in visit.request.query_params.items() if key != "halaman"}
+        pages = max(1, -(-total // queries.PAGE_SIZE))
+        return self.pages.render(
+            visit, "peserta.html", rows=rows, total=total, filters=filters,
+            choices=await queries.choices(visit.db, visit.me, self.config), page=filters.page, pages=pages,
+            link=lambda page: f"{PREFIX}/peserta?" + urlencode({**params, "halaman": page}),
+            last_seen=lambda person: self._stamp(visit, person.last_inbound_at))
+
+    def _stamp(self, visit: Visit, moment: datetime | None) -> str:
+        return format_stamp(moment, self.config.timezone, visit.lang) if moment else visit.text("web.never")
+
+    async def _participant(self, visit: Visit) -> Person:
+        number = record_id(str(visit.request.path_params["person_id"]))
+        person = await visit.db.get(Person, number) if number is not None else None
+        if person is None or person.role != Role.PESERTA or person.erased_at is not None:
+            raise Refused("web.not_found", status=404)
+        if not oversees(visit.me, person):
+            raise Refused("web.refused_not_yours")
+        return person
+
+    async def participant(self, visit: Visit, status: int = 200, error: str = "") -> Response:
+        """The participant's story in time order, and the actions the viewer may take."""
+        person = await self._participant(visit)
+        mentor = await visit.db.get(Person, person.mentor_id) if person.mentor_id else None
+        events = await queries.story(visit.db, person)
+        is_coordinator = visit.me.role in COORDINATORS
+        return self.pages.render(
+            visit, "peserta_detail.html", status=status, person=person, mentor=mentor, events=events, error=error,
+            mentors=await queries.mentors(visit.db) if is_coordinator else [], is_coordinator=is_coordinator,
+            stamp=lambda moment: self._stamp(visit, moment))
+
+    async def message(self, visit: Visit) -> Response:
+        """Message the participant on their own channel (as the viewer, audit-logged)."""
+        person = await self._participant(visit)
+        outgoing = direct_message(visit.db, visit.me, person, visit.field("text"), visit.now, self.config)
+        if outgoing is None:
+            return await self.participant(visit, status=400, error=visit.text("web.message_empty"))
+        await visit.send([outgoing])
+        visit.notices.append(visit.text("web.message_sent", name=person.name))
+        return await self.participant(visit)
+
+    async def move(self, visit: Visit) -> Response:
+        """Move to another mentor with the chat's mentor-change functions (plan, then apply)."""
+        person = await self._participant(visit)
+        number = record_id(visit.field("mentor"))
+        target = await visit.db.get(Person, number) if number is not None else None
+        if target is None:
+            return await self.participant(visit, status=400, error=visit.text("web.move_pick"))
+        plan = await plan_mapping(visit.db, [MappingRow(1, person.phone, target.phone)])
+        if plan.problems or not plan.moves:
+            problems = "; ".join(visit.text(key, **values) for key, values in plan.problems)
+            return await self.participant(visit, status=400, error=problems or visit.text("web.move_pick"))
+        await visit.send(await apply_moves(visit.db, plan.moves, visit.now, self.config, actor_id=visit.me.id,
+                                           source="console"))
+        visit.notices.append(visit.text("web.moved", name=person.name, mentor=target.name))
+        return await self.participant(visit)
+
+    async def deactivate(self, visit: Visit) -> Response:
+        """Deactivate with the chat's membership function: their open questions move on, history stays."""
+        person = await self._participant(visit)
+        if person.is_active:
+            await visit.send(await deactivate_person(visit.db, person, visit.now, self.config, actor_id=visit.me.id,
+                                                     source="console"))
+        return self.pages.render(visit, "done.html", message=visit.text("web.deactivated", name=person.name),
+                                 back=f"{PREFIX}/peserta")
+
+    # ------------------------------------------------------------------ queue and tickets
+
+    async def queue(self, visit: Visit) -> Response:
+        """Open tickets: the viewer's own (a coordinator: all), longest waiting first, one page."""
+        page = min(record_id(visit.request.query_params.get("halaman", "1")) or 1, 100_000)
+        total, rows = await queries.queue_page(visit.db, visit.me, page)
+        pages = max(1, -(-total // queries.PAGE_SIZE))
+        deadline = self.config.rules(ConsultationRules).sla_remind_hours
+        return self.pages.render(
+            visit, "antrian.html", rows=rows, total=total, page=page, pages=pages, deadline_hours=deadline,
+            link=lambda number: f"{PREFIX}/antrian?" + urlencode({"halaman": number}),
+            age=lambda ticket: age_text(visit.now - waiting_since(ticket), visit.lang),
+            late=lambda ticket: (visit.now - waiting_since(ticket)).total_seconds() > deadline * 3600,
+            topic=lambda ticket: topic_label(self.config, ticket.topic, visit.lang))
+
+    async def _ticket(self, visit: Visit) -> tuple[Ticket, Context]:
+        ctx = visit.chat_context()
+        ticket = await ticket_for_staff(ctx, str(visit.request.path_params["ticket_id"]))  # the chat's own check
+        if ticket is None:
+            raise Refused("web.refused_ticket")
+        return ticket, ctx
+
+    async def ticket(self, visit: Visit, status: int = 200, error: str = "") -> Response:
+        """The ticket's thread and the answer form."""
+        ticket, _ctx = await self._ticket(visit)
+        participant = await visit.db.get(Person, ticket.participant_id)
+        return self.pages.render(
+            visit, "tiket.html", status=status, ticket=ticket, participant=participant, error=error,
+            thread=await queries.thread(visit.db, ticket), topic=topic_label(self.config, ticket.topic, visit.lang),
+            status_text=visit.text(TICKET_STATUS_KEYS[ticket.status]), stamp=lambda moment: self._stamp(visit, moment))
+
+    async def answer(self, visit: Visit) -> Response:
+        """Answer through the chat's own post_answer: the participant gets it on their channel."""
+        ticket, ctx = await self._ticket(visit)
+        text = visit.field("answer")
+        if not text:
+            return await self.ticket(visit, status=400, error=visit.text("web.answer_empty"))
+        await post_answer(ctx, ticket, text=text, attachments=())
+        await visit.finish_chat(ctx)
+        return await self.ticket(visit)
+
+    # ------------------------------------------------------------------ roster
+
+    async def roster(self, visit: Visit) -> Response:
+        """The upload form."""
+        return self.pages.render(visit, "roster_upload.html", problems=[], more=0)
+
+    async def roster_upload(self, visit: Visit) -> Response:
+        """The same all-or-nothing import as `klinik roster import`: any bad line and nothing changes."""
+        upload = visit.form.get("file") if visit.form is not None else None
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return self.pages.render(visit, "roster_upload.html", status=400, problems=[visit.text("web.roster_no_file")], more=0)
+        suffix = Path(upload.filename).suffix.lower()
+        if suffix not in ROSTER_SUFFIXES:
+            return self.pages.render(visit, "roster_upload.html", status=400, problems=[visit.text("web.roster_type")], more=0)
+        content = await upload.read(UPLOAD_MAX_BYTES + 1)
+        try:
+            rows = await asyncio.to_thread(_read_upload, content, suffix)
+        except RosterFileError as error:
+            return self.pages.render(visit, "roster_upload.html", status=400, problems=[str(error)], more=0)
+        try:
+            await release_recycled_numbers(visit.db, rows, visit.now)
+            summary = await apply_roster(visit.db, rows, visit.now, source=f"console:{upload.filename}"[:100])
+        except RosterInvalid as invalid:
+            await visit.db.rollback()
+            problems = [str(problem) for problem in invalid.problems]
+            return self.pages.render(visit, "roster_upload.html", status=400, problems=problems[:PROBLEMS_SHOWN],
+                                     more=max(0, len(problems) - PROBLEMS_SHOWN))
+        return self.pages.render(visit, "roster_upload.html", problems=[], more=0, summary=summary, rows=len(rows))
+
+
+def _read_upload(content: bytes, suffix: str) -> list[RosterRow]:
+    """read_roster reads a file: the upload goes to a temporary one with its own name's suffix."""
+    with tempfile.TemporaryDirectory(prefix="klinik-roster-") as folder:
+        path = Path(folder) / f"roster{suffix}"
+        path.write_bytes(content)
+        return read_roster(path)
+

@@ -1,0 +1,233 @@
+"""The console's bounded reads: every list is one page (LIMIT/OFFSET) and every total an aggregate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from handlers.kernel.config import Config
+from handlers.participation.queries import agency_of
+from handlers.reports.figures import waiting_since
+from handlers.reports.rules import ReportsRules
+from storage.models import (
+    Assignment,
+    Attendance,
+    Meeting,
+    MonthlyReport,
+    NudgeLog,
+    ParticipationScore,
+    Person,
+    Role,
+    Submission,
+    Ticket,
+    TicketMessage,
+    TicketStatus,
+)
+
+PAGE_SIZE = 50
+SILENT_DAYS = 14  # no message to the bot for this long: silent
+GROUP_ROWS = 200  # agency × cohort rows on the overview
+CHOICES = 500  # options in a filter or a mentor list
+STORY_ROWS = 100  # rows per kind of event in a participant's story
+
+
+def at_risk_clause() -> ColumnElement[bool]:
+    """A nudge ladder still open for the participant (the same ladder the digest's at-risk list reads)."""
+    return exists(select(NudgeLog.id).where(NudgeLog.participant_id == Person.id, NudgeLog.resolved_at.is_(None)))
+
+
+def silent_clause(now: datetime) -> ColumnElement[bool]:
+    """Nothing from the participant for SILENT_DAYS days (or ever)."""
+    return or_(Person.last_inbound_at.is_(None), Person.last_inbound_at < now - timedelta(days=SILENT_DAYS))
+
+
+def active_participants() -> ColumnElement[bool]:
+    """Active participants on the roster."""
+    return and_(Person.role == Role.PESERTA, Person.is_active.is_(True), Person.erased_at.is_(None))
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """One agency and cohort on the overview."""
+
+    agency: str
+    cohort: str
+    participants: int
+    at_risk: int
+    silent: int
+
+
+async def groups(db: AsyncSession, now: datetime, config: Config) -> list[GroupRow]:
+    """Participants, at risk and silent per agency and cohort (one GROUP BY)."""
+    agency = agency_of(config.rules(ReportsRules).agency_fields)
+    query = (select(agency, Person.cohort, func.count(), func.sum(case((at_risk_clause(), 1), else_=0)),
+                    func.sum(case((silent_clause(now), 1), else_=0)))
+             .where(active_participants()).group_by(agency, Person.cohort).order_by(agency, Person.cohort)
+             .limit(GROUP_ROWS))
+    return [GroupRow(a or "", c or "", int(n), int(r or 0), int(s or 0)) for a, c, n, r, s in await db.execute(query)]
+
+
+@dataclass(frozen=True)
+class WeekRow:
+    """The latest scored week's attendance and tugas over the programme."""
+
+    week: str
+    participants: int
+    active: int
+    sessions_expected: int
+    sessions_present: int
+    tugas_due: int
+    tugas_on_time: int
+
+
+async def latest_week(db: AsyncSession) -> WeekRow | None:
+    """Sums of the newest stored participation week (the weekly job writes them)."""
+    week = (await db.execute(select(func.max(ParticipationScore.week)))).scalar_one_or_none()
+    if week is None:
+        return None
+    s = ParticipationScore
+    row = (await db.execute(select(func.count(), func.sum(case((s.is_active, 1), else_=0)), func.sum(s.sessions_expected),
+                                   func.sum(s.sessions_hadir + s.sessions_terlambat), func.sum(s.tugas_due),
+                                   func.sum(s.tugas_on_time)).where(s.week == week))).one()
+    return WeekRow(week, *(int(value or 0) for value in row))
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The participant list's search and filters, as given in the query string."""
+
+    q: str = ""
+    cohort: str = ""
+    agency: str = ""
+    district: str = ""
+    mentor: int | None = None
+    at_risk: bool = False
+    page: int = 1
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").lower() + "%"
+
+
+def participant_conditions(viewer: Person, filters: Filters, config: Config) -> list[ColumnElement[bool]]:
+    """What the list shows: active participants the viewer oversees, narrowed by the filters."""
+    conditions = [active_participants()]
+    if viewer.role != Role.KOORDINATOR:
+        conditions.append(Person.mentor_id == viewer.id)
+    if filters.q:
+        pattern = _like(filters.q)
+        conditions.append(or_(func.lower(Person.name).like(pattern, escape="\\"),
+                              func.lower(Person.business_name).like(pattern, escape="\\"),
+                              Person.phone.like(pattern, escape="\\")))
+    if filters.cohort:
+        conditions.append(Person.cohort == filters.cohort)
+    if filters.district:
+        conditions.append(Person.district == filters.district)
+    if filters.agency:
+        conditions.append(agency_of(config.rules(ReportsRules).agency_fields) == filters.agency.lower())
+    if filters.mentor is not None:
+        conditions.append(Person.mentor_id == filters.mentor)
+    if filters.at_risk:
+        conditions.append(at_risk_clause())
+    return conditions
+
+
+async def participants_page(db: AsyncSession, viewer: Person, filters: Filters, config: Config,
+                            now: datetime) -> tuple[int, list[tuple[Person, str, bool, bool]]]:
+    """(total, rows of one page): each participant with their mentor's name, at risk, silent."""
+    conditions = participant_conditions(viewer, filters, config)
+    total = int((await db.execute(select(func.count()).select_from(Person).where(*conditions))).scalar_one())
+    mentor = aliased(Person)
+    query = (select(Person, mentor.name, at_risk_clause(), silent_clause(now))
+             .outerjoin(mentor, mentor.id == Person.mentor_id)
+             .where(*conditions).order_by(Person.name, Person.id)
+             .limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE))
+    rows = [(person, name or "-", bool(risk), bool(silent)) for person, name, risk, silent in await db.execute(query)]
+    return total, rows
+
+
+async def choices(db: AsyncSession, viewer: Person, config: Config) -> dict[str, list[Any]]:
+    """Values for the filters: cohorts, districts, agencies and mentors (bounded)."""
+    scope = [active_participants()] + ([Person.mentor_id == viewer.id] if viewer.role != Role.KOORDINATOR else [])
+
+    async def distinct(column: Any) -> list[str]:
+        query: Select[Any] = select(column).where(*scope, column != "").distinct().order_by(column).limit(CHOICES)
+        return [value for value in (await db.execute(query)).scalars() if value]
+
+    agency = agency_of(config.rules(ReportsRules).agency_fields)
+    return {"cohorts": await distinct(Person.cohort), "districts": await distinct(Person.district),
+            "agencies": await distinct(agency), "mentors": await mentors(db)}
+
+
+async def mentors(db: AsyncSession) -> list[Person]:
+    """Active mentors by name (bounded)."""
+    query = (select(Person).where(Person.role == Role.PENDAMPING, Person.is_active.is_(True))
+             .order_by(Person.name, Person.id).limit(CHOICES))
+    return list((await db.execute(query)).scalars())
+
+
+@dataclass(frozen=True)
+class Event:
+    """One moment of a participant's story."""
+
+    at: datetime
+    kind: str  # question, answer, note, attendance, tugas, report, nudge
+    title: str
+    detail: str
+    link: str = ""
+
+
+async def story(db: AsyncSession, person: Person) -> list[Event]:
+    """Questions and answers, attendance, tugas, monthly reports and nudges, oldest first (bounded per kind)."""
+    events: list[Event] = []
+    messages = (select(TicketMessage, Ticket.topic).join(Ticket, Ticket.id == TicketMessage.ticket_id)
+                .where(Ticket.participant_id == person.id)
+                .order_by(TicketMessage.created_at.desc()).limit(STORY_ROWS))
+    for message, topic in await db.execute(messages):
+        events.append(Event(message.created_at, message.kind, f"#{message.ticket_id} {topic}", message.text,
+                            f"/console/tiket/{message.ticket_id}"))
+    attendance = (select(Attendance, Meeting.title, Meeting.starts_at).join(Meeting, Meeting.id == Attendance.meeting_id)
+                  .where(Attendance.participant_id == person.id).order_by(Meeting.starts_at.desc()).limit(STORY_ROWS))
+    for presence, title, starts in await db.execute(attendance):
+        events.append(Event(starts, "attendance", title, presence.status))
+    submissions = (select(Submission, Assignment.title).join(Assignment, Assignment.id == Submission.assignment_id)
+                   .where(Submission.participant_id == person.id).order_by(Submission.submitted_at.desc())
+                   .limit(STORY_ROWS))
+    for submission, title in await db.execute(submissions):
+        comment = f" · {submission.review_comment}" if submission.review_comment else ""
+        events.append(Event(submission.submitted_at, "tugas", title, submission.status + comment))
+    reports = (select(MonthlyReport).where(MonthlyReport.participant_id == person.id,
+                                           MonthlyReport.submitted_at.is_not(None))
+               .order_by(MonthlyReport.month.desc()).limit(STORY_ROWS))
+    for report in (await db.execute(reports)).scalars():
+        assert report.submitted_at is not None
+        events.append(Event(report.submitted_at, "report", report.month,
+                            f"{report.omzet if report.omzet is not None else '-'}"))
+    nudges = (select(NudgeLog).where(NudgeLog.participant_id == person.id).order_by(NudgeLog.sent_at.desc())
+              .limit(STORY_ROWS))
+    for nudge in (await db.execute(nudges)).scalars():
+        events.append(Event(nudge.sent_at, "nudge", nudge.step, nudge.resolution or ""))
+    return sorted(events, key=lambda event: event.at)
+
+
+async def queue_page(db: AsyncSession, viewer: Person, page: int) -> tuple[int, list[tuple[Ticket, str]]]:
+    """Open tickets waiting for the viewer (all of them for a coordinator), longest waiting first."""
+    conditions: list[ColumnElement[bool]] = [Ticket.status == TicketStatus.OPEN]
+    if viewer.role != Role.KOORDINATOR:
+        conditions.append(or_(Ticket.mentor_id == viewer.id, Ticket.expert_id == viewer.id))
+    total = int((await db.execute(select(func.count()).select_from(Ticket).where(*conditions))).scalar_one())
+    query = (select(Ticket, Person.name).join(Person, Person.id == Ticket.participant_id).where(*conditions)
+             .order_by(waiting_since(), Ticket.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
+    return total, [(ticket, name) for ticket, name in await db.execute(query)]
+
+
+async def thread(db: AsyncSession, ticket: Ticket) -> list[tuple[TicketMessage, str]]:
+    """The ticket's messages with their authors, oldest first (bounded)."""
+    query = (select(TicketMessage, Person.name).join(Person, Person.id == TicketMessage.author_id)
+             .where(TicketMessage.ticket_id == ticket.id).order_by(TicketMessage.id.desc()).limit(STORY_ROWS))
+    return list(reversed([(message, name) for message, name in await db.execute(query)]))
