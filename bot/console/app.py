@@ -27,6 +27,7 @@ from bot.console.web import (
     PREFIX,
     STATIC,
     UPLOAD_MAX_BYTES,
+    Page,
     Pages,
     Refused,
     SecurityHeaders,
@@ -43,7 +44,7 @@ from handlers.kernel.config import Config
 from handlers.kernel.context import Context
 from handlers.kernel.dates import format_stamp
 from handlers.kernel.numbers import record_id
-from handlers.kernel.roles import COORDINATORS, MANAGERS, STAFF
+from handlers.kernel.roles import COORDINATORS, EVERYONE, MANAGERS, STAFF
 from handlers.people.membership import deactivate_person, release_recycled_numbers
 from handlers.people.roster import (
     RosterFileError,
@@ -72,28 +73,33 @@ class Console:
                            after_commit=after_commit, clock=clock)
         self.sign_in = SignIn(self.pages)
 
-    def routes(self) -> list[BaseRoute]:
-        """One Mount with the security headers on every answer."""
-        guard = self.pages.guarded
+    def table(self) -> list[tuple[str, str, Page, frozenset[str] | None]]:
+        """(method, path under /console, page, roles allowed; None: signed in or not) — the role matrix reads it."""
         sign_in = self.sign_in
-        pages: list[BaseRoute] = [
-            Route("/", guard(self.overview), methods=["GET"]),
-            Route("/masuk", guard(sign_in.show, public=True), methods=["GET"]),
-            Route("/masuk", guard(sign_in.send_code, public=True), methods=["POST"]),
-            Route("/masuk/kode", guard(sign_in.verify, public=True), methods=["POST"]),
-            Route("/keluar", guard(sign_in.sign_out), methods=["POST"]),
-            Route("/peserta", guard(self.participants, roles=MANAGERS), methods=["GET"]),
-            Route("/peserta/{person_id}", guard(self.participant, roles=MANAGERS), methods=["GET"]),
-            Route("/peserta/{person_id}/pesan", guard(self.message, roles=MANAGERS), methods=["POST"]),
-            Route("/peserta/{person_id}/pindah", guard(self.move, roles=COORDINATORS), methods=["POST"]),
-            Route("/peserta/{person_id}/nonaktif", guard(self.deactivate, roles=COORDINATORS), methods=["POST"]),
-            Route("/antrian", guard(self.queue, roles=STAFF), methods=["GET"]),
-            Route("/tiket/{ticket_id}", guard(self.ticket, roles=STAFF), methods=["GET"]),
-            Route("/tiket/{ticket_id}/jawab", guard(self.answer, roles=STAFF), methods=["POST"]),
-            Route("/roster", guard(self.roster, roles=COORDINATORS), methods=["GET"]),
-            Route("/roster", guard(self.roster_upload, roles=COORDINATORS), methods=["POST"]),
-            Mount("/static", app=StaticFiles(directory=STATIC), name="console_static"),
+        return [
+            ("GET", "/masuk", sign_in.show, None),
+            ("POST", "/masuk", sign_in.send_code, None),
+            ("POST", "/masuk/kode", sign_in.verify, None),
+            ("GET", "/", self.overview, STAFF),
+            ("GET", "/peserta", self.participants, MANAGERS),
+            ("GET", "/peserta/{person_id}", self.participant, MANAGERS),
+            ("GET", "/antrian", self.queue, STAFF),
+            ("GET", "/tiket/{ticket_id}", self.ticket, STAFF),
+            ("GET", "/roster", self.roster, COORDINATORS),
+            ("POST", "/peserta/{person_id}/pesan", self.message, MANAGERS),
+            ("POST", "/peserta/{person_id}/pindah", self.move, COORDINATORS),
+            ("POST", "/tiket/{ticket_id}/jawab", self.answer, STAFF),
+            ("POST", "/roster", self.roster_upload, COORDINATORS),
+            ("POST", "/peserta/{person_id}/nonaktif", self.deactivate, COORDINATORS),
+            ("POST", "/keluar", sign_in.sign_out, EVERYONE),
         ]
+
+    def routes(self) -> list[BaseRoute]:
+        """One Mount with the security headers on every answer; pages behind sign-in unless public."""
+        pages: list[BaseRoute] = [
+            Route(path, self.pages.guarded(page, roles=roles, public=roles is None), methods=[method])
+            for method, path, page, roles in self.table()]
+        pages.append(Mount("/static", app=StaticFiles(directory=STATIC), name="console_static"))
         return [Route(PREFIX, lambda _request: RedirectResponse(f"{PREFIX}/", status_code=307)),
                 Mount(PREFIX, routes=pages, middleware=[Middleware(SecurityHeaders)])]
 
@@ -102,11 +108,8 @@ class Console:
     async def overview(self, visit: Visit) -> Response:
         """Coordinators: participants, at risk and silent per agency and cohort; open questions by age; the
         latest week's attendance and tugas; targets. Others go to their own start page."""
-        me = visit.me
-        if me.role not in COORDINATORS:
-            if me.role in STAFF:
-                return RedirectResponse(home_of(me), status_code=303)
-            raise Refused("web.refused_role")
+        if visit.me.role not in COORDINATORS:
+            return RedirectResponse(home_of(visit.me), status_code=303)
         groups = await queries.groups(visit.db, visit.now, self.config)
         ages = await unanswered_by_age(visit.db, visit.now)
         return self.pages.render(
