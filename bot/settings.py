@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.redact import protect
 from handlers.activities.rules import ActivitiesRules
+from handlers.broadcasts.rules import BroadcastsRules
 from handlers.console.rules import ConsoleRules
 from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.topics import load_topics
@@ -118,6 +119,7 @@ class RulesSettings(BaseModel):
     participation: ParticipationRules = ParticipationRules()  # handlers/participation/rules.py
     reports: ReportsRules = ReportsRules()  # handlers/reports/rules.py
     privacy: PrivacyRules = PrivacyRules()  # handlers/privacy/rules.py
+    broadcasts: BroadcastsRules = BroadcastsRules()  # handlers/broadcasts/rules.py
     console: ConsoleRules = ConsoleRules()  # handlers/console/rules.py
 
     @field_validator("*", mode="before")

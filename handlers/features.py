@@ -13,6 +13,7 @@ from handlers.activities import (
     session_form,
     sessions,
 )
+from handlers.broadcasts import chat as broadcast_chat
 from handlers.consultation import (
     answers,
     cover,
@@ -33,6 +34,8 @@ FEATURES = (
     # activities: sessions and presensi, izin/sakit, tugas, laporan bulanan
     assignment_form, assignment_review, assignments, attendance, leave, monthly_reports,
     session_form, sessions,
+    # broadcasts: `siaran` announcements to a group, with preview, schedule, cancel and delivery report
+    broadcast_chat,
     # consultation: questions, answers, queue, FAQ, escalation, deadlines, cover, rating
     answers, cover, escalation, faq, leavers, questions, queue, rating, sla,
     # kernel: the main menu and help, `lanjut` for parked forms

@@ -7,6 +7,7 @@ missed while the process was down is caught up once. Bodies with a configured ti
 """
 
 from handlers.activities import assignment_jobs, attendance_jobs, report_views
+from handlers.broadcasts import report as broadcast_report
 from handlers.consultation import questions, sla
 from handlers.participation import nudges
 from handlers.privacy import retention
@@ -23,3 +24,4 @@ job("participation_nudges", minute="*/15")(nudges.run_nudge_ladder)
 job("weekly_digest", minute="*/15")(digest.send_weekly_digests)
 job("mentor_performance", minute="*/15")(performance.send_monthly_performance)
 job("retention", minute="*/30")(retention.run_retention)
+job("broadcasts", minute="*")(broadcast_report.run_broadcasts)

@@ -49,6 +49,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_external", "channel", "address", "external_id"),
+        Index("ix_outbox_ref", "ref"),  # a broadcast's rows (bc:<id>) for its delivery report
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

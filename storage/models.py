@@ -14,6 +14,7 @@ from storage.activities import (
     SubmissionStatus,
 )
 from storage.base import Base
+from storage.broadcasts import Broadcast, BroadcastStatus
 from storage.cohorts import Cohort
 from storage.console import ConsoleCode, ConsoleSession
 from storage.consultation import (
@@ -55,6 +56,8 @@ __all__ = [
     "AttendanceStatus",
     "AuditEntry",
     "Base",
+    "Broadcast",
+    "BroadcastStatus",
     "Cohort",
     "ConsentRecord",
     "ConsoleCode",

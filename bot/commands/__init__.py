@@ -2,6 +2,7 @@
 
 from bot.commands import (
     activities,
+    broadcasts,
     cohorts,
     consultation,
     core,
@@ -13,4 +14,4 @@ from bot.commands import (
     roster,
 )
 
-MODULES = [core, roster, people, mentors, cohorts, consultation, digest, rekap, activities, ops]
+MODULES = [core, roster, people, mentors, cohorts, consultation, digest, rekap, activities, broadcasts, ops]
