@@ -7,7 +7,9 @@ are all missing or zero is left out, never drawn empty.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from handlers.kernel.i18n import t
@@ -50,6 +52,11 @@ def _whole_numbers() -> Any:
     from matplotlib.ticker import MaxNLocator
 
     return MaxNLocator(integer=True)
+
+
+def save_png(figure: Figure, data: dict[str, Any], path: Path) -> None:
+    """Write the picture, with the figures it plots in the PNG's metadata (for tests and curious readers)."""
+    figure.savefig(path, format="png", metadata={"Description": json.dumps(data)})
 
 
 def has_values(*series: list[Any]) -> bool:

@@ -38,7 +38,13 @@ from handlers.participation.scores import (
 )
 from handlers.reports import figures
 from handlers.reports.outcomes import programme_outcomes
-from handlers.reports.render import coordinator_text, mentor_text, write_chart, write_workbook
+from handlers.reports.render import (
+    coordinator_text,
+    has_chart,
+    mentor_text,
+    write_chart,
+    write_workbook,
+)
 from handlers.reports.rules import ReportsRules
 from handlers.reports.shapes import Digest, MentorSummary
 from handlers.reports.targets import target_progress
@@ -175,9 +181,11 @@ async def coordinator_messages(session: AsyncSession, digest: Digest, coordinato
     if not coordinators:
         return []
     language = config.language
-    chart = await save_media(session, kind="photo", suffix=".png", mime="image/png", now=now, config=config,
-                             name=f"ringkasan-{digest.week}.png",
-                             write=lambda path: write_chart(digest, path, language))
+    charts: tuple[Attachment, ...] = ()
+    if has_chart(digest, language):  # a week with nothing to draw sends no empty picture
+        charts = (await save_media(session, kind="photo", suffix=".png", mime="image/png", now=now, config=config,
+                                   name=f"ringkasan-{digest.week}.png",
+                                   write=lambda path: write_chart(digest, path, language)),)
     book = await save_media(session, kind="document", suffix=".xlsx", mime=XLSX, now=now, config=config,
                             name=f"ringkasan-{digest.week}.xlsx",
                             write=lambda path: write_workbook(digest, path, language))
@@ -185,7 +193,7 @@ async def coordinator_messages(session: AsyncSession, digest: Digest, coordinato
     for person in coordinators:
         lang = person.language or language
         out.append(Outgoing(text=coordinator_text(digest, config, lang), person_id=person.id,
-                            attachments=(chart,), ref=f"digest:{digest.week}"))
+                            attachments=charts, ref=f"digest:{digest.week}"))
         out.append(Outgoing(text=t("part.digest_workbook", lang), person_id=person.id, attachments=(book,),
                             ref=f"digest:{digest.week}"))
     return out

@@ -29,13 +29,16 @@ from handlers.kernel.dates import month_label, month_of, previous_month
 from handlers.kernel.forms import command_args
 from handlers.kernel.i18n import t
 from handlers.kernel.job_runs import already_ran, is_quiet, load_people, record_run
-from handlers.kernel.messages import Outgoing
+from handlers.kernel.messages import Attachment, Outgoing
 from handlers.kernel.registry import ANY_ARGS, command
 from handlers.kernel.roles import MANAGERS
 from handlers.kernel.spreadsheet import xlsx_row
 from handlers.reports.attribution import Attribution, load_attribution
+from handlers.reports.charts import ranking_figure, ranking_panels, save_png
 from handlers.reports.digest import XLSX, save_media, staff
 from handlers.reports.numerals import number, pct
+from handlers.reports.outcomes import programme_outcomes
+from handlers.reports.progress import outcomes_text
 from handlers.reports.rekap import month_period, parse_month
 from handlers.reports.rules import ReportsRules
 from storage.models import (
@@ -51,6 +54,7 @@ from storage.models import (
 
 JOB_ID = "mentor_performance"
 TEXT_MENTORS = 10  # ranking lines in the chat text (the workbook has everyone)
+CHART_MENTORS = 6  # the best and the lowest on the picture, when there are more than twice as many
 GOOD_SHARE, GOOD_ATTENDANCE, GOOD_REPORTS, GOOD_RATING, GOOD_REVIEW_HOURS = 80.0, 75.0, 80.0, 4.0, 16.0
 
 
@@ -347,17 +351,43 @@ def write_performance(months: list[MentorMonth], month: str, path: Path, config:
     book.save(path)
 
 
+def ranking_chart_data(months: list[MentorMonth], month: str, config: Config, language: str) -> dict[str, Any]:
+    """What the ranking picture plots: the best and the lowest mentors (all of a small programme), the spread."""
+    shown = months if len(months) <= 2 * CHART_MENTORS else [*months[:CHART_MENTORS], *months[-CHART_MENTORS:]]
+    return {"month": month_label(month, language),
+            "deadline_hours": number(config.rules(ConsultationRules).sla_remind_hours, language),
+            "good": [0, GOOD_SHARE, GOOD_ATTENDANCE],
+            "mentors": [[m.name, m.within_pct, m.attendance_pct] for m in shown],
+            "spread": [m.within_pct for m in months]}
+
+
 async def coordinator_messages(session: AsyncSession, months: list[MentorMonth], month: str,
                                coordinators: list[Person], now: datetime, config: Config) -> list[Outgoing]:
-    """Ranking text, then the workbook, for each coordinator (the file is written once)."""
+    """Ranking text with the chart and the programme's outcomes, then the workbook, for each coordinator
+    (the files are written once, off the event loop)."""
     if not coordinators:
         return []
     language = config.language
     book = await save_media(session, kind="document", suffix=".xlsx", mime=XLSX, now=now, config=config,
                             name=f"kinerja-{month}.xlsx",
                             write=lambda path: write_performance(months, month, path, config, language))
-    return [Outgoing(text=ranking_text(months, month, config, person.language or language), person_id=person.id,
-                     attachments=(book,), ref=f"kinerja:{month}") for person in coordinators]
+    data = ranking_chart_data(months, month, config, language)
+    charts: tuple[Attachment, ...] = ()
+    if ranking_panels(data, language):
+        charts = (await save_media(session, kind="photo", suffix=".png", mime="image/png", now=now, config=config,
+                                   name=f"kinerja-{month}.png",
+                                   write=lambda path: save_png(ranking_figure(data, language), data, path)),)
+    outcomes = await programme_outcomes(session, min(month_period(month, config).end, now), config)
+    out = []
+    for person in coordinators:
+        lang = person.language or language
+        text = ranking_text(months, month, config, lang)
+        if outcomes is not None:
+            text += "\n\n" + outcomes_text(outcomes, lang)
+        out.append(Outgoing(text=text, person_id=person.id, attachments=charts, ref=f"kinerja:{month}"))
+        out.append(Outgoing(text=t("out.rank_workbook", lang), person_id=person.id, attachments=(book,),
+                            ref=f"kinerja:{month}"))
+    return out
 
 
 def first_working_day(month: str, config: Config) -> datetime:

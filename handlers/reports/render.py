@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,12 +182,19 @@ def progress_rows(digest: Digest, language: str) -> list[list[Any]]:
     return rows
 
 
+def has_chart(digest: Digest, language: str) -> bool:
+    """Whether the digest picture would have a panel at all."""
+    from handlers.reports.charts import digest_panels
+
+    return bool(digest_panels(chart_figures(digest, language), language))
+
+
 def write_chart(digest: Digest, path: Path, language: str) -> None:
     """The digest picture (charts.digest_figure) as a PNG with its figures in the metadata."""
-    from handlers.reports.charts import digest_figure
+    from handlers.reports.charts import digest_figure, save_png
 
     data = chart_figures(digest, language)
-    digest_figure(data, language).savefig(path, format="png", metadata={"Description": json.dumps(data)})
+    save_png(digest_figure(data, language), data, path)
 
 
 def write_workbook(digest: Digest, path: Path, language: str) -> None:

@@ -82,16 +82,17 @@ async def test_first_working_day_sends_ranking_workbook_and_pages_once(
     counts = [await run_performance(sessions, config, now)
               for now in (at(1, 6, month=12), at(1, 7, month=12), at(1, 8, month=12), at(2, 9, month=12))]
 
-    assert counts == [0, 3, 0, 0]
-    ranking = (await driver.outbox(coordinator))[0]
+    assert counts == [0, 4, 0, 0]
+    ranking, workbook = await driver.outbox(coordinator)
     assert message_of(ranking).text == (
         "🏅 *Kinerja pendamping — November 2026*\n(urut: dijawab ≤ 8 jam kerja, lalu presensi, lalu rating)\n\n"
         "1. Dewi Lestari — tepat waktu 100% · median 2 jam · presensi 100% · ⭐ 4\n"
         "2. Budi Santoso — tepat waktu 33,3% · median 9 jam · presensi 50% · ⭐ 5\n\n"
         "Respons pertama: pertanyaan yang dibuat bulan ini, jam kerja sampai jawaban pertama. "
-        "Rincian ada di file Excel.")
+        "Rincian ada di file Excel.\n\n"
+        "🏅 *Hasil program* (laporan bulanan, 2 peserta melapor)\nOmzet: +50%")  # Sari: 1 juta in Oct, 1,5 in Nov
     async with sessions() as session:
-        link = await session.get(MediaLink, message_of(ranking).attachments[0].ref.removeprefix("media:"))
+        link = await session.get(MediaLink, message_of(workbook).attachments[0].ref.removeprefix("media:"))
     assert link is not None
     rows = list(load_workbook(link.ref)["Kinerja pendamping"].iter_rows(values_only=True))
     assert rows[0][:6] == ("Peringkat", "Pendamping", "Peserta", "Pertanyaan", "Dijawab",
@@ -110,7 +111,7 @@ async def test_a_holiday_on_the_first_moves_the_report_to_the_next_working_day(
     # 1 Nov 2026 is a Sunday: October's report waits for Monday 2 Nov, 07:00.
     counts = [await run_performance(sessions, config, now) for now in (at(1, 9), at(2, 6), at(2, 7))]
 
-    assert counts == [0, 0, 3]
+    assert counts == [0, 0, 4]
 
 
 async def test_kinerja_on_demand(driver: Driver, config: Config, november: dict[str, Person], coordinator: Person,
@@ -124,8 +125,10 @@ async def test_kinerja_on_demand(driver: Driver, config: Config, november: dict[
     assert await driver.received(mentor) == [BUDI_PAGE]
     said = await driver.received(coordinator)
     assert said[0].startswith("🏅 *Kinerja pendamping — November 2026*")
-    assert [a.kind for a in message_of((await driver.outbox(coordinator))[0]).attachments] == ["document"]
-    assert said[1] == "Ketik *kinerja* untuk bulan ini, atau *kinerja 2026-11* untuk bulan tertentu."
+    assert [[a.kind for a in message_of(row).attachments] for row in (await driver.outbox(coordinator))[:2]] == [
+        ["photo"], ["document"]]
+    assert said[1] == "📎 Rincian semua pendamping (Excel)."
+    assert said[2] == "Ketik *kinerja* untuk bulan ini, atau *kinerja 2026-11* untuk bulan tertentu."
 
 
 def test_cli_prints_the_ranking_and_writes_the_workbook(tmp_path: Path, sqlite_template: Path,
