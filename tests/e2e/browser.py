@@ -75,7 +75,7 @@ class Browser:
 
     driver: webdriver.Chrome
     base_url: str
-    screens: list[Screen] = field(default_factory=list)
+    screens: list[Screen] = field(default_factory=list, repr=False)
 
     async def _run(self, work: Callable[[], T]) -> T:
         return await asyncio.to_thread(work)
@@ -144,6 +144,14 @@ class Browser:
             element.clear()
             element.send_keys(text)
         await self._run(type_in)
+
+    async def tick(self, element_id: str) -> None:
+        """Tick a checkbox (left ticked if it already is)."""
+        def tick() -> None:
+            box = self.driver.find_element(By.ID, element_id)
+            if not box.is_selected():
+                box.click()
+        await self._run(tick)
 
     async def attach(self, element_id: str, path: Path) -> None:
         """Choose a file in an ``<input type=file>``."""
