@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.consultation.ticket_figures import ticket_figures
@@ -24,8 +24,8 @@ from handlers.kernel.config import Config
 from handlers.kernel.dates import format_date, month_label
 from handlers.kernel.i18n import t
 from handlers.kernel.spreadsheet import xlsx_row
-from handlers.participation.queries import agency_of, audience
-from handlers.reports.attribution import load_attribution, utc
+from handlers.participation.queries import agency_of, is_participant
+from handlers.reports.attribution import Attribution, load_attribution, utc
 from handlers.reports.rules import ReportsRules
 from storage.models import (
     Assignment,
@@ -161,7 +161,7 @@ async def build_rekap(session: AsyncSession, scope: Scope, period: Period, confi
     zone = config.timezone
     attendance = [row for row in await _attendance(session, scope, period, config)
                   if mine(row[-1], row[0].replace(tzinfo=zone))]
-    tugas = [row for row in await _tugas(session, scope, period, config)  # when first sent, else when due
+    tugas = [row for row in await _tugas(session, scope, period, config, who)  # when first sent, else when due
              if mine(row[-1], (row[6] or row[1]).replace(tzinfo=zone))]
     every_report = await _reports(session, scope, period, config)
     sent_any = {(row[0], row[1]) for row in every_report}
@@ -299,23 +299,29 @@ async def _attendance(session: AsyncSession, scope: Scope, period: Period, confi
             for starts, title, cohort, mid, name, business, status, checked, pid in (await session.execute(query))]
 
 
-async def _tugas(session: AsyncSession, scope: Scope, period: Period, config: Config) -> list[list[Any]]:
-    """(title, due, name, cohort, status, late, first sent, reviewed, participant id) per tugas and participant."""
-    window = (select(Assignment.id, Assignment.title, Assignment.due_at, Assignment.mentor_id, Assignment.cohort)
-              .where(Assignment.due_at >= period.start, Assignment.due_at < period.end)).subquery()
-    pairs = audience(window.c, [window.c.id.label("assignment_id"), window.c.title.label("title"),
-                                window.c.due_at.label("due_at")], scope.clause(config)).subquery()
-    rows = (await session.execute(
-        select(pairs.c.assignment_id, pairs.c.title, func.coalesce(Extension.due_at, pairs.c.due_at),
-               Person.name, Person.cohort, Person.id)
-        .join(Person, Person.id == pairs.c.participant_id)
-        .outerjoin(Extension, and_(Extension.assignment_id == pairs.c.assignment_id,
-                                   Extension.participant_id == pairs.c.participant_id))
-        .where(Person.erased_at.is_(None))
-        .order_by(pairs.c.due_at, pairs.c.assignment_id, Person.name))).all()
-    ids = {row[0] for row in rows}
+async def _tugas(session: AsyncSession, scope: Scope, period: Period, config: Config,
+                 who: Attribution) -> list[list[Any]]:
+    """(title, due, name, cohort, status, late, first sent, reviewed, participant id) per tugas and participant.
+
+    A cohort's tugas is for its participants; a mentor's for the participants they mentored when it fell due."""
+    assignments = (await session.execute(
+        select(Assignment.id, Assignment.title, Assignment.due_at, Assignment.mentor_id, Assignment.cohort)
+        .where(Assignment.due_at >= period.start, Assignment.due_at < period.end)
+        .order_by(Assignment.due_at, Assignment.id))).all()
+    if not assignments:
+        return []
+    people = sorted((await session.execute(select(Person.id, Person.name, Person.cohort).where(
+        is_participant(scope.clause(config)), Person.erased_at.is_(None)))).all(), key=lambda p: (p.name, p.id))
+    ids = [row.id for row in assignments]
+    extended = {(aid, pid): due for aid, pid, due in (await session.execute(
+        select(Extension.assignment_id, Extension.participant_id, Extension.due_at)
+        .where(Extension.assignment_id.in_(ids))))}
+    rows = [(a.id, a.title, extended.get((a.id, p.id), a.due_at), p.name, p.cohort, p.id)
+            for a in assignments for p in people
+            if (who.mentor_at(p.id, a.due_at) == a.mentor_id if a.mentor_id is not None
+                else a.cohort != "" and p.cohort == a.cohort)]
     submissions: dict[tuple[int, int], list[Submission]] = defaultdict(list)
-    if ids:
+    if rows:
         found = await session.execute(select(Submission).where(Submission.assignment_id.in_(ids))
                                       .order_by(Submission.version, Submission.id))
         for sub in found.scalars():

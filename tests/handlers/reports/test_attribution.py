@@ -44,7 +44,7 @@ async def moved(sessions: async_sessionmaker[AsyncSession], driver: Driver, conf
     early = await programme.ticket(participant, at(4, 9), answered_at=at(4, 11), rating=5)
     answered = await programme.ticket(participant, at(12, 9), answered_at=at(12, 10))  # still open: moves along
     waiting = await programme.ticket(participant, at(13, 9))  # unanswered at the move
-    first = await programme.tugas(at(10, 23), cohort="Angkatan 1")
+    first = await programme.tugas(at(10, 23), mentor=mentor)  # for Budi's group
     await programme.add(Submission(assignment_id=first.id, participant_id=participant.id, submitted_at=at(9),
                                    status="diterima", reviewed_by_id=mentor.id, reviewed_at=at(9, 14)),
                         NudgeLog(participant_id=participant.id, period="2026-W45", step="nudge", sent_at=at(6),
@@ -60,7 +60,7 @@ async def moved(sessions: async_sessionmaker[AsyncSession], driver: Driver, conf
         await session.execute(update(Ticket).where(Ticket.id == waiting.id).values(first_response_at=at(16, 10)))
     late = await programme.ticket(participant, at(23, 9), answered_at=at(23, 10))
     await programme.meeting(at(20), mentor=andi, present={participant: "terlambat"})
-    second = await programme.tugas(at(25, 23), cohort="Angkatan 1")
+    second = await programme.tugas(at(25, 23), mentor=andi)  # for Andi's
     await programme.add(Submission(assignment_id=second.id, participant_id=participant.id, submitted_at=at(24),
                                    status="diterima", reviewed_by_id=andi.id, reviewed_at=at(24, 14)))
     await programme.report(participant, "2026-11", at(28))
@@ -116,3 +116,4 @@ async def test_rekap_of_each_mentor_holds_the_rows_of_their_time(
     assert [(row[0], row[3]) for row in whole["rkp.sheet_tickets"]] == [
         (early, "Budi Santoso"), (answered, "Budi Santoso"), (waiting, "Andi Wijaya"), (late, "Andi Wijaya")]
     assert [row[1:3] for row in whole["rkp.sheet_topics"]] == [[4, 4]]
+    assert [(row[1].day, row[4]) for row in whole["rkp.sheet_tugas"]] == [(10, "Diterima"), (25, "Diterima")]
