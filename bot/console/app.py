@@ -259,10 +259,10 @@ class Console:
         except RosterFileError as error:
             return self.pages.render(visit, "roster_upload.html", status=400, problems=[str(error)], more=0)
         try:
-            await release_recycled_numbers(visit.db, rows, visit.now)
-            summary = await apply_roster(visit.db, rows, visit.now, source=f"console:{upload.filename}"[:100])
+            async with visit.db.begin_nested():  # all or nothing, like `klinik roster import`
+                await release_recycled_numbers(visit.db, rows, visit.now)
+                summary = await apply_roster(visit.db, rows, visit.now, source=f"console:{upload.filename}"[:100])
         except RosterInvalid as invalid:
-            await visit.db.rollback()
             problems = [str(problem) for problem in invalid.problems]
             return self.pages.render(visit, "roster_upload.html", status=400, problems=problems[:PROBLEMS_SHOWN],
                                      more=max(0, len(problems) - PROBLEMS_SHOWN))

@@ -198,8 +198,9 @@ class Pages:
                     response = await page(visit)
                     await db.commit()
                 except Refused as refused:
+                    answer = self.refusal(visit, refused)  # rendered before the rollback expires what it shows
                     await db.rollback()
-                    return self.refusal(visit, refused)
+                    return answer
                 if visit.sent:
                     self.after_commit()
                 return response

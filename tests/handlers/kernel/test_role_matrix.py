@@ -151,3 +151,49 @@ async def test_people_without_consent_are_asked_for_it_whatever_they_send(driver
 
     assert not leaked(await driver.received(person))
     assert await snapshot(driver) == before
+
+
+# ---------------------------------------------------------------------- the web console's routes
+
+
+def console_form(path: str, people: dict[Role, Person]) -> dict[str, str]:
+    """Plausible fields for a console form (a mentor to move to, a message, an answer)."""
+    return {"text": "Halo kak, ini dari konsol", "mentor": str(people[Role.PENDAMPING].id),
+            "answer": "Coba jawab dari konsol"} if "/roster" not in path else {}
+
+
+@pytest.mark.parametrize("role", ROLES, ids=str)
+async def test_every_console_route_for_every_role_aimed_at_another_persons_records(
+        driver: Driver, role: Role) -> None:
+    from bot.console.web import PREFIX
+    from tests.bot.console.site import Site, csrf_of
+
+    people = await world(driver)
+    person = people[role]
+    async with driver.sessions() as session:
+        other = (await session.execute(select(Person).where(Person.name == "Tono Lain"))).scalar_one()
+    site = Site(driver.sessions, driver.config, driver.clock)
+    routes = [(method, path, roles) for method, path, _page, roles in site.console.table()
+              if roles is not None and path != "/keluar"]  # public sign-in pages and sign-out have their own tests
+    async with site.browser() as browser:
+        await site.sign_in(browser, person)
+        token = csrf_of((await browser.get(f"{PREFIX}/masuk", follow_redirects=True)).text)
+        for method, path, roles in routes:
+            before = await snapshot(driver)
+            url = PREFIX + path.format(person_id=other.id, ticket_id=1)
+            answer = (await browser.get(url) if method == "GET" else
+                      await browser.post(url, data={"csrf": token, **console_form(path, people)}))
+
+            where = f"{method} {path} as {role}"
+            assert answer.status_code < 500, where
+            if role not in roles:
+                assert answer.status_code == 403, where
+                assert t("web.refused_role") in answer.text, where
+                assert await snapshot(driver) == before, where
+            elif role != Role.KOORDINATOR:
+                if "{" in path:  # another participant's record or another mentor's ticket
+                    assert answer.status_code == 403, where
+                    assert await snapshot(driver) == before, where
+                assert OTHER_QUESTION not in answer.text, where
+                after = await snapshot(driver)
+                assert (after["ticket"], after["thread"]) == (before["ticket"], before["thread"]), where
