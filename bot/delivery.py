@@ -189,7 +189,8 @@ class RateLimiter:
 
     def done(self, permit: Permit) -> None:
         """The send's answer came (or it failed): start the chat's gap and close the permit's window place."""
-        now = permit.answered_at = time.monotonic()
+        now = time.monotonic()
+        permit.answered_at = min(permit.answered_at, now)  # the first part's answer frees the window place
         gap = self.pace(permit.channel).per_chat_gap
         if gap > 0:
             if len(self._chat_ready) > 10_000:  # forget chats whose gap is over
@@ -540,7 +541,7 @@ class DeliveryWorker(DrainLoop):
             started = time.monotonic()
             try:
                 async with asyncio.timeout(SEND_GUARD_SECONDS):
-                    return Sent(await self.senders[row.channel].send(row, self._progress(row)))
+                    return Sent(await self.senders[row.channel].send(row, self._progress(row, permit)))
             except (TransientError, PermanentError, Held) as outcome:
                 return outcome
             except TimeoutError:
@@ -554,8 +555,10 @@ class DeliveryWorker(DrainLoop):
         finally:
             window.release(rtt)
 
-    def _progress(self, row: OutboxMessage) -> PartSent:
+    def _progress(self, row: OutboxMessage, permit: Permit | None = None) -> PartSent:
         async def part_sent(parts_sent: int, external_id: str | None) -> None:
+            if permit is not None:
+                self.limiter.done(permit)  # the peer answered: that, not our write, is what its limits see
             values: dict[str, Any] = {"parts_sent": parts_sent, "attempts": 0}  # attempts count since the last part
             if external_id is not None:
                 values["external_id"] = external_id

@@ -1,0 +1,71 @@
+"""A large send survives `kill -9` of `klinik run`: counted at the Twilio peer, every message arrives,
+each chat in order, and a crash repeats only what was in flight (each message at most once more)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import copy_database
+from tests.support.outbound import KlinikProcess, klinik_env, outbox_statuses, seed_backlog, text_of
+from tests.support.peers import free_port
+from tests.support.twilio_mock import SlowTwilio
+
+pytestmark = pytest.mark.e2e
+
+MAX_IN_FLIGHT = 30
+
+
+@pytest.fixture
+async def twilio_peer() -> AsyncIterator[SlowTwilio]:
+    peer = SlowTwilio(delay=0.05, jitter=0.05)
+    await peer.start()
+    yield peer
+    await peer.stop()
+
+
+async def arrivals_reach(peer: SlowTwilio, count: int, klinik: KlinikProcess, timeout: float = 20.0) -> None:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while len(peer.arrivals) < count:
+        assert time.monotonic() < deadline, f"only {len(peer.arrivals)} arrived:\n{klinik.log()[-3000:]}"
+        await asyncio.sleep(0.05)
+
+
+async def test_kill_9_during_a_large_send_loses_nothing_and_repeats_only_what_was_in_flight(
+        twilio_peer: SlowTwilio, e2e_db_template: Path, tmp_path: Path) -> None:
+    url = copy_database(e2e_db_template, tmp_path / "klinik.db")
+    chats = [f"+6287{n:08d}" for n in range(400)]
+    total = await seed_backlog(url, "whatsapp", chats, per_chat=3)
+    klinik = KlinikProcess(klinik_env(url, tmp_path, free_port(), twilio_url=twilio_peer.url,
+                                      twilio__messages_per_second="250",
+                                      delivery__max_in_flight_per_channel=str(MAX_IN_FLIGHT)), tmp_path)
+    crashes = 0
+    try:
+        for kill_at in (300, 700):
+            klinik.start()
+            await arrivals_reach(twilio_peer, kill_at, klinik)
+            klinik.kill()
+            crashes += 1
+        klinik.start()
+        deadline = time.monotonic() + 25
+        while (await outbox_statuses(url)).get("sent") != total:
+            assert time.monotonic() < deadline, f"{await outbox_statuses(url)}\n{klinik.log()[-3000:]}"
+            await asyncio.sleep(0.2)
+    finally:
+        klinik.stop()
+
+    sent = Counter((arrival.to, arrival.body) for arrival in twilio_peer.arrivals)
+    expected = {(f"whatsapp:{chat}", text_of("whatsapp", chat, n)) for chat in chats for n in (1, 2, 3)}
+    assert set(sent) == expected  # every message arrived, nothing else did
+    duplicates = sum(sent.values()) - len(sent)
+    assert max(sent.values()) <= 1 + crashes
+    assert duplicates <= crashes * (MAX_IN_FLIGHT + 10)  # the window in flight, and answers not yet written
+    for chat in chats:
+        numbers = [int(body.split()[1]) for body in twilio_peer.bodies_to(chat)]
+        assert numbers == sorted(numbers), (chat, numbers)  # a repeat never comes after the chat's next message
+    print(f"{len(twilio_peer.arrivals)} arrivals for {total} messages, {duplicates} repeated after {crashes} kills")
