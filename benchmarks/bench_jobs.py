@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import resource
+import socket
 import sys
 import time
 from datetime import datetime
@@ -39,6 +40,7 @@ ZONE = ZoneInfo("Asia/Jakarta")
 DIGEST_AT = datetime(2026, 3, 9, 7, 0, tzinfo=ZONE)  # a Monday: the digest of the week before
 NUDGES_AT = datetime(2026, 3, 9, 9, 0, tzinfo=ZONE)  # the same day's nudge scan
 DIGEST_WEEK = "2026-W10"
+APP_JOBS = (("weekly_digest", DIGEST_AT), ("participation_nudges", NUDGES_AT))
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,7 +52,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dir", default="/tmp/klinik-bench", help="where the SQLite file and digest files go")
     parser.add_argument("--reuse", action="store_true", help="keep the generated data; only run the jobs")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each job (the median is shown)")
-    return parser.parse_args()
+    parser.add_argument("--app-rss", action="store_true",
+                        help="also run both jobs inside a started `klinik run` app (every loop, the HTTP server and "
+                             "the scheduler running) and report that process's resident memory")
+    parser.add_argument("--job", action="append", choices=[job_id for job_id, _ in APP_JOBS],
+                        help="run only this job (repeatable; default both); --repeat 0 with --app-rss: only the app run")
+    parser.add_argument("--in-app", action="store_true", help=argparse.SUPPRESS)  # the child of --app-rss
+    args = parser.parse_args()
+    args.job = args.job or [job_id for job_id, _ in APP_JOBS]
+    return args
 
 
 async def prepare(url: str, args: argparse.Namespace) -> tuple[float, dict[str, int]]:
@@ -102,6 +112,7 @@ def run_in_child(url: str, job_id: str, now: datetime, media_dir: str, results: 
 
     job = next(j for j in JOBS if j.id == job_id)
     config = Config(timezone=ZONE, media_dir=media_dir)
+    phases = time_digest_phases() if job_id == "weekly_digest" else {}
     reset_peak_rss()
     before = peak_rss_mb()
 
@@ -121,7 +132,47 @@ def run_in_child(url: str, job_id: str, now: datetime, media_dir: str, results: 
             await engine.dispose()
 
     body, outbox, commit, cpu, messages = asyncio.run(main())
+    if phases:
+        print("  weekly_digest run: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in phases.items()),
+              flush=True)
     results.put((job_id, body, outbox, commit, cpu, before, peak_rss_mb(), messages))
+
+
+DIGEST_PHASES = (("scores", "compute_scores"), ("storing scores", "store_scores"), ("figures", "build_digest"),
+                 ("PNG", "write_chart"), ("XLSX", "write_workbook"))
+
+
+def time_digest_phases() -> dict[str, float]:
+    """Time the digest's steps by wrapping the names its job body calls; matplotlib is imported (and timed)
+    first, as a running bot has done since its first chart."""
+    from handlers.reports import digest
+
+    started = time.perf_counter()
+    import matplotlib.figure  # noqa: F401
+
+    spent = {"matplotlib import (once per process)": time.perf_counter() - started}
+    spent.update((label, 0.0) for label, _ in DIGEST_PHASES)
+
+    def timed(label: str, step: Any) -> Any:
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await step(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - started
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return step(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - started
+
+        return run_async if asyncio.iscoroutinefunction(step) else run
+
+    for label, name in DIGEST_PHASES:
+        setattr(digest, name, timed(label, getattr(digest, name)))
+    return spent
 
 
 def reset_peak_rss() -> None:
@@ -163,8 +214,75 @@ def median_run(url: str, job_id: str, now: datetime, media_dir: str, repeat: int
     return runs[len(runs) // 2]
 
 
+async def jobs_in_app(url: str, folder: Path, jobs: list[str]) -> None:
+    """The child of --app-rss: a KlinikApp started as `klinik run` starts it, then each job run as the
+    scheduler's fire() runs it (run_job), at the benchmark's moments; prints one line per job."""
+    from bot.app import KlinikApp
+    from bot.settings import load_settings
+    from scheduler.jobs import JOBS
+    from scheduler.runner import run_job
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = load_settings(_env_file=None, database_url=url, data_dir=str(folder), media_dir=str(folder / "media"),
+                             http_port=port)
+    app = KlinikApp(settings)
+    await app.start()
+    try:
+        print(f"started {peak_rss_mb():.0f}", flush=True)
+        for job_id, now in APP_JOBS:
+            if job_id not in jobs:
+                continue
+            job = next(j for j in JOBS if j.id == job_id)
+            started = time.perf_counter()
+            messages = await run_job(job, app.sessions, app.config, now)
+            print(f"job {job_id} {time.perf_counter() - started:.2f} {messages}", flush=True)
+    finally:
+        await app.stop()
+
+
+def app_rss(url: str, folder: Path, jobs: list[str]) -> tuple[list[tuple[str, float, int]], float, float, float]:
+    """Run the jobs inside a started app in a child process; sample its RSS from /proc while it runs.
+
+    Returns (job, seconds, messages) per job, RSS once started, peak RSS seen by sampling, and VmHWM.
+    """
+    import subprocess
+
+    asyncio.run(reset_runs(url))
+    child = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_jobs", "--in-app", "--reuse",
+                              "--dir", str(folder), *(f"--job={job}" for job in jobs), *(["--database-url", url] if not url.startswith("sqlite") else [])],
+                             cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
+    status, sampled, hwm = Path(f"/proc/{child.pid}/status"), 0.0, 0.0
+    while child.poll() is None:
+        with contextlib.suppress(OSError, ValueError, KeyError):  # KeyError: a zombie has no VmRSS
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            sampled = max(sampled, int(fields["VmRSS"].split()[0]) / 1024)
+            hwm = max(hwm, int(fields["VmHWM"].split()[0]) / 1024)
+        time.sleep(0.02)
+    output = child.stdout.read().splitlines() if child.stdout else []
+    if child.returncode != 0:
+        raise SystemExit(f"the app run failed (exit {child.returncode})")
+    started = next(float(line.split()[1]) for line in output if line.startswith("started"))
+    jobs = [(parts[1], float(parts[2]), int(parts[3])) for parts in (line.split() for line in output)
+            if parts[0] == "job"]
+    return jobs, started, sampled, hwm
+
+
+def print_app_rss(url: str, folder: Path, job_ids: list[str]) -> None:
+    jobs, started, sampled, hwm = app_rss(url, folder, job_ids)
+    print("\nInside a started `klinik run` app (HTTP server, inbox, delivery, scheduler running), both jobs in turn:")
+    for job_id, seconds, messages in jobs:
+        print(f"  {job_id:<22} {seconds:>6.2f} s  {messages:>7,} messages (job body + outbox + commit)")
+    print(f"  resident memory: {started:.0f} MB once started, peak {max(sampled, hwm):.0f} MB "
+          f"(VmHWM {hwm:.0f} MB, sampled every 20 ms {sampled:.0f} MB)")
+
+
 def main() -> None:
     args = parse_args()
+    if args.in_app:
+        folder = Path(args.dir)
+        asyncio.run(jobs_in_app(args.database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder, args.job))
+        return
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
     url = args.database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
@@ -178,13 +296,16 @@ def main() -> None:
         print(f"generated in {seconds:.0f} s on {engine_name}: "
               + ", ".join(f"{name} {n:,}" for name, n in counts.items()))
     rows = [median_run(url, job_id, now, str(folder / "media"), args.repeat)
-            for job_id, now in (("weekly_digest", DIGEST_AT), ("participation_nudges", NUDGES_AT))]
+            for job_id, now in (("weekly_digest", DIGEST_AT), ("participation_nudges", NUDGES_AT))
+            if args.repeat > 0 and job_id in args.job]
     print(f"\n{engine_name}, {args.participants:,} participants, {args.mentors:,} mentors")
     print(f"{'job':<22}{'job body s':>11}{'outbox s':>10}{'commit s':>10}{'CPU s':>8}{'RSS start MB':>14}"
           f"{'peak RSS MB':>13}{'messages':>10}")
     for job_id, body, outbox, commit, cpu, before, peak, messages in rows:
         print(f"{job_id:<22}{body:>11.2f}{outbox:>10.2f}{commit:>10.2f}{cpu:>8.2f}{before:>14.0f}{peak:>13.0f}"
               f"{messages:>10,}")
+    if args.app_rss:
+        print_app_rss(url, folder, args.job)
     print("CPU s: this process's CPU time for the whole run (on SQLite that includes the database engine;\n"
           "PostgreSQL's own work is in the server). Wall times grow when other processes share the cores.")
 

@@ -7,6 +7,7 @@ Any message from the participant after the nudge closes the ladder; so does a re
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,9 +23,9 @@ from handlers.kernel.messages import Outgoing
 from handlers.participation.rules import ParticipationRules
 from handlers.participation.scores import (
     Score,
-    compute_scores,
     month_name,
     report_month_due,
+    scan_scores,
     week_of,
 )
 from storage.models import NudgeLog, NudgeStep, Person
@@ -52,20 +53,54 @@ async def run_nudge_ladder(session: AsyncSession, now: datetime, config: Config)
     if await already_ran(session, JOB_ID, period):
         return []
     week = week_of(now, config.timezone)
-    # Scores are stored once a week, by the digest job, for the finished week; daily ones stay in memory.
-    scores = await compute_scores(session, week, now, config, explain_all=False)
-    resting = await resting_participants(session, local_day(now, config.timezone))
-    scores = [score for score in scores if score.participant_id not in resting]  # alumni or paused: no nudge
-    out, counts = await climb_ladders(session, scores, week, now, config)
-    record_run(session, JOB_ID, period, now, counts | {"participants": len(scores)})
+    ladders = await open_ladders(session)
+    scan = await scan_participants(session, week, now, config, set(ladders))
+    out, counts = await climb_ladders(session, scan, ladders, week, now, config)
+    record_run(session, JOB_ID, period, now, counts | {"participants": scan.participants})
     return out
 
 
-async def climb_ladders(session: AsyncSession, scores: list[Score], week: str, now: datetime,
-                        config: Config) -> tuple[list[Outgoing], dict[str, int]]:
+@dataclass
+class Scan:
+    """What the daily scan keeps of 100,000 scores: those with an open ladder, and the lowest newly dropping."""
+
+    with_ladder: dict[int, Score]
+    candidates: list[Score]  # dropping, no open ladder, not nudged this week: lowest scores first, at most the cap
+    participants: int
+
+
+async def scan_participants(session: AsyncSession, week: str, now: datetime, config: Config,
+                            open_ids: set[int]) -> Scan:
+    """Score everyone as a stream; keep only what the ladders need (memory stays flat as the programme grows)."""
+    # Scores are stored once a week, by the digest job, for the finished week; daily ones are not kept.
+    resting = await resting_participants(session, local_day(now, config.timezone))  # alumni or paused: no nudge
+    nudged = set((await session.execute(select(NudgeLog.participant_id).where(
+        NudgeLog.period == week, NudgeLog.step == NudgeStep.NUDGE))).scalars())
+    cap = config.rules(ParticipationRules).nudge_max_per_run
+    with_ladder: dict[int, Score] = {}
+    lowest: list[tuple[float, int, Score]] = []  # a max-heap (negated) of the `cap` lowest scores
+    participants = 0
+    async for score in scan_scores(session, week, now, config):
+        pid = score.participant_id
+        if pid in resting:
+            continue
+        participants += 1
+        if pid in open_ids:
+            with_ladder[pid] = score
+        elif score.is_dropping and pid not in nudged:
+            entry = (-score.score, -pid, score)
+            if len(lowest) < cap:
+                heapq.heappush(lowest, entry)
+            elif entry > lowest[0]:
+                heapq.heapreplace(lowest, entry)
+    candidates = sorted((entry[2] for entry in lowest), key=lambda s: (s.score, s.participant_id))
+    return Scan(with_ladder, candidates, participants)
+
+
+async def climb_ladders(session: AsyncSession, scan: Scan, ladders: dict[int, dict[str, Rung]], week: str,
+                        now: datetime, config: Config) -> tuple[list[Outgoing], dict[str, int]]:
     """Close ladders of people who wrote or recovered, escalate the rest, start new ones."""
-    by_id = {score.participant_id: score for score in scores}
-    ladders = await open_ladders(session)
+    by_id = scan.with_ladder
     last_inbound = await _last_inbound(session, list(ladders))
     closed, to_mentor, to_coordinator = [], [], []
     for pid, rungs in ladders.items():
@@ -81,7 +116,7 @@ async def climb_ladders(session: AsyncSession, scores: list[Score], week: str, n
     out = await tell_mentors(session, to_mentor, now, config)
     for score, period in to_coordinator:
         log_step(session, score, period, NudgeStep.COORDINATOR, now)
-    nudges = await start_ladders(session, scores, set(ladders), week, now, config)
+    nudges = await start_ladders(session, scan.candidates, week, now, config)
     counts = {"nudged": len(nudges), "mentor_alerts": len(to_mentor), "at_risk": len(to_coordinator),
               "closed": len(closed)}
     return nudges + out, counts
@@ -144,14 +179,9 @@ def log_step(session: AsyncSession, score: Score, period: str, step: str, now: d
                          reasons=score.reasons))
 
 
-async def start_ladders(session: AsyncSession, scores: list[Score], open_ids: set[int], week: str,
-                        now: datetime, config: Config) -> list[Outgoing]:
-    """Nudge those newly dropping (lowest scores first, within the daily cap), once a week."""
-    nudged_this_week = set((await session.execute(select(NudgeLog.participant_id).where(
-        NudgeLog.period == week, NudgeLog.step == NudgeStep.NUDGE))).scalars())
-    candidates = sorted((s for s in scores if s.is_dropping and s.participant_id not in open_ids
-                         and s.participant_id not in nudged_this_week), key=lambda s: s.score)
-    chosen = candidates[:config.rules(ParticipationRules).nudge_max_per_run]
+async def start_ladders(session: AsyncSession, chosen: list[Score], week: str, now: datetime,
+                        config: Config) -> list[Outgoing]:
+    """Nudge those newly dropping (lowest scores first, within the daily cap: Scan.candidates), once a week."""
     people = await load_people(session, [s.participant_id for s in chosen])
     out = []
     for score in chosen:

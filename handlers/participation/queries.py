@@ -92,18 +92,27 @@ def is_participant(scope: ColumnElement[bool] | None = None) -> ColumnElement[bo
     return condition if scope is None else and_(condition, scope)
 
 
+def members_query(week_start: datetime, report_cutoff: datetime, scope: ColumnElement[bool] | None = None) -> Select[Any]:
+    """(participant_id, mentor_id, cohort, last_seen as text, wrote, joined) of every active participant in scope."""
+    # Read as text and parsed with fromisoformat: the DateTime type's own parsing on SQLite costs
+    # more than the query for 100,000 rows (PostgreSQL returns datetimes either way).
+    last_seen = type_coerce(func.coalesce(Person.last_inbound_at, Person.created_at), String).label("last_seen")
+    wrote = case((Person.last_inbound_at >= week_start, 1), else_=0).label("wrote")
+    joined = case((Person.created_at < report_cutoff, 1), else_=0).label("joined")
+    return select(Person.id.label("participant_id"), Person.mentor_id.label("mentor_id"), Person.cohort.label("cohort"),
+                  last_seen, wrote, joined).where(is_participant(scope))
+
+
+def member_of(pid: int, mentor: int | None, cohort: str, seen: Any, wrote: int, joined: int) -> Member:
+    """A Member from a members_query row."""
+    return Member(pid, mentor, cohort, as_utc(seen), wrote == 1, joined == 1)  # type: ignore[arg-type]
+
+
 async def load_members(session: AsyncSession, week_start: datetime, report_cutoff: datetime,
                        scope: ColumnElement[bool] | None = None) -> list[Member]:
     """Every active participant (in scope), with the comparisons done in SQL."""
-    # Read as text and parsed with fromisoformat: the DateTime type's own parsing on SQLite costs
-    # more than the query for 100,000 rows (PostgreSQL returns datetimes either way).
-    last_seen = type_coerce(func.coalesce(Person.last_inbound_at, Person.created_at), String)
-    wrote = case((Person.last_inbound_at >= week_start, 1), else_=0)
-    joined = case((Person.created_at < report_cutoff, 1), else_=0)
-    query = (select(Person.id, Person.mentor_id, Person.cohort, last_seen, wrote, joined)
-             .where(is_participant(scope)).order_by(Person.id))
-    return [Member(pid, mentor, cohort, as_utc(seen), w == 1, j == 1)  # type: ignore[arg-type]
-            for pid, mentor, cohort, seen, w, j in (await session.execute(query))]
+    query = members_query(week_start, report_cutoff, scope).order_by(Person.id)
+    return [member_of(*row) for row in (await session.execute(query))]
 
 
 async def names_of(session: AsyncSession, ids: list[int]) -> dict[int, str]:
@@ -128,7 +137,15 @@ def audience(model: Any, columns: list[Any], scope: ColumnElement[bool] | None, 
 
 async def session_tallies(session: AsyncSession, week_start: datetime, end: datetime, lookback: timedelta,
                           scope: ColumnElement[bool] | None = None) -> dict[int, SessionTally]:
-    """Presensi per participant: week counts, and the run of alpa at the end of the lookback.
+    """Presensi per participant: week counts, and the run of alpa at the end of the lookback."""
+    query = session_tally_query(week_start, end, lookback, scope)
+    return {pid: SessionTally(expected, hadir, late, izin, alpa, streak)
+            for pid, expected, hadir, late, izin, alpa, streak in (await session.execute(query))}
+
+
+def session_tally_query(week_start: datetime, end: datetime, lookback: timedelta,
+                        scope: ColumnElement[bool] | None = None) -> Select[Any]:
+    """(participant_id, expected, hadir, terlambat, izin, alpa, streak) per participant with presensi.
 
     Reads the records of closed sessions only: closing a check-in window (handlers.activities.attendance_jobs)
     writes alpa for everyone without a record, so no audience join is needed here.
@@ -149,18 +166,24 @@ async def session_tallies(session: AsyncSession, week_start: datetime, end: date
         return func.sum(case((and_(in_week, tally.c.status.in_(statuses)), 1), else_=0))
 
     first_attended = func.min(case((tally.c.status != AttendanceStatus.ALPA.value, tally.c.rn)))
-    query = select(tally.c.participant_id, func.sum(case((in_week, 1), else_=0)),
-                   week_count(AttendanceStatus.HADIR), week_count(AttendanceStatus.TERLAMBAT),
-                   week_count(AttendanceStatus.IZIN, AttendanceStatus.SAKIT),
-                   week_count(AttendanceStatus.ALPA),
-                   func.coalesce(first_attended - 1, func.count())).group_by(tally.c.participant_id)
-    return {pid: SessionTally(expected, hadir, late, izin, alpa, streak)
-            for pid, expected, hadir, late, izin, alpa, streak in (await session.execute(query))}
+    return select(tally.c.participant_id.label("participant_id"), func.sum(case((in_week, 1), else_=0)).label("expected"),
+                  week_count(AttendanceStatus.HADIR).label("hadir"),
+                  week_count(AttendanceStatus.TERLAMBAT).label("terlambat"),
+                  week_count(AttendanceStatus.IZIN, AttendanceStatus.SAKIT).label("izin"),
+                  week_count(AttendanceStatus.ALPA).label("alpa"),
+                  func.coalesce(first_attended - 1, func.count()).label("streak")).group_by(tally.c.participant_id)
 
 
 async def tugas_tallies(session: AsyncSession, week_start: datetime, end: datetime, lookback: timedelta,
                         scope: ColumnElement[bool] | None = None) -> dict[int, TugasTally]:
     """Tugas per participant: due this week, sent by the (extended) deadline, missing overall."""
+    query = tugas_tally_query(week_start, end, lookback, scope)
+    return {pid: TugasTally(due, on_time, missing) for pid, due, on_time, missing in (await session.execute(query))}
+
+
+def tugas_tally_query(week_start: datetime, end: datetime, lookback: timedelta,
+                      scope: ColumnElement[bool] | None = None) -> Select[Any]:
+    """(participant_id, due, on_time, missing) per participant with tugas in the lookback."""
     # The few tugas due in the window (or extended into it), materialized first: the planners then
     # read their submissions by index instead of scanning a year of submissions.
     ids = union(select(Assignment.id.label("id")).where(Assignment.due_at >= end - lookback, Assignment.due_at < end),
@@ -182,40 +205,56 @@ async def tugas_tallies(session: AsyncSession, week_start: datetime, end: dateti
     is_due = and_(rows.c.due < end, rows.c.due >= end - lookback)
     in_week = and_(rows.c.due >= week_start, rows.c.due < end)
     on_time = and_(in_week, rows.c.first_at.is_not(None), rows.c.first_at <= rows.c.due)
-    query = select(rows.c.participant_id, func.sum(case((in_week, 1), else_=0)),
-                   func.sum(case((on_time, 1), else_=0)),
-                   func.sum(case((and_(is_due, rows.c.first_at.is_(None)), 1), else_=0))
-                   ).group_by(rows.c.participant_id)
-    return {pid: TugasTally(due, on_time, missing) for pid, due, on_time, missing in (await session.execute(query))}
+    return select(rows.c.participant_id.label("participant_id"), func.sum(case((in_week, 1), else_=0)).label("due"),
+                  func.sum(case((on_time, 1), else_=0)).label("on_time"),
+                  func.sum(case((and_(is_due, rows.c.first_at.is_(None)), 1), else_=0)).label("missing")
+                  ).group_by(rows.c.participant_id)
+
+
+def reports_query(month: str, end: datetime) -> Select[Any]:
+    """(participant_id) of those whose laporan bulanan for `month` ("2026-02") was submitted by end."""
+    return select(MonthlyReport.participant_id.label("participant_id")).where(
+        MonthlyReport.month == month, MonthlyReport.submitted_at.is_not(None), MonthlyReport.submitted_at < end)
 
 
 async def reports_sent(session: AsyncSession, month: str, end: datetime) -> set[int]:
     """Participants whose laporan bulanan for `month` ("2026-02") was submitted by end."""
-    query = select(MonthlyReport.participant_id).where(
-        MonthlyReport.month == month, MonthlyReport.submitted_at.is_not(None), MonthlyReport.submitted_at < end)
-    return set((await session.execute(query)).scalars())
+    return set((await session.execute(reports_query(month, end))).scalars())
+
+
+def questions_query(start: datetime, end: datetime) -> Select[int, int]:
+    """(participant_id, n): tickets opened per participant in the window."""
+    return (select(Ticket.participant_id.label("participant_id"), func.count().label("n"))
+            .where(Ticket.created_at >= start, Ticket.created_at < end).group_by(Ticket.participant_id))
 
 
 async def questions_asked(session: AsyncSession, start: datetime, end: datetime) -> dict[int, int]:
     """Tickets opened per participant in the window."""
-    query = (select(Ticket.participant_id, func.count()).where(Ticket.created_at >= start, Ticket.created_at < end)
-             .group_by(Ticket.participant_id))
-    return dict((await session.execute(query)).all())
+    return dict((await session.execute(questions_query(start, end))).all())
+
+
+def ignored_query(start: datetime, end: datetime) -> Select[int, int]:
+    """(participant_id, n): nudges that went unanswered until the mentor had to be told."""
+    return (select(NudgeLog.participant_id.label("participant_id"), func.count().label("n"))
+            .where(NudgeLog.step == NudgeStep.MENTOR, NudgeLog.sent_at >= start, NudgeLog.sent_at < end)
+            .group_by(NudgeLog.participant_id))
 
 
 async def nudges_ignored(session: AsyncSession, start: datetime, end: datetime) -> dict[int, int]:
     """Nudges that went unanswered until the mentor had to be told, per participant."""
-    query = (select(NudgeLog.participant_id, func.count())
-             .where(NudgeLog.step == NudgeStep.MENTOR, NudgeLog.sent_at >= start, NudgeLog.sent_at < end)
-             .group_by(NudgeLog.participant_id))
-    return dict((await session.execute(query)).all())
+    return dict((await session.execute(ignored_query(start, end))).all())
+
+
+def baselines_query(weeks: list[str]) -> Select[Any]:
+    """(participant_id, average, weeks): the stored scores of the given weeks."""
+    return (select(ParticipationScore.participant_id.label("participant_id"),
+                   func.avg(ParticipationScore.score).label("average"), func.count().label("weeks"))
+            .where(ParticipationScore.week.in_(weeks)).group_by(ParticipationScore.participant_id))
 
 
 async def baselines(session: AsyncSession, weeks: list[str]) -> dict[int, tuple[float, int]]:
     """Average stored score and number of weeks over the given weeks, per participant."""
-    query = (select(ParticipationScore.participant_id, func.avg(ParticipationScore.score), func.count())
-             .where(ParticipationScore.week.in_(weeks)).group_by(ParticipationScore.participant_id))
-    return {pid: (float(avg), int(n)) for pid, avg, n in (await session.execute(query))}
+    return {pid: (float(avg), int(n)) for pid, avg, n in (await session.execute(baselines_query(weeks)))}
 
 
 def agency_of(fields: tuple[str, ...]) -> ColumnElement[str]:

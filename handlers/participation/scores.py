@@ -9,13 +9,14 @@ nudge ignored costs points. Weeks are ISO weeks in the programme's time zone ("2
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Table, and_, delete
+from sqlalchemy import CTE, ColumnElement, Select, Table, and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.kernel.cohorts import is_current, local_day, pause_ends
@@ -27,12 +28,20 @@ from handlers.participation.queries import (
     SessionTally,
     TugasTally,
     baselines,
+    baselines_query,
+    ignored_query,
     load_members,
+    member_of,
+    members_query,
     nudges_ignored,
     questions_asked,
+    questions_query,
+    reports_query,
     reports_sent,
     session_tallies,
+    session_tally_query,
     tugas_tallies,
+    tugas_tally_query,
 )
 from handlers.participation.rules import ParticipationRules
 from storage.bulk import insert_records
@@ -144,25 +153,37 @@ class Facts:
     baselines: dict[int, tuple[float, int]]
 
 
+def week_window(week: str, now: datetime, config: Config) -> Facts:
+    """The week's bounds and report month (up to now if the week is still running), no facts yet."""
+    start, week_end = week_bounds(week, config.timezone)
+    end = min(week_end, now)
+    month, first = report_month_due(end, config)
+    next_month = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return Facts(week_start=start, end=end, sessions={}, tugas={}, report_month=month,
+                 report_cutoff=datetime.combine(next_month, time(0), tzinfo=config.timezone), reports=set(),
+                 asked={}, ignored={}, baselines={})
+
+
+def baseline_weeks(week: str, config: Config) -> list[str]:
+    """The stored weeks a week's score is compared against."""
+    return [shift_week(week, -n) for n in range(1, config.rules(ParticipationRules).nudge_baseline_weeks + 1)]
+
+
 async def gather_facts(session: AsyncSession, week: str, now: datetime, config: Config,
                        scope: ColumnElement[bool] | None = None) -> Facts:
     """Run every aggregate query once for the week (up to now if the week is still running)."""
     await prefer_quick_plans(session)
-    start, week_end = week_bounds(week, config.timezone)
-    end = min(week_end, now)
-    month, first = report_month_due(end, config)
-    rules = config.rules(ParticipationRules)
-    next_month = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return Facts(
-        week_start=start, end=end,
+    window, rules = week_window(week, now, config), config.rules(ParticipationRules)
+    start, end = window.week_start, window.end
+    return replace(
+        window,
         sessions=await session_tallies(session, start, end, timedelta(days=rules.alpa_streak_lookback_days),
                                        scope),
         tugas=await tugas_tallies(session, start, end, timedelta(days=rules.tugas_lookback_days), scope),
-        report_month=month, report_cutoff=datetime.combine(next_month, time(0), tzinfo=config.timezone),
-        reports=await reports_sent(session, month, end),
+        reports=await reports_sent(session, window.report_month, end),
         asked=await questions_asked(session, start, end),
         ignored=await nudges_ignored(session, end - IGNORED_LOOKBACK, end),
-        baselines=await baselines(session, [shift_week(week, -n) for n in range(1, rules.nudge_baseline_weeks + 1)]),
+        baselines=await baselines(session, baseline_weeks(week, config)),
     )
 
 
@@ -178,20 +199,77 @@ async def compute_scores(session: AsyncSession, week: str, now: datetime, config
                                  current if scope is None else and_(current, scope))
     paused = await pause_ends(session, local_day(facts.end, config.timezone), config.timezone)
     for member in members:
-        if member.cohort in paused and paused[member.cohort] > member.last_seen_at:
-            member.last_seen_at = min(paused[member.cohort], facts.end)  # silence during a pause is not silence
+        count_pause_as_contact(member, paused, facts.end)
     return [score_member(member, facts, config, explain=explain_all) for member in members]
+
+
+def count_pause_as_contact(member: Member, paused: dict[str, datetime], end: datetime) -> None:
+    """Silence during a cohort's pause is not silence: seen at the pause's end (or now, while it lasts)."""
+    if member.cohort in paused and paused[member.cohort] > member.last_seen_at:
+        member.last_seen_at = min(paused[member.cohort], end)
+
+
+async def scan_scores(session: AsyncSession, week: str, now: datetime, config: Config, *,
+                      explain_all: bool = False, partition: int = 2000) -> AsyncIterator[Score]:
+    """Every active participant's score for the week, streamed from ONE joined query.
+
+    The same facts and weighing as compute_scores, but rows arrive a partition at a time and
+    nothing per participant is kept here: the daily scan holds the few it needs, not 100,000.
+    """
+    await prefer_quick_plans(session)
+    facts, rules = week_window(week, now, config), config.rules(ParticipationRules)
+    start, end = facts.week_start, facts.end
+    current = is_current(local_day(start, config.timezone))
+    members = members_query(start, facts.report_cutoff, current).subquery()
+    # Each aggregate computed once (MATERIALIZED), then joined by participant: the planners would
+    # otherwise fold them into the outer query and group far more rows.
+    tallies = _once(session_tally_query(start, end, timedelta(days=rules.alpa_streak_lookback_days)), "tallies")
+    tugas = _once(tugas_tally_query(start, end, timedelta(days=rules.tugas_lookback_days)), "tugas")
+    reports = _once(reports_query(facts.report_month, end), "reports")
+    asked = _once(questions_query(start, end), "asked")
+    ignored = _once(ignored_query(end - IGNORED_LOOKBACK, end), "ignored")
+    base = _once(baselines_query(baseline_weeks(week, config)), "base")
+    pid = members.c.participant_id
+    query = (select(*members.c, tallies.c.expected, tallies.c.hadir, tallies.c.terlambat, tallies.c.izin,
+                    tallies.c.alpa, tallies.c.streak, tugas.c.due, tugas.c.on_time, tugas.c.missing,
+                    reports.c.participant_id, asked.c.n, ignored.c.n, base.c.average, base.c.weeks)
+             .outerjoin(tallies, tallies.c.participant_id == pid).outerjoin(tugas, tugas.c.participant_id == pid)
+             .outerjoin(reports, reports.c.participant_id == pid).outerjoin(asked, asked.c.participant_id == pid)
+             .outerjoin(ignored, ignored.c.participant_id == pid).outerjoin(base, base.c.participant_id == pid))
+    paused = await pause_ends(session, local_day(end, config.timezone), config.timezone)
+    connection = await session.connection()  # Core rows: the ORM's per-row bookkeeping is not needed here
+    result = await connection.stream(query.execution_options(yield_per=partition))
+    async for rows in result.partitions():
+        for row in rows:
+            member = member_of(*row[:6])
+            count_pause_as_contact(member, paused, end)
+            expected, hadir, late, izin, alpa, streak, due, on_time, missing, reported, n_asked, n_ignored, \
+                average, weeks = row[6:]
+            yield score_parts(
+                member, NO_SESSIONS if expected is None else SessionTally(expected, hadir, late, izin, alpa, streak),
+                NO_TUGAS if due is None else TugasTally(due, on_time, missing), reported is not None,
+                n_asked or 0, n_ignored or 0, (0.0, 0) if average is None else (float(average), int(weeks)),
+                facts, config, explain=explain_all)
+
+
+def _once(query: Select[Any] | Select[int, int], name: str) -> CTE:
+    return query.cte(name).prefix_with("MATERIALIZED")
 
 
 def score_member(member: Member, facts: Facts, config: Config, *, explain: bool = True) -> Score:
     """Weigh one participant's facts into a score, flag a drop, and say why in words."""
+    return score_parts(member, facts.sessions.get(member.id, NO_SESSIONS), facts.tugas.get(member.id, NO_TUGAS),
+                       member.id in facts.reports, facts.asked.get(member.id, 0), facts.ignored.get(member.id, 0),
+                       facts.baselines.get(member.id, (0.0, 0)), facts, config, explain=explain)
+
+
+def score_parts(member: Member, tally: SessionTally, tugas: TugasTally, has_report: bool, questions: int,
+                ignored: int, baseline_of: tuple[float, int], facts: Facts, config: Config, *,
+                explain: bool = True) -> Score:
+    """The score of one participant from their facts (facts gives the week's end and report month)."""
     rules = config.rules(ParticipationRules)
-    tally = facts.sessions.get(member.id, NO_SESSIONS)
-    tugas = facts.tugas.get(member.id, NO_TUGAS)
-    report = (member.id in facts.reports) if member.joined_before_report_month_end else None
-    questions = facts.asked.get(member.id, 0)
+    report = has_report if member.joined_before_report_month_end else None
     silent = max(0, (facts.end - member.last_seen_at).days)
-    ignored = facts.ignored.get(member.id, 0)
     weight, weighted = _parts(tally, tugas, report, questions, silent, config)
     value = 100 * weighted / weight if weight else 100.0
     score = round(max(0.0, value - rules.score_penalty_ignored_nudge * ignored), 1)
@@ -199,7 +277,7 @@ def score_member(member: Member, facts: Facts, config: Config, *, explain: bool 
     result = Score(member.id, member.mentor_id, member.cohort, score, active, False, tally.expected,
                    tally.hadir, tally.terlambat, tally.izin, tally.alpa, tally.streak, tugas.due,
                    tugas.on_time, tugas.missing, report, questions, silent, ignored)
-    baseline, weeks = facts.baselines.get(member.id, (0.0, 0))
+    baseline, weeks = baseline_of
     is_falling = weeks >= MIN_BASELINE_WEEKS and baseline - score >= rules.nudge_drop_points
     result.is_dropping = (is_falling or score < rules.nudge_score_threshold or silent >= rules.nudge_silence_days
                           or tally.streak >= rules.nudge_alpa_streak)
