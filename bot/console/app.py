@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.console import queries
+from bot.console.desk import desk_table
 from bot.console.signin import SignIn, home_of
 from bot.console.web import (
     PREFIX,
@@ -92,6 +93,7 @@ class Console:
             ("POST", "/roster", self.roster_upload, COORDINATORS),
             ("POST", "/peserta/{person_id}/nonaktif", self.deactivate, COORDINATORS),
             ("POST", "/keluar", sign_in.sign_out, EVERYONE),
+            *desk_table(self.pages),
         ]
 
     def routes(self) -> list[BaseRoute]:
@@ -126,7 +128,9 @@ class Console:
         page = record_id(params.get("halaman", "1")) or 1
         return queries.Filters(q=params.get("q", "").strip()[:100], cohort=params.get("cohort", "")[:100],
                                agency=params.get("agency", "")[:100], district=params.get("district", "")[:100],
-                               mentor=mentor, at_risk=params.get("risiko") == "1", page=min(page, 100_000))
+                               mentor=mentor, at_risk=params.get("risiko") == "1",
+                               no_consent=params.get("tanpa_izin") == "1", unreachable=params.get("tak_terjangkau") == "1",
+                               page=min(page, 100_000))
 
     async def participants(self, visit: Visit) -> Response:
         """The list: search `q`, filters cohort/agency/district/mentor/at risk; one page of PAGE_SIZE."""
@@ -156,7 +160,7 @@ class Console:
         """The participant's story in time order, and the actions the viewer may take."""
         person = await self._participant(visit)
         mentor = await visit.db.get(Person, person.mentor_id) if person.mentor_id else None
-        events = await queries.story(visit.db, person)
+        events = await queries.story(visit.db, person, visit.lang)
         is_coordinator = visit.me.role in COORDINATORS
         return self.pages.render(
             visit, "peserta_detail.html", status=status, person=person, mentor=mentor, events=events, error=error,

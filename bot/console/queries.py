@@ -10,7 +10,12 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, sel
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from handlers.activities.assignments import STATUS_KEYS as TUGAS_KEYS
+from handlers.activities.attendance import STATUS_KEYS as ATTENDANCE_KEYS
+from handlers.activities.money import format_rupiah
 from handlers.kernel.config import Config
+from handlers.kernel.dates import month_label
+from handlers.kernel.i18n import t
 from handlers.participation.queries import agency_of
 from handlers.reports.figures import waiting_since
 from handlers.reports.rules import ReportsRules
@@ -20,6 +25,7 @@ from storage.models import (
     Meeting,
     MonthlyReport,
     NudgeLog,
+    NudgeStep,
     ParticipationScore,
     Person,
     Role,
@@ -107,6 +113,8 @@ class Filters:
     district: str = ""
     mentor: int | None = None
     at_risk: bool = False
+    no_consent: bool = False
+    unreachable: bool = False
     page: int = 1
 
 
@@ -134,6 +142,10 @@ def participant_conditions(viewer: Person, filters: Filters, config: Config) -> 
         conditions.append(Person.mentor_id == filters.mentor)
     if filters.at_risk:
         conditions.append(at_risk_clause())
+    if filters.no_consent:
+        conditions.append(or_(Person.consent_given.is_(None), Person.consent_given.is_(False)))
+    if filters.unreachable:
+        conditions.append(Person.unreachable_reason.is_not(None))
     return conditions
 
 
@@ -182,7 +194,11 @@ class Event:
     link: str = ""
 
 
-async def story(db: AsyncSession, person: Person) -> list[Event]:
+NUDGE_KEYS: dict[str, str] = {NudgeStep.NUDGE: "web.nudge_step_nudge", NudgeStep.MENTOR: "web.nudge_step_mentor",
+              NudgeStep.COORDINATOR: "web.nudge_step_coordinator"}
+
+
+async def story(db: AsyncSession, person: Person, lang: str) -> list[Event]:
     """Questions and answers, attendance, tugas, monthly reports and nudges, oldest first (bounded per kind)."""
     events: list[Event] = []
     messages = (select(TicketMessage, Ticket.topic).join(Ticket, Ticket.id == TicketMessage.ticket_id)
@@ -194,24 +210,31 @@ async def story(db: AsyncSession, person: Person) -> list[Event]:
     attendance = (select(Attendance, Meeting.title, Meeting.starts_at).join(Meeting, Meeting.id == Attendance.meeting_id)
                   .where(Attendance.participant_id == person.id).order_by(Meeting.starts_at.desc()).limit(STORY_ROWS))
     for presence, title, starts in await db.execute(attendance):
-        events.append(Event(starts, "attendance", title, presence.status))
+        status = ATTENDANCE_KEYS.get(presence.status)
+        events.append(Event(starts, "attendance", title, t(status, lang) if status else presence.status))
     submissions = (select(Submission, Assignment.title).join(Assignment, Assignment.id == Submission.assignment_id)
                    .where(Submission.participant_id == person.id).order_by(Submission.submitted_at.desc())
                    .limit(STORY_ROWS))
     for submission, title in await db.execute(submissions):
         comment = f" · {submission.review_comment}" if submission.review_comment else ""
-        events.append(Event(submission.submitted_at, "tugas", title, submission.status + comment))
+        status = TUGAS_KEYS.get(submission.status)
+        events.append(Event(submission.submitted_at, "tugas", title,
+                            (t(status, lang) if status else submission.status) + comment))
     reports = (select(MonthlyReport).where(MonthlyReport.participant_id == person.id,
                                            MonthlyReport.submitted_at.is_not(None))
                .order_by(MonthlyReport.month.desc()).limit(STORY_ROWS))
     for report in (await db.execute(reports)).scalars():
         assert report.submitted_at is not None
-        events.append(Event(report.submitted_at, "report", report.month,
-                            f"{report.omzet if report.omzet is not None else '-'}"))
+        omzet = format_rupiah(report.omzet) if report.omzet is not None else "-"
+        events.append(Event(report.submitted_at, "report", month_label(report.month, lang),
+                            t("web.report_line", lang, omzet=omzet, workers=report.workers if report.workers is not None
+                              else "-", customers=report.customers if report.customers is not None else "-")))
     nudges = (select(NudgeLog).where(NudgeLog.participant_id == person.id).order_by(NudgeLog.sent_at.desc())
               .limit(STORY_ROWS))
     for nudge in (await db.execute(nudges)).scalars():
-        events.append(Event(nudge.sent_at, "nudge", nudge.step, nudge.resolution or ""))
+        step = NUDGE_KEYS.get(nudge.step)
+        events.append(Event(nudge.sent_at, "nudge", t(step, lang) if step else nudge.step,
+                            t("web.nudge_closed", lang) if nudge.resolved_at else t("web.nudge_open", lang)))
     return sorted(events, key=lambda event: event.at)
 
 

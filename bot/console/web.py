@@ -192,7 +192,7 @@ class Pages:
                     if roles is not None and (visit.person is None or visit.person.role not in roles):
                         raise Refused("web.refused_role")
                     if request.method == "POST":
-                        visit.form = await request.form(max_files=1, max_fields=50, max_part_size=UPLOAD_MAX_BYTES)
+                        visit.form = await request.form(max_files=1, max_fields=50)  # the body is capped by Edge
                         if not self._csrf_ok(visit):
                             raise Refused("web.refused_csrf")
                     response = await page(visit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
-from storage.models import AuditEntry, NudgeLog, Person, Role, Ticket, TicketStatus
+from storage.models import AuditEntry, MonthlyReport, NudgeLog, Person, Role, Ticket, TicketStatus
 from tests.bot.console.site import Site, csrf_of
 from tests.support.driver import Clock, Driver
 
@@ -252,3 +253,41 @@ async def test_a_roster_that_is_not_csv_or_xlsx_is_refused(site: Site, coordinat
 
     assert answer.status_code == 400
     assert t("web.roster_type") in answer.text
+
+
+@SQLITE_ONLY
+async def test_a_participants_story_reads_in_time_order(site: Site, driver: Driver, clock: Clock,
+                                                         coordinator: Person, participant: Person) -> None:
+    async with driver.sessions.begin() as session:
+        session.add(MonthlyReport(participant_id=participant.id, month="2026-02", omzet=3_500_000, workers=2,
+                                  customers=40, submitted_at=clock.now - timedelta(days=3),
+                                  created_at=clock.now, updated_at=clock.now))
+        session.add(NudgeLog(participant_id=participant.id, period="2026-W10", step="nudge",
+                             sent_at=clock.now - timedelta(days=1)))
+    await ask(driver, participant)
+    async with site.browser() as browser:
+        await site.sign_in(browser, coordinator)
+        story = (await browser.get(f"/console/peserta/{participant.id}")).text
+
+    report, nudge, question = (story.index("Rp 3.500.000"), story.index(t("web.nudge_step_nudge")),
+                               story.index("masuk minimarket"))
+    assert report < nudge < question
+    assert "Februari 2026" in story
+
+
+@SQLITE_ONLY
+async def test_the_list_finds_the_unreachable_and_those_without_consent(
+        site: Site, driver: Driver, coordinator: Person, participant: Person, mentor: Person) -> None:
+    await driver.add_person(role=Role.PESERTA, name="Nomor Mati", phone="+6281200000031", mentor_id=mentor.id,
+                            unreachable_reason="63024 invalid recipient")
+    await driver.add_person(role=Role.PESERTA, name="Belum Setuju", phone="+6281200000032", mentor_id=mentor.id,
+                            consent_given=None, consent_at=None)
+    async with site.browser() as browser:
+        await site.sign_in(browser, coordinator)
+        unreachable = (await browser.get("/console/peserta?tak_terjangkau=1")).text
+        no_consent = (await browser.get("/console/peserta?tanpa_izin=1")).text
+
+    assert "Nomor Mati" in unreachable
+    assert "Belum Setuju" not in unreachable
+    assert "Belum Setuju" in no_consent
+    assert "Sari Wulandari" not in no_consent
