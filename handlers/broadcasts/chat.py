@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from handlers.broadcasts.audience import (
+    Audience,
     Scope,
     find_audience,
     parse_scope,
@@ -23,7 +24,7 @@ from handlers.kernel.dates import format_moment, format_stamp
 from handlers.kernel.forms import is_yes as is_typed_yes
 from handlers.kernel.i18n import t
 from handlers.kernel.intents import is_no, is_yes, words
-from handlers.kernel.messages import Attachment, Button
+from handlers.kernel.messages import Attachment, Button, Outgoing
 from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import ANY_ARGS, action, command, flow
 from handlers.kernel.roles import MANAGERS
@@ -158,12 +159,16 @@ async def _send(ctx: Context, data: dict[str, Any]) -> None:
     await clear_state(ctx.session, ctx.person.id)
     wanted = datetime.fromisoformat(data["send_at"]) if data.get("send_at") else None
     attachments = [Attachment.from_json(item) for item in data.get("attachments") or []]
-    broadcast, audience = await create(ctx.session, Scope(str(data["scope"]), str(data.get("value") or "")),
-                                       str(data.get("text") or ""), attachments, sender=ctx.person, wanted=wanted,
-                                       now=ctx.now, config=ctx.config, source="chat")
-    ctx.reply(outcome(broadcast, audience, wanted, ctx.now), number=broadcast.id,
-              when=format_moment(broadcast.send_at, ctx.config.timezone, ctx.lang),
-              count=len(audience.recipients) if audience else 0)
+
+    def confirm(broadcast: Broadcast, audience: Audience | None) -> Outgoing:
+        text = t(outcome(broadcast, audience, wanted, ctx.now), ctx.lang, number=broadcast.id,
+                 when=format_moment(broadcast.send_at, ctx.config.timezone, ctx.lang),
+                 count=len(audience.recipients) if audience else 0)
+        return Outgoing(text=text, to=ctx.inbound.address, person_id=ctx.person.id)
+
+    await create(ctx.session, Scope(str(data["scope"]), str(data.get("value") or "")), str(data.get("text") or ""),
+                 attachments, sender=ctx.person, wanted=wanted, now=ctx.now, config=ctx.config, source="chat",
+                 confirm=confirm)
 
 
 async def _find(ctx: Context, number: str) -> Broadcast | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,8 +22,8 @@ from handlers.broadcasts.rules import BroadcastsRules
 from handlers.kernel.config import Config
 from handlers.kernel.dates import parse_moment
 from handlers.kernel.job_runs import CHUNK, is_quiet
-from handlers.kernel.messages import Attachment, Channel, OutgoingPart
-from handlers.kernel.outbox import address_of, split_text
+from handlers.kernel.messages import Attachment, Channel, Outgoing, OutgoingPart
+from handlers.kernel.outbox import address_of, enqueue, split_text
 from storage.bulk import insert_records
 from storage.models import (
     AuditEntry,
@@ -38,6 +39,7 @@ from storage.models import (
 COLUMNS = ["channel", "address", "recipient_id", "payload", "ref", "status", "attempts", "created_at",
            "next_attempt_at", "parts_sent"]
 CANCELLED_REASON = "broadcast cancelled"
+Confirm = Callable[[Broadcast, "Audience | None"], Outgoing]
 DEFAULT_TIME = time(8)  # a day without a time ("besok") means 08.00
 SCHEDULE_WORDS = re.compile(r"^(?:jadwalkan|jadwal|kirim|nanti|pada|tanggal)\s+")
 
@@ -71,10 +73,12 @@ async def sender_of(session: AsyncSession, broadcast: Broadcast) -> Person | Non
     return await session.get(Person, broadcast.sender_id) if broadcast.sender_id is not None else None
 
 
-async def release(session: AsyncSession, broadcast: Broadcast, now: datetime, config: Config) -> Audience:
+async def release(session: AsyncSession, broadcast: Broadcast, now: datetime, config: Config, *,
+                  audience: Audience | None = None) -> Audience:
     """Write the broadcast's outbox rows for everyone in scope now (skipping who must be skipped)."""
-    audience = await find_audience(session, Scope(broadcast.scope, broadcast.scope_value),
-                                   await sender_of(session, broadcast), config)
+    if audience is None:
+        audience = await find_audience(session, Scope(broadcast.scope, broadcast.scope_value),
+                                       await sender_of(session, broadcast), config)
     attachments = [Attachment.from_json(item) for item in broadcast.attachments]
     shared = _shared(session, attachments, now, config)
     payloads: dict[Channel, list[dict[str, Any]]] = {}
@@ -136,10 +140,11 @@ async def _clear_menus(session: AsyncSession, phones: list[str]) -> None:
 
 
 async def create(session: AsyncSession, scope: Scope, text: str, attachments: list[Attachment], *,
-                 sender: Person | None, wanted: datetime | None, now: datetime, config: Config,
-                 source: str) -> tuple[Broadcast, Audience | None]:
+                 sender: Person | None, wanted: datetime | None, now: datetime, config: Config, source: str,
+                 confirm: Confirm | None = None) -> tuple[Broadcast, Audience | None]:
     """Store a confirmed broadcast: sent now (rows written, the audience returned) or scheduled for
-    `wanted`, or for the end of quiet hours when it falls in them."""
+    `wanted`, or for the end of quiet hours when it falls in them. `confirm` makes the sender's own
+    message, written before the recipients' rows so it does not wait behind them."""
     send_at = quiet_end(max(wanted or now, now), config)
     broadcast = Broadcast(sender_id=sender.id if sender else None, scope=scope.kind, scope_value=scope.value,
                           text=text, attachments=[item.to_json() for item in attachments],
@@ -147,9 +152,12 @@ async def create(session: AsyncSession, scope: Scope, text: str, attachments: li
                           recipients=0, skipped={})
     session.add(broadcast)
     await session.flush()
-    if send_at > now:
-        return broadcast, None
-    return broadcast, await release(session, broadcast, now, config)
+    audience = await find_audience(session, scope, sender, config) if send_at <= now else None
+    if confirm is not None:
+        await enqueue(session, confirm(broadcast, audience), now, config)
+    if audience is not None:
+        await release(session, broadcast, now, config, audience=audience)
+    return broadcast, audience
 
 
 def outcome(broadcast: Broadcast, audience: Audience | None, wanted: datetime | None, now: datetime) -> str:
