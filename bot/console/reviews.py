@@ -14,12 +14,13 @@ from bot.console.paging import Paging, page_number
 from bot.console.web import PREFIX, Page, Pages, Refused, Visit
 from handlers.activities.attendance import STATUS_KEYS as LEAVE_KEYS
 from handlers.activities.attendance import span
+from handlers.activities.audience import oversees
 from handlers.activities.leave import decide, pending_requests
 from handlers.consultation.faq import review
 from handlers.consultation.ticketing import topic_label
 from handlers.kernel.numbers import record_id
 from handlers.kernel.roles import COORDINATORS, MANAGERS
-from storage.models import FaqEntry, FaqStatus, Person
+from storage.models import FaqEntry, FaqStatus, LeaveRequest, Person
 
 VERBS = {"setujui": "ok", "tolak": "no"}  # the form's button -> the chat's lv:ok / lv:no
 
@@ -88,11 +89,15 @@ class ReviewPages:
 
     async def decide_leave(self, visit: Visit) -> Response:
         """Approve (recorded as izin/sakit) or reject with a reason, through the chat's `decide`."""
-        verb = self._verb(visit)
         number = record_id(str(visit.request.path_params["request_id"]))
-        if number is None:
+        request = await visit.db.get(LeaveRequest, number) if number is not None else None
+        participant = await visit.db.get(Person, request.participant_id) if request is not None else None
+        if request is None or participant is None:
             raise Refused("web.not_found", status=404)
+        if not oversees(visit.me, participant):  # decide() checks it too; a foreign id is refused before
+            raise Refused("web.refused_not_yours")
+        verb = self._verb(visit)
         ctx = visit.chat_context()
-        await decide(ctx, f"{verb}:{number}", visit.field("alasan")[:500] if verb == "no" else "")
+        await decide(ctx, f"{verb}:{request.id}", visit.field("alasan")[:500] if verb == "no" else "")
         await visit.finish_chat(ctx)
         return await self.leave(visit)

@@ -286,7 +286,8 @@ async def test_izin_requests_are_decided_by_their_mentor_only(
             "csrf": csrf_of(mine.text), "keputusan": "tolak", "alasan": "Sesi ini wajib, nanti ada rekaman"})
 
     assert t("desk.leave_none") in theirs.text
-    assert t("att.leave_not_found") in meddled.text
+    assert meddled.status_code == 403
+    assert t("web.refused_not_yours") in meddled.text
     assert f'id="leave-{request.id}"' in mine.text
     assert "anak saya demam" in mine.text
     assert f'id="leave-{request.id}"' not in rejected.text
