@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base
@@ -25,6 +25,7 @@ class Person(Base):
     """Someone on the roster, reachable on Telegram, WhatsApp or both."""
 
     __tablename__ = "people"
+    __table_args__ = (Index("ix_people_role_name", "role", "name"),)  # lists by name (the console's, one page at a time)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     role: Mapped[str] = mapped_column(String(16), index=True)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -60,6 +61,7 @@ from handlers.reports.targets import target_progress
 from storage.models import Person, Role, Ticket
 
 ROSTER_SUFFIXES = (".csv", ".xlsx")
+CACHE_SECONDS = 60  # the overview's aggregates and the list's filter values over the whole programme
 PROBLEMS_SHOWN = 200
 
 
@@ -73,6 +75,14 @@ class Console:
         self.pages = Pages(sessions=sessions, config=config, secure=public_base_url.lower().startswith("https://"),
                            after_commit=after_commit, clock=clock)
         self.sign_in = SignIn(self.pages)
+        self.cache: dict[str, tuple[datetime, Any]] = {}  # programme-wide figures, briefly (see CACHE_SECONDS)
+
+    async def cached(self, key: str, now: datetime, compute: Callable[[], Awaitable[Any]]) -> tuple[Any, datetime]:
+        """A programme-wide figure computed at most once per CACHE_SECONDS; with when it was computed."""
+        found = self.cache.get(key)
+        if found is None or now - found[0] >= timedelta(seconds=CACHE_SECONDS):
+            found = self.cache[key] = (now, await compute())
+        return found[1], found[0]
 
     def table(self) -> list[tuple[str, str, Page, frozenset[str] | None]]:
         """(method, path under /console, page, roles allowed; None: signed in or not) — the role matrix reads it."""
@@ -112,10 +122,12 @@ class Console:
         latest week's attendance and tugas; targets. Others go to their own start page."""
         if visit.me.role not in COORDINATORS:
             return RedirectResponse(home_of(visit.me), status_code=303)
-        groups = await queries.groups(visit.db, visit.now, self.config)
+        groups, computed = await self.cached("groups", visit.now,
+                                             lambda: queries.groups(visit.db, visit.now, self.config))
         ages = await unanswered_by_age(visit.db, visit.now)
         return self.pages.render(
             visit, "overview.html", groups=groups, ages=ages, week=await queries.latest_week(visit.db),
+            computed=self._stamp(visit, computed),
             targets=await target_progress(visit.db, visit.now, self.config),
             deadline_hours=self.config.rules(ConsultationRules).sla_remind_hours,
             totals=(sum(g.participants for g in groups), sum(g.at_risk for g in groups), sum(g.silent for g in groups)))
@@ -140,9 +152,15 @@ class Console:
         pages = max(1, -(-total // queries.PAGE_SIZE))
         return self.pages.render(
             visit, "peserta.html", rows=rows, total=total, filters=filters,
-            choices=await queries.choices(visit.db, visit.me, self.config), page=filters.page, pages=pages,
+            choices=await self._choices(visit), page=filters.page, pages=pages,
             link=lambda page: f"{PREFIX}/peserta?" + urlencode({**params, "halaman": page}),
             last_seen=lambda person: self._stamp(visit, person.last_inbound_at))
+
+    async def _choices(self, visit: Visit) -> dict[str, list[Any]]:
+        if visit.me.role not in COORDINATORS:  # a mentor's own group: small, always fresh
+            return await queries.choices(visit.db, visit.me, self.config)
+        found, _at = await self.cached("choices", visit.now, lambda: queries.choices(visit.db, visit.me, self.config))
+        return dict(found)
 
     def _stamp(self, visit: Visit, moment: datetime | None) -> str:
         return format_stamp(moment, self.config.timezone, visit.lang) if moment else visit.text("web.never")
@@ -270,6 +288,7 @@ class Console:
             problems = [str(problem) for problem in invalid.problems]
             return self.pages.render(visit, "roster_upload.html", status=400, problems=problems[:PROBLEMS_SHOWN],
                                      more=max(0, len(problems) - PROBLEMS_SHOWN))
+        self.cache.clear()  # new cohorts, districts and people show at once
         return self.pages.render(visit, "roster_upload.html", problems=[], more=0, summary=summary, rows=len(rows))
 
 

@@ -1,4 +1,4 @@
-"""console: one-time sign-in codes and browser sessions of the web console
+"""console: one-time sign-in codes and browser sessions of the web console; people by role and name
 
 Revision ID: 0013_console
 Revises: 0001_core
@@ -47,9 +47,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_console_sessions")),
     )
     op.create_index(op.f("ix_console_sessions_person_id"), "console_sessions", ["person_id"], unique=False)
+    op.create_index("ix_people_role_name", "people", ["role", "name"], unique=False)  # the console's lists by name
 
 
 def downgrade() -> None:
+    op.drop_index("ix_people_role_name", table_name="people")
     op.drop_index(op.f("ix_console_sessions_person_id"), table_name="console_sessions")
     op.drop_table("console_sessions")
     op.drop_index(op.f("ix_console_codes_person_id"), table_name="console_codes")
