@@ -28,7 +28,7 @@ from handlers.consultation import (
 from handlers.kernel import menu, parking
 from handlers.people import membership, onboarding, unknown
 from handlers.privacy import rights
-from handlers.reports import digest, mentor_change, participants, performance, rekap_chat
+from handlers.reports import digest, mentor_change, participants, performance, rekap_chat, summaries
 
 FEATURES = (
     # activities: sessions and presensi, izin/sakit, tugas, laporan bulanan
@@ -45,5 +45,5 @@ FEATURES = (
     # privacy: withdrawing consent, `data saya` (UU PDP)
     rights,
     # reports: weekly digest and mentor summary, a mentor's participants and one participant's record, mentor changes
-    digest, mentor_change, participants, performance, rekap_chat,
+    digest, mentor_change, participants, performance, rekap_chat, summaries,
 )

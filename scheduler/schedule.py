@@ -11,7 +11,7 @@ from handlers.broadcasts import report as broadcast_report
 from handlers.consultation import questions, sla
 from handlers.participation import nudges
 from handlers.privacy import retention
-from handlers.reports import digest, performance
+from handlers.reports import digest, performance, summaries
 from scheduler.jobs import job
 
 job("answer_deadlines", minute="*/10")(sla.check_answer_deadlines)
@@ -22,6 +22,7 @@ job("tugas_reminders", minute="*/30")(assignment_jobs.send_tugas_reminders)
 job("monthly_report_prompt", minute="*/30")(report_views.prompt_monthly_reports)
 job("participation_nudges", minute="*/15")(nudges.run_nudge_ladder)
 job("weekly_digest", minute="*/15")(digest.send_weekly_digests)
+job("summary_requests", second="*/10")(summaries.answer_summary_requests)  # `ringkasan` asked in chat
 job("mentor_performance", minute="*/15")(performance.send_monthly_performance)
 job("retention", minute="*/30")(retention.run_retention)
 job("broadcasts", minute="*")(broadcast_report.run_broadcasts)

@@ -47,6 +47,7 @@ from storage.participation import (
 )
 from storage.people import AuditEntry, ConsentRecord, Person, Role, UnknownContact
 from storage.runtime import JobPulse, LoopPulse
+from storage.summaries import SummaryRequest
 from storage.tickets import Ticket, TicketMessage, TicketStatus
 
 __all__ = [
@@ -92,6 +93,7 @@ __all__ = [
     "SchedulerLease",
     "Submission",
     "SubmissionStatus",
+    "SummaryRequest",
     "Ticket",
     "TicketEscalation",
     "TicketMessage",

@@ -1,7 +1,8 @@
 """Weekly digests: coordinators get the programme's figures (text, chart, workbook), mentors their group.
 
 Every Monday 07:00 (ReportsRules.digest_weekday/digest_time) for the week just ended, once (JobRun);
-on demand with `ringkasan [2026-W10]` for the week so far, and `klinik digest` on the command line.
+on demand with `ringkasan [2026-W10]` for the week so far (handlers/reports/summaries.py, figured by a
+background job), and `klinik digest` on the command line.
 """
 
 from __future__ import annotations
@@ -20,17 +21,12 @@ from handlers.activities.report_views import latest_report_month, report_roll
 from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticket_figures import mentor_ratings
 from handlers.kernel.config import Config
-from handlers.kernel.context import Context
-from handlers.kernel.forms import command_args
 from handlers.kernel.i18n import t
 from handlers.kernel.job_runs import already_ran, is_quiet, load_people, record_run, weekly_moment
 from handlers.kernel.messages import Attachment, Channel, Outgoing
-from handlers.kernel.registry import ANY_ARGS, command
-from handlers.kernel.roles import MANAGERS
 from handlers.participation.scores import (
     Score,
     compute_scores,
-    parse_week,
     shift_week,
     store_scores,
     week_bounds,
@@ -245,27 +241,3 @@ async def purge_expired_media(session: AsyncSession, now: datetime) -> None:
 def _remove_files(paths: list[str]) -> None:
     for path in paths:
         Path(path).unlink(missing_ok=True)
-
-
-@command("ringkasan", args=ANY_ARGS, roles=MANAGERS, help_key="part.help_ringkasan", menu_key="part.menu_ringkasan",
-         order=60)
-async def show_summary(ctx: Context) -> None:
-    """Coordinators get the digest of this week so far (or `ringkasan 2026-W09`); mentors their summary."""
-    argument = command_args(ctx)
-    week = parse_week(argument) if argument else week_of(ctx.now, ctx.config.timezone)
-    if week is None:
-        ctx.reply("part.week_usage")
-        return
-    if ctx.person.role == Role.KOORDINATOR:
-        scores = await compute_scores(ctx.session, week, ctx.now, ctx.config)
-        digest = await build_digest(ctx.session, week, scores, ctx.now, ctx.config)
-        for message in await coordinator_messages(ctx.session, digest, [ctx.person], ctx.now, ctx.config):
-            ctx.send(Outgoing(text=message.text, to=ctx.inbound.address, person_id=ctx.person.id,
-                              attachments=message.attachments, ref=message.ref))
-        return
-    scores = await compute_scores(ctx.session, week, ctx.now, ctx.config, scope=Person.mentor_id == ctx.person.id)
-    at_risk = await at_risk_of(ctx.session, week, scores, ctx.now, ctx.config)
-    summaries = await mentor_summaries(ctx.session, week, scores, at_risk)
-    summary = summaries.get(ctx.person.id, MentorSummary(ctx.person.id, week))
-    ctx.send(Outgoing(text=mentor_text(summary, ctx.now, ctx.config, ctx.lang), to=ctx.inbound.address,
-                      person_id=ctx.person.id))

@@ -78,6 +78,13 @@ class Driver:
             await session.flush()
             await handle_inbox_item(session, item, self.clock.now, self.config)
 
+    async def run_job(self, job_id: str) -> int:
+        """Run one scheduled job now, as the scheduler does (e.g. `summary_requests` after a `ringkasan`)."""
+        from scheduler.jobs import JOBS
+        from scheduler.runner import run_job
+
+        return await run_job(next(job for job in JOBS if job.id == job_id), self.sessions, self.config, self.clock.now)
+
     async def press(self, person: Person, payload: str, *, channel: Channel = Channel.WHATSAPP) -> None:
         """Press a button."""
         await self.say(person, "", channel=channel, payload=payload)

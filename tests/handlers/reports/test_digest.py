@@ -197,8 +197,10 @@ async def test_ringkasan_on_demand_gives_the_week_so_far(
     driver.clock.now = at(4, 9)
     await driver.say(coordinator, "ringkasan")
     await driver.say(mentor, "/ringkasan", channel=Channel.TELEGRAM)
+    await driver.run_job("summary_requests")  # the figures follow from the background job
 
-    text, workbook = await driver.outbox(coordinator)
+    preparing, text, workbook = await driver.outbox(coordinator)
+    assert message_of(preparing).text == "⏳ Ringkasan 2026-W10 sedang disiapkan… Kami kirim di sini begitu siap."
     assert message_of(text).text.startswith("📊 *Ringkasan mingguan Klinik Bisnis*\n2–8 Mar 2026 (s.d. 4 Mar, 09.00 WIB)")
     assert [a.kind for a in message_of(text).attachments + message_of(workbook).attachments] == ["photo", "document"]
     assert (await driver.received(mentor))[-1].startswith("📋 *Ringkasan mingguan kelompok Anda* — 2–8 Mar 2026")

@@ -76,8 +76,9 @@ async def test_on_demand_summaries_agree_with_the_digest(
 
     await driver.say(coordinator, "ringkasan")
     await driver.say(mentor, "ringkasan", channel=Channel.TELEGRAM)
+    await driver.run_job("summary_requests")  # the figures follow from the background job
 
-    assert "⚠️ Peserta berisiko: 3\n" in (await driver.received(coordinator))[0]
+    assert "⚠️ Peserta berisiko: 3\n" in (await driver.received(coordinator))[1]
     assert "Perlu perhatian (2):" in (await driver.received(mentor))[-1]
 
 
@@ -98,9 +99,10 @@ async def test_two_reports_just_sent_are_counted_for_mentor_and_coordinator(
 
     await driver.say(mentor, "laporan", channel=Channel.TELEGRAM)
     await driver.say(coordinator, "ringkasan")
+    await driver.run_job("summary_requests")  # the figures follow from the background job
 
     assert (await driver.received(mentor))[-1].startswith("📊 *Laporan Februari 2026*: 2 dari 2 peserta sudah lapor.")
-    assert "📄 Laporan bulanan terkirim: 2 dari 2" in (await driver.received(coordinator))[0]
+    assert "📄 Laporan bulanan terkirim: 2 dari 2" in (await driver.received(coordinator))[1]
 
 
 async def test_participant_who_has_not_reported_yet_is_counted_as_owing(
@@ -112,8 +114,9 @@ async def test_participant_who_has_not_reported_yet_is_counted_as_owing(
 
     await driver.say(mentor, "laporan", channel=Channel.TELEGRAM)
     await driver.say(coordinator, "ringkasan")
+    await driver.run_job("summary_requests")  # the figures follow from the background job
 
     mentor_view = (await driver.received(mentor))[-1]
     assert mentor_view.startswith("📊 *Laporan Februari 2026*: 1 dari 2 peserta sudah lapor.")
     assert mentor_view.endswith("⏳ Belum lapor: Dewi")
-    assert "📄 Laporan bulanan terkirim: 1 dari 2" in (await driver.received(coordinator))[0]
+    assert "📄 Laporan bulanan terkirim: 1 dari 2" in (await driver.received(coordinator))[1]
