@@ -26,6 +26,9 @@ from handlers.kernel.phones import normalize_phone
 from storage.models import AuditEntry, ConsoleCode, ConsoleSession, Person
 
 CODE_DIGITS = 6
+# WhatsApp outside the 24-hour window: an approved authentication template under this key in
+# KLINIK_TWILIO__TEMPLATES carries the code ({{1}}) at once; without one the code is held like any message.
+CODE_TEMPLATE = "console_code"
 
 
 def digest(secret: str) -> str:
@@ -80,7 +83,8 @@ async def request_code(session: AsyncSession, raw_phone: str, now: datetime, con
                            detail={}))
     lang = person.language or config.language
     text = t("web.code_message", lang, code=code, minutes=rules.code_minutes, programme=config.programme_name)
-    return CodeRequest(ticket, [Outgoing(text=text, person_id=person.id)])
+    return CodeRequest(ticket, [Outgoing(text=text, person_id=person.id, template=CODE_TEMPLATE,
+                                         template_vars={"1": code})])
 
 
 async def check_code(session: AsyncSession, ticket: str, code: str, now: datetime, config: Config) -> Person | None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Channel
+from handlers.kernel.outbox import message_of
 from storage.models import AuditEntry, OutboxMessage, Person, Role
 from tests.bot.console.site import Site, csrf_of
 from tests.support.driver import Clock, Driver
@@ -50,6 +51,8 @@ async def test_a_coordinator_signs_in_with_the_code_sent_to_their_own_chat_and_o
         rows = await outbox_rows(site)
         assert [(row.channel, row.address, row.recipient_id) for row in rows] == [
             (Channel.WHATSAPP.value, coordinator.phone, coordinator.id)]
+        part = message_of(rows[0])  # outside the 24-hour window: the authentication template carries the code
+        assert (part.template, dict(part.template_vars)) == ("console_code", {"1": await site.last_code(coordinator)})
         assert site.wakes  # the delivery worker is woken after the commit
         code = await site.last_code(coordinator)
         signed = await browser.post("/console/masuk/kode", data={"code": code, "csrf": token})
