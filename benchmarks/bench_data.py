@@ -25,6 +25,7 @@ from storage.models import (
     Meeting,
     MonthlyReport,
     NudgeLog,
+    OutcomeTarget,
     ParticipationScore,
     Person,
     ProgrammeTarget,
@@ -184,16 +185,20 @@ class Generator:
     def reports(self) -> Iterator[dict[str, Any]]:
         """Laporan bulanan sent between the 1st and the 5th of the next month."""
         s = self.shape
-        month = s.start.replace(day=1)
+        month, k = s.start.replace(day=1), 0
         while month < s.now.replace(day=1):
             following = (month + timedelta(days=32)).replace(day=1)
             for i in range(s.participants):
                 sent = following + timedelta(days=self.rng.uniform(0, 4.9))
                 if sent < s.now and self.is_engaged(i, sent, 0.85):
-                    yield {"participant_id": self.pid(i), "month": month.strftime("%Y-%m"), "omzet": 5_000_000,
-                           "workers": 2, "customers": 40, "permits": [], "main_problem": "", "form_step": "done",
+                    # Omzet, workers and permits grow with the months (no random draw: the rest stays the same).
+                    permits = [code for code, since in (("nib", i % 12), ("pirt", 6 if i % 4 == 0 else 99),
+                                                        ("halal", 9 if i % 10 == 0 else 99)) if k >= since]
+                    yield {"participant_id": self.pid(i), "month": month.strftime("%Y-%m"),
+                           "omzet": 4_000_000 + 100_000 * k * (i % 5), "workers": 1 + k * (i % 3) // 6,
+                           "customers": 40, "permits": permits, "main_problem": "", "form_step": "done",
                            "submitted_at": sent, "created_at": sent, "updated_at": sent}
-            month = following
+            month, k = following, k + 1
 
     def tickets(self) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
         """About three questions per participant a year; most answered within two days, half rated."""
@@ -296,3 +301,10 @@ async def _targets(conn: AsyncConnection, shape: Shape) -> None:
     await bulk_insert(conn, Agency.__table__, [  # type: ignore[arg-type]
         {"id": n + 1, "programme_id": 1, "code": f"OPD{n + 1}", "name": name, "target_participants": shape.participants // len(AGENCIES),
          "trained_before": 0, "updated_at": shape.now} for n, name in enumerate(AGENCIES)])
+    outcomes = [("programme", "WUB Pamekasan", measure, value) for measure, value in
+                (("nib", shape.participants), ("pirt", shape.participants // 4), ("halal", shape.participants // 10),
+                 ("jobs", shape.participants), ("omzet", 30))]
+    outcomes += [("agency", f"OPD{n + 1}", "nib", shape.participants // len(AGENCIES)) for n in range(len(AGENCIES))]
+    await bulk_insert(conn, OutcomeTarget.__table__, [  # type: ignore[arg-type]
+        {"scope": scope, "key": key, "measure": measure, "target": value, "updated_at": shape.now}
+        for scope, key, measure, value in outcomes])

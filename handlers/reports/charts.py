@@ -56,7 +56,8 @@ def _whole_numbers() -> Any:
 
 def save_png(figure: Figure, data: dict[str, Any], path: Path) -> None:
     """Write the picture, with the figures it plots in the PNG's metadata (for tests and curious readers)."""
-    figure.savefig(path, format="png", metadata={"Description": json.dumps(data)})
+    # Light compression: a third of the time of the default level, for a slightly larger file.
+    figure.savefig(path, format="png", metadata={"Description": json.dumps(data)}, pil_kwargs={"compress_level": 1})
 
 
 def has_values(*series: list[Any]) -> bool:

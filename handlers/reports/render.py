@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from handlers.kernel.config import Config
 from handlers.kernel.dates import format_day_month, format_stamp, format_week
 from handlers.kernel.i18n import t
-from handlers.kernel.spreadsheet import xlsx_row
 from handlers.reports.numerals import count, number, pct
 from handlers.reports.outcomes import MEASURES
 from handlers.reports.progress import (
@@ -21,6 +20,7 @@ from handlers.reports.progress import (
     outcomes_text,
     target_value,
 )
+from handlers.reports.xlsx import write_xlsx
 
 if TYPE_CHECKING:
     from handlers.reports.figures import GroupFigures
@@ -198,16 +198,9 @@ def write_chart(digest: Digest, path: Path, language: str) -> None:
 
 
 def write_workbook(digest: Digest, path: Path, language: str) -> None:
-    """One sheet per table; write-only mode keeps memory flat for large programmes."""
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    for key, header, rows in sheets(digest, language):
-        sheet = book.create_sheet(t(key, language))
-        sheet.append(xlsx_row(sheet, [t(name, language) for name in header]))
-        for row in rows:
-            sheet.append(xlsx_row(sheet, row))  # roster text like "=1+1" stays text
-    book.save(path)
+    """One sheet per table, streamed (handlers/reports/xlsx.py): a large programme's at-risk list is long."""
+    write_xlsx(path, [(t(key, language), [[t(name, language) for name in header], *rows])
+                      for key, header, rows in sheets(digest, language)])
 
 
 def sheets(digest: Digest, language: str) -> list[tuple[str, list[str], list[list[Any]]]]:

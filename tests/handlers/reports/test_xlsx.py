@@ -1,0 +1,23 @@
+"""The digest's streaming workbook writer, read back with openpyxl."""
+
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+from handlers.reports.xlsx import write_xlsx
+
+
+def test_cells_read_back_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    write_xlsx(path, [("Berisiko", [["Nama", "Skor", "Aktif", "Catatan"],
+                                    ["Sari & Joko <UD Maju>", 42.5, True, None],
+                                    ["=HYPERLINK(\"http://x\",\"klik\")", 7, False, "baris\x00 kotor\x1f"]]),
+                      ("Target: 2026/W10 [baru]", [["Instansi"], ["DKPP"]])])
+
+    book = load_workbook(path)
+    rows = [[(c.value, c.data_type, c.quotePrefix) for c in row] for row in book["Berisiko"].iter_rows(min_row=2)]
+    assert rows[0][:3] == [("Sari & Joko <UD Maju>", "s", False), (42.5, "n", False), (True, "b", False)]
+    assert rows[0][3][0] is None
+    assert rows[1] == [('=HYPERLINK("http://x","klik")', "s", True), (7, "n", False), (False, "b", False),
+                       ("baris kotor", "s", False)]
+    assert book.sheetnames == ["Berisiko", "Target  2026 W10  baru "]
