@@ -7,10 +7,11 @@ from urllib.parse import urlencode
 
 from starlette.responses import RedirectResponse, Response
 
+from bot.console.memo import Memo
 from bot.console.months import chosen_month, month_choices
 from bot.console.paging import Paging, page_number
 from bot.console.web import PREFIX, Page, Pages, Refused, Visit
-from handlers.kernel.dates import month_label
+from handlers.kernel.dates import format_stamp, month_label
 from handlers.kernel.numbers import record_id
 from handlers.kernel.roles import COORDINATORS, MANAGERS
 from handlers.reports.performance import (
@@ -29,6 +30,13 @@ class MentorPages:
 
     def __init__(self, pages: Pages) -> None:
         self.pages = pages
+        self.memo = Memo()  # the whole programme's month: once a minute, whoever asks
+
+    async def _months(self, visit: Visit, month: str) -> tuple[list[MentorMonth], str]:
+        """Every mentor's figures of the month (mentor_months, as `kinerja`) and when they were computed."""
+        months, at = await self.memo.get(month, visit.now,
+                                         lambda: mentor_months(visit.db, month, visit.now, visit.config))
+        return months, format_stamp(at, visit.config.timezone, visit.lang)
 
     def table(self) -> list[tuple[str, str, Page, frozenset[str] | None]]:
         """(method, path, page, roles) for the console's route table."""
@@ -41,13 +49,13 @@ class MentorPages:
         if visit.me.role not in COORDINATORS:  # `kinerja` gives a mentor their own page only
             return RedirectResponse(f"{PREFIX}/pendamping/{visit.me.id}?" + urlencode({"bulan": month}),
                                     status_code=303)
-        months = await mentor_months(visit.db, month, visit.now, visit.config)
+        months, computed = await self._months(visit, month)
         paging = Paging(page_number(visit), len(months))
         rows = performance_rows(months)[paging.offset:paging.offset + paging.size]
         return self.pages.render(
             visit, "pendamping.html", month=month, months=month_choices(visit), header=HEADER,
             rows=[(months[row[0] - 1].mentor_id, [self._cell(value, visit.lang) for value in row]) for row in rows],
-            paging=paging, page=paging.page, pages=paging.pages,
+            computed=computed, page=paging.page, pages=paging.pages,
             link=lambda page: f"{PREFIX}/pendamping?" + urlencode({"bulan": month, "halaman": page}))
 
     async def mentor(self, visit: Visit) -> Response:
@@ -59,7 +67,7 @@ class MentorPages:
         if visit.me.role not in COORDINATORS and mentor.id != visit.me.id:
             raise Refused("web.refused_not_yours")
         month = chosen_month(visit)
-        months = await mentor_months(visit.db, month, visit.now, visit.config)
+        months, computed = await self._months(visit, month)
         mine = next((m for m in months if m.mentor_id == mentor.id), MentorMonth(mentor.id, mentor.name))
         rank = next((i for i, m in enumerate(months, start=1) if m.mentor_id == mentor.id), None)
         (row,) = performance_rows([mine])
@@ -67,7 +75,8 @@ class MentorPages:
         return self.pages.render(
             visit, "pendamping_detail.html", mentor=mentor, month=month, months=month_choices(visit),
             month_name=month_label(month, visit.lang), rank=rank, ranked=len(months), figures=figures,
-            tips=improvements(mine, visit.config, visit.lang), is_coordinator=visit.me.role in COORDINATORS)
+            tips=improvements(mine, visit.config, visit.lang), is_coordinator=visit.me.role in COORDINATORS,
+            computed=computed)
 
     @staticmethod
     def _cell(value: Any, language: str) -> str:

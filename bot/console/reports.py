@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, func, select
 from starlette.responses import Response
 
+from bot.console.memo import Memo
 from bot.console.months import month_choices
 from bot.console.paging import Paging, page_number
 from bot.console.web import PREFIX, Page, Pages, Visit
@@ -20,7 +23,7 @@ from handlers.activities.report_views import (
     permit_names,
     report_roll,
 )
-from handlers.kernel.dates import month_label, previous_month
+from handlers.kernel.dates import format_stamp, month_label, previous_month
 from handlers.kernel.roles import COORDINATORS, MANAGERS
 from handlers.reports.digest import XLSX
 from handlers.reports.rekap import (
@@ -48,6 +51,7 @@ class ReportPages:
 
     def __init__(self, pages: Pages) -> None:
         self.pages = pages
+        self.memo = Memo()  # the whole programme's roll and trend: once a minute
 
     def table(self) -> list[tuple[str, str, Page, frozenset[str] | None]]:
         """(method, path, page, roles) for the console's route table."""
@@ -63,7 +67,8 @@ class ReportPages:
         month = parse_month(visit.request.query_params.get("bulan", "")[:7]) or latest_report_month(visit.now,
                                                                                                    visit.config)
         scope = group_scope(visit)
-        roll = await report_roll(visit.db, month, visit.now, visit.config, scope)
+        figures, at = await self._figures(visit, month, scope)
+        sent, due, trend = figures
         people = [Person.role == Role.PESERTA, Person.is_active.is_(True), *([scope] if scope is not None else [])]
         total = int((await visit.db.execute(select(func.count()).select_from(Person).where(*people))).scalar_one())
         paging = Paging(page_number(visit), total)
@@ -72,14 +77,24 @@ class ReportPages:
         reports = await self._reports(visit, [p.id for p in page], [month, previous_month(month)])
         rows = [(person, reports.get((person.id, month)), self._change(visit, reports, person.id, month))
                 for person in page]
-        trend = await self._trend(visit, month, scope)
         return self.pages.render(
             visit, "laporan.html", month=month, month_name=month_label(month, visit.lang), rows=rows,
-            months=month_choices(visit), sent=sum(roll.values()), due=len(roll), total=total,
+            months=month_choices(visit), sent=sent, due=due, total=total,
+            computed=format_stamp(at, visit.config.timezone, visit.lang),
             trend=trend, trend_top=max([omzet for _, _, omzet in trend] + [1]), page=paging.page, pages=paging.pages,
             rupiah=lambda amount: format_rupiah(amount) if amount is not None else "–",
             permits=lambda report: permit_names(list(report.permits), visit.lang),
             link=lambda number: f"{PREFIX}/laporan?" + urlencode({"bulan": month, "halaman": number}))
+
+    async def _figures(self, visit: Visit, month: str, scope: ColumnElement[bool] | None) -> tuple[Any, datetime]:
+        """(sent, due, trend) with when computed: the `laporan` roll and the omzet of the last months; a
+        coordinator's (the whole programme) kept a minute, a mentor's group always fresh."""
+        async def compute() -> tuple[int, int, list[tuple[str, int, int]]]:
+            roll = await report_roll(visit.db, month, visit.now, visit.config, scope)
+            return sum(roll.values()), len(roll), await self._trend(visit, month, scope)
+        if scope is not None:
+            return await compute(), visit.now
+        return await self.memo.get((month, visit.lang), visit.now, compute)
 
     async def _reports(self, visit: Visit, ids: list[int], months: list[str]) -> dict[tuple[int, str], MonthlyReport]:
         query = select(MonthlyReport).where(MonthlyReport.participant_id.in_(ids), MonthlyReport.month.in_(months),
