@@ -8,6 +8,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.console.web import (
     FORM_COOKIE,
+    LANGUAGE_COOKIE,
     PREFIX,
     SESSION_COOKIE,
     TICKET_COOKIE,
@@ -51,7 +52,10 @@ class SignIn:
         """The phone form (or home, when already signed in)."""
         if visit.person is not None:
             return RedirectResponse(home_of(visit.person), status_code=303)
-        return self._page(visit, "masuk.html")
+        response = self._page(visit, "masuk.html")
+        if visit.request.query_params.get("lang") == visit.lang:  # chosen on the page: kept for the next ones
+            self.pages.cookie(response, LANGUAGE_COOKIE, visit.lang, max_age=365 * 24 * 3600)
+        return response
 
     async def send_code(self, visit: Visit) -> Response:
         """Send a code if the number may sign in; the same page either way (no enumeration)."""

@@ -36,6 +36,8 @@ TICKET_COOKIE = "klinik_masuk"  # names the code row while a code is being typed
 FORM_COOKIE = "klinik_form"  # CSRF before sign-in: the hidden field must equal this cookie
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # a roster file (100,000 rows of CSV are about 8 MB)
 FIELD_MAX_CHARS = 4000
+LANGUAGE_COOKIE = "klinik_bahasa"  # the language chosen on the sign-in page
+LANGUAGES = ("id", "en")
 
 KIND_KEYS = {"question": "web.kind_question", "answer": "web.kind_answer", "note": "web.kind_note",
              "attendance": "web.kind_attendance", "tugas": "web.kind_tugas", "report": "web.kind_report",
@@ -97,8 +99,11 @@ class Visit:
 
     @property
     def lang(self) -> str:
-        """The signed-in person's language, else the programme's."""
-        return (self.person.language if self.person else None) or self.config.language
+        """The signed-in person's language; before sign-in the one chosen on the page, else the programme's."""
+        if self.person is not None:
+            return self.person.language or self.config.language
+        chosen = self.request.query_params.get("lang") or self.request.cookies.get(LANGUAGE_COOKIE)
+        return chosen if chosen in LANGUAGES else self.config.language
 
     @property
     def me(self) -> Person:

@@ -222,3 +222,17 @@ async def test_english_speakers_read_the_console_in_english(site: Site, driver: 
     assert t("web.overview_title", "en") in overview.text
     assert 'lang="en"' in overview.text
     assert "Kode masuk" not in (await site.texts_to(person))[0]
+
+
+@SQLITE_ONLY
+async def test_the_sign_in_pages_can_be_read_in_english_before_signing_in(site: Site, coordinator: Person) -> None:
+    async with site.browser() as browser:
+        first = await browser.get("/console/masuk")
+        english = await browser.get("/console/masuk?lang=en")
+        code_page = await browser.post("/console/masuk", data={"phone": coordinator.phone,
+                                                               "csrf": csrf_of(english.text)})
+
+    assert t("web.signin_title") in first.text
+    assert 'id="lang-en"' in first.text
+    assert t("web.signin_title", "en") in english.text
+    assert t("web.code_title", "en") in code_page.text
