@@ -73,6 +73,12 @@ def most_within_a_second(times: list[float]) -> int:
     return best
 
 
+def window_line(log: str) -> str:
+    """The bot's own last word on its in-flight window (logged every 500 sends)."""
+    lines = [line for line in log.splitlines() if "in-flight window" in line]
+    return lines[-1].split("delivery: ", 1)[-1] if lines else "-"
+
+
 def report(name: str, count: int, rate: float, times: list[float], started: float, extra: dict[str, Any]) -> None:
     times = sorted(times)
     span = times[-1] - times[0] if len(times) > 1 else 0.0
@@ -116,7 +122,8 @@ async def bench_whatsapp(args: argparse.Namespace, folder: Path, url: str) -> No
     report("WhatsApp (Twilio peer answering after %.0f ms)" % (args.delay * 1000), args.whatsapp,
            args.whatsapp_rate, times, started,
            {"distinct": len({(a.to, a.body) for a in peer.arrivals}),
-            "in flight at the peer, max": peer.max_in_flight, "outbox rows by status": statuses})
+            "in flight at the peer, max": peer.max_in_flight, "outbox rows by status": statuses,
+            "the bot said": window_line(klinik.log())})
 
 
 async def bench_telegram(args: argparse.Namespace, folder: Path, url: str) -> None:
@@ -165,7 +172,7 @@ async def bench_telegram(args: argparse.Namespace, folder: Path, url: str) -> No
            {"distinct": len(Counter((e["chat_id"], e["time"]) for e in accepted)),
             "429s from the emulator": len(rejected),
             "least gap within a chat": f"{min(gaps) / 1000:.3f} s" if gaps else "-",
-            "outbox rows by status": statuses})
+            "outbox rows by status": statuses, "the bot said": window_line(klinik.log())})
 
 
 async def main() -> None:

@@ -214,9 +214,10 @@ class InFlightWindow:
     HEADROOM = 1.5
     SAMPLES = 200
     RESIZE_EVERY = 20
+    LOG_EVERY = 500
 
-    def __init__(self, rate: float, low: int = 4, high: int = 100, fixed: int | None = None) -> None:
-        self.rate, self.low, self.high, self.fixed = rate, max(1, low), max(1, low, high), fixed
+    def __init__(self, rate: float, low: int = 4, high: int = 100, fixed: int | None = None, name: str = "") -> None:
+        self.name, self.rate, self.low, self.high, self.fixed = name, rate, max(1, low), max(1, low, high), fixed
         self.in_flight = 0
         self._rtts: deque[float] = deque(maxlen=self.SAMPLES)
         self._answers = 0
@@ -255,6 +256,9 @@ class InFlightWindow:
             self._answers += 1
             if self.fixed is None and self._answers % self.RESIZE_EVERY == 0:
                 self.limit = self._size(self.p90())
+            if self._answers % self.LOG_EVERY == 0:
+                log.info("delivery: %s %s sends so far; in-flight window %s (p90 round trip %.0f ms at %g/s)",
+                         self.name, self._answers, self.limit, 1000 * self.p90(), self.rate)
         self._leave()
 
     def _leave(self) -> None:
@@ -359,7 +363,8 @@ class DeliveryWorker(DrainLoop):
     def __init__(self, sessions: async_sessionmaker[AsyncSession], senders: dict[str, Sender],
                  limiter: RateLimiter, *, on_permanent_failure: FailureHook | None = None,
                  batch_size: int = 100, concurrency: int | None = None, min_in_flight: int = 4,
-                 max_in_flight: int = 100, retry: RetryPolicy | None = None, holder: str | None = None,
+                 max_in_flight: int = 100, per_chat_in_hand: int = 4, retry: RetryPolicy | None = None,
+                 holder: str | None = None,
                  max_in_hand: int | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         """`concurrency` pins each channel's in-flight window; by default it is sized from the channel's
         rate and observed round trip within [min_in_flight, max_in_flight] (see InFlightWindow)."""
@@ -369,10 +374,10 @@ class DeliveryWorker(DrainLoop):
         self.retry = retry or RetryPolicy()
         self.holder = holder or process_holder()
         self.windows = {channel: InFlightWindow(limiter.pace(channel).per_second, min_in_flight, max_in_flight,
-                                                fixed=concurrency) for channel in senders}
+                                                fixed=concurrency, name=channel) for channel in senders}
         high = max(window.high if concurrency is None else concurrency for window in self.windows.values()) \
             if self.windows else 1
-        self.batch_size = batch_size
+        self.batch_size, self.per_chat_in_hand = batch_size, max(1, per_chat_in_hand)
         self.max_in_hand = max_in_hand or max(200, 2 * batch_size, 4 * high)  # rows claimed, not handled yet
         self.writer = OutcomeWriter(sessions, self._persist)
         self._queues: dict[ChatKey, deque[OutboxMessage]] = {}
@@ -388,8 +393,10 @@ class DeliveryWorker(DrainLoop):
 
     async def drain_once(self) -> int:
         """Claim what is due and wait until it is handled (the terminal chat and tests); returns how many rows."""
-        count = await self.dispatch()
-        await self.settle()
+        count = 0
+        while claimed := await self.dispatch():  # a chat's rows beyond per_chat_in_hand come in later claims
+            count += claimed
+            await self.settle()
         return count
 
     async def settle(self) -> None:
@@ -404,13 +411,19 @@ class DeliveryWorker(DrainLoop):
             room = min(self.batch_size, self.max_in_hand - self._in_hand[channel])
             if room < max(1, self.batch_size // 4) and self._in_hand[channel]:
                 continue  # claim in bulk: wait until a quarter batch is free
-            for row in await self.claim(channel, room):
+            full = [address for (kind, address), queue in self._queues.items()
+                    if kind == channel and len(queue) >= self.per_chat_in_hand]
+            for row in await self.claim(channel, room, skip=full):
                 self._take(row)
                 count += 1
         return count
 
-    async def claim(self, channel: str, limit: int) -> list[OutboxMessage]:
-        """Mark due rows of one channel as ours, oldest first, skipping chats whose earlier row waits."""
+    async def claim(self, channel: str, limit: int, skip: list[str] | None = None) -> list[OutboxMessage]:
+        """Mark due rows of one channel as ours, oldest first, skipping chats whose earlier row waits.
+
+        At most `per_chat_in_hand` rows of one chat are in hand (chats in `skip` have them already), so
+        a chat with a long queue never fills the hand while other chats wait: it gets the rest later.
+        """
         now = self.clock()
         alive_since = datetime.now(UTC) - TAKEOVER
         async with self.sessions.begin() as session:
@@ -427,17 +440,40 @@ class DeliveryWorker(DrainLoop):
                 or_(earlier.claimed_by.in_(others_alive),
                     and_(earlier.next_attempt_at > now,
                          or_(earlier.claimed_by.is_(None), earlier.claimed_by != self.holder))))
-            query = (select(row)
-                     .where(row.status == OutboxStatus.PENDING, row.next_attempt_at <= now,
-                            row.channel == channel, free, ~earlier_waits)
-                     .order_by(row.id).limit(limit))
-            rows = list((await session.execute(query)).scalars())
+            due = (select(row)
+                   .where(row.status == OutboxStatus.PENDING, row.next_attempt_at <= now,
+                          row.channel == channel, free, ~earlier_waits)
+                   .order_by(row.id).limit(limit))
+            rows: list[OutboxMessage] = []
+            held: dict[str, int] = {}
+            skip, after = list(skip or ()), 0
+            for _ in range(4):  # a few more looks past chats that reached their share
+                query = due.where(row.id > after, row.address.not_in(skip)) if skip else due.where(row.id > after)
+                fetched = list((await session.execute(query)).scalars())
+                rows += self._capped(channel, fetched, held)
+                if len(fetched) < limit or len(rows) >= limit:
+                    break
+                after = fetched[-1].id
+                skip += [address for address, count in held.items() if count >= self.per_chat_in_hand]
+            rows = rows[:limit]
             if rows:
                 await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
                                       .values(claimed_by=self.holder, claimed_at=now))
         for claimed in rows:
             claimed.claimed_by = self.holder
         return rows
+
+    def _capped(self, channel: str, rows: list[OutboxMessage], held: dict[str, int]) -> list[OutboxMessage]:
+        """The rows to take: per chat, up to per_chat_in_hand with those in hand (the rest stay, in order);
+        `held` counts per chat across the looks of one claim."""
+        kept = []
+        for row in rows:
+            if row.address not in held:
+                held[row.address] = len(self._queues.get((channel, row.address), ()))
+            if held[row.address] < self.per_chat_in_hand:
+                held[row.address] += 1
+                kept.append(row)
+        return kept
 
     async def release_claims(self) -> int:
         """Give back every pending row this process claimed (clean shutdown); returns how many."""

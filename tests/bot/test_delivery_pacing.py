@@ -74,6 +74,29 @@ async def test_a_wide_window_keeps_each_chats_order_at_the_peer(
     assert set(await statuses(sessions)) == {OutboxStatus.SENT}
 
 
+async def test_a_chat_with_a_long_queue_does_not_hold_the_others(
+        sessions: async_sessionmaker[AsyncSession], slow_twilio: SlowTwilio) -> None:
+    slow_twilio.delay, slow_twilio.jitter = 0.02, 0.0
+    busy, others = "+6281100000000", [f"+62813{n:07d}" for n in range(20)]
+    await add_rows(sessions, "whatsapp", [busy], per_chat=40)  # written first: the oldest rows
+    await add_rows(sessions, "whatsapp", others, per_chat=1)
+    client = make_client(ACCOUNT_SID, "token", slow_twilio.url)
+    sender = WhatsAppSender(client, sessions, sender="+14155238886", status_callback=None, templates={},
+                            media=MediaStore(sessions))
+    worker = DeliveryWorker(sessions, {"whatsapp": sender}, RateLimiter({"whatsapp": Pace(1000)}),
+                            batch_size=20, max_in_hand=20, per_chat_in_hand=4)
+    try:
+        while await worker.drain_once():
+            pass
+    finally:
+        await client.http_client.session.close()
+
+    order = [arrival.to for arrival in slow_twilio.arrivals]
+    assert order.count(f"whatsapp:{busy}") == 40
+    last_other = max(order.index(f"whatsapp:{chat}") for chat in others)
+    assert order[:last_other].count(f"whatsapp:{busy}") <= 8  # the others did not wait for the long queue
+
+
 async def emulator_worker(sessions: async_sessionmaker[AsyncSession], emulator: TelegramEmulator, token: str,
                           pace: Pace, **options: object) -> tuple[DeliveryWorker, object]:
     bot = make_bot(token, emulator.url, connections=64)
