@@ -67,7 +67,7 @@ async def _start(ctx: Context, scope: Scope) -> None:
     ctx.reply("bc.ask_text", scope=label)
 
 
-@flow(FLOW, keeps=True, label_key="bc.parked_label", resume=lambda ctx: _resume(ctx))
+@flow(FLOW, keeps=True, takes_any_text=True, label_key="bc.parked_label", resume=lambda ctx: _resume(ctx))
 async def broadcast_flow(ctx: Context) -> None:
     """The announcement itself, then the confirmation (ya / tidak / a time)."""
     state = await get_state(ctx.session, ctx.person.id)

@@ -5,22 +5,30 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
+from handlers.broadcasts.audience import Scope
 from handlers.broadcasts.report import run_broadcasts
+from handlers.broadcasts.sending import create
+from handlers.kernel.config import Config
 from handlers.kernel.messages import Channel
 from handlers.kernel.outbox import message_of
+from storage.bulk import bulk_insert
 from storage.models import (
     Broadcast,
     BroadcastStatus,
     ConversationState,
     OutboxMessage,
     OutboxStatus,
+    ParticipationScore,
     Person,
     Role,
 )
@@ -244,6 +252,61 @@ async def test_report_counts_each_state_once_when_everything_settled(
     assert await run_job(driver) == []
     await driver.say(mentor, "siaran laporan 1", channel=TG)
     assert (await driver.received(mentor))[-1] == reports[0]
+
+
+async def test_at_risk_and_agency_scopes_pick_their_participants(driver: Driver, coordinator: Person,
+                                                                participant: Person, second: Person) -> None:
+    async with driver.sessions.begin() as session:
+        for week, dropping in (("2026-W08", second.id), ("2026-W09", participant.id)):
+            for person in (participant, second):
+                session.add(ParticipationScore(week=week, participant_id=person.id, score=0.3,
+                                               is_dropping=person.id == dropping, computed_at=driver.clock.now))
+        (await session.get(Person, second.id)).extra = {"instansi": "Dinas Koperasi"}  # type: ignore[union-attr]
+
+    await driver.say(coordinator, "siaran berisiko")
+    await driver.say(coordinator, "Kak, minggu ini kita ketemu yuk, ada yang bisa dibantu?")
+    await driver.say(coordinator, "ya")
+    await driver.say(coordinator, "siaran instansi dinas koperasi")
+    await driver.say(coordinator, "Info KUR dari Dinas Koperasi")
+    await driver.say(coordinator, "ya")
+
+    assert [row.recipient_id for row in await broadcast_rows(driver, 1)] == [participant.id]
+    assert [row.recipient_id for row in await broadcast_rows(driver, 2)] == [second.id]
+
+
+async def test_an_announcement_starting_with_a_command_word_is_the_announcement(
+        driver: Driver, coordinator: Person, participant: Person) -> None:
+    await driver.say(coordinator, "siaran semua")
+
+    await driver.say(coordinator, "laporan bulanan wajib dikirim paling lambat tanggal 5 ya")
+
+    preview = message_of(await driver.last(coordinator)).text
+    assert "\n\nlaporan bulanan wajib dikirim paling lambat tanggal 5 ya\n\n👥 Penerima: *1* peserta." in preview
+    await driver.say(coordinator, "gak jadi")
+    assert (await driver.received(coordinator))[-1] == "Dibatalkan. Ketik *menu* untuk melihat pilihan."
+    assert await broadcasts(driver) == []
+
+
+async def test_a_10000_recipient_broadcast_is_written_in_one_go_within_seconds(
+        driver: Driver, sessions: async_sessionmaker[AsyncSession], config: Config) -> None:
+    now = driver.clock.now
+    people = [{"role": Role.PESERTA.value, "name": f"Peserta {n}", "phone": f"+62812{n:08d}", "cohort": "Angkatan 1",
+               "extra": {}, "preferred_channel": "whatsapp" if n % 3 else "telegram",
+               "telegram_chat_id": None if n % 3 else str(70000 + n), "consent_given": True, "created_at": now,
+               "updated_at": now} for n in range(10_000)]
+    async with sessions.begin() as session:
+        await bulk_insert(session, Person.__table__, people)  # type: ignore[arg-type]
+
+    started = time.perf_counter()
+    async with sessions.begin() as session:
+        _broadcast, audience = await create(session, Scope("all"), NEWS, [], sender=None, wanted=None, now=now,
+                                            config=config, source="cli")
+    elapsed = time.perf_counter() - started
+
+    rows = await broadcast_rows(driver)
+    assert (len(audience.recipients) if audience else 0, len(rows)) == (10_000, 10_000)
+    assert Counter(row.channel for row in rows) == {"whatsapp": 6_666, "telegram": 3_334}
+    assert elapsed < 6.0, f"{elapsed:.1f} s"
 
 
 # ---------------------------------------------------------------------- command line
