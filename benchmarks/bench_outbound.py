@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.bench_outbound                         # WhatsApp 2,000 and Telegram 600
     .venv/bin/python -m benchmarks.bench_outbound --whatsapp 10000 --telegram 0
-    .venv/bin/python -m benchmarks.bench_outbound --database-url postgresql+asyncpg://…/empty_db
+    .venv/bin/python -m benchmarks.bench_outbound --postgres                 # on a throwaway PostgreSQL 15 cluster
 
 WhatsApp: a backlog of one message each to N people (24-hour window open) against a Twilio peer
 that answers each message create after --delay seconds (300 ms: the real API's round trip from
@@ -38,6 +38,7 @@ from tests.support.peers import (
     E2E_DIR,
     TELEGRAM_LAUNCHER,
     TELEGRAM_READY_LINE,
+    PostgresCluster,
     _Process,
     free_port,
     new_bot_token,
@@ -54,6 +55,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--whatsapp-rate", type=float, default=80.0)
     parser.add_argument("--telegram-rate", type=int, default=30)
     parser.add_argument("--database-url", help="an empty PostgreSQL database (default: a SQLite file)")
+    parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL 15 cluster and use it")
     parser.add_argument("--timeout", type=float, default=600.0)
     return parser.parse_args()
 
@@ -178,16 +180,25 @@ async def bench_telegram(args: argparse.Namespace, folder: Path, url: str) -> No
 async def main() -> None:
     args = parse_args()
     folder = Path(tempfile.mkdtemp(prefix="klinik-bench-outbound-"))
+    cluster = PostgresCluster.create() if args.postgres else None
     try:
+        if cluster is not None:
+            cluster.start()
         for name, bench in (("whatsapp", bench_whatsapp), ("telegram", bench_telegram)):
             if not getattr(args, name):
                 continue
-            url = args.database_url or f"sqlite+aiosqlite:///{folder}/{name}.db"
-            if args.database_url and name == "telegram" and args.whatsapp:
-                raise SystemExit("with --database-url run one channel at a time (--whatsapp 0 or --telegram 0)")
+            if cluster is not None:
+                url = cluster.create_database(f"bench_{name}")
+            else:
+                url = args.database_url or f"sqlite+aiosqlite:///{folder}/{name}.db"
+                if args.database_url and name == "telegram" and args.whatsapp:
+                    raise SystemExit("with --database-url run one channel at a time (--whatsapp 0 or --telegram 0)")
+            print(f"database: {url.split('://')[0]}")
             await upgrade(url)
             await bench(args, folder, url)
     finally:
+        if cluster is not None:
+            cluster.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 
