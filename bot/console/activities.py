@@ -12,6 +12,13 @@ from starlette.responses import Response
 from bot.console.months import chosen_month, month_choices
 from bot.console.paging import Paging, page_number
 from bot.console.web import PREFIX, Page, Pages, Refused, Visit
+from handlers.activities.assignment_review import (
+    WAITING,
+    awaits_verdict,
+    return_for_revision,
+    reviewable,
+    submission_step,
+)
 from handlers.activities.assignments import STATUS_KEYS as TUGAS_KEYS
 from handlers.activities.attendance import STATUS_KEYS as ATTENDANCE_KEYS
 from handlers.activities.audience import can_manage, cohorts_of, is_in_audience, managed_clause
@@ -62,7 +69,8 @@ class ActivityPages:
         """(method, path, page, roles) for the console's route table."""
         return [("GET", "/sesi", self.sessions, MANAGERS),
                 ("GET", "/tugas", self.assignments, MANAGERS),
-                ("GET", "/tugas/{assignment_id}", self.assignment, MANAGERS)]
+                ("GET", "/tugas/{assignment_id}", self.assignment, MANAGERS),
+                ("POST", "/tugas/{assignment_id}/nilai", self.review, MANAGERS)]
 
     def _day(self, visit: Visit, moment: datetime) -> str:
         return format_day_month(moment.astimezone(visit.config.timezone).date(), visit.lang)
@@ -137,14 +145,18 @@ class ActivityPages:
             .where(Submission.assignment_id == assignment.id, *who))).one()
         return people, int(sent), int(accepted)
 
-    async def assignment(self, visit: Visit) -> Response:
-        """One tugas: each participant (one page) with their latest submission and its review."""
+    async def _assignment(self, visit: Visit) -> Assignment:
         number = record_id(str(visit.request.path_params["assignment_id"]))
         assignment = await visit.db.get(Assignment, number) if number is not None else None
         if assignment is None:
             raise Refused("web.not_found", status=404)
         if not await can_manage(visit.db, visit.me, assignment):  # the chat's own check
             raise Refused("web.refused_not_yours")
+        return assignment
+
+    async def assignment(self, visit: Visit, status: int = 200) -> Response:
+        """One tugas: each participant (one page) with their latest submission and its review."""
+        assignment = await self._assignment(visit)
         who = [*participants_clause(visit.me), audience_of(assignment)]
         total = int((await visit.db.execute(select(func.count()).select_from(Person).where(*who))).scalar_one())
         paging = Paging(page_number(visit), total)
@@ -159,9 +171,30 @@ class ActivityPages:
         rows: list[tuple[Person, Submission | None, str]] = [
             (person, latest.get(person.id), self._status(visit, latest.get(person.id))) for person in people]
         return self.pages.render(
-            visit, "tugas_detail.html", assignment=assignment, rows=rows, total=total, page=paging.page,
+            visit, "tugas_detail.html", status=status, assignment=assignment, rows=rows, total=total, page=paging.page,
+            waiting=WAITING,
             pages=paging.pages, stamp=lambda moment: format_moment(moment, visit.config.timezone, visit.lang),
             link=lambda page: f"{PREFIX}/tugas/{assignment.id}?" + urlencode({"halaman": page}))
+
+    async def review(self, visit: Visit) -> Response:
+        """Accept, or return with a note, the latest version, as `tinjau` does (the participant is told)."""
+        assignment = await self._assignment(visit)
+        verdict, comment = visit.field("keputusan"), visit.field("catatan")
+        number = record_id(visit.field("submission"))
+        if verdict not in ("terima", "revisi") or number is None:
+            raise Refused("desk.decision_unknown", status=400)
+        ctx = visit.chat_context()
+        found = await reviewable(ctx, number)  # the participant must be one this person oversees
+        if found is not None and found[2].id != assignment.id:
+            raise Refused("web.not_found", status=404)
+        if found is not None and verdict == "terima":
+            await submission_step(ctx, "ok", number)
+        elif found is not None and not comment:
+            ctx.reply("tgs.comment_hint")
+        elif found is not None and await awaits_verdict(ctx, *found):
+            return_for_revision(ctx, *found, comment)
+        await visit.finish_chat(ctx)
+        return await self.assignment(visit)
 
     @staticmethod
     def _status(visit: Visit, submission: Submission | None) -> str:

@@ -85,12 +85,10 @@ async def submission_step(ctx: Context, verb: str, submission_id: int) -> None:
     if found is None:
         return
     submission, participant, assignment = found
-    latest = await latest_submission(ctx.session, assignment.id, participant.id)
     if verb == "s":
         await show_submission(ctx, submission, participant, assignment)
-    elif latest is None or latest.id != submission.id or submission.status not in WAITING:
-        ctx.reply("tgs.already_reviewed", participant=participant.name, title=assignment.title,
-                  status=t(STATUS_KEYS[submission.status], ctx.lang))
+    elif not await awaits_verdict(ctx, submission, participant, assignment):
+        return
     elif verb == "ok":
         submission.status = SubmissionStatus.DITERIMA
         submission.reviewed_by_id, submission.reviewed_at = ctx.person.id, ctx.now
@@ -99,6 +97,16 @@ async def submission_step(ctx: Context, verb: str, submission_id: int) -> None:
     else:
         await set_state(ctx.session, ctx.person.id, "rvw_comment", {"submission": submission.id}, ctx.now)
         ctx.reply("tgs.ask_comment", participant=participant.name, title=assignment.title)
+
+
+async def awaits_verdict(ctx: Context, submission: Submission, participant: Person, assignment: Assignment) -> bool:
+    """True for the latest version still waiting; otherwise says how it was already reviewed."""
+    latest = await latest_submission(ctx.session, assignment.id, participant.id)
+    if latest is None or latest.id != submission.id or submission.status not in WAITING:
+        ctx.reply("tgs.already_reviewed", participant=participant.name, title=assignment.title,
+                  status=t(STATUS_KEYS[submission.status], ctx.lang))
+        return False
+    return True
 
 
 async def show_submission(ctx: Context, submission: Submission, participant: Person, assignment: Assignment) -> None:
@@ -129,14 +137,18 @@ async def receive_revision_comment(ctx: Context) -> None:
         return
     await clear_state(ctx.session, ctx.person.id)
     found = await reviewable(ctx, state.data["submission"])
-    if found is None:
-        return
-    submission, participant, assignment = found
-    submission.status, submission.review_comment = SubmissionStatus.PERLU_REVISI, ctx.text
+    if found is not None:
+        return_for_revision(ctx, *found, ctx.text)
+
+
+def return_for_revision(ctx: Context, submission: Submission, participant: Person, assignment: Assignment,
+                        comment: str) -> None:
+    """Send the work back with the mentor's note; the participant may resubmit (chat and console)."""
+    submission.status, submission.review_comment = SubmissionStatus.PERLU_REVISI, comment
     submission.reviewed_by_id, submission.reviewed_at = ctx.person.id, ctx.now
     lang = participant.language or ctx.config.language
     ctx.tell(participant, "tgs.revise_participant", title=assignment.title, mentor=ctx.person.name,
-             comment=ctx.text, buttons=(Button(t("tgs.btn_resend", lang), f"tgs:send:{assignment.id}"),))
+             comment=comment, buttons=(Button(t("tgs.btn_resend", lang), f"tgs:send:{assignment.id}"),))
     ctx.reply("tgs.returned", participant=participant.name, title=assignment.title)
 
 

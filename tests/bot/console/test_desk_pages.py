@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.kernel.config import Config
@@ -317,3 +318,39 @@ async def test_the_audit_log_is_filtered_and_paginated(site: Site, driver: Drive
     assert "faq:54" in second.text
     assert sign_ins.text.count('<tr id="audit-') == 1
     assert "Rina Dinas" in sign_ins.text
+
+
+async def test_a_mentor_reviews_tugas_in_the_page_and_the_participant_is_told(
+        site: Site, driver: Driver, clock: Clock, mentor: Person, participant: Person) -> None:
+    rudi = await driver.add_person(role=Role.PESERTA, name="Rudi Hartono", phone="+6281200000002",
+                                   mentor_id=mentor.id, cohort="Angkatan 1")
+    async with driver.sessions.begin() as session:
+        tugas = Assignment(title="Hitung HPP", mentor_id=mentor.id, due_at=clock.now + timedelta(days=2),
+                           created_at=clock.now)
+        session.add(tugas)
+        await session.flush()
+        sari_sent = Submission(assignment_id=tugas.id, participant_id=participant.id, text="HPP 8rb/bungkus kak",
+                               submitted_at=clock.now)
+        rudi_sent = Submission(assignment_id=tugas.id, participant_id=rudi.id, text="blm ngitung listrik",
+                               submitted_at=clock.now)
+        session.add_all([sari_sent, rudi_sent])
+    async with site.browser() as browser:
+        await site.sign_in(browser, mentor)
+        token = await site.form_token(browser, f"/console/tugas/{tugas.id}")
+        path = f"/console/tugas/{tugas.id}/nilai"
+        accepted = await browser.post(path, data={"csrf": token, "submission": str(sari_sent.id),
+                                                  "keputusan": "terima"})
+        empty = await browser.post(path, data={"csrf": token, "submission": str(rudi_sent.id), "keputusan": "revisi"})
+        returned = await browser.post(path, data={"csrf": token, "submission": str(rudi_sent.id),
+                                                  "keputusan": "revisi", "catatan": "Listrik & gas masuk HPP ya"})
+
+    assert t("tgs.accepted", participant="Sari Wulandari", title="Hitung HPP") in accepted.text
+    assert t("tgs.comment_hint") in empty.text
+    assert t("tgs.returned", participant="Rudi Hartono", title="Hitung HPP") in returned.text
+    async with driver.sessions() as session:
+        statuses = {s.participant_id: (s.status, s.review_comment) for s in
+                    (await session.execute(select(Submission))).scalars()}
+    assert statuses == {participant.id: ("diterima", ""), rudi.id: ("perlu_revisi", "Listrik & gas masuk HPP ya")}
+    assert len(await driver.received(participant)) == 1
+    (told,) = await driver.received(rudi)
+    assert "Listrik & gas masuk HPP ya" in told
