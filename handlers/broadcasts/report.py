@@ -128,12 +128,19 @@ async def run_broadcasts(session: AsyncSession, now: datetime, config: Config) -
     query = select(Broadcast).where(Broadcast.status == BroadcastStatus.SENDING).order_by(Broadcast.id)
     out = []
     for broadcast in list((await session.execute(query)).scalars()):
-        counts = await tally(session, broadcast)
-        if counts.pending:
+        if await _still_sending(session, broadcast):
             continue
+        counts = await tally(session, broadcast)
         broadcast.status, broadcast.finished_at = BroadcastStatus.DONE, now
         sender = await sender_of(session, broadcast)
         if sender is not None and sender.is_active and sender.erased_at is None:
             language = sender.language or config.language
             out.append(Outgoing(text=report_text(broadcast, counts, sender, config, language), person_id=sender.id))
     return out
+
+
+async def _still_sending(session: AsyncSession, broadcast: Broadcast) -> bool:
+    """One pending row is enough to wait (a cheap look by the ref index, every minute)."""
+    query = select(OutboxMessage.id).where(OutboxMessage.ref == ref_of(broadcast.id),
+                                           OutboxMessage.status == OutboxStatus.PENDING).limit(1)
+    return (await session.execute(query)).first() is not None

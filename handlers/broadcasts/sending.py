@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.broadcasts.audience import Audience, Scope, find_audience
 from handlers.broadcasts.rules import BroadcastsRules
 from handlers.kernel.config import Config
-from handlers.kernel.dates import parse_moment
+from handlers.kernel.dates import parse_clock, parse_moment
 from handlers.kernel.job_runs import CHUNK, is_quiet
 from handlers.kernel.messages import Attachment, Channel, Outgoing, OutgoingPart
 from handlers.kernel.outbox import address_of, enqueue, split_text
@@ -41,14 +41,21 @@ COLUMNS = ["channel", "address", "recipient_id", "payload", "ref", "status", "at
 CANCELLED_REASON = "broadcast cancelled"
 Confirm = Callable[[Broadcast, "Audience | None"], Outgoing]
 DEFAULT_TIME = time(8)  # a day without a time ("besok") means 08.00
-SCHEDULE_WORDS = re.compile(r"^(?:jadwalkan|jadwal|kirim|nanti|pada|tanggal)\s+")
+SCHEDULE_WORDS = re.compile(r"^(?:jadwalkan|jadwal|kirim|nanti|pada)\s+")
+WEEKDAY_NEXT = re.compile(r"\b(senin|selasa|rabu|kamis|jumat|jum'at|sabtu|minggu|ahad)\s+(?:depan|ini)\b")
 
 
 def read_moment(text: str, now: datetime, zone: ZoneInfo) -> datetime | None:
     """"besok jam 9", "kamis depan 08.00", "jadwal 12/3 16.00" → a moment in the programme zone; None if unclear."""
     cleaned = SCHEDULE_WORDS.sub("", " ".join(text.lower().split()))
-    cleaned = re.sub(r"\b(depan|ini|nanti|pagi)\b", " ", cleaned)
-    return parse_moment(" ".join(cleaned.split()), now, zone, DEFAULT_TIME)
+    next_week = re.search(r"\bdepan\b", cleaned) is not None and WEEKDAY_NEXT.search(cleaned) is not None
+    cleaned = " ".join(WEEKDAY_NEXT.sub(r"\1", cleaned).replace(" pagi", " ").split())
+    if parse_clock(cleaned) is not None:  # "jam 15" alone: today
+        cleaned = f"hari ini {cleaned}"
+    moment = parse_moment(cleaned, now, zone, DEFAULT_TIME)
+    if moment is not None and next_week and moment.isocalendar()[:2] == now.astimezone(zone).isocalendar()[:2]:
+        moment += timedelta(days=7)  # "kamis depan": the Thursday of next week, not tomorrow
+    return moment
 
 
 def ref_of(broadcast_id: int) -> str:

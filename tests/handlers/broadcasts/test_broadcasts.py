@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cli import main
 from handlers.broadcasts.audience import Scope
 from handlers.broadcasts.report import run_broadcasts
+from handlers.broadcasts.rules import BroadcastsRules
 from handlers.broadcasts.sending import create
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Channel
@@ -137,6 +138,35 @@ async def test_mentor_reaches_only_their_own_group(driver: Driver, mentor: Perso
     assert len(await broadcasts(driver)) == 1
 
 
+async def test_bad_input_gets_a_clear_answer_and_sends_nothing(driver: Driver, coordinator: Person,
+                                                               participant: Person, config: Config) -> None:
+    await driver.say(coordinator, "siaran planet mars")
+    assert (await driver.received(coordinator))[-1].startswith("Tulis untuk siapa pengumumannya:")
+    await driver.say(coordinator, "siaran semua")
+    await driver.say(coordinator, "x" * 3001)
+    assert (await driver.received(coordinator))[-1] == (
+        "Pengumuman terlalu panjang (3001 karakter, paling banyak 3000). Ringkas dulu lalu kirim lagi.")
+    await driver.say(coordinator, NEWS)
+    await driver.say(coordinator, "hari ini jam 8")
+    assert (await driver.received(coordinator))[-1].startswith("Rabu, 4 Mar 2026 08.00 WIB sudah lewat.")
+    await driver.say(coordinator, "hmm bentar ya aku cek dulu")
+    assert (await driver.received(coordinator))[-1].startswith("Balas *ya* untuk mengirim, *tidak* untuk")
+    await driver.say(coordinator, "/siaran laporan 99")
+    assert (await driver.received(coordinator))[-1] == "Siaran 99 tidak ditemukan (atau bukan siaran Anda)."
+
+    assert (await broadcasts(driver), await broadcast_rows(driver)) == ([], [])
+
+
+async def test_a_programme_may_keep_broadcasts_to_coordinators(driver: Driver, mentor: Person,
+                                                               participant: Person) -> None:
+    driver.config = driver.config.with_rules(BroadcastsRules(mentors_may_send=False))
+
+    await driver.say(mentor, "siaran", channel=TG)
+
+    assert (await driver.received(mentor))[-1].startswith("Maaf, siaran di program ini hanya dikirim koordinator.")
+    assert await broadcasts(driver) == []
+
+
 async def test_participant_is_refused_and_nothing_changes(driver: Driver, participant: Person) -> None:
     await driver.say(participant, "siaran")
     await driver.say(participant, "/siaran semua")
@@ -176,9 +206,12 @@ async def test_a_scheduled_broadcast_goes_when_due_and_kamis_depan_is_understood
     await driver.say(coordinator, NEWS)
     await driver.say(coordinator, "kamis depan 08.00")
     await driver.say(coordinator, "ya")
-    assert (await driver.received(coordinator))[-1].startswith("🕒 Siaran #1 dijadwalkan Kamis, 5 Mar 2026 08.00 WIB.")
+    assert (await driver.received(coordinator))[-1].startswith("🕒 Siaran #1 dijadwalkan Kamis, 12 Mar 2026 08.00 WIB.")
 
-    driver.clock.now = datetime(2026, 3, 5, 8, 0, tzinfo=JAKARTA)
+    driver.clock.now = datetime(2026, 3, 12, 7, 59, tzinfo=JAKARTA)
+    await run_job(driver)
+    assert await broadcast_rows(driver) == []
+    driver.clock.now = datetime(2026, 3, 12, 8, 0, tzinfo=JAKARTA)
     await run_job(driver)
 
     assert [row.recipient_id for row in await broadcast_rows(driver)] == [participant.id]
