@@ -14,6 +14,7 @@ from bot.console.web import PREFIX, Page, Pages, Refused, Visit
 from handlers.kernel.dates import format_stamp, month_label
 from handlers.kernel.numbers import record_id
 from handlers.kernel.roles import COORDINATORS, MANAGERS
+from handlers.reports.numerals import number
 from handlers.reports.performance import (
     HEADER,
     MentorMonth,
@@ -21,7 +22,6 @@ from handlers.reports.performance import (
     mentor_months,
     performance_rows,
 )
-from handlers.reports.render import number
 from storage.models import Person, Role
 
 

@@ -116,7 +116,7 @@ class ReportPages:
                  .where(MonthlyReport.month.in_(months), MonthlyReport.submitted_at.is_not(None),
                         *([scope] if scope is not None else []))
                  .group_by(MonthlyReport.month))
-        found = {m: (int(n), int(total)) for m, n, total in await visit.db.execute(query)}
+        found = {m: (int(n), int(total or 0)) for m, n, total in await visit.db.execute(query)}
         return [(month_label(m, visit.lang), *found.get(m, (0, 0))) for m in months]
 
     # ------------------------------------------------------------------ rekap

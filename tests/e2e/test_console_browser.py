@@ -153,6 +153,11 @@ async def test_coordinator_fixes_the_roster_and_moves_an_at_risk_participant(
     actions = [entry.action for entry in await klinik.all(AuditEntry, AuditEntry.actor_id == coordinator.id)]
     assert {"console_sign_in", "mentor_changed"} <= set(actions)
 
+    # The mentors' table of the month counts Sari with Dewi now (Budi keeps Rudi, Ani and Joko).
+    await browser.click("nav-pendamping")
+    assert (await browser.text(f"mentor-{dewi.id}")).split(" Dewi Lestari ")[1].split()[0] == "1"
+    assert (await browser.text(f"mentor-{budi.id}")).split(" Budi Santoso ")[1].split()[0] == "3"
+
 
 async def test_mentor_answers_in_the_page_and_the_participant_gets_it_on_whatsapp(
         klinik: Klinik, browser: Browser) -> None:
