@@ -12,20 +12,23 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.kernel.cohorts import local_day, resting_participants
+from handlers.kernel.cohorts import is_current, is_served, local_day
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.job_runs import already_ran, is_due_today, is_quiet, load_people, record_run
 from handlers.kernel.messages import Outgoing
+from handlers.participation.queries import is_participant
 from handlers.participation.rules import ParticipationRules
 from handlers.participation.scores import (
+    Needed,
     Score,
     month_name,
     report_month_due,
     scan_scores,
+    week_bounds,
     week_of,
 )
 from storage.models import NudgeLog, NudgeStep, Person
@@ -71,20 +74,18 @@ class Scan:
 
 async def scan_participants(session: AsyncSession, week: str, now: datetime, config: Config,
                             open_ids: set[int]) -> Scan:
-    """Score everyone as a stream; keep only what the ladders need (memory stays flat as the programme grows)."""
+    """Score in SQL, select there who the ladders need, score those exactly here (memory and time stay flat)."""
     # Scores are stored once a week, by the digest job, for the finished week; daily ones are not kept.
-    resting = await resting_participants(session, local_day(now, config.timezone))  # alumni or paused: no nudge
-    nudged = set((await session.execute(select(NudgeLog.participant_id).where(
-        NudgeLog.period == week, NudgeLog.step == NudgeStep.NUDGE))).scalars())
+    served = is_served(local_day(now, config.timezone))  # alumni and paused cohorts get no nudge
+    nudged_query = select(NudgeLog.participant_id).where(NudgeLog.period == week, NudgeLog.step == NudgeStep.NUDGE)
+    nudged = set((await session.execute(nudged_query)).scalars())
     cap = config.rules(ParticipationRules).nudge_max_per_run
+    needed = Needed(keep=select(NudgeLog.participant_id).where(NudgeLog.resolved_at.is_(None)), skip=nudged_query,
+                    lowest=cap)
     with_ladder: dict[int, Score] = {}
     lowest: list[tuple[float, int, Score]] = []  # a max-heap (negated) of the `cap` lowest scores
-    participants = 0
-    async for score in scan_scores(session, week, now, config):
+    async for score in scan_scores(session, week, now, config, scope=served, needed=needed):
         pid = score.participant_id
-        if pid in resting:
-            continue
-        participants += 1
         if pid in open_ids:
             with_ladder[pid] = score
         elif score.is_dropping and pid not in nudged:
@@ -94,7 +95,15 @@ async def scan_participants(session: AsyncSession, week: str, now: datetime, con
             elif entry > lowest[0]:
                 heapq.heapreplace(lowest, entry)
     candidates = sorted((entry[2] for entry in lowest), key=lambda s: (s.score, s.participant_id))
-    return Scan(with_ladder, candidates, participants)
+    return Scan(with_ladder, candidates, await count_scored(session, week, now, config, served))
+
+
+async def count_scored(session: AsyncSession, week: str, now: datetime, config: Config,
+                       scope: ColumnElement[bool]) -> int:
+    """How many participants the scan weighed (the job's record)."""
+    current = is_current(local_day(week_bounds(week, config.timezone)[0], config.timezone))
+    query = select(func.count()).select_from(Person).where(is_participant(and_(current, scope)))
+    return int((await session.execute(query)).scalar_one())
 
 
 async def climb_ladders(session: AsyncSession, scan: Scan, ladders: dict[int, dict[str, Rung]], week: str,

@@ -11,12 +11,28 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CTE, ColumnElement, Select, Table, and_, delete, select
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    DateTime,
+    Integer,
+    Select,
+    Table,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.kernel.cohorts import is_current, local_day, pause_ends
@@ -209,9 +225,28 @@ def count_pause_as_contact(member: Member, paused: dict[str, datetime], end: dat
         member.last_seen_at = min(paused[member.cohort], end)
 
 
+@dataclass(frozen=True)
+class Needed:
+    """Which scores a scan returns: those of `keep` (participant ids), and the `lowest` dropping others not in `skip`.
+
+    SQL weighs every participant with the same formula (estimate_score) and narrows; Python then scores
+    the rows returned exactly (score_parts). The estimate errs towards returning: a margin on every
+    threshold and `lowest` + LOWEST_MARGIN rows, so rounding never hides someone the exact score would pick.
+    """
+
+    keep: Select[Any]
+    skip: Select[Any]
+    lowest: int
+
+
+LOWEST_MARGIN = 200
+ESTIMATE_MARGIN = 0.05  # points: the SQL estimate is not rounded like the stored score
+
+
 async def scan_scores(session: AsyncSession, week: str, now: datetime, config: Config, *,
+                      scope: ColumnElement[bool] | None = None, needed: Needed | None = None,
                       explain_all: bool = False, partition: int = 2000) -> AsyncIterator[Score]:
-    """Every active participant's score for the week, streamed from ONE joined query.
+    """The week's scores of every active participant in scope (or only the `needed` ones), from ONE query.
 
     The same facts and weighing as compute_scores, but rows arrive a partition at a time and
     nothing per participant is kept here: the daily scan holds the few it needs, not 100,000.
@@ -220,7 +255,7 @@ async def scan_scores(session: AsyncSession, week: str, now: datetime, config: C
     facts, rules = week_window(week, now, config), config.rules(ParticipationRules)
     start, end = facts.week_start, facts.end
     current = is_current(local_day(start, config.timezone))
-    members = members_query(start, facts.report_cutoff, current).subquery()
+    members = members_query(start, facts.report_cutoff, current if scope is None else and_(current, scope)).subquery()
     # Each aggregate computed once (MATERIALIZED), then joined by participant: the planners would
     # otherwise fold them into the outer query and group far more rows.
     tallies = _once(session_tally_query(start, end, timedelta(days=rules.alpa_streak_lookback_days)), "tallies")
@@ -232,12 +267,16 @@ async def scan_scores(session: AsyncSession, week: str, now: datetime, config: C
     pid = members.c.participant_id
     query = (select(*members.c, tallies.c.expected, tallies.c.hadir, tallies.c.terlambat, tallies.c.izin,
                     tallies.c.alpa, tallies.c.streak, tugas.c.due, tugas.c.on_time, tugas.c.missing,
-                    reports.c.participant_id, asked.c.n, ignored.c.n, base.c.average, base.c.weeks)
+                    reports.c.participant_id.label("reported"), asked.c.n.label("asked"),
+                    ignored.c.n.label("ignored"), base.c.average, base.c.weeks)
              .outerjoin(tallies, tallies.c.participant_id == pid).outerjoin(tugas, tugas.c.participant_id == pid)
              .outerjoin(reports, reports.c.participant_id == pid).outerjoin(asked, asked.c.participant_id == pid)
              .outerjoin(ignored, ignored.c.participant_id == pid).outerjoin(base, base.c.participant_id == pid))
     paused = await pause_ends(session, local_day(end, config.timezone), config.timezone)
     connection = await session.connection()  # Core rows: the ORM's per-row bookkeeping is not needed here
+    if needed is not None:
+        silent = silent_days(members.c.last_seen, members.c.cohort, paused, end, connection.dialect.name)
+        query = narrow(query, needed, silent, config)
     result = await connection.stream(query.execution_options(yield_per=partition))
     async for rows in result.partitions():
         for row in rows:
@@ -250,6 +289,66 @@ async def scan_scores(session: AsyncSession, week: str, now: datetime, config: C
                 NO_TUGAS if due is None else TugasTally(due, on_time, missing), reported is not None,
                 n_asked or 0, n_ignored or 0, (0.0, 0) if average is None else (float(average), int(weeks)),
                 facts, config, explain=explain_all)
+
+
+def narrow(query: Select[Any], needed: Needed, silent: ColumnElement[int], config: Config) -> Select[Any]:
+    """Keep the rows of `needed.keep`, and the lowest estimated scores of those maybe dropping (not skipped)."""
+    rules, width = config.rules(ParticipationRules), len(query.selected_columns)
+    c = query.selected_columns
+    estimate = estimate_score(c, silent, config)
+    falling = and_(func.coalesce(c.weeks, 0) >= MIN_BASELINE_WEEKS,
+                   func.coalesce(c.average, 0) - estimate >= rules.nudge_drop_points - ESTIMATE_MARGIN)
+    maybe = or_(falling, estimate < rules.nudge_score_threshold + ESTIMATE_MARGIN,
+                silent >= rules.nudge_silence_days, func.coalesce(c.streak, 0) >= rules.nudge_alpa_streak)
+    scored = query.add_columns(estimate.label("estimate"), case((maybe, 1), else_=0).label("maybe")).cte("scored")
+    columns = list(scored.c)[:width]
+    pid = scored.c.participant_id
+    kept = select(*columns).where(pid.in_(needed.keep))
+    fresh = (select(*columns).where(scored.c.maybe == 1, pid.not_in(needed.keep), pid.not_in(needed.skip))
+             .order_by(scored.c.estimate, pid).limit(needed.lowest + LOWEST_MARGIN).subquery())
+    return union_all(kept, select(*fresh.c)).subquery().select()
+
+
+def silent_days(last_seen: Any, cohort: Any, paused: dict[str, datetime], end: datetime,
+                dialect: str) -> ColumnElement[int]:
+    """Whole days since last seen, in SQL, as score_parts counts them (a paused cohort's silence excepted)."""
+    if dialect == "sqlite":
+        stamp = end.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        days: ColumnElement[Any] = cast(func.julianday(stamp) - func.julianday(last_seen), Integer)
+    else:
+        days = func.floor(func.extract("epoch", literal(end, DateTime(timezone=True)) - last_seen) / 86400)
+    days = case((days > 0, days), else_=0)
+    if not paused:
+        return days
+    pauses = [(and_(cohort == name, last_seen < literal(until, DateTime(timezone=True)) if dialect != "sqlite"
+                    else last_seen < until.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")),
+               max(0, (end - min(until, end)).days)) for name, until in paused.items()]
+    return case(*pauses, else_=days)
+
+
+def estimate_score(c: Any, silent: ColumnElement[int], config: Config) -> ColumnElement[float]:
+    """score_parts' weighing in SQL, unrounded (narrow() uses it to pick; Python scores what it picked)."""
+    rules = config.rules(ParticipationRules)
+
+    def given(column: Any) -> ColumnElement[bool]:
+        return func.coalesce(column, 0) > 0
+
+    def part(condition: ColumnElement[bool], value: Any) -> ColumnElement[float]:
+        return case((condition, value), else_=0.0)
+
+    contact = rules.score_weight_contact * case((silent >= rules.score_silence_zero_days, 0.0),
+                                                else_=1.0 - silent * 1.0 / rules.score_silence_zero_days)
+    present = c.hadir + rules.score_value_terlambat * c.terlambat + rules.score_value_izin * c.izin
+    weight = (rules.score_weight_contact + part(given(c.expected), rules.score_weight_attendance)
+              + part(given(c.due), rules.score_weight_tugas) + part(c.joined == 1, rules.score_weight_report)
+              + part(given(c.asked), rules.score_weight_questions))
+    weighted = (contact + part(given(c.expected), rules.score_weight_attendance * present * 1.0 / c.expected)
+                + part(given(c.due), rules.score_weight_tugas * c.on_time * 1.0 / c.due)
+                + part(and_(c.joined == 1, c.reported.is_not(None)), rules.score_weight_report)
+                + part(given(c.asked), rules.score_weight_questions))
+    value = case((weight > 0, 100.0 * weighted / weight), else_=100.0) \
+        - rules.score_penalty_ignored_nudge * func.coalesce(c.ignored, 0)
+    return case((value > 0, value), else_=0.0)
 
 
 def _once(query: Select[Any] | Select[int, int], name: str) -> CTE:
