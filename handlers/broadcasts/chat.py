@@ -18,7 +18,7 @@ from handlers.broadcasts.audience import (
 )
 from handlers.broadcasts.report import STATUS_KEYS, report_text, tally
 from handlers.broadcasts.rules import BroadcastsRules
-from handlers.broadcasts.sending import cancel, create, outcome, read_moment
+from handlers.broadcasts.sending import announcement, cancel, create, outcome, read_moment
 from handlers.kernel.context import Context
 from handlers.kernel.dates import format_moment, format_stamp
 from handlers.kernel.forms import is_yes as is_typed_yes
@@ -116,7 +116,7 @@ async def _preview(ctx: Context, data: dict[str, Any]) -> None:
             if data.get("send_at") else t("bc.preview_now", ctx.lang))
     buttons = (Button(t("bc.btn_send", ctx.lang), "bc:ya"), Button(t("bc.btn_cancel", ctx.lang), "bc:tidak"))
     ctx.reply("bc.preview", buttons=buttons, scope=scope_label(scope, ctx.lang, own_group=_own(ctx)),
-              text=data.get("text") or "", media=t("bc.preview_media", ctx.lang, count=media) if media else "",
+              text=announcement(str(data.get("text") or ""), ctx.person, ctx.config, ctx.lang), media=t("bc.preview_media", ctx.lang, count=media) if media else "",
               count=len(audience.recipients),
               skipped=t("bc.preview_skipped", ctx.lang, reasons=skipped) if skipped else "", when=when)
 

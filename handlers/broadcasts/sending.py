@@ -21,6 +21,7 @@ from handlers.broadcasts.audience import Audience, Scope, find_audience
 from handlers.broadcasts.rules import BroadcastsRules
 from handlers.kernel.config import Config
 from handlers.kernel.dates import parse_clock, parse_moment
+from handlers.kernel.i18n import t
 from handlers.kernel.job_runs import CHUNK, is_quiet
 from handlers.kernel.messages import Attachment, Channel, Outgoing, OutgoingPart
 from handlers.kernel.outbox import address_of, enqueue, split_text
@@ -88,15 +89,18 @@ async def release(session: AsyncSession, broadcast: Broadcast, now: datetime, co
                                        await sender_of(session, broadcast), config)
     attachments = [Attachment.from_json(item) for item in broadcast.attachments]
     shared = _shared(session, attachments, now, config)
-    payloads: dict[Channel, list[dict[str, Any]]] = {}
+    sender = await sender_of(session, broadcast)
+    payloads: dict[tuple[Channel, str], list[dict[str, Any]]] = {}
     records: list[tuple[Any, ...]] = []
     ref = ref_of(broadcast.id)
     for person in audience.recipients:
         address = address_of(person)
-        if address.channel not in payloads:
+        key = (address.channel, person.language or config.language)
+        if key not in payloads:
             own = attachments if address.channel == Channel.TELEGRAM else []
-            payloads[address.channel] = _parts(broadcast.text, _for_channel(own, shared), address.channel, config)
-        for payload in payloads[address.channel]:
+            text = announcement(broadcast.text, sender, config, key[1])
+            payloads[key] = _parts(text, _for_channel(own, shared), address.channel, config)
+        for payload in payloads[key]:
             records.append((address.channel.value, address.id, person.id, payload, ref, OutboxStatus.PENDING.value,
                             0, now, now, 0))
     await _clear_menus(session, [p.phone for p in audience.recipients if address_of(p).channel == Channel.WHATSAPP])
@@ -108,6 +112,13 @@ async def release(session: AsyncSession, broadcast: Broadcast, now: datetime, co
                            detail={"recipients": len(audience.recipients), "rows": len(records),
                                    "skipped": dict(audience.skipped)}))
     return audience
+
+
+def announcement(text: str, sender: Person | None, config: Config, language: str) -> str:
+    """What a participant reads: who it is from, then the text as written."""
+    if sender is None:
+        return t("bc.announcement_programme", language, programme=config.programme_name, text=text).rstrip()
+    return t("bc.announcement", language, sender=sender.name, text=text).rstrip()
 
 
 def _for_channel(own: list[Attachment], shared: list[Attachment]) -> list[Attachment]:

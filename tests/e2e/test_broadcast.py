@@ -167,5 +167,6 @@ async def test_broadcast_to_500_ends_with_a_report_equal_to_the_peers_records(kl
     held = phones[60]
     twilio.window.discard(held)  # they replied: WhatsApp takes free text again
     await klinik.whatsapp(held, "oke kak siap")
-    released = await klinik.wait_whatsapp(held, lambda r: str(r.data.get("Body", "")) == NEWS)
+    released = await klinik.wait_whatsapp(held, lambda r: str(r.data.get("Body", "")).endswith(f"\n\n{NEWS}"))
+    assert str(released.data["Body"]) == f"📢 *Pengumuman dari Rina Dinas*\n\n{NEWS}"
     assert released.data["To"] == f"whatsapp:{held}"

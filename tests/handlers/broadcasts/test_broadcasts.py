@@ -3,6 +3,7 @@ who is skipped, and the delivery report counted from the outbox."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import time
@@ -90,8 +91,8 @@ async def test_compose_preview_confirm_sends_one_row_per_recipient_and_skips_no_
     await driver.say(coordinator, NEWS)
 
     preview = message_of(await driver.last(coordinator)).text
-    assert preview.startswith(f"📢 *Pratinjau siaran* untuk angkatan 1:\n\n{NEWS}\n\n"
-                              "👥 Penerima: *2* peserta (dilewati: 1 belum setuju).\n🕒 Dikirim sekarang")
+    assert preview.startswith(f"👀 *Pratinjau siaran* untuk angkatan 1:\n\n📢 *Pengumuman dari Rina Dinas*\n\n{NEWS}"
+                              "\n\n👥 Penerima: *2* peserta (dilewati: 1 belum setuju).\n🕒 Dikirim sekarang")
     assert await broadcast_rows(driver) == []
 
     await driver.say(coordinator, "iya kirim")
@@ -100,8 +101,9 @@ async def test_compose_preview_confirm_sends_one_row_per_recipient_and_skips_no_
         "✅ Siaran #1 sedang dikirim ke 2 peserta. Laporan pengiriman menyusul setelah selesai "
         "(atau ketik *siaran laporan 1*).")
     rows = await broadcast_rows(driver)
+    told = f"📢 *Pengumuman dari Rina Dinas*\n\n{NEWS}"
     assert [(row.recipient_id, message_of(row).text, row.status) for row in rows] == [
-        (participant.id, NEWS, OutboxStatus.PENDING), (second.id, NEWS, OutboxStatus.PENDING)]
+        (participant.id, told, OutboxStatus.PENDING), (second.id, told, OutboxStatus.PENDING)]
     [sent] = await broadcasts(driver)
     assert (sent.status, sent.recipients, sent.skipped) == (BroadcastStatus.SENDING, 2, {"no_consent": 1})
 
@@ -378,6 +380,11 @@ def test_cli_sends_from_a_file_with_media_lists_reports_and_cancels(
         "Tidak ada penerima untuk angkatan 2 (dilewati: 1 belum setuju); siaran tidak dibuat.")
     assert main(["siaran", "kirim", "--ke", "kecamatan beji", "--file", "teks.txt", "--media", "poster.png"]) == 0
     assert capsys.readouterr().out.startswith("✅ Siaran #1 sedang dikirim ke 1 peserta.")
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        [(payload,)] = db.execute("SELECT payload FROM outbox WHERE ref = 'bc:1'").fetchall()
+    sent = json.loads(payload)
+    assert sent["text"] == "📢 *Pengumuman Klinik Bisnis*\n\nBazar UMKM Sabtu ini di alun-alun."
+    assert [(a["kind"], a["name"], a["mime"]) for a in sent["attachments"]] == [("photo", "poster.png", "image/png")]
     assert main(["siaran", "kirim", "--ke", "semua", "--file", "teks.txt", "--jadwal", "2099-01-02 08.00"]) == 0
     assert capsys.readouterr().out.startswith("🕒 Siaran #2 dijadwalkan Jumat, 2 Jan 2099 08.00 WIB.")
     assert main(["siaran", "kirim", "--ke", "planet mars", "--file", "teks.txt"]) == 2
