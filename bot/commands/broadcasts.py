@@ -148,7 +148,7 @@ def _scope_of(broadcast: Broadcast) -> Scope:
 
 async def _broadcast(session: AsyncSession, number: str) -> Broadcast | None:
     found = record_id(number.lstrip("#"))
-    return await session.get(Broadcast, found) if found is not None else None
+    return await session.get(Broadcast, found, with_for_update=True) if found is not None else None
 
 
 def _print(code: int, text: str) -> int:

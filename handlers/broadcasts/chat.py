@@ -173,7 +173,8 @@ async def _send(ctx: Context, data: dict[str, Any]) -> None:
 
 async def _find(ctx: Context, number: str) -> Broadcast | None:
     found = record_id(number.lstrip("#"))
-    broadcast = await ctx.session.get(Broadcast, found) if found is not None else None
+    # Locked: a cancel and the job releasing the same broadcast must not both win (PostgreSQL; SQLite has one writer).
+    broadcast = await ctx.session.get(Broadcast, found, with_for_update=True) if found is not None else None
     if broadcast is None or (_own(ctx) and broadcast.sender_id != ctx.person.id):
         return None
     return broadcast

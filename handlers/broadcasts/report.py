@@ -125,7 +125,8 @@ def report_text(broadcast: Broadcast, counts: Tally, sender: Person | None, conf
 async def run_broadcasts(session: AsyncSession, now: datetime, config: Config) -> list[Outgoing]:
     """Job body: release broadcasts that are due; report each one whose messages have all settled, once."""
     await release_due(session, now, config)
-    query = select(Broadcast).where(Broadcast.status == BroadcastStatus.SENDING).order_by(Broadcast.id)
+    query = (select(Broadcast).where(Broadcast.status == BroadcastStatus.SENDING).order_by(Broadcast.id)
+             .with_for_update(skip_locked=True))
     out = []
     for broadcast in list((await session.execute(query)).scalars()):
         if await _still_sending(session, broadcast):

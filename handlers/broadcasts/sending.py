@@ -190,7 +190,7 @@ async def release_due(session: AsyncSession, now: datetime, config: Config) -> l
     if config.rules(BroadcastsRules).respect_quiet_hours and is_quiet(now, config):
         return []
     query = (select(Broadcast).where(Broadcast.status == BroadcastStatus.SCHEDULED, Broadcast.send_at <= now)
-             .order_by(Broadcast.send_at, Broadcast.id))
+             .order_by(Broadcast.send_at, Broadcast.id).with_for_update(skip_locked=True))
     due = list((await session.execute(query)).scalars())
     for broadcast in due:
         await release(session, broadcast, now, config)
