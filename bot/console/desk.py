@@ -1,9 +1,10 @@
-"""The console's pages of programme work: mentors, sessions, tugas, reports, exports, FAQ, izin, audit log."""
+"""The console's pages of programme work: mentors, sessions, tugas, reports, exports, FAQ, izin, cuti, audit log."""
 
 from __future__ import annotations
 
 from bot.console.activities import ActivityPages
 from bot.console.audit import AuditPages
+from bot.console.cover import CoverPages
 from bot.console.mentors import MentorPages
 from bot.console.reports import ReportPages
 from bot.console.reviews import ReviewPages
@@ -13,4 +14,4 @@ from bot.console.web import Page, Pages
 def desk_table(pages: Pages) -> list[tuple[str, str, Page, frozenset[str] | None]]:
     """(method, path, page, roles) of each of these pages, for the console's route table."""
     return [*MentorPages(pages).table(), *ActivityPages(pages).table(), *ReportPages(pages).table(),
-            *ReviewPages(pages).table(), *AuditPages(pages).table()]
+            *ReviewPages(pages).table(), *CoverPages(pages).table(), *AuditPages(pages).table()]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
-from storage.models import Assignment, FaqEntry, LeaveRequest, Meeting, Person
+from sqlalchemy import select
+
+from storage.models import Assignment, FaqEntry, LeaveRequest, Meeting, MentorAbsence, Person, Role
 from tests.support.driver import Driver
 
 
 async def foreign_records(driver: Driver, other: Person) -> dict[str, int]:
-    """A tugas, a session with an izin request and a FAQ proposal, all of `other`'s mentor's group."""
+    """A tugas, a session with an izin request, a FAQ proposal and a leave, all of `other`'s mentor's group."""
     now = driver.clock.now
     starts = now + timedelta(days=1)
     async with driver.sessions.begin() as session:
@@ -25,6 +27,10 @@ async def foreign_records(driver: Driver, other: Person) -> dict[str, int]:
         await session.flush()
         leave = LeaveRequest(meeting_id=meeting.id, participant_id=other.id, kind="izin", reason="ada acara keluarga",
                              created_at=now)
-        session.add(leave)
+        coordinator = (await session.execute(select(Person.id).where(Person.role == Role.KOORDINATOR).limit(1))).scalar()
+        away = MentorAbsence(mentor_id=other.mentor_id, backup_id=coordinator or other.mentor_id,
+                             starts_on=date(2026, 3, 10), ends_on=date(2026, 3, 12), created_at=now)
+        session.add_all([leave, away])
         await session.flush()
-        return {"mentor_id": other.mentor_id, "assignment_id": tugas.id, "entry_id": faq.id, "request_id": leave.id}
+        return {"mentor_id": other.mentor_id, "assignment_id": tugas.id, "entry_id": faq.id, "request_id": leave.id,
+                "absence_id": away.id}

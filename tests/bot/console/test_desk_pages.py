@@ -22,6 +22,7 @@ from storage.models import (
     LeaveRequest,
     LeaveStatus,
     Meeting,
+    MentorAbsence,
     MonthlyReport,
     Person,
     Role,
@@ -354,3 +355,33 @@ async def test_a_mentor_reviews_tugas_in_the_page_and_the_participant_is_told(
     assert len(await driver.received(participant)) == 1
     (told,) = await driver.received(rudi)
     assert "Listrik & gas masuk HPP ya" in told
+
+
+async def test_the_coordinator_records_and_cancels_a_mentors_leave(
+        site: Site, driver: Driver, coordinator: Person, mentor: Person, participant: Person) -> None:
+    backup, _other = await other_group(driver)
+    leave = {"mentor": str(mentor.id), "backup": str(backup.id), "mulai": "2026-03-09", "sampai": "2026-03-13"}
+    async with site.browser() as browser:
+        await site.sign_in(browser, coordinator)
+        token = await site.form_token(browser, "/console/cuti")
+        backwards = await browser.post("/console/cuti", data={"csrf": token, **leave, "sampai": "2026-03-01"})
+        recorded = await browser.post("/console/cuti", data={"csrf": token, **leave, "pindah": "1"})
+        async with driver.sessions() as session:
+            (absence,) = (await session.execute(select(MentorAbsence))).scalars()
+        cancelled = await browser.post(f"/console/cuti/{absence.id}/batal", data={"csrf": token})
+    async with site.browser() as browser:
+        await site.sign_in(browser, mentor)
+        refused = await browser.get("/console/cuti")
+
+    assert backwards.status_code == 400
+    assert t("cons.cover_bad_range") in backwards.text
+    assert "dicatat: Budi Santoso 9–13 Mar 2026, diganti Dewi Lestari." in recorded.text
+    assert (absence.mentor_id, absence.backup_id, absence.move_open) == (mentor.id, backup.id, True)
+    assert any("Dewi Lestari" in text for text in await driver.received(mentor))
+    assert any("Budi Santoso cuti" in text for text in await driver.received(backup))
+    assert t("cons.cuti_cancelled", id=absence.id) in cancelled.text
+    async with driver.sessions() as session:
+        stored = await session.get(MentorAbsence, absence.id)
+        assert stored is not None
+        assert stored.cancelled_at is not None
+    assert refused.status_code == 403
