@@ -153,8 +153,7 @@ async def test_broadcast_to_500_ends_with_a_report_equal_to_the_peers_records(kl
     assert plain(report.text).splitlines() == [
         "📊 Laporan siaran #1 (semua peserta, selesai): 500 penerima",
         f"✅ Terkirim: {len(telegram_sent) + len(texts)} (diterima {len(delivered)}, dibaca 8)",
-        f"💬 Menunggu balasan: {len(templates)} (di luar 24 jam WhatsApp; pemberitahuan sudah dikirim, isinya "
-        "terkirim begitu mereka membalas)",
+        f"💬 Menunggu balasan: {len(templates)} (di luar 24 jam WhatsApp: terkirim begitu mereka membalas)",
         f"❌ Gagal: {twilio.refused['63003']}",
         f"   • nomor tidak aktif di WhatsApp (63003): {twilio.refused['63003']}",
         f"⏭️ Dilewati: {NOT_AGREED} ({NOT_AGREED} belum setuju)"]

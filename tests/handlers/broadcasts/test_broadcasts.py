@@ -279,8 +279,7 @@ async def test_report_counts_each_state_once_when_everything_settled(
 
     assert reports == ["📊 *Laporan siaran #1* (semua peserta di kelompok Anda, selesai): 4 penerima\n"
                        "✅ Terkirim: 2 (diterima 2, dibaca 1)\n"
-                       "💬 Menunggu balasan: 1 (di luar 24 jam WhatsApp; pemberitahuan sudah dikirim, isinya "
-                       "terkirim begitu mereka membalas)\n"
+                       "💬 Menunggu balasan: 1 (di luar 24 jam WhatsApp: terkirim begitu mereka membalas)\n"
                        "❌ Gagal: 1\n"
                        "   • nomor tidak aktif di WhatsApp (63003): 1\n"
                        "⏭️ Dilewati: 2 (1 belum setuju, 1 nonaktif)"]
