@@ -30,7 +30,7 @@ from bot.delivery import (
 )
 from bot.health import Health, Heartbeat, Pulse, process_holder
 from bot.http import WebApp
-from bot.inbox import InboxProcessor, ingest
+from bot.inbox import InboxProcessor
 from bot.media import MediaStore
 from bot.processes import ALL_ROLES, ProcessRole, roles_text
 from bot.settings import Settings, TelegramMode
@@ -187,8 +187,8 @@ class KlinikApp:
             await asyncio.sleep(HTTP_CHECK_SECONDS)
 
     async def ingest(self, inbound: Inbound) -> bool:
-        """Store one inbound message (dedupe by channel and external id)."""
-        return await ingest(self.sessions, inbound, datetime.now(UTC))
+        """Store one inbound message (dedupe by channel and external id; grouped with others on SQLite)."""
+        return await self.processor.store(inbound, datetime.now(UTC))
 
     async def start(self) -> None:
         """Bring every part up; pending outbox rows and unprocessed inbox items resume here."""

@@ -14,8 +14,10 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, or_, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
@@ -26,7 +28,7 @@ from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Inbound, Outgoing
 from handlers.kernel.outbox import enqueue
-from handlers.router import handle_inbox_item
+from handlers.router import handle_inbox_item, load_senders
 from storage.db import is_postgres
 from storage.models import InboxItem
 
@@ -37,6 +39,7 @@ RETRY_SECONDS = (2.0, 10.0)  # before the second and the third try
 LOCK_CLASS = 0x4B42  # first key of our advisory locks on senders ("KB"); the second is hashtext(sender)
 CANDIDATES = 64  # due items looked at per claim on PostgreSQL
 BATCH_SECONDS = 0.05  # a SQLite batch stops growing after this long: webhooks wait for the one writer
+GROUP_ROWS = 200  # SQLite: webhooks stored in one statement at most
 
 
 def sender_key(inbound: Inbound) -> str:
@@ -44,13 +47,17 @@ def sender_key(inbound: Inbound) -> str:
     return f"{inbound.address.channel.value}:{inbound.sender_id or inbound.address.id}"[:100]
 
 
+def inbox_row(inbound: Inbound, now: datetime) -> dict[str, Any]:
+    """The inbox row of an inbound, as inserted."""
+    return {"channel": inbound.address.channel.value, "external_id": inbound.external_id,
+            "payload": inbound.to_json(), "received_at": now, "sender": sender_key(inbound), "attempts": 0}
+
+
 async def ingest(sessions: async_sessionmaker[AsyncSession], inbound: Inbound, now: datetime) -> bool:
     """Store an inbound (one INSERT, nothing read); False when this update id / MessageSid was seen before."""
-    row = {"channel": inbound.address.channel.value, "external_id": inbound.external_id,
-           "payload": inbound.to_json(), "received_at": now, "sender": sender_key(inbound), "attempts": 0}
     try:
         async with sessions() as session:
-            await session.execute(insert(InboxItem), [row])
+            await session.execute(insert(InboxItem), [inbox_row(inbound, now)])
             await session.commit()
     except IntegrityError:
         log.info("duplicate inbound %s/%s ignored", inbound.address.channel, inbound.external_id)
@@ -90,16 +97,66 @@ class InboxProcessor(DrainLoop):
         self._in_flight: set[str] = set()  # senders a worker of this process holds
         self._aborted = False  # a worker met a database failure: the others finish their item and stop
         self._postgres: bool | None = None
+        self._write_lock = asyncio.Lock()  # SQLite: the processor's batches and the webhooks' inserts take turns
+        self._arrivals: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._group: asyncio.Task[None] | None = None
         super().__init__()
+
+    async def store(self, inbound: Inbound, now: datetime) -> bool:
+        """Store an inbound before it is acknowledged; False when it was seen before.
+
+        On SQLite the webhooks that arrive together share one INSERT and one commit (group commit),
+        and they take turns with the processor's batches on an asyncio lock instead of polling the
+        file lock: SQLite has one writer, and its busy handler sleeps in steps of up to 100 ms.
+        """
+        if self._is_postgres():
+            return await ingest(self.sessions, inbound, now)
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._arrivals.append((inbox_row(inbound, now), waiter))
+        if self._group is None or self._group.done():
+            self._group = asyncio.create_task(self._store_arrivals())
+        return await waiter
+
+    async def _store_arrivals(self) -> None:
+        while self._arrivals:
+            async with self._write_lock:
+                arrivals, self._arrivals = self._arrivals[:GROUP_ROWS], self._arrivals[GROUP_ROWS:]
+                try:
+                    stored = await self._insert_new([row for row, _ in arrivals])
+                except Exception as error:
+                    for _, waiter in arrivals:
+                        if not waiter.done():
+                            waiter.set_exception(error)
+                    continue
+            for row, waiter in arrivals:
+                key = (row["channel"], row["external_id"])
+                is_new = key in stored
+                stored.discard(key)  # the same id twice in one group: the second is a repeat
+                if not is_new:
+                    log.info("duplicate inbound %s/%s ignored", *key)
+                if not waiter.done():
+                    waiter.set_result(is_new)
+
+    async def _insert_new(self, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        """Insert the rows not seen before (one statement); returns the keys inserted."""
+        statement = (sqlite_insert(InboxItem).values(rows).on_conflict_do_nothing()
+                     .returning(InboxItem.channel, InboxItem.external_id))
+        async with self.sessions() as session:
+            stored = {(channel, external_id) for channel, external_id in await session.execute(statement)}
+            await session.commit()
+        return stored
+
+    def _is_postgres(self) -> bool:
+        if self._postgres is None:
+            bind = self.sessions.kw.get("bind")
+            self._postgres = bind is not None and bind.dialect.name == "postgresql"
+        return self._postgres
 
     async def drain_once(self) -> int:
         """Process every item that is due; returns how many (set-aside and retried tries included)."""
         async with self._lock:
-            if self._postgres is None:
-                async with self.sessions() as session:
-                    self._postgres = is_postgres(session)
             self._aborted = False
-            workers = self.workers if self._postgres else 1  # SQLite: one writer, batches instead
+            workers = self.workers if self._is_postgres() else 1  # SQLite: one writer, batches instead
             results = await asyncio.gather(*(self._work() for _ in range(workers)), return_exceptions=True)
         handled = sum(result for result in results if isinstance(result, int))
         if handled:
@@ -113,7 +170,11 @@ class InboxProcessor(DrainLoop):
         count = 0
         try:
             while not self._stopping and not self._aborted:
-                done = await (self._claim_and_handle() if self._postgres else self._handle_batch())
+                if self._is_postgres():
+                    done = await self._claim_and_handle()
+                else:
+                    async with self._write_lock:
+                        done = await self._handle_batch()
                 if not done:
                     break
                 count += done
@@ -137,8 +198,10 @@ class InboxProcessor(DrainLoop):
         try:
             async with self.sessions.begin() as session:
                 query = select(InboxItem).where(is_due(self.clock())).order_by(InboxItem.id).limit(self.batch_size)
+                items = list((await session.execute(query)).scalars())
+                await load_senders(session, items)
                 started = time.monotonic()
-                for item in list((await session.execute(query)).scalars()):
+                for item in items:
                     await handle_inbox_item(session, item, self.clock(), self.config)
                     handled += 1
                     if time.monotonic() - started > BATCH_SECONDS:
@@ -161,6 +224,7 @@ class InboxProcessor(DrainLoop):
                 if item is None:
                     return 0
                 item_id = item.id
+                await load_senders(session, [item])
                 await handle_inbox_item(session, item, now, self.config)
         except Exception as error:
             await self._after_failure(item_id, None, error, now)
@@ -180,6 +244,7 @@ class InboxProcessor(DrainLoop):
                     return 0
                 item_id, sender = item.id, item.sender
                 try:
+                    await load_senders(session, [item])
                     await handle_inbox_item(session, item, now, self.config)
                 finally:
                     self._in_flight.discard(item.sender or "")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from handlers import features  # noqa: F401  (registers every command, action and flow)
 from handlers.activities.attendance import check_in_by_bare_code
@@ -26,7 +28,7 @@ from handlers.kernel.reachability import release_held
 from handlers.kernel.registry import ACTIONS, COMMANDS, FLOWS, traits_of
 from handlers.kernel.roles import is_participant
 from handlers.kernel.rules import SharedRules
-from handlers.kernel.state import clear_state, get_state, park
+from handlers.kernel.state import clear_state, get_state, park, remember_absent
 from handlers.people.onboarding import (
     ask_consent,
     consent_buttons,
@@ -36,10 +38,19 @@ from handlers.people.onboarding import (
 )
 from handlers.privacy.groups import answer_group_once, group_message_trace
 from handlers.privacy.rights import handle_privacy_request
-from storage.models import ConversationState, InboxItem, OutboxMessage, Role
+from storage.models import (
+    ConversationState,
+    InboxItem,
+    OutboxMessage,
+    OutboxStatus,
+    ParkedFlow,
+    Person,
+    Role,
+)
 
 log = logging.getLogger(__name__)
 
+SENDERS, NONE_HELD = "klinik.senders", "klinik.none_held"  # session.info, filled by load_senders
 CANCEL_WORDS = frozenset({"batal", "cancel", "/batal", "/cancel", "stop", "keluar"})
 CANCEL_PHRASES = frozenset({"gak jadi", "ga jadi", "gk jadi", "nggak jadi", "ngga jadi", "tidak jadi", "tdk jadi",
                             "batal aja", "batal deh", "batal kak", "ga jadi deh", "gak jadi deh", "ga jadi kak",
@@ -53,7 +64,7 @@ async def process_inbound(session: AsyncSession, inbound: Inbound, now: datetime
     """Handle one inbound message and return what the bot owes in reply."""
     if not inbound.is_private:
         return await answer_group_once(session, inbound, config)  # serves no one, records nothing
-    person = await find_sender(session, inbound)
+    person = known_sender(session, inbound) or await find_sender(session, inbound)
     if person is None and inbound.address.channel == Channel.TELEGRAM:
         person, replies = await link_telegram(session, inbound, config)
         if person is None:
@@ -76,7 +87,8 @@ async def note_activity(ctx: Context) -> None:
     person.unreachable_reason = None
     if channel == Channel.WHATSAPP:
         person.last_whatsapp_inbound_at = ctx.now
-        await release_held(ctx.session, person.id, ctx.now)
+        if person.id not in ctx.session.info.get(NONE_HELD, ()):
+            await release_held(ctx.session, person.id, ctx.now)
     if channel == Channel.TELEGRAM:
         person.telegram_chat_id = ctx.inbound.address.id
 
@@ -265,6 +277,58 @@ async def continue_flow_or_default(ctx: Context) -> None:
 
 
 ROUTES = Routes(free_text=continue_flow_or_default, command=run_command)
+
+
+async def load_senders(session: AsyncSession, items: Sequence[InboxItem]) -> None:
+    """One query for the people behind these inbox items, with whether each has a flow open, something
+    parked or WhatsApp messages held; the router then asks the database none of it again."""
+    inbounds = [Inbound.from_json(item.payload) for item in items]
+    phones = {i.address.id for i in inbounds if i.is_private and i.address.channel == Channel.WHATSAPP}
+    telegram_ids = {i.sender_id for i in inbounds if i.is_private and i.address.channel == Channel.TELEGRAM}
+    telegram_ids.discard("")
+    if not phones and not telegram_ids:
+        return
+    has_parked = exists().where(ParkedFlow.person_id == Person.id)
+    has_held = exists().where(OutboxMessage.recipient_id == Person.id, OutboxMessage.status == OutboxStatus.HELD,
+                              OutboxMessage.channel == Channel.WHATSAPP.value)
+    query = (select(Person, ConversationState, has_parked, has_held)
+             .outerjoin(ConversationState, ConversationState.person_id == Person.id)
+             .where(Person.is_active.is_(True), or_(Person.phone.in_(phones), Person.telegram_user_id.in_(telegram_ids))))
+    found: dict[tuple[str, str], list[Person]] = {}
+    no_state: set[int] = set()
+    no_parked: set[int] = set()
+    for person, state, parked, held in (await session.execute(query)).tuples():
+        for channel, address in ((Channel.WHATSAPP, person.phone), (Channel.TELEGRAM, person.telegram_user_id)):
+            if address:
+                found.setdefault((channel.value, address), []).append(person)
+        if state is None:
+            no_state.add(person.id)
+        if not parked:
+            no_parked.add(person.id)
+        if not held:
+            session.info.setdefault(NONE_HELD, set()).add(person.id)
+    session.info[SENDERS] = {key: people[0] for key, people in found.items() if len(people) == 1}
+    remember_absent(session, states=no_state, parked=no_parked)
+
+
+def known_sender(session: AsyncSession, inbound: Inbound) -> Person | None:
+    """The person load_senders found for this inbound, if they are still who it names."""
+    if not inbound.is_private:
+        return None
+    channel = inbound.address.channel
+    key = inbound.address.id if channel == Channel.WHATSAPP else inbound.sender_id
+    person: Person | None = session.info.get(SENDERS, {}).get((channel.value, key))
+    if person is None or not person.is_active:
+        return None
+    return person if (person.phone if channel == Channel.WHATSAPP else person.telegram_user_id) == key else None
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_senders(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:
+        return  # a savepoint ended: the transaction goes on
+    session.info.pop(SENDERS, None)
+    session.info.pop(NONE_HELD, None)
 
 
 async def handle_inbox_item(session: AsyncSession, item: InboxItem, now: datetime, config: Config) -> None:

@@ -5,16 +5,49 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from handlers.kernel.registry import traits_of
 from storage.models import ConversationState, ParkedFlow
 
+# Within one transaction, people known to have no open flow / nothing parked: the router asks several
+# times per message, and a row that does not exist is not in the identity map. Adding a row forgets
+# the person; the transaction's end forgets everything.
+NO_STATE, NO_PARKED = "klinik.no_state", "klinik.no_parked"
+
+
+def remember_absent(session: AsyncSession, *, states: set[int], parked: set[int]) -> None:
+    """Record people loaded in bulk without a flow / without parked flows (see NO_STATE)."""
+    session.info.setdefault(NO_STATE, set()).update(states)
+    session.info.setdefault(NO_PARKED, set()).update(parked)
+
+
+@event.listens_for(Session, "transient_to_pending")
+def _forget_absent(session: Session, instance: object) -> None:
+    if isinstance(instance, ConversationState):
+        session.info.get(NO_STATE, set()).discard(instance.person_id)
+    elif isinstance(instance, ParkedFlow):
+        session.info.get(NO_PARKED, set()).discard(instance.person_id)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_all(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:
+        return  # a savepoint ended: the transaction goes on
+    session.info.pop(NO_STATE, None)
+    session.info.pop(NO_PARKED, None)
+
 
 async def get_state(session: AsyncSession, person_id: int) -> ConversationState | None:
     """The person's current flow, if any."""
-    return await session.get(ConversationState, person_id)
+    if person_id in session.info.get(NO_STATE, ()):
+        return None
+    state = await session.get(ConversationState, person_id)
+    if state is None:
+        session.info.setdefault(NO_STATE, set()).add(person_id)
+    return state
 
 
 async def set_state(session: AsyncSession, person_id: int, flow: str, data: dict[str, Any],
@@ -48,6 +81,8 @@ def park(session: AsyncSession, state: ConversationState, now: datetime) -> Park
 
 async def parked_flows(session: AsyncSession, person_id: int) -> list[ParkedFlow]:
     """What the person left aside, newest first."""
+    if person_id in session.info.get(NO_PARKED, ()):
+        return []
     query = select(ParkedFlow).where(ParkedFlow.person_id == person_id).order_by(ParkedFlow.id.desc())
     return list((await session.execute(query)).scalars())
 
