@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from bot.console import queries
 from bot.console.desk import desk_table
 from bot.console.signin import SignIn, home_of
+from bot.console.tools import ToolPages, expert_choices
 from bot.console.web import (
     PREFIX,
     STATIC,
@@ -39,6 +40,7 @@ from bot.console.web import (
 from handlers.activities.audience import oversees
 from handlers.console.direct import direct_message
 from handlers.consultation.answers import post_answer
+from handlers.consultation.escalation import experts_for
 from handlers.consultation.queue import STATUS_KEYS as TICKET_STATUS_KEYS
 from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticketing import age_text, ticket_for_staff, topic_label, waiting_since
@@ -58,7 +60,7 @@ from handlers.people.roster import (
 from handlers.reports.figures import unanswered_by_age
 from handlers.reports.mentor_change import MappingRow, apply_moves, plan_mapping
 from handlers.reports.targets import target_progress
-from storage.models import Person, Role, Ticket
+from storage.models import Person, Role, Ticket, TicketStatus
 
 ROSTER_SUFFIXES = (".csv", ".xlsx")
 CACHE_SECONDS = 60  # the overview's aggregates and the list's filter values over the whole programme
@@ -104,6 +106,7 @@ class Console:
             ("POST", "/peserta/{person_id}/nonaktif", self.deactivate, COORDINATORS),
             ("POST", "/keluar", sign_in.sign_out, EVERYONE),
             *desk_table(self.pages),
+            *ToolPages(self).table(),
         ]
 
     def routes(self) -> list[BaseRoute]:
@@ -125,8 +128,10 @@ class Console:
         groups, computed = await self.cached("groups", visit.now,
                                              lambda: queries.groups(visit.db, visit.now, self.config))
         ages = await unanswered_by_age(visit.db, visit.now)
+        trend, _at = await self.cached("trend", visit.now, lambda: queries.score_trend(visit.db))
         return self.pages.render(
             visit, "overview.html", groups=groups, ages=ages, week=await queries.latest_week(visit.db),
+            trend=trend, trend_points=queries.trend_points(trend),
             computed=self._stamp(visit, computed),
             targets=await target_progress(visit.db, visit.now, self.config),
             deadline_hours=self.config.rules(ConsultationRules).sla_remind_hours,
@@ -141,6 +146,7 @@ class Console:
         return queries.Filters(q=params.get("q", "").strip()[:100], cohort=params.get("cohort", "")[:100],
                                agency=params.get("agency", "")[:100], district=params.get("district", "")[:100],
                                mentor=mentor, at_risk=params.get("risiko") == "1",
+                               score=params.get("skor", "") if params.get("skor", "") in queries.SCORE_BANDS else "",
                                no_consent=params.get("tanpa_izin") == "1", unreachable=params.get("tak_terjangkau") == "1",
                                page=min(page, 100_000))
 
@@ -152,7 +158,7 @@ class Console:
         pages = max(1, -(-total // queries.PAGE_SIZE))
         return self.pages.render(
             visit, "peserta.html", rows=rows, total=total, filters=filters,
-            choices=await self._choices(visit), page=filters.page, pages=pages,
+            choices=await self._choices(visit), page=filters.page, pages=pages, bands=queries.SCORE_BAND_KEYS,
             link=lambda page: f"{PREFIX}/peserta?" + urlencode({**params, "halaman": page}),
             last_seen=lambda person: self._stamp(visit, person.last_inbound_at))
 
@@ -246,8 +252,12 @@ class Console:
         """The ticket's thread and the answer form."""
         ticket, _ctx = await self._ticket(visit)
         participant = await visit.db.get(Person, ticket.participant_id)
+        is_open = ticket.status != TicketStatus.CLOSED
+        mentors = await queries.mentors(visit.db) if is_open and visit.me.role in COORDINATORS else []
+        experts = expert_choices((await experts_for(visit.db, ticket.topic, self.config))[0]) if is_open else []
         return self.pages.render(
             visit, "tiket.html", status=status, ticket=ticket, participant=participant, error=error,
+            mentors=mentors, experts=experts,
             thread=await queries.thread(visit.db, ticket), topic=topic_label(self.config, ticket.topic, visit.lang),
             status_text=visit.text(TICKET_STATUS_KEYS[ticket.status]), stamp=lambda moment: self._stamp(visit, moment))
 

@@ -17,6 +17,7 @@ from handlers.kernel.config import Config
 from handlers.kernel.dates import month_label
 from handlers.kernel.i18n import t
 from handlers.participation.queries import agency_of
+from handlers.participation.scores import shift_week
 from handlers.reports.figures import waiting_since
 from handlers.reports.rules import ReportsRules
 from storage.models import (
@@ -40,6 +41,9 @@ SILENT_DAYS = 14  # no message to the bot for this long: silent
 GROUP_ROWS = 200  # agency × cohort rows on the overview
 CHOICES = 500  # options in a filter or a mentor list
 STORY_ROWS = 100  # rows per kind of event in a participant's story
+SCORE_BANDS = {"rendah": (0.0, 40.0), "sedang": (40.0, 70.0), "tinggi": (70.0, 1000.0)}  # latest week's score
+SCORE_BAND_KEYS = {"rendah": "tools.score_low", "sedang": "tools.score_mid", "tinggi": "tools.score_high"}
+TREND_WEEKS = 12
 
 
 def at_risk_clause() -> ColumnElement[bool]:
@@ -115,6 +119,7 @@ class Filters:
     at_risk: bool = False
     no_consent: bool = False
     unreachable: bool = False
+    score: str = ""  # a SCORE_BANDS key: the latest scored week's score in that band
     page: int = 1
 
 
@@ -146,6 +151,11 @@ def participant_conditions(viewer: Person, filters: Filters, config: Config) -> 
         conditions.append(or_(Person.consent_given.is_(None), Person.consent_given.is_(False)))
     if filters.unreachable:
         conditions.append(Person.unreachable_reason.is_not(None))
+    if filters.score in SCORE_BANDS:
+        low, high = SCORE_BANDS[filters.score]
+        latest = select(func.max(ParticipationScore.week)).scalar_subquery()
+        conditions.append(Person.id.in_(select(ParticipationScore.participant_id).where(
+            ParticipationScore.week == latest, ParticipationScore.score >= low, ParticipationScore.score < high)))
     return conditions
 
 
@@ -260,3 +270,33 @@ async def thread(db: AsyncSession, ticket: Ticket) -> list[tuple[TicketMessage, 
     query = (select(TicketMessage, Person.name).join(Person, Person.id == TicketMessage.author_id)
              .where(TicketMessage.ticket_id == ticket.id).order_by(TicketMessage.id.desc()).limit(STORY_ROWS))
     return list(reversed([(message, name) for message, name in await db.execute(query)]))
+
+
+@dataclass(frozen=True)
+class TrendWeek:
+    """One stored week's average participation score over the programme."""
+
+    week: str
+    average: float
+    scored: int
+
+
+async def score_trend(db: AsyncSession, weeks: int = TREND_WEEKS) -> list[TrendWeek]:
+    """The average score of each of the latest `weeks` stored weeks, oldest first (one GROUP BY on the
+    (week, score) index)."""
+    latest = (await db.execute(select(func.max(ParticipationScore.week)))).scalar_one_or_none()
+    if latest is None:
+        return []
+    wanted = [shift_week(latest, -n) for n in range(weeks - 1, -1, -1)]
+    s = ParticipationScore
+    query = select(s.week, func.avg(s.score), func.count()).where(s.week.in_(wanted)).group_by(s.week).order_by(s.week)
+    return [TrendWeek(week, round(float(average or 0), 1), int(count)) for week, average, count in await db.execute(query)]
+
+
+def trend_points(trend: list[TrendWeek], width: int = 480, height: int = 120, pad: int = 8) -> str:
+    """The SVG polyline points of the trend on a 0–100 scale (server-rendered, no script)."""
+    if not trend:
+        return ""
+    step = (width - 2 * pad) / max(1, len(trend) - 1)
+    return " ".join(f"{pad + i * step:.1f},{pad + (height - 2 * pad) * (1 - min(100.0, w.average) / 100):.1f}"
+                    for i, w in enumerate(trend))
