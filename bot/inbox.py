@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -73,6 +73,13 @@ def is_lock_timeout(error: BaseException) -> bool:
 def is_due(now: datetime) -> ColumnElement[bool]:
     """Not handled yet, and not waiting before a retry."""
     return InboxItem.processed_at.is_(None) & or_(InboxItem.next_attempt_at.is_(None), InboxItem.next_attempt_at <= now)
+
+
+async def take_writer(session: AsyncSession) -> None:
+    """SQLite: begin the write transaction before reading what is due (as BEGIN IMMEDIATE would), so a
+    second processor on the same file (`klinik chat` beside `klinik run`) waits instead of reading the
+    same items; the statement changes nothing."""
+    await session.execute(update(InboxItem).where(InboxItem.id == -1).values(attempts=InboxItem.attempts))
 
 
 class InboxProcessor(DrainLoop):
@@ -197,6 +204,7 @@ class InboxProcessor(DrainLoop):
         handled = 0
         try:
             async with self.sessions.begin() as session:
+                await take_writer(session)
                 query = select(InboxItem).where(is_due(self.clock())).order_by(InboxItem.id).limit(self.batch_size)
                 items = list((await session.execute(query)).scalars())
                 await load_senders(session, items)
@@ -219,6 +227,7 @@ class InboxProcessor(DrainLoop):
         item_id: int | None = None
         try:
             async with self.sessions.begin() as session:
+                await take_writer(session)
                 query = select(InboxItem).where(is_due(now)).order_by(InboxItem.id).limit(1)
                 item = (await session.execute(query)).scalar_one_or_none()
                 if item is None:
@@ -243,13 +252,13 @@ class InboxProcessor(DrainLoop):
                 if item is None:
                     return 0
                 item_id, sender = item.id, item.sender
-                try:
-                    await load_senders(session, [item])
-                    await handle_inbox_item(session, item, now, self.config)
-                finally:
-                    self._in_flight.discard(item.sender or "")
+                await load_senders(session, [item])
+                await handle_inbox_item(session, item, now, self.config)
         except Exception as error:
             await self._after_failure(item_id, sender, error, now)
+        finally:
+            if sender is not None:  # kept until the failure is recorded: no other worker retries it meanwhile
+                self._in_flight.discard(sender)
         return 1
 
     async def _claim(self, session: AsyncSession, now: datetime) -> InboxItem | None:
@@ -293,8 +302,8 @@ class InboxProcessor(DrainLoop):
             if sender is not None and is_postgres(session):  # no other worker handles this sender meanwhile
                 await session.execute(select(func.pg_advisory_xact_lock(LOCK_CLASS, func.hashtext(sender))))
             item = await session.get(InboxItem, item_id, populate_existing=True)
-            if item is None or item.processed_at is not None:
-                return
+            if item is None or item.processed_at is not None or (item.next_attempt_at or now) > now:
+                return  # handled meanwhile, or this failure is already recorded (another process tried too)
             item.attempts += 1
             item.error = error_text(error)
             if item.attempts < MAX_ATTEMPTS:

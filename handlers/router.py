@@ -297,7 +297,7 @@ async def load_senders(session: AsyncSession, items: Sequence[InboxItem]) -> Non
     found: dict[tuple[str, str], list[Person]] = {}
     no_state: set[int] = set()
     no_parked: set[int] = set()
-    for person, state, parked, held in (await session.execute(query)).tuples():
+    for person, state, parked, held in (await session.execute(query)).all():
         for channel, address in ((Channel.WHATSAPP, person.phone), (Channel.TELEGRAM, person.telegram_user_id)):
             if address:
                 found.setdefault((channel.value, address), []).append(person)
