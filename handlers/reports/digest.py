@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 import statistics
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from handlers.activities.report_views import latest_report_month, report_roll
 from handlers.consultation.rules import ConsultationRules
@@ -47,6 +48,7 @@ from handlers.reports.targets import target_progress
 from storage.models import MediaLink, Person, Role
 
 JOB_ID = "weekly_digest"
+T = TypeVar("T")
 TREND_WEEKS, TREND_COHORTS = 8, 4  # weeks of the active trend; cohort lines beside the programme's
 SUMMARY_NAMES = 8  # slipping participants named in a mentor's summary (a phone screen)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -54,40 +56,57 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 async def build_digest(session: AsyncSession, week: str, scores: list[Score], now: datetime,
                        config: Config) -> Digest:
-    """Sum the week's scores by cohort and mentor and add tickets, answers, at-risk and targets."""
+    """Sum the week's scores by cohort and mentor and add tickets, answers, at-risk, trends, targets and outcomes."""
     start, week_end = week_bounds(week, config.timezone)
     end = min(week_end, now)
-    names = await figures.mentor_names(session)
-    reports = await report_roll(session, latest_report_month(end, config), end, config)
-    total, cohorts, mentors = figures.group_scores(scores, names, reports)
-    total.previous_active_pct, by_cohort, by_mentor = await figures.previous_active(session, shift_week(week, -1))
-    for group in cohorts:
-        group.previous_active_pct = by_cohort.get(group.key)
-    for mentor in mentors:
-        mentor.previous_active_pct = by_mentor.get(mentor.key)
-    answers = await _add_mentor_service(session, mentors, start, end, config)
-    hours = [h for m in mentors for h in m.response_hours]
     weeks = [shift_week(week, -n) for n in range(TREND_WEEKS - 1, -1, -1)]
+    bounds = [(week_bounds(w, config.timezone)[0], min(week_bounds(w, config.timezone)[1], end)) for w in weeks]
+    # The heaviest figures read only what is committed (reports, presensi, earlier weeks' scores, nudges):
+    # on connections of their own they run while this session does the rest (SQLite and PostgreSQL work
+    # in their own threads or server, so two cores are used).
+    apart = asyncio.gather(
+        _read_apart(session, lambda side: programme_outcomes(side, end, config)),
+        _read_apart(session, lambda side: target_progress(side, end, config)),
+        _read_apart(session, lambda side: figures.active_by_week(side, weeks[:-1])),
+        _read_apart(session, lambda side: figures.risk_by_week(side, bounds)))
+    try:
+        names = await figures.mentor_names(session)
+        reports = await report_roll(session, latest_report_month(end, config), end, config)
+        total, cohorts, mentors = figures.group_scores(scores, names, reports)
+        total.previous_active_pct, by_cohort, by_mentor = await figures.previous_active(session, shift_week(week, -1))
+        for group in cohorts:
+            group.previous_active_pct = by_cohort.get(group.key)
+        for mentor in mentors:
+            mentor.previous_active_pct = by_mentor.get(mentor.key)
+        answers = await _add_mentor_service(session, mentors, start, end, config)
+        at_risk = await figures.at_risk(session, end, scores, names)
+        ticket_ages = await figures.unanswered_by_age(session, end)
+    finally:
+        outcomes, targets, stored, risk_trend = await apart
+    hours = [h for m in mentors for h in m.response_hours]
     rated = [(m.rating_average or 0.0, m.ratings) for m in mentors if m.ratings]
     return Digest(
         week=week, start=start, end=end, is_partial=end < week_end, total=total, cohorts=cohorts, mentors=mentors,
-        at_risk=await figures.at_risk(session, end, scores, names),
-        ticket_ages=await figures.unanswered_by_age(session, end),
+        at_risk=at_risk, ticket_ages=ticket_ages,
         response_median=round(statistics.median(hours), 1) if hours else None,
         rating_average=round(sum(a * n for a, n in rated) / sum(n for _, n in rated), 2) if rated else None,
-        targets=await target_progress(session, end, config), weeks=weeks,
-        active_trend=await _active_trend(session, weeks, total, cohorts, config.language),
-        risk_trend=await figures.risk_by_week(
-            session, [(week_bounds(w, config.timezone)[0], min(week_bounds(w, config.timezone)[1], end)) for w in weeks]),
-        answers=(answers.on_time, answers.late, answers.waiting),
-        outcomes=await programme_outcomes(session, end, config),
+        targets=targets, weeks=weeks, active_trend=_active_trend(stored, weeks, total, cohorts, config.language),
+        risk_trend=risk_trend, answers=(answers.on_time, answers.late, answers.waiting), outcomes=outcomes,
         deadline_hours=config.rules(ConsultationRules).sla_remind_hours)
 
 
-async def _active_trend(session: AsyncSession, weeks: list[str], total: figures.GroupFigures,
-                        cohorts: list[figures.GroupFigures], language: str) -> list[tuple[str, list[float | None]]]:
+async def _read_apart(session: AsyncSession, read: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run a read-only query on a connection of its own (the session's engine); inline when there is none."""
+    engine = session.bind
+    if not isinstance(engine, AsyncEngine):
+        return await read(session)
+    async with AsyncSession(engine) as side:
+        return await read(side)
+
+
+def _active_trend(stored: dict[str, dict[str, tuple[int, int]]], weeks: list[str], total: figures.GroupFigures,
+                  cohorts: list[figures.GroupFigures], language: str) -> list[tuple[str, list[float | None]]]:
     """Active % over the weeks: the programme, then every cohort (or the weakest few of many)."""
-    stored = await figures.active_by_week(session, weeks[:-1])
     shown = sorted(cohorts, key=lambda g: (g.active_pct if g.active_pct is not None else 101, g.label))[:TREND_COHORTS]
     lines: list[tuple[str, list[float | None]]] = []
     for label, key, now in ((t("out.chart_everyone", language), None, total),

@@ -35,6 +35,7 @@ from storage.models import (
 )
 
 AGE_BUCKETS = ((0, 1), (1, 3), (3, 7), (7, None))  # days waiting: [from, to)
+MANY_NAMES = 5_000  # beyond this many at risk, one query for every participant's name beats chunks of ids
 
 
 @dataclass
@@ -299,7 +300,8 @@ async def at_risk(session: AsyncSession, end: datetime, scores: Iterable[Score],
              .where(NudgeLog.sent_at < end, or_(NudgeLog.resolved_at.is_(None), NudgeLog.resolved_at >= end))
              .group_by(NudgeLog.participant_id))
     ladders = {pid: (as_utc(since), bool(top)) for pid, since, top in (await session.execute(query))}
-    names = await names_of(session, [score.participant_id for score in dropping])
+    names = (await names_of(session, [score.participant_id for score in dropping]) if len(dropping) <= MANY_NAMES
+             else dict((await session.execute(select(Person.id, Person.name).where(Person.role == Role.PESERTA))).all()))
     found = []
     for score in dropping:
         since, reached = ladders.get(score.participant_id, (None, False))

@@ -1,7 +1,7 @@
 """Programme outcomes from the monthly reports, against the targets set with `klinik target`.
 
 Per participant (active, on the roster): holds a NIB, P-IRT, halal certificate or another permit when
-any report sent by the end of the period lists it (a permit once obtained stays obtained); omzet growth
+their latest report sent by the end of the period lists it (the form carries last month's permits); omzet growth
 and new jobs compare the first report sent (the baseline) with the latest, over participants with both
 and a later month than the baseline. One GROUP BY query per period, summed per cohort and agency.
 """
@@ -116,19 +116,21 @@ async def _outcome_rows(session: AsyncSession, end: datetime,
                         fields: tuple[str, ...]) -> list[tuple[str, str, Outcome]]:
     """(cohort, agency key, outcome) per cohort and agency, summed in the database."""
     report = MonthlyReport
-    # The permits list is JSON: its text holds each code in quotes on both engines.
-    listed = cast(report.permits, String)
+    # First and latest month per participant from the (participant, month) index alone.
     per = (select(report.participant_id.label("pid"), func.min(report.month).label("first"),
-                  func.max(report.month).label("last"),
-                  *[func.max(case((listed.like(f'%"{code}"%'), 1), else_=0)).label(code) for code in PERMITS])
+                  func.max(report.month).label("last"))
            .where(report.submitted_at.is_not(None), report.submitted_at < end)
            .group_by(report.participant_id).subquery())
     first, last = aliased(MonthlyReport), aliased(MonthlyReport)
+    # The latest report's permits: the form starts from last month's, so they are every permit held
+    # (one removed was a correction). The list is JSON: its text holds each code in quotes on both engines.
+    listed = cast(last.permits, String)
     later = per.c.first < per.c.last
     omzet = and_(later, first.omzet.is_not(None), last.omzet.is_not(None))
     jobs = and_(later, first.workers.is_not(None), last.workers.is_not(None))
     agency = agency_of(fields).label("agency")
-    query = (select(Person.cohort, agency, func.count(), *[func.sum(per.c[code]) for code in PERMITS],
+    query = (select(Person.cohort, agency, func.count(),
+                    *[func.sum(case((listed.like(f'%"{code}"%'), 1), else_=0)) for code in PERMITS],
                     func.sum(case((omzet, first.omzet), else_=0)), func.sum(case((omzet, last.omzet), else_=0)),
                     func.sum(case((omzet, 1), else_=0)), func.sum(case((jobs, first.workers), else_=0)),
                     func.sum(case((jobs, last.workers), else_=0)), func.sum(case((jobs, 1), else_=0)))
