@@ -7,7 +7,6 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -31,7 +30,7 @@ from bot.limits import (
     reject,
     secret_matches,
 )
-from bot.media import MediaStore
+from bot.media import MediaStore, media_headers
 from bot.whatsapp.webhooks import WhatsAppWebhooks
 from handlers.kernel.messages import Inbound
 
@@ -39,8 +38,6 @@ log = logging.getLogger(__name__)
 
 Ingest = Callable[[Inbound], Awaitable[bool]]
 TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")  # media_links.token
-MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
-INLINE = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})  # raster images only: no SVG, no HTML
 
 
 class WebApp:
@@ -56,6 +53,8 @@ class WebApp:
                  console: Console | None = None) -> None:
         self.sessions, self.ingest, self.after_ingest = sessions, ingest, after_ingest
         self.console = console
+        if console is not None:
+            console.pages.media = media  # the console serves ticket, tugas and izin files to signed-in staff
         self.media, self.whatsapp = media, whatsapp
         self.bot, self.telegram_secret = telegram_bot, telegram_secret
         self.max_body_bytes = max_body_bytes
@@ -131,24 +130,3 @@ class WebApp:
             return PlainTextResponse("not found", status_code=404)
         media_type, headers = media_headers(found.mime, found.filename)
         return Response(found.content, media_type=media_type, headers=headers)
-
-
-def media_headers(mime: str, filename: str) -> tuple[str, dict[str, str]]:
-    """Content type and headers for a file someone uploaded: never sniffed, shown inline only if an image."""
-    mime = mime.strip().lower()
-    if not MIME.fullmatch(mime):
-        mime = "application/octet-stream"
-    disposition = "inline" if mime in INLINE else "attachment"
-    return mime, {"Content-Disposition": content_disposition(disposition, filename),
-                  "X-Content-Type-Options": "nosniff",
-                  "Content-Security-Policy": "default-src 'none'; sandbox"}
-
-
-def content_disposition(disposition: str, filename: str) -> str:
-    """`inline; filename="a.pdf"`, plus RFC 5987 `filename*=UTF-8''…` when the name is not plain ASCII."""
-    name = "".join(ch for ch in filename if ch.isprintable()).strip() or "file"
-    fallback = "".join(ch if " " <= ch <= "~" and ch not in '"\\%' else "_" for ch in name)[:150]
-    value = f'{disposition}; filename="{fallback}"'
-    if fallback != name:
-        value += f"; filename*=UTF-8''{quote(name[:150], safe='')}"
-    return value

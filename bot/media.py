@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
@@ -17,6 +19,8 @@ from storage.models import MediaLink
 
 LINK_LIFETIME = timedelta(days=7)  # the default of KLINIK_MEDIA_TTL_DAYS
 MAX_BYTES = 16 * 1024 * 1024  # WhatsApp's media limit; Telegram bots may download up to 20 MB
+MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+INLINE = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})  # raster images only: no SVG, no HTML
 
 
 @dataclass(frozen=True)
@@ -88,3 +92,24 @@ class MediaStore:
 def _extension(mime: str) -> str:
     return {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf",
             "audio/ogg": ".ogg", "video/mp4": ".mp4"}.get(mime, "")
+
+
+def media_headers(mime: str, filename: str) -> tuple[str, dict[str, str]]:
+    """Content type and headers for a file someone uploaded: never sniffed, shown inline only if an image."""
+    mime = mime.strip().lower()
+    if not MIME.fullmatch(mime):
+        mime = "application/octet-stream"
+    disposition = "inline" if mime in INLINE else "attachment"
+    return mime, {"Content-Disposition": content_disposition(disposition, filename),
+                  "X-Content-Type-Options": "nosniff",
+                  "Content-Security-Policy": "default-src 'none'; sandbox"}
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """`inline; filename="a.pdf"`, plus RFC 5987 `filename*=UTF-8''…` when the name is not plain ASCII."""
+    name = "".join(ch for ch in filename if ch.isprintable()).strip() or "file"
+    fallback = "".join(ch if " " <= ch <= "~" and ch not in '"\\%' else "_" for ch in name)[:150]
+    value = f'{disposition}; filename="{fallback}"'
+    if fallback != name:
+        value += f"; filename*=UTF-8''{quote(name[:150], safe='')}"
+    return value

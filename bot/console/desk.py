@@ -1,10 +1,12 @@
-"""The console's pages of programme work: mentors, sessions, tugas, reports, exports, FAQ, izin, cuti, audit log."""
+"""The console's pages of programme work: mentors, sessions, tugas, reports, exports, FAQ, izin, cuti, audit log,
+and the files those pages list."""
 
 from __future__ import annotations
 
 from bot.console.activities import ActivityPages
 from bot.console.audit import AuditPages
 from bot.console.cover import CoverPages
+from bot.console.files import FilePages
 from bot.console.mentors import MentorPages
 from bot.console.reports import ReportPages
 from bot.console.reviews import ReviewPages
@@ -14,4 +16,5 @@ from bot.console.web import Page, Pages
 def desk_table(pages: Pages) -> list[tuple[str, str, Page, frozenset[str] | None]]:
     """(method, path, page, roles) of each of these pages, for the console's route table."""
     return [*MentorPages(pages).table(), *ActivityPages(pages).table(), *ReportPages(pages).table(),
-            *ReviewPages(pages).table(), *CoverPages(pages).table(), *AuditPages(pages).table()]
+            *ReviewPages(pages).table(), *CoverPages(pages).table(), *AuditPages(pages).table(),
+            *FilePages(pages).table()]

@@ -208,6 +208,7 @@ class Event:
     title: str
     detail: str
     link: str = ""
+    files: tuple[str, int, list[Any]] | None = None  # (kind, id, attachments) for the console's file links
 
 
 NUDGE_KEYS: dict[str, str] = {NudgeStep.NUDGE: "web.nudge_step_nudge", NudgeStep.MENTOR: "web.nudge_step_mentor",
@@ -222,7 +223,7 @@ async def story(db: AsyncSession, person: Person, lang: str) -> list[Event]:
                 .order_by(TicketMessage.created_at.desc()).limit(STORY_ROWS))
     for message, topic in await db.execute(messages):
         events.append(Event(message.created_at, message.kind, f"#{message.ticket_id} {topic}", message.text,
-                            f"/console/tiket/{message.ticket_id}"))
+                            f"/console/tiket/{message.ticket_id}", ("tiket", message.id, message.attachments)))
     attendance = (select(Attendance, Meeting.title, Meeting.starts_at).join(Meeting, Meeting.id == Attendance.meeting_id)
                   .where(Attendance.participant_id == person.id).order_by(Meeting.starts_at.desc()).limit(STORY_ROWS))
     for presence, title, starts in await db.execute(attendance):
@@ -235,7 +236,8 @@ async def story(db: AsyncSession, person: Person, lang: str) -> list[Event]:
         comment = f" · {submission.review_comment}" if submission.review_comment else ""
         status = TUGAS_KEYS.get(submission.status)
         events.append(Event(submission.submitted_at, "tugas", title,
-                            (t(status, lang) if status else submission.status) + comment))
+                            (t(status, lang) if status else submission.status) + comment,
+                            files=("tugas", submission.id, submission.attachments)))
     reports = (select(MonthlyReport).where(MonthlyReport.participant_id == person.id,
                                            MonthlyReport.submitted_at.is_not(None))
                .order_by(MonthlyReport.month.desc()).limit(STORY_ROWS))

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +26,9 @@ from handlers.kernel.outbox import enqueue_all
 from handlers.kernel.roles import COORDINATORS, MANAGERS, STAFF
 from handlers.people.membership import ROLE_KEYS
 from storage.models import ConsoleSession, Person
+
+if TYPE_CHECKING:
+    from bot.media import MediaStore
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -149,8 +152,10 @@ class Pages:
                  after_commit: Callable[[], None], clock: Callable[[], datetime]) -> None:
         self.sessions, self.config, self.secure = sessions, config, secure
         self.after_commit, self.clock = after_commit, clock
+        self.media: MediaStore | None = None  # set by the HTTP server: fetches the files pages link to
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
                                trim_blocks=True, lstrip_blocks=True)
+        self.env.globals["files"] = file_links  # {{ files("tugas", submission.id, submission.attachments) }}
 
     def render(self, visit: Visit, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         """A page in the visitor's language; `t("web.…")` in templates reads the catalogs."""
@@ -219,6 +224,31 @@ class Pages:
         else:
             expected = visit.request.cookies.get(FORM_COOKIE, "")
         return bool(given) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+@dataclass(frozen=True)
+class FileLink:
+    """A stored attachment as a link to the console's signed-in file route (never a public URL)."""
+
+    url: str
+    name: str
+    is_image: bool
+
+
+IMAGE_KINDS = frozenset({"photo", "sticker"})
+
+
+def file_links(kind: str, owner_id: int, attachments: list[Any] | None) -> list[FileLink]:
+    """The attachments of a ticket message (`tiket`), a submission (`tugas`) or an izin request (`izin`)."""
+    links = []
+    for index, data in enumerate(attachments or []):
+        if not isinstance(data, dict):
+            continue
+        mime = str(data.get("mime") or "").lower()
+        is_image = mime.startswith("image/") or (not mime and data.get("kind") in IMAGE_KINDS)
+        name = str(data.get("name") or "") or f"{data.get('kind') or 'file'} {index + 1}"
+        links.append(FileLink(f"{PREFIX}/berkas/{kind}/{owner_id}/{index}", name, is_image))
+    return links
 
 
 def utc_now() -> datetime:

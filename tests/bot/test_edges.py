@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import limits
 from bot.app import KlinikApp
-from bot.http import content_disposition
+from bot.media import content_disposition
 from bot.settings import load_settings
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Attachment, Channel
