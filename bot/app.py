@@ -87,7 +87,9 @@ class KlinikApp:
                                      is_dead=lambda other: is_dead_neighbour(other, self.holder))
         self.poller = (tg.TelegramPoller(self.bot, self.ingest, self.processor.wake, lease=self.poll_lease)
                        if self.bot and self.settings.telegram.mode == TelegramMode.POLLING else None)
-        self.leadership = Leadership(self.sessions)
+        # A leader that crashed on this host is replaced at its next renewal by another process, not 90 s later.
+        self.leadership = Leadership(self.sessions, holder=self.holder,
+                                     is_dead=lambda other: is_dead_neighbour(other, self.holder))
         self.scheduler_pulse = Pulse("scheduler", bound_seconds=4 * RENEW_SECONDS)
         self.scheduler = build_scheduler(self.sessions, self.config, after_run=self.worker.wake,
                                          leadership=self.leadership, beat=self.scheduler_pulse)
