@@ -1,5 +1,5 @@
 """The console's pages of programme work: mentors, sessions, tugas, reports, exports, FAQ, izin, cuti, audit log,
-and the files those pages list."""
+the files those pages list, and the roster's people and unknown numbers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from bot.console.activities import ActivityPages
 from bot.console.audit import AuditPages
 from bot.console.cover import CoverPages
 from bot.console.files import FilePages
+from bot.console.members import MemberPages
 from bot.console.mentors import MentorPages
 from bot.console.reports import ReportPages
 from bot.console.reviews import ReviewPages
@@ -17,4 +18,4 @@ def desk_table(pages: Pages) -> list[tuple[str, str, Page, frozenset[str] | None
     """(method, path, page, roles) of each of these pages, for the console's route table."""
     return [*MentorPages(pages).table(), *ActivityPages(pages).table(), *ReportPages(pages).table(),
             *ReviewPages(pages).table(), *CoverPages(pages).table(), *AuditPages(pages).table(),
-            *FilePages(pages).table()]
+            *FilePages(pages).table(), *MemberPages(pages).table()]
