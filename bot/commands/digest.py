@@ -14,7 +14,7 @@ from handlers.kernel.i18n import t
 from handlers.participation.scores import compute_scores, parse_week, week_of
 from handlers.reports.digest import build_digest
 from handlers.reports.outcomes import read_outcome_targets, set_outcome_targets
-from handlers.reports.render import coordinator_text, write_chart, write_workbook
+from handlers.reports.render import coordinator_text, has_chart, write_chart, write_workbook
 from handlers.reports.shapes import Digest
 from handlers.reports.targets import set_targets
 from storage.db import make_engine, make_sessionmaker, upgrade
@@ -55,11 +55,13 @@ def cmd_digest(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     chart, book = out / f"ringkasan-{week}.png", out / f"ringkasan-{week}.xlsx"
-    write_chart(digest, chart, config.language)
+    drawn = has_chart(digest, config.language)  # no picture when no panel has data
+    if drawn:
+        write_chart(digest, chart, config.language)
     write_workbook(digest, book, config.language)
     print(coordinator_text(digest, config, config.language))
     print()
-    print(t("cli.digest_files", config.language, chart=chart, workbook=book))
+    print(t("cli.digest_files", config.language, chart=chart if drawn else "–", workbook=book))
     return 0
 
 

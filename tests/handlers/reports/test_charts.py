@@ -7,7 +7,7 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from handlers.reports.charts import digest_figure, ranking_figure
+from handlers.reports.charts import digest_figure, digest_panels, ranking_figure
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "charts"
 WEEKS = ["12–18 Okt", "19–25 Okt", "26 Okt–1 Nov", "2–8 Nov", "9–15 Nov", "16–22 Nov", "23–29 Nov", "30 Nov–6 Des"]
@@ -97,3 +97,10 @@ def test_mentor_ranking_shows_on_time_attendance_and_the_spread() -> None:
     assert titles(figure) == ["Dijawab ≤ 8 jam kerja", "Presensi kelompok", "Sebaran tepat waktu, 7 pendamping"]
     assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == ["Dewi", "Agus", "Budi", "Rina"]
     assert all(is_drawn(axes) for axes in figure.axes)
+
+
+def test_a_week_with_nothing_to_draw_has_no_panel_at_all() -> None:
+    quiet = {"period": "30 Nov–6 Des 2026", "weeks": WEEKS, "active": [["Semua peserta", [None] * 8]],
+             "risk": {"at_risk": [0] * 8, "recovered": [0] * 8}, "answers": [0, 0, 0], "rates": [], "progress": []}
+
+    assert digest_panels(quiet, "id") == []
