@@ -295,6 +295,11 @@ class OutcomeWriter:
             self._flusher = asyncio.create_task(self._flush_all(), name="delivery outcomes")
         await future
 
+    async def drain(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait (a while) for the updates not written yet: on shutdown, a send that went out is recorded."""
+        if self._flusher is not None and not self._flusher.done():
+            await asyncio.wait([self._flusher], timeout=timeout)
+
     async def _flush_all(self) -> None:
         while self._pending:
             if len(self._pending) < self.MAX_ROWS:
@@ -513,6 +518,7 @@ class DeliveryWorker(DrainLoop):
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self.writer.drain()
         try:
             released = await self.release_claims()
         except Exception as error:
