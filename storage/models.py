@@ -35,6 +35,7 @@ from storage.messaging import (
     OutboxStatus,
     ParkedFlow,
 )
+from storage.notes import ParticipantNote
 from storage.outcomes import OutcomeTarget
 from storage.participation import (
     Agency,
@@ -85,6 +86,7 @@ __all__ = [
     "OutboxStatus",
     "OutcomeTarget",
     "ParkedFlow",
+    "ParticipantNote",
     "ParticipationScore",
     "Person",
     "ProgrammeTarget",

@@ -41,6 +41,7 @@ from handlers.activities.audience import oversees
 from handlers.console.direct import direct_message
 from handlers.consultation.answers import post_answer
 from handlers.consultation.escalation import experts_for
+from handlers.consultation.notes import add_note, may_read_notes, may_write_note, notes_on
 from handlers.consultation.queue import STATUS_KEYS as TICKET_STATUS_KEYS
 from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticketing import age_text, ticket_for_staff, topic_label, waiting_since
@@ -100,6 +101,7 @@ class Console:
             ("GET", "/tiket/{ticket_id}", self.ticket, STAFF),
             ("GET", "/roster", self.roster, COORDINATORS),
             ("POST", "/peserta/{person_id}/pesan", self.message, MANAGERS),
+            ("POST", "/peserta/{person_id}/catatan", self.note, MANAGERS),
             ("POST", "/peserta/{person_id}/pindah", self.move, COORDINATORS),
             ("POST", "/tiket/{ticket_id}/jawab", self.answer, STAFF),
             ("POST", "/roster", self.roster_upload, COORDINATORS),
@@ -189,7 +191,8 @@ class Console:
         return self.pages.render(
             visit, "peserta_detail.html", status=status, person=person, mentor=mentor, events=events, error=error,
             mentors=await queries.mentors(visit.db) if is_coordinator else [], is_coordinator=is_coordinator,
-            stamp=lambda moment: self._stamp(visit, moment))
+            notes=await notes_on(visit.db, person) if may_read_notes(visit.me, person) else None,
+            may_note=may_write_note(visit.me, person), stamp=lambda moment: self._stamp(visit, moment))
 
     async def message(self, visit: Visit) -> Response:
         """Message the participant on their own channel (as the viewer, audit-logged)."""
@@ -199,6 +202,16 @@ class Console:
             return await self.participant(visit, status=400, error=visit.text("web.message_empty"))
         await visit.send([outgoing])
         visit.notices.append(visit.text("web.message_sent", name=person.name))
+        return await self.participant(visit)
+
+    async def note(self, visit: Visit) -> Response:
+        """A mentor's note on their participant (the chat's `catatan 0812… teks`); coordinators only read."""
+        person = await self._participant(visit)
+        if not may_write_note(visit.me, person):
+            raise Refused("notes.read_only")
+        if add_note(visit.db, visit.me, person, visit.field("note"), visit.now) is None:
+            return await self.participant(visit, status=400, error=visit.text("notes.usage"))
+        visit.notices.append(visit.text("notes.saved", name=person.name))
         return await self.participant(visit)
 
     async def move(self, visit: Visit) -> Response:

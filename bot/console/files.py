@@ -44,12 +44,13 @@ class FilePages:
         if kind not in KINDS or owner_id is None or index is None:
             raise Refused("web.not_found", status=404)
         attachments = await self._attachments(visit, kind, owner_id)
-        if index >= len(attachments) or not isinstance(attachments[index], dict):
+        data = attachments[index] if index < len(attachments) else None
+        if not isinstance(data, dict):
             raise Refused("web.not_found", status=404)
         if self.pages.media is None:
             raise Refused("files.unavailable", status=503)
         try:
-            found = await self.pages.media.fetch(Attachment.from_json(attachments[index]))
+            found = await self.pages.media.fetch(Attachment.from_json(data))
         except (OperationalError, InterfaceError):
             raise
         except Exception:  # the channel no longer has it, or cannot be reached now
@@ -70,7 +71,8 @@ class FilePages:
             return list(message.attachments or [])
         if visit.me.role not in MANAGERS:  # tugas and izin pages are for mentors and coordinators
             raise Refused("web.refused_role")
-        owner = await visit.db.get(Submission if kind == "tugas" else LeaveRequest, owner_id)
+        owner: Submission | LeaveRequest | None = (await visit.db.get(Submission, owner_id) if kind == "tugas"
+                                                   else await visit.db.get(LeaveRequest, owner_id))
         participant = await visit.db.get(Person, owner.participant_id) if owner is not None else None
         if owner is None or participant is None or participant.role != Role.PESERTA or participant.erased_at:
             raise Refused("web.not_found", status=404)

@@ -51,7 +51,7 @@ class MemberPages:
         conditions: list[ColumnElement[bool]] = [Person.erased_at.is_(None)]
         if q:
             digits = "".join(ch for ch in q if ch.isdigit())
-            found = [Person.name.ilike(f"%{q}%")]
+            found: list[ColumnElement[bool]] = [Person.name.ilike(f"%{q}%")]
             if len(digits) >= 4:
                 found.append(Person.phone.contains(digits.removeprefix("0")))
             conditions.append(or_(*found))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.consultation.notes import names_a_phone, note_by_phone
 from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticketing import (
     add_message,
@@ -24,7 +25,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.dates import format_stamp
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button
-from handlers.kernel.registry import TICKET, TICKET_AND_TEXT, action, command, flow
+from handlers.kernel.registry import TICKET, action, command, flow
 from handlers.kernel.roles import STAFF
 from handlers.kernel.state import clear_state, get_state, set_state
 from storage.models import AuditEntry, Person, Role, Ticket, TicketMessage, TicketStatus
@@ -33,6 +34,7 @@ QUEUE_LIMIT = 15
 QUEUE_BUTTONS = 8
 THREAD_LIMIT = 12
 EARLIER_LIMIT = 5
+NOTE_ARGS = r"(#?\d+|\+\d{8,20})(\s+.+)?"  # a ticket number, or a participant's phone (notes.py)
 NOTE_FLOW = "ticket_note"
 STATUS_KEYS: dict[str, str] = {
     TicketStatus.OPEN: "cons.status_open", TicketStatus.ANSWERED: "cons.status_answered",
@@ -152,12 +154,16 @@ async def thread_text(ctx: Context, ticket: Ticket) -> str:
     return "\n".join(lines)
 
 
-@command("catatan", args=TICKET_AND_TEXT, roles=STAFF, help_key="cons.help_catatan")
+@command("catatan", args=NOTE_ARGS, roles=STAFF, help_key="cons.help_catatan")
 async def note_by_command(ctx: Context) -> None:
-    """`catatan 12 teks` keeps a private note on ticket 12 (staff only)."""
+    """`catatan 12 teks` keeps a private note on ticket 12 (staff only); `catatan 0812… teks` a mentor's note
+    on one of their participants."""
     words = ctx.text.split(maxsplit=2)
     if len(words) < 2:
         ctx.reply("cons.catatan_usage")
+        return
+    if names_a_phone(words[1]):
+        await note_by_phone(ctx, words[1], words[2] if len(words) > 2 else "")
         return
     if len(words) < 3:
         await start_note(ctx, words[1])

@@ -34,6 +34,7 @@ from storage.models import (
     MonthlyReport,
     OutboxMessage,
     OutboxStatus,
+    ParticipantNote,
     Person,
     Submission,
     Ticket,
@@ -222,6 +223,10 @@ async def _forget_contacts(session: AsyncSession, person: Person, result: Erasur
         delete(UnknownContact).where(or_(UnknownContact.phone == person.phone, UnknownContact.address.in_(addresses)))
         .execution_options(synchronize_session=False))
     result.add("unknown_contacts", changed.rowcount)  # type: ignore[attr-defined]
+    changed = await session.execute(
+        delete(ParticipantNote).where(ParticipantNote.participant_id == person.id)
+        .execution_options(synchronize_session=False))
+    result.add("participant_notes", changed.rowcount)  # type: ignore[attr-defined]  # their mentor's notes on them
     changed = await session.execute(
         update(AuditEntry).where(AuditEntry.subject == f"person:{person.id}").values(detail={})
         .execution_options(synchronize_session=False))
