@@ -119,7 +119,8 @@ class KlinikApp:
         delivery = self.settings.delivery
         return make_client(*auth, self.settings.twilio.api_base_url, self.twilio_http,
                            connect_timeout=delivery.connect_timeout_seconds,
-                           read_timeout=delivery.read_timeout_seconds) if auth else None
+                           read_timeout=delivery.read_timeout_seconds,
+                           connections=delivery.max_in_flight_per_channel) if auth else None
 
     def _retry_policy(self) -> RetryPolicy:
         delivery = self.settings.delivery

@@ -28,12 +28,14 @@ from bot.whatsapp.errors import busy_outcome
 
 def make_client(account_sid: str, auth_token: str, api_base_url: str | None,
                 http_client: AsyncTwilioHttpClient | None = None, *, connect_timeout: float = 10.0,
-                read_timeout: float = 30.0) -> Client:
-    """A Twilio client on the async HTTP client with timeouts (aimed at ``api_base_url`` when set)."""
-    timeouts = {"connect_timeout": connect_timeout, "read_timeout": read_timeout}
+                read_timeout: float = 30.0, connections: int = 100) -> Client:
+    """A Twilio client on the async HTTP client with timeouts (aimed at ``api_base_url`` when set);
+    `connections`: as many as the delivery worker's in-flight window may grow to."""
+    options: dict[str, Any] = {"connect_timeout": connect_timeout, "read_timeout": read_timeout,
+                               "connections": connections}
     if http_client is None:
-        http_client = (RedirectingAsyncTwilioHttpClient(api_base_url, **timeouts) if api_base_url
-                       else TimedAsyncTwilioHttpClient(**timeouts))
+        http_client = (RedirectingAsyncTwilioHttpClient(api_base_url, **options) if api_base_url
+                       else TimedAsyncTwilioHttpClient(**options))
     return TwilioClient(account_sid, auth_token, http_client=http_client,
                         request_guard_seconds=2 * (connect_timeout + read_timeout))
 
@@ -79,8 +81,15 @@ async def download_media(url: str, *, auth: tuple[str, str] | None, api_base_url
 class TimedAsyncTwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
     """``AsyncTwilioHttpClient`` with connect and read timeouts on every request (the SDK passes none)."""
 
-    def __init__(self, *, connect_timeout: float = 10.0, read_timeout: float = 30.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, connect_timeout: float = 10.0, read_timeout: float = 30.0, connections: int = 100,
+                 **kwargs: Any) -> None:
+        pool = kwargs.pop("pool_connections", True)
+        if not pool or kwargs.get("max_retries") is not None:
+            super().__init__(pool_connections=pool, **kwargs)  # the SDK's own session (or none)
+        else:  # the SDK's session allows aiohttp's default 100 connections; sends in flight may need more
+            super().__init__(pool_connections=False, **kwargs)
+            self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=max(connections, 1)),
+                                                 trace_configs=self.trace_configs)
         self.timeouts = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout,
                                               sock_read=read_timeout)
 
