@@ -162,7 +162,8 @@ class KlinikApp:
                       telegram_secret=secret.get_secret_value() if secret else None,
                       max_body_bytes=self.settings.http_max_body_bytes,
                       console=Console(sessions=self.sessions, config=self.config,
-                                      public_base_url=self.settings.public_base_url, after_commit=self.worker.wake))
+                                      public_base_url=self.settings.public_base_url, after_commit=self.worker.wake,
+                                      refresh_in_background=True))
         web.check_health = self.check_health
         return web
 

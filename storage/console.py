@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base
+from storage.participation import ParticipationScore
+from storage.people import Person
 
 
 class ConsoleCode(Base):
@@ -36,3 +38,15 @@ class ConsoleSession(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]  # signed out
+
+
+# The console's lists at 100,000 participants (migration 0023_console_lists):
+# active participants by name, one page at a time, counted from the index alone;
+Index("ix_people_console_list", Person.role, Person.is_active, Person.erased_at, Person.name, Person.id)
+# the search: a prefix of the name or business name, lower-cased (PostgreSQL: text_pattern_ops, for LIKE 'x%');
+Index("ix_people_search_name", func.lower(Person.name)).ddl_if(dialect="sqlite")
+Index("ix_people_search_business", func.lower(Person.business_name)).ddl_if(dialect="sqlite")
+Index("ix_people_district", Person.district)
+# the score band filter and the overview's trend read (week, score) without the rows.
+Index("ix_participation_scores_week_score", ParticipationScore.week, ParticipationScore.score,
+      ParticipationScore.participant_id)

@@ -8,6 +8,7 @@ messages go through the outbox like a chat reply.
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -67,31 +68,86 @@ ROSTER_SUFFIXES = (".csv", ".xlsx")
 CACHE_SECONDS = 60  # the overview's aggregates and the list's filter values over the whole programme
 PROBLEMS_SHOWN = 200
 
+log = logging.getLogger(__name__)
+
 
 class Console:
     """The console's routes, mounted by the HTTP server at /console."""
 
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], config: Config, public_base_url: str,
                  after_commit: Callable[[], None] = lambda: None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, refresh_in_background: bool = False) -> None:
         self.config = config
         self.pages = Pages(sessions=sessions, config=config, secure=public_base_url.lower().startswith("https://"),
                            after_commit=after_commit, clock=clock)
         self.sign_in = SignIn(self.pages)
         self.cache: dict[str, tuple[datetime, Any]] = {}  # programme-wide figures, briefly (see CACHE_SECONDS)
+        # `klinik run`: a figure older than CACHE_SECONDS is shown while a fresh one is computed in the background,
+        # and the first visit to any console page (the sign-in page) starts computing them: no page waits for a
+        # scan of the whole programme. Off (tests): an old figure is recomputed in the request.
+        self.background = refresh_in_background
+        self.refreshing: dict[str, asyncio.Task[None]] = {}
+        self.sessions = sessions
 
-    async def cached(self, key: str, now: datetime, compute: Callable[[], Awaitable[Any]]) -> tuple[Any, datetime]:
+    async def cached(self, key: str, now: datetime, compute: Callable[[AsyncSession], Awaitable[Any]],
+                     db: AsyncSession) -> tuple[Any, datetime]:
         """A programme-wide figure computed at most once per CACHE_SECONDS; with when it was computed."""
         found = self.cache.get(key)
-        if found is None or now - found[0] >= timedelta(seconds=CACHE_SECONDS):
-            found = self.cache[key] = (now, await compute())
+        if found is None and key in self.refreshing:
+            await asyncio.shield(self.refreshing[key])  # already being computed (the warm-up)
+            found = self.cache.get(key)
+        is_old = found is not None and (now - found[0] >= timedelta(seconds=CACHE_SECONDS) or now < found[0])
+        if found is None or (is_old and not self.background):
+            found = self.cache[key] = (now, await compute(db))
+        elif is_old:
+            self._refresh(key, now, compute)
         return found[1], found[0]
+
+    def _refresh(self, key: str, now: datetime, compute: Callable[[AsyncSession], Awaitable[Any]]) -> None:
+        """Compute a figure in the background with its own session (once at a time per figure)."""
+        if key in self.refreshing:
+            return
+
+        async def run() -> None:
+            try:
+                async with self.sessions() as db:
+                    self.cache[key] = (now, await compute(db))
+            except Exception:  # the old figure stays; the next visit tries again
+                log.exception("console figure %s failed", key)
+            finally:
+                self.refreshing.pop(key, None)
+
+        self.refreshing[key] = asyncio.get_running_loop().create_task(run())
+
+    def figures(self, viewer: Person) -> dict[str, Callable[[AsyncSession], Awaitable[Any]]]:
+        """The programme-wide figures of the overview and the list's filter values (a coordinator's)."""
+        config = self.config
+        return {
+            "groups": lambda db: queries.groups(db, self.pages.clock(), config),
+            "targets": lambda db: target_progress(db, self.pages.clock(), config),
+            "week": queries.latest_week,
+            "trend": queries.score_trend,
+            "choices": lambda db: queries.choices(db, viewer, config),
+        }
+
+    async def warm(self, visit: Visit) -> None:
+        """Start computing the programme-wide figures (background mode, nothing computed yet)."""
+        if self.background and "groups" not in self.cache:
+            coordinator = Person(id=0, role=Role.KOORDINATOR)
+            for key, compute in self.figures(coordinator).items():
+                if key not in self.cache:
+                    self._refresh(key, visit.now, compute)
+
+    async def show_sign_in(self, visit: Visit) -> Response:
+        """The sign-in page; its first visit starts the figures a coordinator will see next."""
+        await self.warm(visit)
+        return await self.sign_in.show(visit)
 
     def table(self) -> list[tuple[str, str, Page, frozenset[str] | None]]:
         """(method, path under /console, page, roles allowed; None: signed in or not) — the role matrix reads it."""
         sign_in = self.sign_in
         return [
-            ("GET", "/masuk", sign_in.show, None),
+            ("GET", "/masuk", self.show_sign_in, None),
             ("POST", "/masuk", sign_in.send_code, None),
             ("POST", "/masuk/kode", sign_in.verify, None),
             ("GET", "/", self.overview, STAFF),
@@ -127,15 +183,17 @@ class Console:
         latest week's attendance and tugas; targets. Others go to their own start page."""
         if visit.me.role not in COORDINATORS:
             return RedirectResponse(home_of(visit.me), status_code=303)
-        groups, computed = await self.cached("groups", visit.now,
-                                             lambda: queries.groups(visit.db, visit.now, self.config))
+        figures = self.figures(visit.me)
+        groups, computed = await self.cached("groups", visit.now, figures["groups"], visit.db)
         ages = await unanswered_by_age(visit.db, visit.now)
-        trend, _at = await self.cached("trend", visit.now, lambda: queries.score_trend(visit.db))
+        trend, _at = await self.cached("trend", visit.now, figures["trend"], visit.db)
+        week, _at = await self.cached("week", visit.now, figures["week"], visit.db)
+        targets, _at = await self.cached("targets", visit.now, figures["targets"], visit.db)
         return self.pages.render(
-            visit, "overview.html", groups=groups, ages=ages, week=await queries.latest_week(visit.db),
+            visit, "overview.html", groups=groups, ages=ages, week=week,
             trend=trend, trend_points=queries.trend_points(trend),
             computed=self._stamp(visit, computed),
-            targets=await target_progress(visit.db, visit.now, self.config),
+            targets=targets,
             deadline_hours=self.config.rules(ConsultationRules).sla_remind_hours,
             totals=(sum(g.participants for g in groups), sum(g.at_risk for g in groups), sum(g.silent for g in groups)))
 
@@ -156,6 +214,8 @@ class Console:
         """The list: search `q`, filters cohort/agency/district/mentor/at risk; one page of PAGE_SIZE."""
         filters = self._filters(visit)
         total, rows = await queries.participants_page(visit.db, visit.me, filters, self.config, visit.now)
+        if filters.q.strip() and total >= queries.SEARCH_CAP:
+            visit.notices.append(visit.text("tools.search_capped", count=queries.SEARCH_CAP))
         params = {key: value for key, value in visit.request.query_params.items() if key != "halaman"}
         pages = max(1, -(-total // queries.PAGE_SIZE))
         return self.pages.render(
@@ -167,7 +227,7 @@ class Console:
     async def _choices(self, visit: Visit) -> dict[str, list[Any]]:
         if visit.me.role not in COORDINATORS:  # a mentor's own group: small, always fresh
             return await queries.choices(visit.db, visit.me, self.config)
-        found, _at = await self.cached("choices", visit.now, lambda: queries.choices(visit.db, visit.me, self.config))
+        found, _at = await self.cached("choices", visit.now, self.figures(visit.me)["choices"], visit.db)
         return dict(found)
 
     def _stamp(self, visit: Visit, moment: datetime | None) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -44,11 +45,14 @@ STORY_ROWS = 100  # rows per kind of event in a participant's story
 SCORE_BANDS = {"rendah": (0.0, 40.0), "sedang": (40.0, 70.0), "tinggi": (70.0, 1000.0)}  # latest week's score
 SCORE_BAND_KEYS = {"rendah": "tools.score_low", "sedang": "tools.score_mid", "tinggi": "tools.score_high"}
 TREND_WEEKS = 12
+SEARCH_CAP = 1000  # matches of one search; a wider one ("0812") asks for more letters
 
 
 def at_risk_clause() -> ColumnElement[bool]:
-    """A nudge ladder still open for the participant (the same ladder the digest's at-risk list reads)."""
-    return exists(select(NudgeLog.id).where(NudgeLog.participant_id == Person.id, NudgeLog.resolved_at.is_(None)))
+    """A nudge ladder still open for the participant (the same ladder the digest's at-risk list reads).
+
+    An IN over the open ladders (index ix_nudge_log_open: a few thousand rows) rather than a probe per person."""
+    return Person.id.in_(select(NudgeLog.participant_id).where(NudgeLog.resolved_at.is_(None)))
 
 
 def silent_clause(now: datetime) -> ColumnElement[bool]:
@@ -58,7 +62,7 @@ def silent_clause(now: datetime) -> ColumnElement[bool]:
 
 def active_participants() -> ColumnElement[bool]:
     """Active participants on the roster."""
-    return and_(Person.role == Role.PESERTA, Person.is_active.is_(True), Person.erased_at.is_(None))
+    return and_(Person.role == Role.PESERTA, Person.is_active == true(), Person.erased_at.is_(None))  # = : indexable
 
 
 @dataclass(frozen=True)
@@ -123,20 +127,51 @@ class Filters:
     page: int = 1
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").lower() + "%"
+PHONE_TYPED = re.compile(r"^[+\d][\d\s.-]{3,}$")
+TOP = "\U0010ffff"  # above every character: lower(name) in [prefix, prefix + TOP) starts with prefix
 
 
-def participant_conditions(viewer: Person, filters: Filters, config: Config) -> list[ColumnElement[bool]]:
+def phone_prefix(text: str) -> str:
+    """A typed number as the roster stores it: 0812…, 62812…, 812… → +62812… ("" when it is no number)."""
+    if not PHONE_TYPED.match(text):
+        return ""
+    digits = re.sub(r"\D", "", text)
+    if digits.startswith("0"):
+        return "+62" + digits[1:]
+    if digits.startswith("62"):
+        return "+" + digits
+    return "+62" + digits if digits.startswith("8") else "+" + digits
+
+
+def starts_with(column: ColumnElement[str], prefix: str, dialect: str) -> ColumnElement[bool]:
+    """column starts with prefix, on an index: PostgreSQL LIKE 'x%' (text_pattern_ops), SQLite a byte range."""
+    if dialect == "postgresql":
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return column.like(escaped + "%", escape="\\")
+    return and_(column >= prefix, column < prefix + TOP)
+
+
+def search_clause(q: str, dialect: str) -> ColumnElement[bool]:
+    """The search: the name or business name starts with the words typed (any case), or the phone number does.
+
+    A prefix on an index (ix_people_search_name / _business, the phone's), never a scan of every row."""
+    text = " ".join(q.lower().split())
+    clauses = [starts_with(func.lower(Person.name), text, dialect),
+               starts_with(func.lower(Person.business_name), text, dialect)]
+    phone = phone_prefix(q.strip())
+    if phone:
+        clauses.append(starts_with(Person.phone, phone, dialect))
+    return or_(*clauses)
+
+
+def participant_conditions(viewer: Person, filters: Filters, config: Config,
+                           dialect: str = "sqlite") -> list[ColumnElement[bool]]:
     """What the list shows: active participants the viewer oversees, narrowed by the filters."""
     conditions = [active_participants()]
     if viewer.role != Role.KOORDINATOR:
         conditions.append(Person.mentor_id == viewer.id)
-    if filters.q:
-        pattern = _like(filters.q)
-        conditions.append(or_(func.lower(Person.name).like(pattern, escape="\\"),
-                              func.lower(Person.business_name).like(pattern, escape="\\"),
-                              Person.phone.like(pattern, escape="\\")))
+    if filters.q.strip():  # the matches first (on their indexes, at most SEARCH_CAP), then the other filters
+        conditions.append(Person.id.in_(select(Person.id).where(search_clause(filters.q, dialect)).limit(SEARCH_CAP)))
     if filters.cohort:
         conditions.append(Person.cohort == filters.cohort)
     if filters.district:
@@ -165,7 +200,7 @@ async def participants_page(db: AsyncSession, viewer: Person, filters: Filters, 
 
     The page's ids come first (people by role and name: an index walk), then only those rows are read
     with their mentor and flags."""
-    conditions = participant_conditions(viewer, filters, config)
+    conditions = participant_conditions(viewer, filters, config, db.bind.dialect.name)
     total = int((await db.execute(select(func.count()).select_from(Person).where(*conditions))).scalar_one())
     ids = list((await db.execute(select(Person.id).where(*conditions).order_by(Person.name, Person.id)
                                  .limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE))).scalars())

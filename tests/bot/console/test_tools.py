@@ -3,6 +3,7 @@ trend, and broadcasts (compose, preview, send, schedule, cancel, report) through
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -341,3 +342,39 @@ async def test_participants_and_experts_have_no_broadcast_page(
             answer = await browser.get("/console/siaran")
         assert answer.status_code == 403
         assert t("web.refused_role") in answer.text
+
+
+# ---------------------------------------------------------------------- the list's search; figures in the background
+
+
+@SQLITE_ONLY
+async def test_the_search_finds_a_name_a_business_or_a_typed_phone_number_by_its_start(
+        site: Site, driver: Driver, coordinator: Person, participant: Person) -> None:
+    async with site.browser() as browser:
+        await site.sign_in(browser, coordinator)
+        found = {q: (await browser.get("/console/peserta", params={"q": q})).text
+                 for q in ("sari wul", "KERIPIK", "0812-0000-0001", "62812000", "wulandari")}
+
+    for q in ("sari wul", "KERIPIK", "0812-0000-0001", "62812000"):
+        assert f'id="participant-{participant.id}"' in found[q], q
+    assert f'id="participant-{participant.id}"' not in found["wulandari"]  # the start of a name, not its middle
+
+
+async def test_in_klinik_run_an_old_overview_figure_shows_while_a_fresh_one_is_computed(
+        sessions: async_sessionmaker[AsyncSession], driver: Driver, config: Config, clock: Clock,
+        coordinator: Person, participant: Person, mentor: Person) -> None:
+    site = Site(sessions, config, clock)
+    site.console.background = True  # as bot/app.py builds it
+    async with site.browser() as browser:
+        await site.sign_in(browser, coordinator)
+        await asyncio.gather(*site.console.refreshing.values())  # the sign-in page started the figures
+        first = (await browser.get("/console/")).text
+        await driver.add_person(role=Role.PESERTA, name="Wati Keripik", phone="+6281277700001", mentor_id=mentor.id)
+        clock.advance(minutes=2)
+        stale = (await browser.get("/console/")).text
+        await asyncio.gather(*site.console.refreshing.values())
+        fresh = (await browser.get("/console/")).text
+
+    assert 'id="count-participants">1<' in first
+    assert 'id="count-participants">1<' in stale
+    assert 'id="count-participants">2<' in fresh
