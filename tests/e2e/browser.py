@@ -200,6 +200,15 @@ class Browser:
             return [(str(a.text), urlsplit(str(a.get_attribute("href"))).path) for a in found]
         return await self._run(read)
 
+    async def content_type(self) -> str:
+        """The MIME type of the document on screen (``image/png`` when a file link opened an image)."""
+        return str(await self._run(lambda: self.driver.execute_script("return document.contentType")))
+
+    async def image_loaded(self, css: str) -> bool:
+        """Whether the image matching the CSS selector loaded (a broken or refused image has no natural width)."""
+        script = "const i = document.querySelector(arguments[0]); return !!i && i.complete && i.naturalWidth > 0;"
+        return bool(await self._run(lambda: self.driver.execute_script(script, css)))
+
     async def cookie(self, name: str) -> dict[str, Any] | None:
         """A cookie of the current site as the browser holds it (flags included)."""
         return await self._run(lambda: self.driver.get_cookie(name))

@@ -7,6 +7,7 @@ leaves a screenshot and the HTML of every page it saw in tests/artifacts/screens
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -15,14 +16,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from handlers.kernel.messages import Attachment, Channel
 from handlers.participation.scores import week_of
 from storage.models import (
+    Assignment,
     AuditEntry,
     NudgeLog,
     NudgeStep,
     ParticipationScore,
     Person,
     Role,
+    Submission,
+    SubmissionStatus,
     Ticket,
     TicketMessage,
 )
@@ -44,6 +49,7 @@ COORDINATOR_PHONE = "+6281300000001"
 COORDINATOR_CHAT = 7001
 OTHER_MENTOR_PHONE = "+6281100000002"
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
 
 ROSTER_HEADER = "role,name,phone,mentor_phone,cohort,business_name,district,channel\n"
 ROSTER_WITH_TYPO = ROSTER_HEADER + (
@@ -188,3 +194,46 @@ async def test_mentor_answers_in_the_page_and_the_participant_gets_it_on_whatsap
     assert [message.text for message in answers] == [ANSWER]
     (answered,) = await klinik.all(Ticket, Ticket.id == ticket.id)
     assert answered.first_response_at is not None
+
+
+async def test_mentor_reviews_a_tugas_with_its_photo_in_the_page(klinik: Klinik, browser: Browser) -> None:
+    now = datetime.now(UTC)
+    budi = await klinik.add_person(role=Role.PENDAMPING, name="Budi Santoso", phone=MENTOR_PHONE,
+                                   preferred_channel="whatsapp", last_inbound_at=now, last_whatsapp_inbound_at=now)
+    dewi = await klinik.add_person(role=Role.PESERTA, name="Dewi Lestari", phone="+6281200000002", mentor_id=budi.id,
+                                   cohort="Angkatan 1", telegram_user_id="6002", telegram_chat_id="6002",
+                                   preferred_channel="telegram")
+    # Dewi sent her photo on Telegram: the submission keeps Telegram's file_id, fetched through the Bot API.
+    file_id = await klinik.emulator.put_file(PNG, file_name="etalase.png", mime_type="image/png")
+    async with klinik.sessions.begin() as session:
+        tugas = Assignment(title="Foto etalase", cohort="Angkatan 1", mentor_id=budi.id, created_by_id=budi.id,
+                           due_at=now + timedelta(days=3), created_at=now - timedelta(days=1))
+        session.add(tugas)
+        await session.flush()
+        photo = Attachment("photo", file_id, Channel.TELEGRAM, "image/png", "etalase.png")
+        submission = Submission(assignment_id=tugas.id, participant_id=dewi.id, text="etalase baru kak, udah rapi?",
+                                attachments=[photo.to_json()], submitted_at=now)
+        session.add(submission)
+    await klinik.start()
+
+    async def whatsapp_code() -> str:
+        return code_in(body(await klinik.wait_whatsapp(MENTOR_PHONE, lambda r: bool(CODE.search(body(r))))))
+
+    await sign_in(browser, MENTOR_PHONE, whatsapp_code)
+    await browser.wait_path("/console/antrian")
+    await browser.open(f"/console/tugas/{tugas.id}")
+    assert "etalase baru kak" in await browser.text(f"submission-{dewi.id}")
+    link = f"file-tugas-{submission.id}-0"
+    assert await browser.has(link)
+    assert await browser.image_loaded(f"#{link} img")  # the thumbnail came through the signed-in route
+    ((_name, path),) = await browser.links(f"#{link}")
+    assert path == f"/console/berkas/tugas/{submission.id}/0"
+
+    await browser.open(path)  # the link opens the photo itself
+    assert await browser.content_type() == "image/png"
+    assert await browser.image_loaded("img")
+
+    await browser.open(f"/console/tugas/{tugas.id}")
+    await browser.click(f"accept-{submission.id}")
+    (reviewed,) = await klinik.all(Submission, Submission.id == submission.id)
+    assert (reviewed.status, reviewed.reviewed_by_id) == (SubmissionStatus.DITERIMA, budi.id)
