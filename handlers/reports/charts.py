@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,26 +26,47 @@ COLOURS = ("#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#e53935", "#00897b")
 GREY, LIGHT = "#9e9e9e", "#e0e0e0"
 
 Draw = Callable[["Axes"], None]
+LABEL_LIMIT = 20  # characters of a bar's name on the left (an agency's full name is in the workbook)
 
 
-def panel_figure(title: str, panels: list[tuple[str, Draw]]) -> Figure:
+@dataclass(frozen=True)
+class Panel:
+    """One panel: its title, how to draw it, and its height in panels (long lists of bars get more)."""
+
+    title: str
+    draw: Draw
+    size: float = 1.0
+
+
+def bars_size(rows: int) -> float:
+    """Height for a panel of horizontal bars: one panel up to five bars, more beyond."""
+    return max(1.0, rows / 5)
+
+
+def short(label: str) -> str:
+    """A bar's name cut to fit the left margin."""
+    return label if len(label) <= LABEL_LIMIT else label[:LABEL_LIMIT - 1].rstrip() + "…"
+
+
+def panel_figure(title: str, panels: list[Panel]) -> Figure:
     """A portrait Figure of the given panels, one per row, under a title."""
     # Imported here: matplotlib costs every process a second of start-up otherwise.
     from matplotlib.figure import Figure
 
     # A bare Figure renders with the Agg canvas: no pyplot, no display, no global state between threads.
-    height = HEADER_HEIGHT + PANEL_HEIGHT * max(1, len(panels))
+    height = HEADER_HEIGHT + PANEL_HEIGHT * sum(panel.size for panel in panels)
     figure = Figure(figsize=(WIDTH, height), dpi=DPI)
     figure.suptitle(title, fontsize=TITLE_SIZE, fontweight="bold", y=1 - 0.25 / height)
     # A fixed layout: "constrained" doubles the render time.
     figure.subplots_adjust(left=0.27, right=0.95, top=1 - HEADER_HEIGHT / height,
-                           bottom=0.55 / height, hspace=0.75)
-    for axes, (name, draw) in zip(figure.subplots(len(panels), 1, squeeze=False)[:, 0], panels, strict=True):
-        axes.set_title(name, fontsize=TITLE_SIZE - 2, loc="left")
+                           bottom=0.55 / height, hspace=0.75 / (sum(panel.size for panel in panels) / len(panels)))
+    grid = figure.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": [p.size for p in panels]})
+    for axes, panel in zip(grid[:, 0], panels, strict=True):
+        axes.set_title(panel.title, fontsize=TITLE_SIZE - 2, loc="left")
         axes.tick_params(labelsize=LABEL_SIZE)
         for side in ("top", "right"):
             axes.spines[side].set_visible(False)
-        draw(axes)
+        panel.draw(axes)
     return figure
 
 
@@ -65,25 +87,27 @@ def has_values(*series: list[Any]) -> bool:
     return any(value for values in series for value in values if value is not None)
 
 
-def digest_panels(data: dict[str, Any], language: str) -> list[tuple[str, Draw]]:
+def digest_panels(data: dict[str, Any], language: str) -> list[Panel]:
     """The weekly digest's panels that have something to show, in reading order."""
-    panels: list[tuple[str, Draw]] = []
+    panels: list[Panel] = []
     active = data.get("active", [])
     if any(has_values(values) for _, values in active):
-        panels.append((t("out.chart_active", language), lambda axes: _active_trend(axes, data, language)))
+        panels.append(Panel(t("out.chart_active", language), lambda axes: _active_trend(axes, data, language)))
     risk = data.get("risk", {})
     if has_values(risk.get("at_risk", []), risk.get("recovered", [])):
-        panels.append((t("out.chart_risk", language), lambda axes: _risk_trend(axes, data, language)))
+        panels.append(Panel(t("out.chart_risk", language), lambda axes: _risk_trend(axes, data, language)))
     answers = data.get("answers", [])
     if has_values(answers):
-        panels.append((t("out.chart_answers", language, hours=data.get("deadline_hours", "")),
-                       lambda axes: _answers(axes, answers, language)))
+        panels.append(Panel(t("out.chart_answers", language, hours=data.get("deadline_hours", "")),
+                            lambda axes: _answers(axes, answers, language)))
     rates = [row for row in data.get("rates", []) if row[1] is not None or row[2] is not None]
     if rates:
-        panels.append((t("out.chart_rates", language), lambda axes: _rates(axes, rates, language)))
+        panels.append(Panel(t("out.chart_rates", language), lambda axes: _rates(axes, rates, language),
+                            bars_size(len(rates))))
     progress = [row for row in data.get("progress", []) if row[2]]
     if progress:
-        panels.append((t("out.chart_progress", language), lambda axes: _progress(axes, progress, language)))
+        panels.append(Panel(t("out.chart_progress", language), lambda axes: _progress(axes, progress, language),
+                            bars_size(len(progress))))
     return panels
 
 
@@ -114,7 +138,8 @@ def _risk_trend(axes: Axes, data: dict[str, Any], language: str) -> None:
              label=t("out.chart_recovered", language))
     axes.set_xticks(spots, weeks, rotation=35, ha="right", fontsize=LABEL_SIZE - 2)
     axes.yaxis.set_major_locator(_whole_numbers())
-    axes.legend(fontsize=LABEL_SIZE - 2, frameon=False)
+    axes.set_ylim(0, max([*risk["at_risk"], *risk["recovered"]]) * 1.35)  # room for the legend above the bars
+    axes.legend(fontsize=LABEL_SIZE - 2, frameon=False, ncols=2, loc="upper right")
 
 
 def _answers(axes: Axes, answers: list[int], language: str) -> None:
@@ -137,37 +162,38 @@ def _rates(axes: Axes, rows: list[list[Any]], language: str) -> None:
     for bars, column in ((attendance, 1), (tugas, 2)):
         axes.bar_label(bars, labels=["–" if row[column] is None else f"{row[column]:.0f}%" for row in rows],
                        fontsize=TEXT_SIZE - 2, padding=3)
-    axes.set_yticks(spots, [row[0] for row in rows])
-    axes.set_xlim(0, 125)
+    axes.set_yticks(spots, [short(row[0]) for row in rows])
+    axes.set_xlim(0, 155)  # the legend sits right of the longest bar (100%)
     axes.set_xticks([])
     axes.legend(fontsize=LABEL_SIZE - 2, frameon=False, loc="lower right")
 
 
 def _progress(axes: Axes, rows: list[list[Any]], language: str) -> None:
     rows = rows[::-1]
-    names = [row[0] for row in rows]
+    spots = list(range(len(rows)))
     shares = [max(0.0, min(100.0, 100 * row[1] / row[2])) for row in rows]
-    axes.barh(names, [100] * len(rows), color=LIGHT)
-    axes.barh(names, shares, color=[COLOURS[1] if s >= 100 else COLOURS[0] for s in shares])
+    axes.barh(spots, [100] * len(rows), color=LIGHT)
+    axes.barh(spots, shares, color=[COLOURS[1] if s >= 100 else COLOURS[0] for s in shares])
     for y, row in enumerate(rows):  # beside the full bar, so the words never sit on a colour
         axes.text(103, y, t("out.chart_of", language, value=row[3], target=row[4]), va="center",
                   fontsize=TEXT_SIZE - 1)
+    axes.set_yticks(spots, [short(row[0]) for row in rows])
     axes.set_xlim(0, 190)
     axes.set_xticks([])
 
 
-def ranking_panels(data: dict[str, Any], language: str) -> list[tuple[str, Draw]]:
+def ranking_panels(data: dict[str, Any], language: str) -> list[Panel]:
     """The monthly mentor ranking's panels: share on time and attendance per mentor, the spread of all."""
     rows = data.get("mentors", [])
-    panels: list[tuple[str, Draw]] = []
+    panels: list[Panel] = []
     for column, key in ((1, "out.chart_rank_on_time"), (2, "out.chart_rank_attendance")):
         if has_values([row[column] for row in rows]):
-            panels.append((t(key, language, hours=data.get("deadline_hours", "")),
-                           _mentor_panel(rows, column, data.get("good", [0, 0, 0])[column])))
+            panels.append(Panel(t(key, language, hours=data.get("deadline_hours", "")),
+                                _mentor_panel(rows, column, data.get("good", [0, 0, 0])[column]), bars_size(len(rows))))
     spread = [value for value in data.get("spread", []) if value is not None]
     if len(spread) > len(rows):
-        panels.append((t("out.chart_rank_spread", language, n=count(len(spread), language)),
-                       lambda axes: _spread(axes, spread)))
+        panels.append(Panel(t("out.chart_rank_spread", language, n=count(len(spread), language)),
+                            lambda axes: _spread(axes, spread)))
     return panels
 
 
@@ -184,7 +210,7 @@ def _mentor_bars(axes: Axes, rows: list[list[Any]], column: int, good: float) ->
     """Bars per mentor, green from the good level up, red below it."""
     rows = rows[::-1]
     values = [row[column] or 0 for row in rows]
-    bars = axes.barh([row[0] for row in rows], values, color=[COLOURS[1] if value >= good else COLOURS[4]
+    bars = axes.barh([short(row[0]) for row in rows], values, color=[COLOURS[1] if value >= good else COLOURS[4]
                                                               for value in values])
     axes.bar_label(bars, labels=["–" if row[column] is None else f"{row[column]:.0f}%" for row in rows],
                    fontsize=TEXT_SIZE - 2, padding=3)

@@ -138,7 +138,9 @@ def mentor_text(summary: MentorSummary, now: datetime, config: Config, language:
 
 def chart_figures(digest: Digest, language: str) -> dict[str, Any]:
     """The numbers the chart plots (also stored in the PNG's metadata): plain lists, JSON-ready."""
-    cohorts = sorted(digest.cohorts, key=lambda g: (-g.participants, g.label))[:CHART_COHORTS]
+    # Every cohort of a small programme; of a large one, the lowest attendance (the ones to look at).
+    cohorts = (digest.cohorts if len(digest.cohorts) <= CHART_COHORTS else sorted(
+        digest.cohorts, key=lambda g: (g.attendance_pct if g.attendance_pct is not None else 101, g.label))[:CHART_COHORTS])
     at_risk, recovered = digest.risk_trend
     return {
         "period": format_week(digest.week, language),

@@ -104,3 +104,19 @@ def test_a_week_with_nothing_to_draw_has_no_panel_at_all() -> None:
              "risk": {"at_risk": [0] * 8, "recovered": [0] * 8}, "answers": [0, 0, 0], "rates": [], "progress": []}
 
     assert digest_panels(quiet, "id") == []
+
+
+def test_a_large_programme_gets_taller_bar_panels_and_short_names() -> None:
+    agencies = [[name, 16_667, 16_666, "16.667", "16.666"] for name in
+                ("Dinas Kelautan dan Perikanan", "Diskop UKM dan Naker", "Disperindag", "Disporapar", "DKPP", "DP3AP2KB")]
+    data = {**BIG_WEEK, "progress": [*BIG_WEEK["progress"], *agencies],
+            "rates": [*BIG_WEEK["rates"], ["Angkatan 41", 40.0, None], ["Angkatan 57", 38.5, 20.0]]}
+    figure = digest_figure(data, "id")
+    save(figure, "digest-large-programme.png")
+
+    heights = [axes.get_position().height for axes in figure.axes]
+    names = [label.get_text() for label in figure.axes[4].get_yticklabels()]
+    assert heights[4] > 1.9 * heights[0]
+    assert heights[3] > 1.1 * heights[0]
+    assert "Dinas Kelautan dan…" in names
+    assert max(len(name) for name in names) <= 20
