@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 TAKEOVER = timedelta(seconds=10)  # a claimer whose heartbeat is older than this is dead
 CLAIM_LOCK = 7_274_653  # PostgreSQL advisory lock: one claim at a time, so chats keep their order
 SEND_GUARD_SECONDS = 300.0  # a send (text and attachments) that takes longer is cut off and retried
+SHARE_SECONDS = 5.0  # how often a delivery worker counts the processes it shares the channels' rates with
 
 
 class TransientError(Exception):
@@ -138,10 +139,19 @@ class RateLimiter:
         self._chat_ready: dict[tuple[str, str], float] = {}
         self._blocked_until: dict[str, float] = defaultdict(float)
         self._recent: dict[str, deque[Permit]] = defaultdict(deque)  # strict: the last per_second permits
+        self.processes = 1  # delivery processes sharing each channel's rate (each sends at rate / processes)
 
     def pace(self, channel: str) -> Pace:
         """The channel's pace (10/s for a channel nobody configured)."""
         return self.paces.get(channel, Pace(10.0))
+
+    def rate(self, channel: str) -> float:
+        """This process's messages per second on the channel: its share of the channel's rate."""
+        return self.pace(channel).per_second / max(1, self.processes)
+
+    def places(self, channel: str) -> int:
+        """Strict pacing: this process's sends within any one second (the shares never add up to more than the rate)."""
+        return max(1, math.floor(self.pace(channel).per_second / max(1, self.processes)))
 
     async def wait_chat(self, channel: str, address: str) -> None:
         """Sleep until this chat's gap since its previous answer has passed (before taking a send slot)."""
@@ -157,12 +167,12 @@ class RateLimiter:
         await self.wait_chat(channel, address)
         permit = Permit(channel, address)
         if pace.strict:
-            await self._take_window_place(channel, permit, max(1, math.floor(pace.per_second)))
+            await self._take_window_place(channel, permit, self.places(channel))
         while True:
             await self._unblocked(channel)
             now = time.monotonic()
             slot = max(now, self._next_slot[channel])
-            self._next_slot[channel] = slot + 1.0 / pace.per_second
+            self._next_slot[channel] = slot + 1.0 / self.rate(channel)
             if slot > now:
                 await asyncio.sleep(slot - now)
             if time.monotonic() >= self._blocked_until[channel]:
@@ -178,6 +188,8 @@ class RateLimiter:
     async def _take_window_place(self, channel: str, permit: Permit, places: int) -> None:
         """Wait until the send `places` sends back was answered a second ago, then take its place."""
         recent = self._recent[channel]
+        while len(recent) > places:  # fewer places now (another process joined): forget the oldest
+            recent.popleft()
         while len(recent) >= places:
             ready = recent[0].answered_at + 1.0
             now = time.monotonic()
@@ -385,6 +397,7 @@ class DeliveryWorker(DrainLoop):
         self.batch_size, self.per_chat_in_hand = batch_size, max(1, per_chat_in_hand)
         self.max_in_hand = max_in_hand or max(200, 2 * batch_size, 4 * high)  # rows claimed, not handled yet
         self.writer = OutcomeWriter(sessions, self._persist)
+        self._shared_at = -math.inf
         self._queues: dict[ChatKey, deque[OutboxMessage]] = {}
         self._chats: dict[ChatKey, asyncio.Task[None]] = {}
         self._in_hand: dict[str, int] = defaultdict(int)
@@ -409,8 +422,30 @@ class DeliveryWorker(DrainLoop):
         while self._chats:
             await asyncio.gather(*list(self._chats.values()), return_exceptions=True)
 
+    async def share_rates(self) -> int:
+        """Count the delivery processes alive on this database (at most every SHARE_SECONDS) and give this
+        one its share of each channel's rate: the platform's limits hold for the bot, not per process."""
+        if time.monotonic() < self._shared_at + SHARE_SECONDS:
+            return self.limiter.processes
+        self._shared_at = time.monotonic()
+        alive_since = datetime.now(UTC) - TAKEOVER
+        async with self.sessions() as session:
+            others = (await session.execute(
+                select(func.count(LoopPulse.holder.distinct())).where(
+                    LoopPulse.loop == self.name, LoopPulse.beat_at >= alive_since,
+                    LoopPulse.holder != self.holder))).scalar_one()
+        processes = int(others) + 1
+        if processes != self.limiter.processes:
+            self.limiter.processes = processes
+            for channel, window in self.windows.items():
+                window.rate = self.limiter.rate(channel)
+            log.info("delivery: %s processes send; this one at %s", processes, ", ".join(
+                f"{self.limiter.rate(channel):g}/s to {channel}" for channel in self.senders))
+        return processes
+
     async def dispatch(self) -> int:
         """Claim due rows channel by channel, each channel up to its share in hand; returns how many."""
+        await self.share_rates()
         count = 0
         for channel in self.senders:
             room = min(self.batch_size, self.max_in_hand - self._in_hand[channel])

@@ -19,7 +19,7 @@ from bot.telegram import TelegramSender, make_bot
 from bot.whatsapp.http import make_client
 from bot.whatsapp.sender import WhatsAppSender
 from handlers.kernel.messages import OutgoingPart
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import LoopPulse, OutboxMessage, OutboxStatus
 from tests.support.peers import TelegramEmulator
 from tests.support.twilio_mock import SlowTwilio
 
@@ -161,3 +161,35 @@ async def test_telegrams_retry_after_is_waited_out_before_the_chat_gets_more(
             assert next_at - at >= retry_after * 1000
     assert len(stats["accepted"]) == 3
     assert [m.text for m in await telegram_emulator.get_updates(token, "7101")] == expected["7101"]
+
+
+async def test_two_delivery_processes_share_telegrams_limit(
+        sessions: async_sessionmaker[AsyncSession], telegram_emulator: TelegramEmulator) -> None:
+    token = telegram_emulator.new_token()
+    await telegram_emulator.set_limits(token, per_second=30, per_chat_interval_ms=1000)
+    await add_rows(sessions, "telegram", [str(7200 + n) for n in range(80)], per_chat=1)
+    now = datetime.now(UTC)
+    workers, bots = [], []
+    for name in ("host:1:a", "host:2:b"):
+        worker, bot = await emulator_worker(sessions, telegram_emulator, token, Pace(30, 1.0, strict=True),
+                                            holder=name, batch_size=40, max_in_hand=40)
+        workers.append(worker)
+        bots.append(bot)
+    async with sessions.begin() as session:  # both alive: their heartbeats
+        session.add_all([LoopPulse(holder=worker.holder, loop="delivery", started_at=now, beat_at=now)
+                         for worker in workers])
+    try:
+        counts = await asyncio.gather(*(worker.drain_once() for worker in workers))
+        while sum(counts):
+            counts = await asyncio.gather(*(worker.drain_once() for worker in workers))
+    finally:
+        for bot in bots:
+            await bot.shutdown()  # type: ignore[attr-defined]
+
+    stats = await telegram_emulator.limit_stats(token)
+    assert [worker.limiter.processes for worker in workers] == [2, 2]
+    assert stats["rejected"] == []
+    times = sorted(entry["time"] for entry in stats["accepted"])
+    assert len(times) == 80
+    assert max(sum(1 for t in times[i:i + 31] if t - start < 1000) for i, start in enumerate(times)) <= 30
+
