@@ -164,7 +164,7 @@ class Console:
             ("POST", "/peserta/{person_id}/nonaktif", self.deactivate, COORDINATORS),
             ("POST", "/keluar", sign_in.sign_out, EVERYONE),
             *desk_table(self.pages),
-            *ToolPages(self).table(),
+            *ToolPages(self.pages, self._ticket, self.ticket).table(),
         ]
 
     def routes(self) -> list[BaseRoute]:

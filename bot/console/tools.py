@@ -6,13 +6,14 @@ find_audience / create / cancel / tally) in the page's one transaction, behind t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from starlette.responses import Response
 
-from bot.console.web import Page, Refused, Visit
+from bot.console.web import Page, Pages, Refused, Visit
 from handlers.broadcasts.audience import (
     NAMED,
     SCOPE_KEYS,
@@ -27,13 +28,14 @@ from handlers.broadcasts.rules import BroadcastsRules
 from handlers.broadcasts.sending import announcement, cancel, create, outcome, read_moment
 from handlers.consultation.escalation import chosen, escalate
 from handlers.consultation.sla import move_ticket
+from handlers.kernel.context import Context
 from handlers.kernel.dates import format_moment, format_stamp
 from handlers.kernel.numbers import record_id
 from handlers.kernel.roles import COORDINATORS, MANAGERS, STAFF
-from storage.models import Broadcast, BroadcastStatus, Person, Role, TicketStatus
+from storage.models import Broadcast, BroadcastStatus, Person, Role, Ticket, TicketStatus
 
-if TYPE_CHECKING:
-    from bot.console.app import Console
+TicketOf = Callable[[Visit], Awaitable[tuple[Ticket, Context]]]  # the ticket of the path, with the chat's check
+ShowTicket = Callable[..., Awaitable[Response]]  # the ticket page (status, error)
 
 BROADCASTS_LISTED = 20
 SCOPE_KINDS = tuple(SCOPE_KEYS)  # all, cohort, agency, district, at_risk
@@ -42,9 +44,8 @@ SCOPE_KINDS = tuple(SCOPE_KEYS)  # all, cohort, agency, district, at_risk
 class ToolPages:
     """Routes of the ticket actions and the broadcasts page."""
 
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.pages = console.pages
+    def __init__(self, pages: Pages, ticket_of: TicketOf, show_ticket: ShowTicket) -> None:
+        self.pages, self.ticket_of, self.show_ticket = pages, ticket_of, show_ticket
 
     def table(self) -> list[tuple[str, str, Page, frozenset[str] | None]]:
         return [
@@ -60,29 +61,29 @@ class ToolPages:
 
     async def reassign(self, visit: Visit) -> Response:
         """`pindahkan N <pendamping>` from the page: move_ticket (a mentor on leave only when confirmed)."""
-        ticket, ctx = await self.console._ticket(visit)
+        ticket, ctx = await self.ticket_of(visit)
         number = record_id(visit.field("mentor"))
         mentor = await visit.db.get(Person, number) if number is not None else None
         if mentor is None or mentor.role != Role.PENDAMPING or not mentor.is_active:
-            return await self.console.ticket(visit, status=400, error=visit.text("web.move_pick"))
+            return await self.show_ticket(visit, status=400, error=visit.text("web.move_pick"))
         if ticket.status == TicketStatus.CLOSED:
-            return await self.console.ticket(visit, status=400, error=visit.text("core.ticket_already_closed",
+            return await self.show_ticket(visit, status=400, error=visit.text("core.ticket_already_closed",
                                                                                  number=ticket.id))
         await move_ticket(ctx, ticket, mentor, is_confirmed=visit.field("walau_cuti") == "1")
         await visit.finish_chat(ctx)
-        return await self.console.ticket(visit)
+        return await self.show_ticket(visit)
 
     async def escalate(self, visit: Visit) -> Response:
         """`eskalasi N` from the page: the chat's own checks (chosen) and escalate, with the typed note."""
-        ticket, ctx = await self.console._ticket(visit)
+        ticket, ctx = await self.ticket_of(visit)
         if record_id(visit.field("expert")) is None:
-            return await self.console.ticket(visit, status=400, error=visit.text("tools.escalate_pick"))
+            return await self.show_ticket(visit, status=400, error=visit.text("tools.escalate_pick"))
         found = await chosen(ctx, f"{ticket.id}:{visit.field('expert')}")
         if found is None:
-            return await self.console.ticket(visit, status=400, error=visit.text("tools.escalate_pick"))
+            return await self.show_ticket(visit, status=400, error=visit.text("tools.escalate_pick"))
         await escalate(ctx, *found, note=visit.field("note")[:1000])
         await visit.finish_chat(ctx)
-        return await self.console.ticket(visit)
+        return await self.show_ticket(visit)
 
     # ------------------------------------------------------------------ broadcasts
 

@@ -347,7 +347,6 @@ async def test_participants_and_experts_have_no_broadcast_page(
 # ---------------------------------------------------------------------- the list's search; figures in the background
 
 
-@SQLITE_ONLY
 async def test_the_search_finds_a_name_a_business_or_a_typed_phone_number_by_its_start(
         site: Site, driver: Driver, coordinator: Person, participant: Person) -> None:
     async with site.browser() as browser:
