@@ -68,7 +68,7 @@ class KlinikApp:
 
     def __post_init__(self) -> None:
         self.config = self.settings.handler_config()
-        self.engine = make_engine(self.settings.database_url)
+        self.engine = make_engine(self.settings.database_url, pool_size=self.settings.database_pool_size)
         self.sessions = make_sessionmaker(self.engine)
         self.bot = self._telegram_bot()
         self.twilio = self._twilio_client()

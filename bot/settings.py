@@ -161,6 +161,7 @@ class Settings(BaseSettings):
 
     data_dir: str = ""
     database_url: str = ""
+    database_pool_size: int = Field(default=10, ge=1, le=200)  # PostgreSQL connections per process (+ as many briefly)
     telegram: TelegramSettings = TelegramSettings()
     twilio: TwilioSettings = TwilioSettings()
     delivery: DeliverySettings = DeliverySettings()

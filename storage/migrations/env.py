@@ -3,6 +3,7 @@
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from storage.db import make_engine
@@ -19,6 +20,9 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several `klinik run` processes start together: one migrates, the others wait, then find it done.
+            connection.execute(text("SELECT pg_advisory_xact_lock(7204151)"))
         context.run_migrations()
 
 

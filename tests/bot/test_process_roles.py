@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from bot.settings import load_settings
 from bot.status import collect_status, render_status
 from tests.support.peers import free_port
 
+ROOT = Path(__file__).resolve().parents[2]
 WEB, WORKER, SCHEDULER = ProcessRole.WEB, ProcessRole.WORKER, ProcessRole.SCHEDULER
 TASKS_OF_ROLE = {WEB: {"http", "http-pulse"}, WORKER: {"delivery", "inbox"}, SCHEDULER: set()}
 PULSES_OF_ROLE = {WEB: {"http"}, WORKER: {"delivery", "inbox"}, SCHEDULER: {"scheduler"}}
@@ -111,3 +115,43 @@ async def test_klinik_status_says_which_roles_each_process_runs(db_url: str) -> 
     text = render_status(status, "id", UTC)
     assert f"proses {worker.holder}: worker" in text
     assert f"proses {scheduler.holder}: scheduler" in text
+
+
+def test_processes_starting_together_migrate_an_empty_postgresql_once(db_kind: str,
+                                                                      request: pytest.FixtureRequest) -> None:
+    if db_kind != "postgres":
+        pytest.skip("several processes are for PostgreSQL")
+    cluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.create_database(f"klinik_roles_{os.getpid()}")
+    try:
+        migrate = [sys.executable, "-c", f"from storage.db import upgrade_sync; upgrade_sync({url!r})"]
+        started = [subprocess.Popen(migrate, cwd=ROOT, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        errors = [process.communicate(timeout=120)[1] for process in started]
+    finally:
+        cluster.drop_database(f"klinik_roles_{os.getpid()}")
+
+    assert [process.returncode for process in started] == [0, 0, 0], errors
+
+
+def test_klinik_run_only_web_on_postgresql_serves_health_with_its_role(db_kind: str, db_url: str,
+                                                                       tmp_path: Path) -> None:
+    if db_kind != "postgres":
+        pytest.skip("--only needs PostgreSQL")
+    port = free_port()
+    env = {**os.environ, "KLINIK_DATABASE_URL": db_url, "KLINIK_HTTP_PORT": str(port)}
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--only", "web"], env=env, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, health = time.monotonic() + 30, None
+        while health is None and time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    finally:
+        process.kill()
+
+    assert health is not None
+    assert (health["roles"], set(health["loops"])) == (["web"], {"http"})
+    assert "Peran proses ini: web" in output
