@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,6 +21,7 @@ from bot.telegram import TelegramSender, make_bot
 from bot.whatsapp.http import make_client
 from bot.whatsapp.sender import WhatsAppSender
 from handlers.kernel.messages import OutgoingPart
+from storage.db import make_engine, make_sessionmaker
 from storage.models import LoopPulse, OutboxMessage, OutboxStatus
 from tests.support.peers import TelegramEmulator
 from tests.support.twilio_mock import SlowTwilio
@@ -47,6 +50,16 @@ async def statuses(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
 
 
 @pytest.fixture
+async def peer_sessions(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """SQLite only: these tests are about the peers' limits, not the database (the claim tests run on both)."""
+    path = tmp_path / "klinik.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    yield make_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
 async def slow_twilio() -> AsyncIterator[SlowTwilio]:
     peer = SlowTwilio(delay=0.02, jitter=0.15)  # answers come back in a shuffled order
     await peer.start()
@@ -55,13 +68,13 @@ async def slow_twilio() -> AsyncIterator[SlowTwilio]:
 
 
 async def test_a_wide_window_keeps_each_chats_order_at_the_peer(
-        sessions: async_sessionmaker[AsyncSession], slow_twilio: SlowTwilio) -> None:
+        peer_sessions: async_sessionmaker[AsyncSession], slow_twilio: SlowTwilio) -> None:
     chats = [f"+62812{n:07d}" for n in range(40)]
-    expected = await add_rows(sessions, "whatsapp", chats, per_chat=4)
+    expected = await add_rows(peer_sessions, "whatsapp", chats, per_chat=4)
     client = make_client(ACCOUNT_SID, "token", slow_twilio.url)
-    sender = WhatsAppSender(client, sessions, sender="+14155238886", status_callback=None, templates={},
-                            media=MediaStore(sessions))
-    worker = DeliveryWorker(sessions, {"whatsapp": sender}, RateLimiter({"whatsapp": Pace(1000)}), concurrency=64)
+    sender = WhatsAppSender(client, peer_sessions, sender="+14155238886", status_callback=None, templates={},
+                            media=MediaStore(peer_sessions))
+    worker = DeliveryWorker(peer_sessions, {"whatsapp": sender}, RateLimiter({"whatsapp": Pace(1000)}), concurrency=64)
     try:
         while await worker.drain_once():
             pass
@@ -71,7 +84,7 @@ async def test_a_wide_window_keeps_each_chats_order_at_the_peer(
     assert slow_twilio.max_in_flight >= 30  # one per chat, many chats at once
     for chat in chats:
         assert slow_twilio.bodies_to(chat) == expected[chat]
-    assert set(await statuses(sessions)) == {OutboxStatus.SENT}
+    assert set(await statuses(peer_sessions)) == {OutboxStatus.SENT}
 
 
 async def test_a_chat_with_a_long_queue_does_not_hold_the_others(
@@ -107,12 +120,12 @@ async def emulator_worker(sessions: async_sessionmaker[AsyncSession], emulator: 
 
 
 async def test_telegram_limits_hold_at_the_emulator_and_nothing_is_refused(
-        sessions: async_sessionmaker[AsyncSession], telegram_emulator: TelegramEmulator) -> None:
+        peer_sessions: async_sessionmaker[AsyncSession], telegram_emulator: TelegramEmulator) -> None:
     token = telegram_emulator.new_token()
     await telegram_emulator.set_limits(token, per_second=30, per_chat_interval_ms=1000)
     chats = [str(7000 + n) for n in range(45)]
-    expected = await add_rows(sessions, "telegram", chats, per_chat=2)
-    worker, bot = await emulator_worker(sessions, telegram_emulator, token, Pace(30, 1.0, strict=True))
+    expected = await add_rows(peer_sessions, "telegram", chats, per_chat=2)
+    worker, bot = await emulator_worker(peer_sessions, telegram_emulator, token, Pace(30, 1.0, strict=True))
     try:
         while await worker.drain_once():
             pass
@@ -134,16 +147,16 @@ async def test_telegram_limits_hold_at_the_emulator_and_nothing_is_refused(
 
 
 async def test_telegrams_retry_after_is_waited_out_before_the_chat_gets_more(
-        sessions: async_sessionmaker[AsyncSession], telegram_emulator: TelegramEmulator) -> None:
+        peer_sessions: async_sessionmaker[AsyncSession], telegram_emulator: TelegramEmulator) -> None:
     token = telegram_emulator.new_token()
     await telegram_emulator.set_limits(token, per_second=0, per_chat_interval_ms=1000)
-    expected = await add_rows(sessions, "telegram", ["7101"], per_chat=3)
-    worker, bot = await emulator_worker(sessions, telegram_emulator, token, Pace(1000),  # the bot paces too fast
+    expected = await add_rows(peer_sessions, "telegram", ["7101"], per_chat=3)
+    worker, bot = await emulator_worker(peer_sessions, telegram_emulator, token, Pace(1000),  # the bot paces too fast
                                         retry=RetryPolicy(first_seconds=0.05, max_seconds=0.1))
     running = asyncio.create_task(worker.run())
     try:
         for _ in range(100):
-            if set(await statuses(sessions)) == {OutboxStatus.SENT}:
+            if set(await statuses(peer_sessions)) == {OutboxStatus.SENT}:
                 break
             await asyncio.sleep(0.1)
     finally:
