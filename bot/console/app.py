@@ -130,12 +130,13 @@ class Console:
             "choices": lambda db: queries.choices(db, viewer, config),
         }
 
-    async def warm(self, visit: Visit) -> None:
-        """Start computing the programme-wide figures (background mode, nothing computed yet)."""
-        if self.background and "groups" not in self.cache:
+    async def warm(self, visit: Visit, keys: tuple[str, ...] = ()) -> None:
+        """Start computing the programme-wide figures (`keys`, else all) not computed yet, side by side
+        (background mode)."""
+        if self.background:
             coordinator = Person(id=0, role=Role.KOORDINATOR)
             for key, compute in self.figures(coordinator).items():
-                if key not in self.cache:
+                if key not in self.cache and (not keys or key in keys):
                     self._refresh(key, visit.now, compute)
 
     async def show_sign_in(self, visit: Visit) -> Response:
@@ -184,6 +185,7 @@ class Console:
         if visit.me.role not in COORDINATORS:
             return RedirectResponse(home_of(visit.me), status_code=303)
         figures = self.figures(visit.me)
+        await self.warm(visit, ("groups", "trend", "week", "targets"))  # after a restart: side by side
         groups, computed = await self.cached("groups", visit.now, figures["groups"], visit.db)
         ages = await unanswered_by_age(visit.db, visit.now)
         trend, _at = await self.cached("trend", visit.now, figures["trend"], visit.db)
@@ -213,6 +215,8 @@ class Console:
     async def participants(self, visit: Visit) -> Response:
         """The list: search `q`, filters cohort/agency/district/mentor/at risk; one page of PAGE_SIZE."""
         filters = self._filters(visit)
+        if visit.me.role in COORDINATORS:
+            await self.warm(visit, ("choices",))  # after a restart: the filter values beside the page's rows
         total, rows = await queries.participants_page(visit.db, visit.me, filters, self.config, visit.now)
         if filters.q.strip() and total >= queries.SEARCH_CAP:
             visit.notices.append(visit.text("tools.search_capped", count=queries.SEARCH_CAP))
