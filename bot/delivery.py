@@ -392,8 +392,7 @@ class DeliveryWorker(DrainLoop):
         self.holder = holder or process_holder()
         self.windows = {channel: InFlightWindow(limiter.pace(channel).per_second, min_in_flight, max_in_flight,
                                                 fixed=concurrency, name=channel) for channel in senders}
-        high = max(window.high if concurrency is None else concurrency for window in self.windows.values()) \
-            if self.windows else 1
+        high = max((concurrency or window.high for window in self.windows.values()), default=1)
         self.batch_size, self.per_chat_in_hand = batch_size, max(1, per_chat_in_hand)
         self.max_in_hand = max_in_hand or max(200, 2 * batch_size, 4 * high)  # rows claimed, not handled yet
         self.writer = OutcomeWriter(sessions, self._persist)
