@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.activities import MonthlyReport
+from storage.activities import Attendance, MonthlyReport
 from storage.base import Base
 
 
@@ -32,3 +32,6 @@ class OutcomeTarget(Base):
 # Outcomes read each participant's first and latest sent report (programme_outcomes) from this index alone,
 # not from 700,000 rows of a large programme's year.
 Index("ix_monthly_reports_outcomes", MonthlyReport.participant_id, MonthlyReport.month, MonthlyReport.submitted_at)
+# Targets count a participant as trained once they attended a session by the digest's end
+# (handlers.participation.queries.participants_by_agency): one probe of this index per participant.
+Index("ix_attendance_trained", Attendance.participant_id, Attendance.status, Attendance.created_at)
