@@ -10,7 +10,8 @@ here), and a minimal Starlette webhook that checks the signature and inserts one
 on its own database of the same kind). Every webhook is signed exactly like Twilio's
 (`RequestValidator.compute_signature` into X-Twilio-Signature). Phases:
 
-1. ingest: a closed-loop burst over 32 connections, against the bot and then the baseline;
+1. ingest: a closed-loop burst over 32 connections, against the baseline and then the bot (each phase
+   after the first waits until the bot has answered everything: replies leave at up to 400/s here);
 2. handled/s: a backlog stored in the inbox in one transaction, timed from the first `processed_at`
    to the last;
 3. open loop: 100 messages/s for a fixed time, HTTP latency counted from each message's scheduled
@@ -50,7 +51,7 @@ from twilio.request_validator import RequestValidator
 from bot.inbox import sender_key
 from handlers.kernel.messages import Address, Channel, Inbound
 from storage.db import make_engine, make_sessionmaker, upgrade
-from storage.models import InboxItem, Person, Role
+from storage.models import InboxItem, OutboxMessage, OutboxStatus, Person, Role
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_SID = "AC" + "be" * 16
@@ -69,7 +70,7 @@ class Sizes:
     open_seconds: float
 
 
-FULL, QUICK = Sizes(burst=2000, backlog=2000, open_seconds=10.0), Sizes(burst=500, backlog=500, open_seconds=5.0)
+FULL, QUICK = Sizes(burst=1500, backlog=1500, open_seconds=10.0), Sizes(burst=500, backlog=500, open_seconds=5.0)
 
 
 # ---------------------------------------------------------------------- the two small servers
@@ -108,12 +109,14 @@ def serve_baseline(port: int, database_url: str) -> None:
     engine = make_engine(database_url)
     validator = RequestValidator(AUTH_TOKEN)
     public = f"http://127.0.0.1:{port}"
+    # SQLite: one writer at a time, waiting on an asyncio lock rather than on the file lock's busy handler
+    writer = asyncio.Lock() if database_url.startswith("sqlite") else contextlib.nullcontext()
 
     async def webhook(request: Request) -> Response:
         form = {key: str(value) for key, value in (await request.form()).items()}
         if not validator.validate(public + request.url.path, form, request.headers.get("X-Twilio-Signature", "")):
             return PlainTextResponse("invalid signature", status_code=403)
-        async with engine.begin() as connection:
+        async with writer, engine.begin() as connection:
             await connection.execute(insert(table), [{"external_id": form["MessageSid"], "body": form.get("Body", ""),
                                                       "received_at": datetime.now(UTC)}])
         return Response('<?xml version="1.0" encoding="UTF-8"?><Response></Response>', media_type="application/xml")
@@ -163,6 +166,7 @@ def start_bot(folder: Path, database_url: str, twilio_port: int, name: str) -> T
             "KLINIK_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "KLINIK_TWILIO__ACCOUNT_SID": ACCOUNT_SID,
             "KLINIK_TWILIO__AUTH_TOKEN": AUTH_TOKEN, "KLINIK_TWILIO__WHATSAPP_FROM": WHATSAPP_FROM,
             "KLINIK_TWILIO__API_BASE_URL": f"http://127.0.0.1:{twilio_port}", "KLINIK_TELEGRAM__TOKEN": "",
+            "KLINIK_TWILIO__MESSAGES_PER_SECOND": "400",  # replies leave quickly between phases (not measured)
             "PYTHONPATH": str(ROOT)}
     process = spawn(["-m", "bot.cli", "run"], folder / f"{name}.log", env)
     return Target(port, process)
@@ -245,7 +249,7 @@ async def post(session: aiohttp.ClientSession, target: Target, body: bytes, head
     async with session.post(f"{target.base_url}/twilio/whatsapp", data=body, headers=headers) as answer:
         await answer.read()
         if answer.status != 200:
-            raise RuntimeError(f"webhook answered {answer.status}")
+            raise RuntimeError(f"{target.base_url} answered {answer.status}: {(await answer.text())[:300]}")
 
 
 async def closed_loop(targets: Sequence[Target], count: int, run: str) -> float:
@@ -310,10 +314,24 @@ async def processed(database_url: str, run: str, count: int, within: float) -> l
             while True:
                 done = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
                 if done >= count or time.monotonic() > deadline:
-                    rows = [(r[0], r[1]) for r in (await session.execute(query)).all()]
+                    rows = [(r[0], r[1] or r[0]) for r in (await session.execute(query)).all()]
                     if done < count:
                         print(f"  ! only {done} of {count} processed within {within:.0f} s", flush=True)
                     return rows
+                await session.rollback()
+                await asyncio.sleep(0.25)
+    finally:
+        await engine.dispose()
+
+
+async def answered(database_url: str, within: float) -> None:
+    """Wait until no reply is left to send (the next phase starts with an idle delivery worker)."""
+    engine = make_engine(database_url)
+    query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+    deadline = time.monotonic() + within
+    try:
+        async with make_sessionmaker(engine)() as session:
+            while await session.scalar(query) and time.monotonic() < deadline:
                 await session.rollback()
                 await asyncio.sleep(0.25)
     finally:
@@ -374,14 +392,18 @@ async def measure(kind: str, sizes: Sizes) -> Figures:
                 await wait_up(session, f"{baseline.base_url}/twilio/whatsapp", baseline.process, folder / "baseline.log")
             print(f"[{kind}] up: {len(bots)} × klinik run, baseline, fake Twilio", flush=True)
 
-            figures.ingest = await closed_loop(bots, sizes.burst, "A")
-            print(f"[{kind}] ingest {figures.ingest:.0f}/s; waiting for the burst to be handled", flush=True)
-            await processed(url, "A", sizes.burst, within=120)
             figures.baseline = await closed_loop([baseline], sizes.burst, "B")
             print(f"[{kind}] baseline {figures.baseline:.0f}/s", flush=True)
+            stop(baseline.process)  # idle from here on
+            figures.ingest = await closed_loop(bots, sizes.burst, "A")
+            print(f"[{kind}] ingest {figures.ingest:.0f}/s; waiting for the burst to be handled and answered",
+                  flush=True)
+            await processed(url, "A", sizes.burst, within=120)
+            await answered(url, within=120)
 
             await store_backlog(url, sizes.backlog, "C")
             times = await processed(url, "C", sizes.backlog, within=120)
+            await answered(url, within=120)
             window = (max(p for _, p in times) - min(p for _, p in times)).total_seconds()
             figures.handled = (len(times) - 1) / window if window > 0 else float("nan")
             print(f"[{kind}] handled {figures.handled:.0f}/s from a backlog of {sizes.backlog}", flush=True)
@@ -393,6 +415,10 @@ async def measure(kind: str, sizes: Sizes) -> Figures:
             figures.lag_p50, figures.lag_p99 = percentile(lags, 0.5), percentile(lags, 0.99)
             print(f"[{kind}] open loop: HTTP p50 {figures.http_p50:.0f} ms p99 {figures.http_p99:.0f} ms; "
                   f"lag p50 {figures.lag_p50:.0f} ms p99 {figures.lag_p99:.0f} ms", flush=True)
+        except BaseException:
+            for log in sorted(folder.glob("*.log")):
+                print(f"--- {log.name}:", *log.read_text(errors="replace").splitlines()[-15:], sep="\n")
+            raise
         finally:
             for process in [bot.process for bot in bots] + helpers:
                 stop(process)

@@ -22,7 +22,7 @@ from handlers.kernel.consent import consent_outdated, has_consent
 from handlers.kernel.context import Context, Routes
 from handlers.kernel.intents import is_acknowledgement, is_leave_request, is_no, is_yes, words
 from handlers.kernel.messages import Channel, Inbound, Outgoing
-from handlers.kernel.outbox import enqueue_all, menu_choice
+from handlers.kernel.outbox import WITHOUT_MENU, enqueue_all, menu_choice
 from handlers.kernel.parking import keep_as_draft, offer_once, offer_parked
 from handlers.kernel.reachability import release_held
 from handlers.kernel.registry import ACTIONS, COMMANDS, FLOWS, traits_of
@@ -41,6 +41,7 @@ from handlers.privacy.rights import handle_privacy_request
 from storage.models import (
     ConversationState,
     InboxItem,
+    Menu,
     OutboxMessage,
     OutboxStatus,
     ParkedFlow,
@@ -50,7 +51,7 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 
-SENDERS, NONE_HELD = "klinik.senders", "klinik.none_held"  # session.info, filled by load_senders
+SENDERS, NONE_HELD, NO_MENU = "klinik.senders", "klinik.none_held", "klinik.no_menu"  # filled by load_senders
 CANCEL_WORDS = frozenset({"batal", "cancel", "/batal", "/cancel", "stop", "keluar"})
 CANCEL_PHRASES = frozenset({"gak jadi", "ga jadi", "gk jadi", "nggak jadi", "ngga jadi", "tidak jadi", "tdk jadi",
                             "batal aja", "batal deh", "batal kak", "ga jadi deh", "gak jadi deh", "ga jadi kak",
@@ -309,6 +310,10 @@ async def load_senders(session: AsyncSession, items: Sequence[InboxItem]) -> Non
             session.info.setdefault(NONE_HELD, set()).add(person.id)
     session.info[SENDERS] = {key: people[0] for key, people in found.items() if len(people) == 1}
     remember_absent(session, states=no_state, parked=no_parked)
+    if phones:
+        menus = select(Menu).where(Menu.channel == Channel.WHATSAPP.value, Menu.address.in_(phones))
+        with_menu = {menu.address for menu in (await session.execute(menus)).scalars()}  # now in the identity map
+        session.info.setdefault(NO_MENU, set()).update(phones - with_menu)
 
 
 def known_sender(session: AsyncSession, inbound: Inbound) -> Person | None:
@@ -329,12 +334,21 @@ def _forget_senders(session: Session, transaction: SessionTransaction) -> None:
         return  # a savepoint ended: the transaction goes on
     session.info.pop(SENDERS, None)
     session.info.pop(NONE_HELD, None)
+    session.info.pop(NO_MENU, None)
+
+
+@event.listens_for(Session, "transient_to_pending")
+def _forget_no_menu(session: Session, instance: object) -> None:
+    if isinstance(instance, Menu):
+        session.info.get(NO_MENU, set()).discard(instance.address)
 
 
 async def handle_inbox_item(session: AsyncSession, item: InboxItem, now: datetime, config: Config) -> None:
     """Process one stored inbound in the caller's transaction and queue every reply."""
     inbound = Inbound.from_json(item.payload)
     replies = await process_inbound(session, inbound, now, config)
+    if NO_MENU in session.info:  # numbers load_senders found without options shown: enqueue need not look
+        session.info[WITHOUT_MENU] = session.info[NO_MENU]
     await enqueue_all(session, replies, now, config)
     item.processed_at = now
     if not inbound.is_private:

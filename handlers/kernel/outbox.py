@@ -59,6 +59,9 @@ def store_message(row: OutboxMessage, message: OutgoingPart) -> None:
     row.payload = message.to_json()
 
 
+WITHOUT_MENU = "numbers_without_menu"  # session.info: WhatsApp numbers known to have no options stored
+
+
 async def enqueue(session: AsyncSession, message: Outgoing, now: datetime, config: Config) -> list[OutboxMessage]:
     """Write one outgoing message as outbox rows (split to the channel's length limit)."""
     person = await session.get(Person, message.person_id) if message.person_id else None
@@ -99,7 +102,7 @@ async def enqueue_all(session: AsyncSession, messages: list[Outgoing], now: date
         for message in messages:
             await enqueue(session, message, now, config)
     finally:
-        session.info.pop("numbers_without_menu", None)
+        session.info.pop(WITHOUT_MENU, None)
 
 
 async def _preload(session: AsyncSession, messages: list[Outgoing]) -> None:
@@ -114,7 +117,7 @@ async def _preload(session: AsyncSession, messages: list[Outgoing]) -> None:
     for chunk in _chunks(phones, 500):
         query = select(Menu).where(Menu.channel == Channel.WHATSAPP.value, Menu.address.in_(chunk))
         found.update(menu.address for menu in (await session.execute(query)).scalars())
-    session.info["numbers_without_menu"] = set(phones) - found
+    session.info[WITHOUT_MENU] = set(phones) - found
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
@@ -122,7 +125,7 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
 
 
 async def _remember_menu(session: AsyncSession, address: Address, payloads: list[str], now: datetime) -> None:
-    without_menu: set[str] = session.info.get("numbers_without_menu", set())
+    without_menu: set[str] = session.info.get(WITHOUT_MENU, set())
     if address.id in without_menu:
         if payloads:
             without_menu.discard(address.id)
