@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -164,8 +164,8 @@ def search_clause(q: str, dialect: str) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
-def participant_conditions(viewer: Person, filters: Filters, config: Config,
-                           dialect: str = "sqlite") -> list[ColumnElement[bool]]:
+def participant_conditions(viewer: Person, filters: Filters, config: Config, dialect: str = "sqlite",
+                           for_count: bool = False) -> list[ColumnElement[bool]]:
     """What the list shows: active participants the viewer oversees, narrowed by the filters."""
     conditions = [active_participants()]
     if viewer.role != Role.KOORDINATOR:
@@ -187,10 +187,14 @@ def participant_conditions(viewer: Person, filters: Filters, config: Config,
     if filters.unreachable:
         conditions.append(Person.unreachable_reason.is_not(None))
     if filters.score in SCORE_BANDS:
+        # Counting: the band's ids from the (week, score) index, probed by id. A page: people in name order
+        # (the list's index), each probed by (week, participant_id) until the page is full.
         low, high = SCORE_BANDS[filters.score]
-        latest = select(func.max(ParticipationScore.week)).scalar_subquery()
-        conditions.append(Person.id.in_(select(ParticipationScore.participant_id).where(
-            ParticipationScore.week == latest, ParticipationScore.score >= low, ParticipationScore.score < high)))
+        s = ParticipationScore
+        latest = select(func.max(s.week)).scalar_subquery()
+        band = [s.week == latest, s.score >= low, s.score < high]
+        conditions.append(Person.id.in_(select(s.participant_id).where(*band)) if for_count
+                          else exists(select(s.id).where(s.participant_id == Person.id, *band)))
     return conditions
 
 
@@ -201,7 +205,8 @@ async def participants_page(db: AsyncSession, viewer: Person, filters: Filters, 
     The page's ids come first (people by role and name: an index walk), then only those rows are read
     with their mentor and flags."""
     conditions = participant_conditions(viewer, filters, config, db.bind.dialect.name)
-    total = int((await db.execute(select(func.count()).select_from(Person).where(*conditions))).scalar_one())
+    counted = participant_conditions(viewer, filters, config, db.bind.dialect.name, for_count=True)
+    total = int((await db.execute(select(func.count()).select_from(Person).where(*counted))).scalar_one())
     ids = list((await db.execute(select(Person.id).where(*conditions).order_by(Person.name, Person.id)
                                  .limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE))).scalars())
     if not ids:
