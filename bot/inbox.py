@@ -282,10 +282,16 @@ class InboxProcessor(DrainLoop):
 
     @staticmethod
     async def _oldest_of(session: AsyncSession, sender: str, now: datetime) -> InboxItem | None:
-        """The sender's oldest due item if we get the sender's lock (re-entrant within the transaction)."""
-        locked = func.pg_try_advisory_xact_lock(LOCK_CLASS, func.hashtext(sender))
-        query = (select(InboxItem).where(InboxItem.sender == sender, is_due(now), locked)
-                 .order_by(InboxItem.id).limit(1))
+        """The sender's oldest due item, if we get the sender's lock (held until this transaction ends).
+
+        The lock is taken first and the item read in the next statement, whose snapshot then sees
+        everything the previous holder committed (in one statement the snapshot would predate the lock).
+        """
+        locked = await session.scalar(select(func.pg_try_advisory_xact_lock(LOCK_CLASS, func.hashtext(sender))))
+        if not locked:
+            return None
+        query = (select(InboxItem).where(InboxItem.sender == sender, is_due(now))
+                 .order_by(InboxItem.id).limit(1).with_for_update())
         return (await session.execute(query)).scalar_one_or_none()
 
     # ------------------------------------------------------------------ failures
