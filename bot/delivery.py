@@ -209,6 +209,12 @@ class RateLimiter:
                 self._chat_ready = {key: ready for key, ready in self._chat_ready.items() if ready > now}
             self._chat_ready[(permit.channel, permit.address)] = now + gap
 
+    def sent_earlier(self, channel: str, address: str, seconds_ago: float) -> None:
+        """A message to this chat was answered seconds_ago (by another process, or before a restart)."""
+        ready = time.monotonic() - seconds_ago + self.pace(channel).per_chat_gap
+        key = (channel, address)
+        self._chat_ready[key] = max(self._chat_ready.get(key, 0.0), ready)
+
     def back_off(self, channel: str, seconds: float) -> None:
         """The peer said slow down (Telegram retry_after, Twilio Retry-After): hold the whole channel."""
         self._blocked_until[channel] = max(self._blocked_until[channel], time.monotonic() + seconds)
@@ -498,9 +504,24 @@ class DeliveryWorker(DrainLoop):
             if rows:
                 await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
                                       .values(claimed_by=self.holder, claimed_at=now))
+                await self._recall_last_sends(session, channel, rows, now)
         for claimed in rows:
             claimed.claimed_by = self.holder
         return rows
+
+    async def _recall_last_sends(self, session: AsyncSession, channel: str, rows: list[OutboxMessage],
+                                 now: datetime) -> None:
+        """A chat's gap holds across processes and restarts: start it from the chat's last send on record."""
+        gap = self.limiter.pace(channel).per_chat_gap
+        if gap <= 0:
+            return
+        last = (select(OutboxMessage.address, func.max(OutboxMessage.sent_at))
+                .where(OutboxMessage.channel == channel, OutboxMessage.address.in_({r.address for r in rows}),
+                       OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.sent_at > now - timedelta(seconds=gap))
+                .group_by(OutboxMessage.address))
+        for address, sent_at in await session.execute(last):
+            if sent_at is not None:
+                self.limiter.sent_earlier(channel, address, (now - sent_at).total_seconds())
 
     def _capped(self, channel: str, rows: list[OutboxMessage], held: dict[str, int]) -> list[OutboxMessage]:
         """The rows to take: per chat, up to per_chat_in_hand with those in hand (the rest stay, in order);

@@ -206,3 +206,25 @@ async def test_two_delivery_processes_share_telegrams_limit(
     assert len(times) == 80
     assert max(sum(1 for t in times[i:i + 31] if t - start < 1000) for i, start in enumerate(times)) <= 30
 
+
+
+async def test_a_chats_gap_holds_across_a_restart(
+        sessions: async_sessionmaker[AsyncSession], telegram_emulator: TelegramEmulator) -> None:
+    token = telegram_emulator.new_token()
+    await telegram_emulator.set_limits(token, per_second=30, per_chat_interval_ms=1000)
+    await add_rows(sessions, "telegram", ["7301"], per_chat=1)
+    first, first_bot = await emulator_worker(sessions, telegram_emulator, token, Pace(30, 1.0, strict=True))
+    await first.drain_once()
+    await first_bot.shutdown()  # type: ignore[attr-defined]
+    await add_rows(sessions, "telegram", ["7301"], per_chat=1)  # the next message, for a process that knows nothing
+
+    second, second_bot = await emulator_worker(sessions, telegram_emulator, token, Pace(30, 1.0, strict=True))
+    try:
+        await second.drain_once()
+    finally:
+        await second_bot.shutdown()  # type: ignore[attr-defined]
+
+    stats = await telegram_emulator.limit_stats(token)
+    assert stats["rejected"] == []
+    first_at, second_at = (entry["time"] for entry in stats["accepted"])
+    assert second_at - first_at >= 1000
