@@ -61,16 +61,17 @@ async def build_digest(session: AsyncSession, week: str, scores: list[Score], no
     end = min(week_end, now)
     weeks = [shift_week(week, -n) for n in range(TREND_WEEKS - 1, -1, -1)]
     bounds = [(week_bounds(w, config.timezone)[0], min(week_bounds(w, config.timezone)[1], end)) for w in weeks]
-    # The heaviest figures read only what is committed (reports, presensi, earlier weeks' scores, nudges):
-    # on connections of their own they run while this session does the rest (SQLite and PostgreSQL work
-    # in their own threads or server, so two cores are used).
+    # The heaviest figures read only what is committed (reports, presensi, earlier weeks' scores, nudges,
+    # names): on connections of their own they run while this session does the rest (SQLite and PostgreSQL
+    # work in their own threads or server, so two cores are used).
+    names = await figures.mentor_names(session)
     apart = asyncio.gather(
         _read_apart(session, lambda side: programme_outcomes(side, end, config)),
         _read_apart(session, lambda side: target_progress(side, end, config)),
         _read_apart(session, lambda side: figures.active_by_week(side, weeks[:-1])),
-        _read_apart(session, lambda side: figures.risk_by_week(side, bounds)))
+        _read_apart(session, lambda side: figures.risk_by_week(side, bounds)),
+        _read_apart(session, lambda side: figures.at_risk(side, end, scores, names)))
     try:
-        names = await figures.mentor_names(session)
         reports = await report_roll(session, latest_report_month(end, config), end, config)
         total, cohorts, mentors = figures.group_scores(scores, names, reports)
         total.previous_active_pct, by_cohort, by_mentor = await figures.previous_active(session, shift_week(week, -1))
@@ -79,10 +80,9 @@ async def build_digest(session: AsyncSession, week: str, scores: list[Score], no
         for mentor in mentors:
             mentor.previous_active_pct = by_mentor.get(mentor.key)
         answers = await _add_mentor_service(session, mentors, start, end, config)
-        at_risk = await figures.at_risk(session, end, scores, names)
         ticket_ages = await figures.unanswered_by_age(session, end)
     finally:
-        outcomes, targets, stored, risk_trend = await apart
+        outcomes, targets, stored, risk_trend, at_risk = await apart
     hours = [h for m in mentors for h in m.response_hours]
     rated = [(m.rating_average or 0.0, m.ratings) for m in mentors if m.ratings]
     return Digest(
