@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks.bench_console                 # build the programme in /tmp/klinik-console-bench
     .venv/bin/python -m benchmarks.bench_console --reuse         # reuse the programme built before
     .venv/bin/python -m benchmarks.bench_console --database-url postgresql+asyncpg://…/db [--reuse]
+    .venv/bin/python -m benchmarks.bench_console --postgres          # on a throwaway PostgreSQL 15 cluster
 
 The programme is benchmarks/bench_data.py's (the same one bench_jobs uses). The real HTTP app of
 `klinik run` (bot.http.WebApp with the console mounted) answers through httpx's ASGI transport in this
@@ -49,6 +50,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--score-weeks", type=int, default=52)
     parser.add_argument("--database-url", help="PostgreSQL (default: SQLite under --dir)")
     parser.add_argument("--dir", default="/tmp/klinik-console-bench")
+    parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL 15 cluster and use it")
     parser.add_argument("--reuse", action="store_true", help="the database already holds the programme")
     parser.add_argument("--repeat", type=int, default=5, help="warm loads per page")
     return parser.parse_args()
@@ -153,15 +155,27 @@ def main() -> None:
     args = parse_args()
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
-    url = args.database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
-    if not args.reuse and url.startswith("sqlite"):
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{folder / 'bench.db'}{suffix}").unlink(missing_ok=True)
-    upgrade_sync(url)
-    seconds, counts = asyncio.run(prepare(url, args))
-    if counts:
-        print(f"generated in {seconds:.0f} s: " + ", ".join(f"{name} {n:,}" for name, n in counts.items()))
-    ok = asyncio.run(run(url, args.repeat))
+    cluster = None
+    if args.postgres:
+        from tests.support.peers import PostgresCluster
+
+        cluster = PostgresCluster.create()
+        cluster.start()
+        args.reuse = False
+    try:
+        url = (cluster.create_database("bench_console") if cluster is not None
+               else args.database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}")
+        if not args.reuse and url.startswith("sqlite"):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{folder / 'bench.db'}{suffix}").unlink(missing_ok=True)
+        upgrade_sync(url)
+        seconds, counts = asyncio.run(prepare(url, args))
+        if counts:
+            print(f"generated in {seconds:.0f} s: " + ", ".join(f"{name} {n:,}" for name, n in counts.items()))
+        ok = asyncio.run(run(url, args.repeat))
+    finally:
+        if cluster is not None:
+            cluster.stop()
     raise SystemExit(0 if ok else 1)
 
 
