@@ -270,7 +270,7 @@ def app_rss(url: str, folder: Path, jobs: list[str]) -> tuple[list[tuple[str, fl
 
 def print_app_rss(url: str, folder: Path, job_ids: list[str]) -> None:
     jobs, started, sampled, hwm = app_rss(url, folder, job_ids)
-    print("\nInside a started `klinik run` app (HTTP server, inbox, delivery, scheduler running), both jobs in turn:")
+    print("\nInside a started `klinik run` app (HTTP server, inbox, delivery, scheduler running), one job after another:")
     for job_id, seconds, messages in jobs:
         print(f"  {job_id:<22} {seconds:>6.2f} s  {messages:>7,} messages (job body + outbox + commit)")
     print(f"  resident memory: {started:.0f} MB once started, peak {max(sampled, hwm):.0f} MB "
