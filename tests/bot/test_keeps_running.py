@@ -483,6 +483,7 @@ async def test_status_shows_loops_backlogs_the_oldest_waiting_message_and_jobs(
     assert text.splitlines() == [
         "Klinik Bisnis state at 2026-03-04 02:00:00", "",
         "Background loops:",
+        "  process host:1:a: worker",  # the roles of each running process (klinik run --only)
         "  delivery   host:1:a  last pass 4 min ago · failed 7× in a row: OperationalError: connection refused",
         "  inbox      host:1:a  last pass 3 s ago",
         "  inbox      host:0:b  NOT RUNNING (last beat 3 h ago)", "",
