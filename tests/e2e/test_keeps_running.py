@@ -106,7 +106,7 @@ async def test_a_postgres_outage_is_ridden_out_and_health_says_so(klinik_on_post
         await emulator.wait_for(token, user, lambda m: SHARE_CONTACT in (m.text or ""), timeout=30)
     status, report = await eventually(lambda: _healthy(klinik), timeout=30, what="/healthz 200 again")
     assert (status, report["database"]) == (200, "ok")
-    assert set(report["loops"]) == {"inbox", "delivery", "scheduler", "telegram"}
+    assert set(report["loops"]) == {"http", "inbox", "delivery", "scheduler", "telegram"}
 
 
 async def _unhealthy(klinik: Klinik) -> dict[str, Any] | None:
