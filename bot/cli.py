@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, filename=log_file(args.command),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:
-        for noisy in ("alembic", "httpx", "apscheduler"):
+        for noisy in ("alembic", "httpx", "apscheduler", "twilio"):  # twilio: five lines per message sent
             logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
