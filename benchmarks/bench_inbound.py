@@ -124,6 +124,7 @@ def serve_baseline(port: int, database_url: str) -> None:
     async def create_table() -> None:
         async with engine.begin() as connection:
             await connection.run_sync(metadata.create_all)
+        await engine.dispose()  # its connections belong to this loop, not to uvicorn's
 
     asyncio.run(create_table())
     app = Starlette(routes=[Route("/twilio/whatsapp", webhook, methods=["POST"])])
