@@ -142,3 +142,27 @@ async def test_webhooks_stored_together_keep_one_copy_of_a_repeated_message(driv
     async with driver.sessions() as session:
         rows = list((await session.execute(select(InboxItem.external_id, InboxItem.sender))).all())
     assert sorted(tuple(row) for row in rows) == [(f"SM-group-{n}", f"whatsapp:{phone}") for n in range(3)]
+
+
+async def test_a_database_outage_during_a_batch_backs_off_and_costs_no_item_a_try(
+        driver: Driver, participant: Person, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def refused(*_args: Any) -> None:
+        raise ConnectionRefusedError("[Errno 111] Connect call failed")
+
+    async def unreachable(*_args: Any) -> bool:
+        return False
+
+    monkeypatch.setattr(inbox_module, "handle_inbox_item", refused)
+    monkeypatch.setattr(inbox_module, "database_answers", unreachable)
+    for number in range(3):
+        await ingest(driver.sessions, message(participant.phone or "", "halo kak", f"SM-away-{number}", driver.clock.now),
+                     driver.clock.now)
+    processor = InboxProcessor(driver.sessions, driver.config, after_commit=lambda: None,
+                               clock=lambda: driver.clock.now, workers=4, batch_size=32)
+
+    with pytest.raises(ConnectionRefusedError):
+        await processor.drain_once()
+
+    async with driver.sessions() as session:
+        items = list((await session.execute(select(InboxItem))).scalars())
+    assert [(i.attempts, i.processed_at, i.error) for i in items] == [(0, None, None)] * 3
