@@ -50,4 +50,4 @@ def refusal(roles: frozenset[ProcessRole], database_url: str, language: str = "i
     """Why these roles cannot run on this database (None: they can). Splitting needs PostgreSQL."""
     if roles == ALL_ROLES or database_url.startswith("postgresql"):
         return None
-    return t("cli.roles_need_postgres", language, roles=roles_text(roles))
+    return t("cli.roles_need_postgres", language, roles=roles_text(roles).replace(", ", ","))  # as typed

@@ -51,7 +51,7 @@ def test_splitting_roles_needs_postgresql_but_everything_in_one_process_does_not
 
     assert refusal(ALL_ROLES, sqlite) is None
     assert refusal(frozenset({WEB}), postgres) is None
-    assert "butuh PostgreSQL" in (refusal(frozenset({WEB}), sqlite) or "")
+    assert "`klinik run --only web,worker` butuh PostgreSQL" in (refusal(frozenset({WORKER, WEB}), sqlite) or "")
 
 
 def test_klinik_run_only_on_sqlite_is_refused_and_starts_nothing(tmp_path: Path) -> None:
