@@ -300,12 +300,13 @@ def narrow(query: Select[Any], needed: Needed, silent: ColumnElement[int], confi
                    func.coalesce(c.average, 0) - estimate >= rules.nudge_drop_points - ESTIMATE_MARGIN)
     maybe = or_(falling, estimate < rules.nudge_score_threshold + ESTIMATE_MARGIN,
                 silent >= rules.nudge_silence_days, func.coalesce(c.streak, 0) >= rules.nudge_alpa_streak)
-    scored = query.add_columns(estimate.label("estimate"), case((maybe, 1), else_=0).label("maybe")).cte("scored")
-    columns = list(scored.c)[:width]
+    # Used once, the scored rows stream through a top-N sort: no 100,000-row table of scores is built.
+    scored = query.add_columns(estimate.label("estimate"), case((maybe, 1), else_=0).label("maybe")).subquery()
     pid = scored.c.participant_id
-    kept = select(*columns).where(pid.in_(needed.keep))
-    fresh = (select(*columns).where(scored.c.maybe == 1, pid.not_in(needed.keep), pid.not_in(needed.skip))
+    fresh = (select(*list(scored.c)[:width])
+             .where(scored.c.maybe == 1, pid.not_in(needed.keep), pid.not_in(needed.skip))
              .order_by(scored.c.estimate, pid).limit(needed.lowest + LOWEST_MARGIN).subquery())
+    kept = query.where(c.participant_id.in_(needed.keep))  # a few rows, read by participant
     return union_all(kept, select(*fresh.c)).subquery().select()
 
 
