@@ -1,10 +1,10 @@
 """Durable inbox: store an inbound before acknowledging it, then process it, each sender's in order.
 
 Different people's messages are independent, one person's are ordered: the inbox is partitioned by
-sender. On PostgreSQL several workers (tasks here, and other processes) each take the oldest due item
-of a sender nobody holds: a transaction-scoped advisory lock on the sender is the guard, so two
-processes never handle one person's messages at once or out of order. SQLite has one writer: one
-worker handles several items per transaction (a batch), in id order.
+sender. On PostgreSQL several workers (tasks here, and other processes) each lock a few senders nobody
+holds and handle their due items in id order: transaction-scoped advisory locks on the senders are the
+guard, so two processes never handle one person's messages at once or out of order. SQLite has one
+writer: one worker, no locks. Either way several items go in one transaction (a batch).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,6 +40,9 @@ LOCK_CLASS = 0x4B42  # first key of our advisory locks on senders ("KB"); the se
 CANDIDATES = 64  # due items looked at per claim on PostgreSQL
 BATCH_SECONDS = 0.05  # a SQLite batch stops growing after this long: webhooks wait for the one writer
 GROUP_ROWS = 200  # SQLite: webhooks stored in one statement at most
+SENDERS_PER_CLAIM = 8  # PostgreSQL: senders one worker takes per transaction (the others stay for other workers)
+LOCK_SENDERS = text("SELECT name FROM unnest(CAST(:names AS text[])) AS name "
+                    "WHERE pg_try_advisory_xact_lock(:class, hashtext(name))")
 
 
 def sender_key(inbound: Inbound) -> str:
@@ -178,7 +181,7 @@ class InboxProcessor(DrainLoop):
         try:
             while not self._stopping and not self._aborted:
                 if self._is_postgres():
-                    done = await self._claim_and_handle()
+                    done = await self._handle_partitions()
                 else:
                     async with self._write_lock:
                         done = await self._handle_batch()
@@ -240,6 +243,59 @@ class InboxProcessor(DrainLoop):
         return 1
 
     # ------------------------------------------------------------------ PostgreSQL: partitions
+
+    async def _handle_partitions(self) -> int:
+        """Lock a few free senders and handle their due items in id order in one transaction; 0 when none
+        is free. When one item fails, the batch rolls back and items are then taken one at a time."""
+        if self.batch_size == 1:
+            return await self._claim_and_handle()
+        now = self.clock()
+        senders: list[str] = []
+        handled = 0
+        try:
+            async with self.sessions.begin() as session:
+                senders = await self._lock_free_senders(session, now)
+                if not senders:
+                    return 0
+                query = (select(InboxItem).where(InboxItem.sender.in_(senders), is_due(now))
+                         .order_by(InboxItem.id).limit(self.batch_size).with_for_update())
+                items = list((await session.execute(query)).scalars())
+                await load_senders(session, items)
+                started = time.monotonic()
+                for item in items:
+                    await handle_inbox_item(session, item, self.clock(), self.config)
+                    handled += 1
+                    if time.monotonic() - started > BATCH_SECONDS:
+                        break
+        except Exception as error:
+            if not senders or not await database_answers(self.sessions):
+                raise  # the database, not an item: the loop backs off
+            log.info("inbox batch rolled back (%s); items are taken one at a time", error_text(error))
+            self._in_flight.difference_update(senders)
+            senders = []
+            return sum([await self._claim_and_handle() for _ in range(handled + 1)])
+        finally:
+            self._in_flight.difference_update(senders)
+        return handled
+
+    async def _lock_free_senders(self, session: AsyncSession, now: datetime) -> list[str]:
+        """Up to SENDERS_PER_CLAIM senders with due items that no one holds, locked (one statement);
+        the items are read in the next statement, whose snapshot sees what the previous holders committed."""
+        query = select(InboxItem.sender).where(is_due(now)).order_by(InboxItem.id).limit(CANDIDATES)
+        candidates: list[str] = []
+        for sender in (await session.execute(query)).scalars():
+            if sender and sender not in candidates and sender not in self._in_flight:
+                candidates.append(sender)
+        candidates = candidates[:SENDERS_PER_CLAIM]
+        if not candidates:
+            return []
+        self._in_flight.update(candidates)
+        locked: list[str] = []
+        try:
+            locked = list((await session.execute(LOCK_SENDERS, {"names": candidates, "class": LOCK_CLASS})).scalars())
+        finally:
+            self._in_flight.difference_update(set(candidates) - set(locked))
+        return locked
 
     async def _claim_and_handle(self) -> int:
         """Take the oldest due item of a sender no one holds and handle it; 0 when none is free."""
