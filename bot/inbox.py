@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.background import DrainLoop
@@ -59,13 +59,19 @@ def inbox_row(inbound: Inbound, now: datetime) -> dict[str, Any]:
 async def ingest(sessions: async_sessionmaker[AsyncSession], inbound: Inbound, now: datetime) -> bool:
     """Store an inbound (one INSERT, nothing read); False when this update id / MessageSid was seen before."""
     try:
-        async with sessions() as session:
-            await session.execute(insert(InboxItem), [inbox_row(inbound, now)])
-            await session.commit()
+        async with engine_of(sessions).begin() as connection:  # Core, no ORM session: the ack path stays lean
+            await connection.execute(insert(InboxItem), [inbox_row(inbound, now)])
     except IntegrityError:
         log.info("duplicate inbound %s/%s ignored", inbound.address.channel, inbound.external_id)
         return False
     return True
+
+
+def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    """The engine behind a session factory (made by storage.db.make_sessionmaker)."""
+    bind = sessions.kw["bind"]
+    assert isinstance(bind, AsyncEngine)
+    return bind
 
 
 def is_lock_timeout(error: BaseException) -> bool:
@@ -151,15 +157,12 @@ class InboxProcessor(DrainLoop):
         """Insert the rows not seen before (one statement); returns the keys inserted."""
         statement = (sqlite_insert(InboxItem).values(rows).on_conflict_do_nothing()
                      .returning(InboxItem.channel, InboxItem.external_id))
-        async with self.sessions() as session:
-            stored = {(channel, external_id) for channel, external_id in await session.execute(statement)}
-            await session.commit()
-        return stored
+        async with engine_of(self.sessions).begin() as connection:
+            return {(channel, external_id) for channel, external_id in await connection.execute(statement)}
 
     def _is_postgres(self) -> bool:
         if self._postgres is None:
-            bind = self.sessions.kw.get("bind")
-            self._postgres = bind is not None and bind.dialect.name == "postgresql"
+            self._postgres = engine_of(self.sessions).dialect.name == "postgresql"
         return self._postgres
 
     async def drain_once(self) -> int:
