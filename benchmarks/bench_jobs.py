@@ -138,7 +138,7 @@ def run_in_child(url: str, job_id: str, now: datetime, media_dir: str, results: 
     results.put((job_id, body, outbox, commit, cpu, before, peak_rss_mb(), messages))
 
 
-DIGEST_PHASES = (("scores", "compute_scores"), ("storing scores", "store_scores"), ("figures", "build_digest"),
+DIGEST_PHASES = (("scores and storing them", "score_and_store"), ("figures", "digest_of"),
                  ("PNG", "write_chart"), ("XLSX", "write_workbook"))
 
 

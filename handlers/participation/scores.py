@@ -277,6 +277,8 @@ async def scan_scores(session: AsyncSession, week: str, now: datetime, config: C
     if needed is not None:
         silent = silent_days(members.c.last_seen, members.c.cohort, paused, end, connection.dialect.name)
         query = narrow(query, needed, silent, config)
+    else:
+        query = query.order_by(pid)  # compute_scores' order: the digest's groups and lists come out the same
     result = await connection.stream(query.execution_options(yield_per=partition))
     async for rows in result.partitions():
         for row in rows:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import statistics
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -26,10 +27,11 @@ from handlers.kernel.i18n import t
 from handlers.kernel.job_runs import already_ran, is_quiet, load_people, record_run, weekly_moment
 from handlers.kernel.messages import Attachment, Channel, Outgoing
 from handlers.participation.scores import (
+    RECORD_COLUMNS,
+    SCORES_TABLE,
     Score,
-    compute_scores,
+    scan_scores,
     shift_week,
-    store_scores,
     week_bounds,
     week_of,
 )
@@ -45,18 +47,73 @@ from handlers.reports.render import (
 from handlers.reports.rules import ReportsRules
 from handlers.reports.shapes import Digest, MentorSummary
 from handlers.reports.targets import target_progress
-from storage.models import MediaLink, Person, Role
+from storage.bulk import insert_records
+from storage.models import MediaLink, ParticipationScore, Person, Role
 
 JOB_ID = "weekly_digest"
 T = TypeVar("T")
 TREND_WEEKS, TREND_COHORTS = 8, 4  # weeks of the active trend; cohort lines beside the programme's
 SUMMARY_NAMES = 8  # slipping participants named in a mentor's summary (a phone screen)
+STORE_BATCH = 2000  # stored score rows written per insert while the scores stream
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-async def build_digest(session: AsyncSession, week: str, scores: list[Score], now: datetime,
+@dataclass
+class WeekScores:
+    """What the digest keeps of a week's scores: sums by cohort and mentor, the dropping, counts per mentor."""
+
+    grouping: figures.Grouping
+    dropping: list[Score] = field(default_factory=list)
+    by_mentor: dict[int, list[int]] = field(default_factory=dict)  # mentor id: [participants, active]
+    participants: int = 0
+
+    def add(self, score: Score) -> None:
+        """Count one score in (in participant order, as compute_scores returns them)."""
+        self.grouping.add(score)
+        self.participants += 1
+        if score.is_dropping:
+            self.dropping.append(score)
+        if score.mentor_id is not None:
+            counts = self.by_mentor.setdefault(score.mentor_id, [0, 0])
+            counts[0] += 1
+            counts[1] += score.is_active
+
+
+async def week_scores(session: AsyncSession, week: str, now: datetime, config: Config) -> WeekScores:
+    """An empty WeekScores for the week: the mentors' names and the month's report roll, read once."""
+    end = min(week_bounds(week, config.timezone)[1], now)
+    names = await figures.mentor_names(session)
+    reports = await report_roll(session, latest_report_month(end, config), end, config)
+    return WeekScores(figures.Grouping(names, reports))
+
+
+async def score_and_store(session: AsyncSession, week: str, now: datetime, config: Config) -> WeekScores:
+    """Score every participant for the week as they stream from one query, storing the rows a batch at a
+    time (a rerun overwrites, never duplicates): no list of 100,000 scores or records is held."""
+    summed = await week_scores(session, week, now, config)
+    await session.execute(delete(ParticipationScore).where(ParticipationScore.week == week))
+    batch: list[tuple[object, ...]] = []
+    async for score in scan_scores(session, week, now, config, explain_all=True):
+        summed.add(score)
+        batch.append(score.as_record(week, now))
+        if len(batch) >= STORE_BATCH:
+            await insert_records(session, SCORES_TABLE, RECORD_COLUMNS, batch)
+            batch = []
+    await insert_records(session, SCORES_TABLE, RECORD_COLUMNS, batch)
+    return summed
+
+
+async def build_digest(session: AsyncSession, week: str, scores: Iterable[Score], now: datetime,
                        config: Config) -> Digest:
     """Sum the week's scores by cohort and mentor and add tickets, answers, at-risk, trends, targets and outcomes."""
+    summed = await week_scores(session, week, now, config)
+    for score in scores:
+        summed.add(score)
+    return await digest_of(session, week, summed, now, config)
+
+
+async def digest_of(session: AsyncSession, week: str, summed: WeekScores, now: datetime, config: Config) -> Digest:
+    """The digest from the week's summed scores: tickets, answers, at-risk, trends, targets and outcomes added."""
     start, week_end = week_bounds(week, config.timezone)
     end = min(week_end, now)
     weeks = [shift_week(week, -n) for n in range(TREND_WEEKS - 1, -1, -1)]
@@ -64,16 +121,15 @@ async def build_digest(session: AsyncSession, week: str, scores: list[Score], no
     # The heaviest figures read only what is committed (reports, presensi, earlier weeks' scores, nudges,
     # names): on connections of their own they run while this session does the rest (SQLite and PostgreSQL
     # work in their own threads or server, so two cores are used).
-    names = await figures.mentor_names(session)
+    names = summed.grouping.mentor_names
     apart = asyncio.gather(
         _read_apart(session, lambda side: programme_outcomes(side, end, config)),
         _read_apart(session, lambda side: target_progress(side, end, config)),
         _read_apart(session, lambda side: figures.active_by_week(side, weeks[:-1])),
         _read_apart(session, lambda side: figures.risk_by_week(side, bounds)),
-        _read_apart(session, lambda side: figures.at_risk(side, end, scores, names)))
+        _read_apart(session, lambda side: figures.at_risk(side, end, summed.dropping, names)))
     try:
-        reports = await report_roll(session, latest_report_month(end, config), end, config)
-        total, cohorts, mentors = figures.group_scores(scores, names, reports)
+        total, cohorts, mentors = summed.grouping.result()
         total.previous_active_pct, by_cohort, by_mentor = await figures.previous_active(session, shift_week(week, -1))
         for group in cohorts:
             group.previous_active_pct = by_cohort.get(group.key)
@@ -134,16 +190,14 @@ async def _add_mentor_service(session: AsyncSession, mentors: list[figures.Mento
     return answers
 
 
-async def mentor_summaries(session: AsyncSession, week: str, scores: list[Score],
+async def mentor_summaries(session: AsyncSession, week: str, scores: Iterable[Score] | WeekScores,
                            at_risk: list[figures.AtRisk]) -> dict[int, MentorSummary]:
     """Each mentor's summary from the week's scores, their share of the at-risk list, and their queues."""
+    counts = scores.by_mentor if isinstance(scores, WeekScores) else _mentor_counts(scores)
     summaries: dict[int, MentorSummary] = {}
-    for score in scores:
-        if score.mentor_id is None:
-            continue
-        summary = summaries.setdefault(score.mentor_id, MentorSummary(score.mentor_id, week))
-        summary.participants += 1
-        summary.active += score.is_active
+    for mentor_id, (participants, active) in counts.items():
+        summary = summaries[mentor_id] = MentorSummary(mentor_id, week)
+        summary.participants, summary.active = participants, active
     for risk in at_risk:
         if risk.mentor_id is None:
             continue
@@ -153,6 +207,16 @@ async def mentor_summaries(session: AsyncSession, week: str, scores: list[Score]
             summary.slipping.append((risk.score, risk.name, risk.reasons))
     await _add_queues(session, summaries, week)
     return summaries
+
+
+def _mentor_counts(scores: Iterable[Score]) -> dict[int, list[int]]:
+    counts: dict[int, list[int]] = {}
+    for score in scores:
+        if score.mentor_id is not None:
+            pair = counts.setdefault(score.mentor_id, [0, 0])
+            pair[0] += 1
+            pair[1] += score.is_active
+    return counts
 
 
 async def at_risk_of(session: AsyncSession, week: str, scores: list[Score], now: datetime,
@@ -222,9 +286,8 @@ async def send_weekly_digests(session: AsyncSession, now: datetime, config: Conf
     week = shift_week(week_of(now, config.timezone), -1)
     if await already_ran(session, JOB_ID, week):
         return []
-    scores = await compute_scores(session, week, now, config)
-    await store_scores(session, week, scores, now)
-    digest = await build_digest(session, week, scores, now, config)
+    scores = await score_and_store(session, week, now, config)
+    digest = await digest_of(session, week, scores, now, config)
     coordinators = await staff(session, Role.KOORDINATOR)
     out = await coordinator_messages(session, digest, coordinators, now, config)
     summaries = await mentor_summaries(session, week, scores, digest.at_risk)
@@ -236,7 +299,7 @@ async def send_weekly_digests(session: AsyncSession, now: datetime, config: Conf
                                 person_id=mentor_id, ref=f"summary:{week}"))
     await purge_expired_media(session, now)
     record_run(session, JOB_ID, week, now, {"coordinators": len(coordinators), "mentors": len(summaries),
-                                            "participants": len(scores), "at_risk": len(digest.at_risk)})
+                                            "participants": scores.participants, "at_risk": len(digest.at_risk)})
     return out
 
 

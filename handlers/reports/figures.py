@@ -136,26 +136,43 @@ def percent(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def group_scores(scores: list[Score], mentor_names: dict[int, str],
-                 reports: dict[int, bool]) -> tuple[GroupFigures, list[GroupFigures], list[MentorFigures]]:
-    """Programme total, per cohort and per mentor, summed in one pass; `reports` is the month's report roll."""
-    cohorts: dict[str, GroupFigures] = {}
-    mentors: dict[int, MentorFigures] = {}
-    for score in scores:
-        cohort = cohorts.get(score.cohort)
+class Grouping:
+    """Participation summed by cohort and mentor one score at a time (the digest streams 100,000 of them)."""
+
+    def __init__(self, mentor_names: dict[int, str], reports: dict[int, bool]) -> None:
+        self.mentor_names, self.reports = mentor_names, reports
+        self.cohorts: dict[str, GroupFigures] = {}
+        self.mentors: dict[int, MentorFigures] = {}
+
+    def add(self, score: Score) -> None:
+        """Count one participant's week in, with the month's report from the roll."""
+        cohort = self.cohorts.get(score.cohort)
         if cohort is None:
-            cohort = cohorts[score.cohort] = GroupFigures(score.cohort, score.cohort or "-")
-        report = reports.get(score.participant_id)
+            cohort = self.cohorts[score.cohort] = GroupFigures(score.cohort, score.cohort or "-")
+        report = self.reports.get(score.participant_id)
         cohort.add(score, report)
         key = score.mentor_id or 0
-        mentor = mentors.get(key)
+        mentor = self.mentors.get(key)
         if mentor is None:
-            mentor = mentors[key] = MentorFigures(str(key), mentor_names.get(key, "-"))
+            mentor = self.mentors[key] = MentorFigures(str(key), self.mentor_names.get(key, "-"))
         mentor.add(score, report)
-    total = GroupFigures("", "")
-    for group in cohorts.values():
-        total.merge(group)
-    return total, sorted(cohorts.values(), key=lambda g: g.label), sorted(mentors.values(), key=lambda g: g.label)
+
+    def result(self) -> tuple[GroupFigures, list[GroupFigures], list[MentorFigures]]:
+        """Programme total, cohorts and mentors (each sorted by label)."""
+        total = GroupFigures("", "")
+        for group in self.cohorts.values():
+            total.merge(group)
+        return (total, sorted(self.cohorts.values(), key=lambda g: g.label),
+                sorted(self.mentors.values(), key=lambda g: g.label))
+
+
+def group_scores(scores: Iterable[Score], mentor_names: dict[int, str],
+                 reports: dict[int, bool]) -> tuple[GroupFigures, list[GroupFigures], list[MentorFigures]]:
+    """Programme total, per cohort and per mentor, summed in one pass; `reports` is the month's report roll."""
+    grouping = Grouping(mentor_names, reports)
+    for score in scores:
+        grouping.add(score)
+    return grouping.result()
 
 
 async def previous_active(session: AsyncSession, week: str) -> tuple[float | None, dict[str, float], dict[str, float]]:
