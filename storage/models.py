@@ -25,6 +25,7 @@ from storage.consultation import (
     TicketRating,
     TicketSlaStep,
 )
+from storage.mentor_figures import MentorMonthFigure, MentorMonthSnapshot
 from storage.mentorships import Mentorship
 from storage.messaging import (
     ConversationState,
@@ -77,6 +78,8 @@ __all__ = [
     "MediaLink",
     "Meeting",
     "MentorAbsence",
+    "MentorMonthFigure",
+    "MentorMonthSnapshot",
     "Mentorship",
     "Menu",
     "MonthlyReport",

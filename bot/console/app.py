@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.console import queries
 from bot.console.desk import desk_table
+from bot.console.mentors import store_month
 from bot.console.signin import SignIn, home_of
 from bot.console.tools import ToolPages, expert_choices
 from bot.console.web import (
@@ -48,7 +49,7 @@ from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticketing import age_text, ticket_for_staff, topic_label, waiting_since
 from handlers.kernel.config import Config
 from handlers.kernel.context import Context
-from handlers.kernel.dates import format_stamp
+from handlers.kernel.dates import format_stamp, month_of
 from handlers.kernel.numbers import record_id
 from handlers.kernel.roles import COORDINATORS, EVERYONE, MANAGERS, STAFF
 from handlers.people.membership import deactivate_person, release_recycled_numbers
@@ -119,15 +120,26 @@ class Console:
 
         self.refreshing[key] = asyncio.get_running_loop().create_task(run())
 
+    async def renew(self, key: str, now: datetime, compute: Callable[[AsyncSession], Awaitable[Any]], *,
+                    wait: bool) -> None:
+        """Recompute a stored figure (it writes its table) with its own session, once at a time: waited for
+        when `wait` or when nothing refreshes in the background (tests), else left running."""
+        self._refresh(key, now, compute)
+        task = self.refreshing.get(key)
+        if task is not None and (wait or not self.background):
+            await asyncio.shield(task)
+
     def figures(self, viewer: Person) -> dict[str, Callable[[AsyncSession], Awaitable[Any]]]:
         """The programme-wide figures of the overview and the list's filter values (a coordinator's)."""
         config = self.config
+        month = month_of(self.pages.clock(), config.timezone)
         return {
             "groups": lambda db: queries.groups(db, self.pages.clock(), config),
             "targets": lambda db: target_progress(db, self.pages.clock(), config),
             "week": queries.latest_week,
             "trend": queries.score_trend,
             "choices": lambda db: queries.choices(db, viewer, config),
+            f"mentors:{month}": lambda db: store_month(db, month, self.pages.clock(), config),  # /pendamping
         }
 
     async def warm(self, visit: Visit, keys: tuple[str, ...] = ()) -> None:
@@ -164,7 +176,7 @@ class Console:
             ("POST", "/roster", self.roster_upload, COORDINATORS),
             ("POST", "/peserta/{person_id}/nonaktif", self.deactivate, COORDINATORS),
             ("POST", "/keluar", sign_in.sign_out, EVERYONE),
-            *desk_table(self.pages),
+            *desk_table(self.pages, self.renew),
             *ToolPages(self.pages, self._ticket, self.ticket).table(),
         ]
 

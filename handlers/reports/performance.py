@@ -36,6 +36,7 @@ from handlers.kernel.spreadsheet import xlsx_row
 from handlers.reports.attribution import Attribution, load_attribution
 from handlers.reports.charts import ranking_figure, ranking_panels, save_png
 from handlers.reports.digest import XLSX, save_media, staff
+from handlers.reports.month_figures import store_month_figures
 from handlers.reports.numerals import number, pct
 from handlers.reports.outcomes import programme_outcomes
 from handlers.reports.progress import outcomes_text
@@ -408,6 +409,7 @@ async def send_monthly_performance(session: AsyncSession, now: datetime, config:
     if await already_ran(session, JOB_ID, month):
         return []
     months = await mentor_months(session, month, now, config)
+    await store_month_figures(session, month, months, now)  # the console's /pendamping reads the stored month
     coordinators = await staff(session, Role.KOORDINATOR)
     out = await coordinator_messages(session, months, month, coordinators, now, config)
     people = await load_people(session, [m.mentor_id for m in months])
