@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage.activities import MonthlyReport
 from storage.base import Base
 from storage.participation import ParticipationScore
 from storage.people import Person
@@ -50,3 +51,9 @@ Index("ix_people_district", Person.district)
 # the score band filter and the overview's trend read (week, score) without the rows.
 Index("ix_participation_scores_week_score", ParticipationScore.week, ParticipationScore.score,
       ParticipationScore.participant_id)
+# The desk pages (migration 0026_console_desk_indexes): a month's reports sent, their omzet and who sent them,
+# from the index alone (the `laporan` roll and trend);
+Index("ix_monthly_reports_sent", MonthlyReport.month, MonthlyReport.submitted_at, MonthlyReport.omzet,
+      MonthlyReport.participant_id)
+# the participants on the roster before a report's deadline, counted from the index.
+Index("ix_people_roster_since", Person.role, Person.is_active, Person.created_at)

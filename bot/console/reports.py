@@ -21,7 +21,7 @@ from handlers.activities.report_views import (
     comparison,
     latest_report_month,
     permit_names,
-    report_roll,
+    roll_counts,
 )
 from handlers.kernel.dates import format_stamp, month_label, previous_month
 from handlers.kernel.roles import COORDINATORS, MANAGERS
@@ -90,8 +90,8 @@ class ReportPages:
         """(sent, due, trend) with when computed: the `laporan` roll and the omzet of the last months; a
         coordinator's (the whole programme) kept a minute, a mentor's group always fresh."""
         async def compute() -> tuple[int, int, list[tuple[str, int, int]]]:
-            roll = await report_roll(visit.db, month, visit.now, visit.config, scope)
-            return sum(roll.values()), len(roll), await self._trend(visit, month, scope)
+            sent, due = await roll_counts(visit.db, month, visit.now, visit.config, scope)
+            return sent, due, await self._trend(visit, month, scope)
         if scope is not None:
             return await compute(), visit.now
         return await self.memo.get((month, visit.lang), visit.now, compute)
@@ -112,10 +112,10 @@ class ReportPages:
         while len(months) < TREND_MONTHS:
             months.insert(0, previous_month(months[0]))
         query = (select(MonthlyReport.month, func.count(), func.coalesce(func.sum(MonthlyReport.omzet), 0))
-                 .join(Person, Person.id == MonthlyReport.participant_id)
-                 .where(MonthlyReport.month.in_(months), MonthlyReport.submitted_at.is_not(None),
-                        *([scope] if scope is not None else []))
+                 .where(MonthlyReport.month.in_(months), MonthlyReport.submitted_at.is_not(None))
                  .group_by(MonthlyReport.month))
+        if scope is not None:  # a report's participant always exists: the whole programme reads the index alone
+            query = query.join(Person, Person.id == MonthlyReport.participant_id).where(scope)
         found = {m: (int(n), int(total or 0)) for m, n, total in await visit.db.execute(query)}
         return [(month_label(m, visit.lang), *found.get(m, (0, 0))) for m in months]
 

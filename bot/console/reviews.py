@@ -15,7 +15,7 @@ from bot.console.web import PREFIX, Page, Pages, Refused, Visit
 from handlers.activities.attendance import STATUS_KEYS as LEAVE_KEYS
 from handlers.activities.attendance import span
 from handlers.activities.audience import oversees
-from handlers.activities.leave import decide, pending_requests
+from handlers.activities.leave import decide, pending_query
 from handlers.consultation.faq import review
 from handlers.consultation.ticketing import topic_label
 from handlers.kernel.numbers import record_id
@@ -80,11 +80,14 @@ class ReviewPages:
     async def leave(self, visit: Visit, status: int = 200) -> Response:
         """Undecided izin/sakit requests of the participants this person oversees, soonest session first."""
         ctx = visit.chat_context()
-        pending = await pending_requests(ctx)  # the chat's list: a mentor's own group, a coordinator's all
-        paging = Paging(page_number(visit), len(pending), size=20)
+        pending = pending_query(visit.me)  # the chat's list: a mentor's own group, a coordinator's all
+        total = int((await visit.db.execute(select(func.count()).select_from(pending.order_by(None).subquery())))
+                    .scalar_one())
+        paging = Paging(page_number(visit), total, size=20)
         rows = [(request, person, meeting, visit.text(LEAVE_KEYS[request.kind]), span(ctx, meeting))
-                for request, person, meeting in pending[paging.offset:paging.offset + paging.size]]
-        return self.pages.render(visit, "izin.html", status=status, rows=rows, total=len(pending), page=paging.page,
+                for request, person, meeting in await visit.db.execute(pending.limit(paging.size)
+                                                                       .offset(paging.offset))]
+        return self.pages.render(visit, "izin.html", status=status, rows=rows, total=total, page=paging.page,
                                  pages=paging.pages, link=lambda page: f"{PREFIX}/izin?halaman={page}")
 
     async def decide_leave(self, visit: Visit) -> Response:

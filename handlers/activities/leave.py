@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from handlers.activities.attendance import (
     STATUS_KEYS,
@@ -134,15 +134,22 @@ async def decide(ctx: Context, argument: str, reason: str = "") -> None:
               decision=t(DECISION_KEYS[request.status], ctx.lang))
 
 
-async def pending_requests(ctx: Context) -> list[tuple[LeaveRequest, Person, Meeting]]:
-    """Undecided izin/sakit requests of the participants this person oversees, soonest session first."""
+def pending_query(viewer: Person) -> Select[LeaveRequest, Person, Meeting]:
+    """Undecided izin/sakit requests of the participants `viewer` oversees, soonest session first (the
+    console pages it)."""
     query = (select(LeaveRequest, Person, Meeting)
              .join(Person, Person.id == LeaveRequest.participant_id)
              .join(Meeting, Meeting.id == LeaveRequest.meeting_id)
              .where(LeaveRequest.status == LeaveStatus.PENDING)
              .order_by(Meeting.starts_at, LeaveRequest.id))
-    if ctx.person.role != Role.KOORDINATOR:
-        query = query.where(Person.mentor_id == ctx.person.id)
+    if viewer.role != Role.KOORDINATOR:
+        query = query.where(Person.mentor_id == viewer.id)
+    return query
+
+
+async def pending_requests(ctx: Context) -> list[tuple[LeaveRequest, Person, Meeting]]:
+    """Undecided izin/sakit requests of the participants this person oversees, soonest session first."""
+    query = pending_query(ctx.person)
     return [(request, person, meeting) for request, person, meeting in (await ctx.session.execute(query)).all()]
 
 

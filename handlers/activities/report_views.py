@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.dates import format_moment, month_label, month_of, previous_month
@@ -70,6 +70,22 @@ async def report_roll(session: AsyncSession, month: str, until: datetime, config
     if scope is not None:
         query = query.where(scope)
     return {pid: bool(was_sent) for pid, was_sent in (await session.execute(query))}
+
+
+async def roll_counts(session: AsyncSession, month: str, until: datetime, config: Config,
+                      scope: ColumnElement[bool] | None = None) -> tuple[int, int]:
+    """(sent, owed) of report_roll counted in SQL: those on the roster before the deadline, plus anyone who
+    joined later and sent it anyway (two counts over indexes, no row per participant)."""
+    deadline = report_deadline(month, config)
+    people = [Person.role == Role.PESERTA, Person.is_active.is_(True), *([scope] if scope is not None else [])]
+    early = (await session.execute(select(func.count()).select_from(Person).where(
+        *people, Person.created_at <= deadline))).scalar_one()
+    sent, late = (await session.execute(
+        select(func.count(), func.coalesce(func.sum(case((Person.created_at > deadline, 1), else_=0)), 0))
+        .select_from(MonthlyReport).join(Person, Person.id == MonthlyReport.participant_id)
+        .where(MonthlyReport.month == month, MonthlyReport.submitted_at.is_not(None),
+               MonthlyReport.submitted_at <= until, *people))).one()
+    return int(sent), int(early) + int(late)
 
 
 async def report_of(session: AsyncSession, participant_id: int, month: str) -> MonthlyReport | None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.console.mentors import MentorPages
+from handlers.activities.report_views import report_roll, roll_counts
 from handlers.kernel.config import Config
 from handlers.kernel.dates import month_of
 from handlers.kernel.i18n import t
@@ -99,7 +100,8 @@ async def test_the_table_and_each_mentors_page_are_what_kinerja_computes(
 
     assert table.status_code == 200
     assert table_of(table.text) == expected
-    assert len(expected) == 3 and expected[0][1][1] == "Budi Santoso"
+    assert len(expected) == 3
+    assert expected[0][1][1] == "Budi Santoso"
     assert dict(FIGURE.findall(own.text)) == {
         html.escape(t(key), quote=True): value for key, value in zip(HEADER[2:], expected[0][1][2:], strict=True)}
     assert t("desk.mentor_rank", month="Maret 2026", rank=1, count=3) in own.text
@@ -143,7 +145,8 @@ async def test_an_empty_month_is_stored_as_empty_and_shown_so(
 
     assert page.status_code == 200
     assert t("web.nothing") in page.text
-    assert snapshot is not None and snapshot.mentors == 0
+    assert snapshot is not None
+    assert snapshot.mentors == 0
 
 
 async def test_the_monthly_kinerja_job_stores_the_month_it_sends(
@@ -159,5 +162,28 @@ async def test_the_monthly_kinerja_job_stores_the_month_it_sends(
         await site.sign_in(browser, coordinator)
         table = await browser.get("/console/pendamping?bulan=2026-03")
 
-    assert snapshot is not None and snapshot.computed_at == clock.now and snapshot.mentors == 3
+    assert snapshot is not None
+    assert snapshot.computed_at == clock.now
+    assert snapshot.mentors == 3
     assert table_of(table.text) == expected
+
+
+async def test_the_report_counts_in_sql_are_the_laporan_roll(
+        driver: Driver, clock: Clock, config: Config, sessions: async_sessionmaker[AsyncSession],
+        mentor: Person, participant: Person) -> None:
+    dewi, tono = await programme(driver, clock, mentor, participant)  # Sari sent March, Tono did not
+    clock.advance(days=40)  # after March's deadline
+    late = await driver.add_person(role=Role.PESERTA, name="Lina Marlina", phone="+6281200000007",
+                                   mentor_id=dewi.id, cohort="Angkatan 2", business_name="Jamu Lina")
+    gone = await driver.add_person(role=Role.PESERTA, name="Eko Prasetyo", phone="+6281200000006",
+                                   mentor_id=mentor.id, cohort="Angkatan 1", is_active=False)
+    async with driver.sessions.begin() as session:
+        for person in (late, gone, tono):
+            session.add(MonthlyReport(participant_id=person.id, month="2026-03", omzet=1_500_000,
+                                      submitted_at=clock.now if person is not tono else None,
+                                      created_at=clock.now, updated_at=clock.now))
+    async with sessions() as session:
+        for scope in (None, Person.mentor_id == dewi.id, Person.mentor_id == mentor.id):
+            roll = await report_roll(session, "2026-03", clock.now, config, scope)
+            assert await roll_counts(session, "2026-03", clock.now, config, scope) == (sum(roll.values()), len(roll))
+        assert await roll_counts(session, "2026-03", clock.now, config) == (2, 3)  # sent: Sari, Lina; owed: Sari, Tono, Lina (not Eko)
