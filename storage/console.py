@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, func
+from sqlalchemy import JSON, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.activities import MonthlyReport
@@ -39,6 +40,16 @@ class ConsoleSession(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]  # signed out
+
+
+class ConsoleFigure(Base):
+    """A programme-wide figure of the overview as last computed (bot/console/stored.py), read after a restart."""
+
+    __tablename__ = "console_figures"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    computed_at: Mapped[datetime]
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
 
 
 # The console's lists at 100,000 participants (migration 0023_console_lists):

@@ -16,7 +16,7 @@ from storage.activities import (
 from storage.base import Base
 from storage.broadcasts import Broadcast, BroadcastStatus
 from storage.cohorts import Cohort
-from storage.console import ConsoleCode, ConsoleSession
+from storage.console import ConsoleCode, ConsoleFigure, ConsoleSession
 from storage.consultation import (
     FaqEntry,
     FaqStatus,
@@ -64,6 +64,7 @@ __all__ = [
     "Cohort",
     "ConsentRecord",
     "ConsoleCode",
+    "ConsoleFigure",
     "ConsoleSession",
     "ConversationState",
     "Extension",

@@ -27,6 +27,7 @@ from bot.console import queries
 from bot.console.desk import desk_table
 from bot.console.mentors import store_month
 from bot.console.signin import SignIn, home_of
+from bot.console.stored import load_figure, store_figure
 from bot.console.tools import ToolPages, expert_choices
 from bot.console.web import (
     PREFIX,
@@ -94,15 +95,26 @@ class Console:
                      db: AsyncSession) -> tuple[Any, datetime]:
         """A programme-wide figure computed at most once per CACHE_SECONDS; with when it was computed."""
         found = self.cache.get(key)
+        if found is None and key not in self.refreshing:
+            found = await self._stored(key, db)  # as last computed, before a restart
         if found is None and key in self.refreshing:
             await asyncio.shield(self.refreshing[key])  # already being computed (the warm-up)
             found = self.cache.get(key)
         is_old = found is not None and (now - found[0] >= timedelta(seconds=CACHE_SECONDS) or now < found[0])
         if found is None or (is_old and not self.background):
-            found = self.cache[key] = (now, await compute(db))
+            value = await compute(db)
+            found = self.cache[key] = (now, value)
+            await store_figure(db, key, now, value)  # committed with the page's transaction
         elif is_old:
             self._refresh(key, now, compute)
         return found[1], found[0]
+
+    async def _stored(self, key: str, db: AsyncSession) -> tuple[datetime, Any] | None:
+        """The figure as stored in the database (console_figures), now also in memory."""
+        stored = await load_figure(db, key)
+        if stored is not None and key not in self.cache:
+            self.cache[key] = stored
+        return self.cache.get(key)
 
     def _refresh(self, key: str, now: datetime, compute: Callable[[AsyncSession], Awaitable[Any]]) -> None:
         """Compute a figure in the background with its own session (once at a time per figure)."""
@@ -112,7 +124,10 @@ class Console:
         async def run() -> None:
             try:
                 async with self.sessions() as db:
-                    self.cache[key] = (now, await compute(db))
+                    value = await compute(db)
+                    self.cache[key] = (now, value)
+                    await store_figure(db, key, now, value)
+                    await db.commit()
             except Exception:  # the old figure stays; the next visit tries again
                 log.exception("console figure %s failed", key)
             finally:
@@ -148,8 +163,11 @@ class Console:
         if self.background:
             coordinator = Person(id=0, role=Role.KOORDINATOR)
             for key, compute in self.figures(coordinator).items():
-                if key not in self.cache and (not keys or key in keys):
-                    self._refresh(key, visit.now, compute)
+                if key not in self.cache and key not in self.refreshing and (not keys or key in keys):
+                    stored = await self._stored(key, visit.db)
+                    if stored is None or visit.now - stored[0] >= timedelta(seconds=CACHE_SECONDS) or \
+                            visit.now < stored[0]:
+                        self._refresh(key, visit.now, compute)
 
     async def show_sign_in(self, visit: Visit) -> Response:
         """The sign-in page; its first visit starts the figures a coordinator will see next."""

@@ -4,6 +4,7 @@ minute later for the running month, and the monthly job stores the month it send
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from datetime import timedelta
@@ -34,6 +35,7 @@ from tests.support.driver import Clock, Driver
 ROW = re.compile(r'<tr id="mentor-(\d+)">(.*?)</tr>', re.S)
 CELL = re.compile(r"<td>(?:<a [^>]*>)?(.*?)(?:</a>)?</td>", re.S)
 FIGURE = re.compile(r"<dt>(.*?)</dt><dd>(.*?)</dd>", re.S)
+GROUPS_COMPUTED = re.compile(r'id="groups-computed">(.*?)<')
 
 
 @pytest.fixture
@@ -187,3 +189,30 @@ async def test_the_report_counts_in_sql_are_the_laporan_roll(
             roll = await report_roll(session, "2026-03", clock.now, config, scope)
             assert await roll_counts(session, "2026-03", clock.now, config, scope) == (sum(roll.values()), len(roll))
         assert await roll_counts(session, "2026-03", clock.now, config) == (2, 3)  # sent: Sari, Lina; owed: Sari, Tono, Lina (not Eko)
+
+
+async def test_a_restarted_console_shows_the_stored_overview_and_renews_it_in_the_background(
+        driver: Driver, clock: Clock, config: Config, sessions: async_sessionmaker[AsyncSession],
+        coordinator: Person, mentor: Person, participant: Person) -> None:
+    before = Site(sessions, config, clock)
+    async with before.browser() as browser:
+        await before.sign_in(browser, coordinator)
+        first = await browser.get("/console/")
+        cookies = dict(browser.cookies)
+    await driver.add_person(role=Role.PESERTA, name="Joko Susilo", phone="+6281200000005", mentor_id=mentor.id,
+                            cohort="Angkatan 1", business_name="Tahu Joko")
+    restarted = Site(sessions, config, clock)
+    restarted.console.background = True  # as in `klinik run`
+    async with restarted.browser() as browser:
+        browser.cookies.update(cookies)
+        right_away = await browser.get("/console/")
+        clock.advance(seconds=61)
+        a_minute_later = await browser.get("/console/")
+        await asyncio.gather(*restarted.console.refreshing.values())
+        renewed = await browser.get("/console/")
+
+    assert 'id="count-participants">1<' in first.text
+    assert 'id="count-participants">1<' in right_away.text  # as stored: nothing scanned in the request
+    assert 'id="count-participants">1<' in a_minute_later.text  # shown while it is computed again
+    assert 'id="count-participants">2<' in renewed.text
+    assert GROUPS_COMPUTED.search(first.text).group(1) == GROUPS_COMPUTED.search(right_away.text).group(1)
