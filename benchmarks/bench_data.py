@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table, delete, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from handlers.participation.rules import ParticipationRules
+from handlers.participation.scores import shift_week
 from storage.bulk import bulk_insert
 from storage.models import (
     Agency,
@@ -32,6 +34,12 @@ from storage.models import (
     Submission,
     Ticket,
     TicketRating,
+)
+from storage.participation import (
+    ParticipantBaseline,
+    ParticipationWeekGroup,
+    baselines_backfill,
+    week_groups_backfill,
 )
 
 ZONE = ZoneInfo("Asia/Jakarta")
@@ -277,11 +285,24 @@ async def generate(conn: AsyncConnection, shape: Shape, weeks: list[str], monday
     await put(TicketRating.__table__, [r for _, r in tickets if r is not None])  # type: ignore[arg-type]
     await put(ParticipationScore.__table__, g.scores(weeks))  # type: ignore[arg-type]
     await put(NudgeLog.__table__, g.nudges(weeks, mondays))  # type: ignore[arg-type]
+    await keep_facts(conn, weeks[-1] if weeks else None)
     await _targets(conn, shape)
     if conn.dialect.name == "postgresql":
         for table in ("people", "meetings", "assignments", "tickets"):
             await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
     return counts
+
+
+async def keep_facts(conn: AsyncConnection, latest: str | None) -> None:
+    """The facts the weekly job keeps as it stores scores (as the migration backfills them): every week's
+    group counts, and the baselines for the week after the latest stored one."""
+    await conn.execute(delete(ParticipationWeekGroup))
+    await conn.execute(delete(ParticipantBaseline))
+    await conn.execute(text(week_groups_backfill()))
+    if latest is not None:
+        target = shift_week(latest, 1)
+        span = ParticipationRules().nudge_baseline_weeks
+        await conn.execute(text(baselines_backfill(target, [shift_week(target, -n) for n in range(1, span + 1)])))
 
 
 def _leave_requests(g: Generator, meetings: list[tuple[dict[str, Any], list[int]]]) -> Iterator[dict[str, Any]]:

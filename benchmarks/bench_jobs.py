@@ -30,7 +30,7 @@ if __package__ in (None, ""):
 
 from sqlalchemy import delete, func, select, text, update
 
-from benchmarks.bench_data import Shape, generate
+from benchmarks.bench_data import Shape, generate, keep_facts
 from handlers.kernel.config import Config
 from handlers.participation.scores import shift_week, week_bounds, week_of
 from storage.db import make_engine, make_sessionmaker, upgrade_sync
@@ -101,6 +101,8 @@ async def reset_runs(url: str, job_id: str = "") -> None:
                               .values(resolved_at=None, resolution=None))
         if job_id != "participation_nudges":
             await session.execute(delete(ParticipationScore).where(ParticipationScore.week == DIGEST_WEEK))
+            # The facts as they stood before the digest stored its week (the baselines for its week).
+            await keep_facts(await session.connection(), shift_week(DIGEST_WEEK, -1))
     await engine.dispose()
 
 

@@ -6,6 +6,7 @@ Person.extra; it is matched to Agency.code or Agency.name without regard to case
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -28,6 +29,8 @@ from sqlalchemy.sql.expression import Executable
 
 from storage.base import Base
 from storage.people import Person
+
+WEEK_NAME = re.compile(r"^\d{4}-W\d{2}$")  # only ISO week names reach the backfill SQL
 
 # Audiences of meetings and tugas are whole angkatan: the score queries join people by cohort.
 Index("ix_people_cohort", Person.cohort)
@@ -68,6 +71,49 @@ class ParticipationScore(Base):
     nudges_ignored: Mapped[int] = mapped_column(default=0)
     reasons: Mapped[list[Any]] = mapped_column(default=list)
     computed_at: Mapped[datetime]
+
+
+class ParticipationWeekGroup(Base):
+    """Participants and active ones per stored week, cohort and mentor (0: none), kept when a week's scores
+    are stored (handlers.participation.scores.keep_week_facts): the digest's trends read these few thousand
+    rows instead of 100,000 scores a week. A week without rows here is counted from the scores."""
+
+    __tablename__ = "participation_week_groups"
+
+    week: Mapped[str] = mapped_column(String(8), primary_key=True)
+    cohort: Mapped[str] = mapped_column(String(100), primary_key=True)
+    mentor_key: Mapped[int] = mapped_column(primary_key=True)
+    active: Mapped[int]
+    participants: Mapped[int]
+
+
+class ParticipantBaseline(Base):
+    """Each participant's average stored score over the `span` weeks before `week`, kept when a week's
+    scores are stored (for the week after): the daily scan reads one row per participant instead of
+    averaging 400,000 scores. Rows for another week or span are not used (the scores are averaged)."""
+
+    __tablename__ = "participant_baselines"
+
+    participant_id: Mapped[int] = mapped_column(primary_key=True)
+    week: Mapped[str] = mapped_column(String(8))
+    span: Mapped[int]
+    average: Mapped[float] = mapped_column(Float)
+    weeks: Mapped[int]
+
+
+def week_groups_backfill() -> str:
+    """SQL (SQLite and PostgreSQL) that counts every stored week's scores into participation_week_groups."""
+    return ("INSERT INTO participation_week_groups (week, cohort, mentor_key, active, participants) "
+            "SELECT week, cohort, COALESCE(mentor_id, 0), SUM(CASE WHEN is_active THEN 1 ELSE 0 END), COUNT(*) "
+            "FROM participation_scores GROUP BY week, cohort, COALESCE(mentor_id, 0)")
+
+
+def baselines_backfill(week: str, weeks: list[str]) -> str:
+    """SQL that fills participant_baselines for `week` from the stored scores of `weeks` (ISO week names)."""
+    names = ", ".join(f"'{name}'" for name in weeks if WEEK_NAME.match(name))
+    return ("INSERT INTO participant_baselines (participant_id, week, span, average, weeks) "
+            f"SELECT participant_id, '{week}', {len(weeks)}, AVG(score), COUNT(*) FROM participation_scores "
+            f"WHERE week IN ({names}) GROUP BY participant_id")
 
 
 class NudgeStep(StrEnum):

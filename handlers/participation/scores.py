@@ -28,6 +28,7 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -62,7 +63,7 @@ from handlers.participation.queries import (
 from handlers.participation.rules import ParticipationRules
 from storage.bulk import insert_records
 from storage.models import ParticipationScore
-from storage.participation import prefer_quick_plans
+from storage.participation import ParticipantBaseline, ParticipationWeekGroup, prefer_quick_plans
 
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 MIN_BASELINE_WEEKS = 2
@@ -263,7 +264,8 @@ async def scan_scores(session: AsyncSession, week: str, now: datetime, config: C
     reports = _once(reports_query(facts.report_month, end), "reports")
     asked = _once(questions_query(start, end), "asked")
     ignored = _once(ignored_query(end - IGNORED_LOOKBACK, end), "ignored")
-    base = _once(baselines_query(baseline_weeks(week, config)), "base")
+    kept = await baselines_kept(session, week, config)
+    base = _once(baselines_query(baseline_weeks(week, config)) if kept is None else kept, "base")
     pid = members.c.participant_id
     query = (select(*members.c, tallies.c.expected, tallies.c.hadir, tallies.c.terlambat, tallies.c.izin,
                     tallies.c.alpa, tallies.c.streak, tugas.c.due, tugas.c.on_time, tugas.c.missing,
@@ -448,7 +450,42 @@ def month_name(month: str, language: str) -> str:
     return f"{t('dates.months', language).split(',')[int(number) - 1]} {year}"
 
 
-async def store_scores(session: AsyncSession, week: str, scores: list[Score], now: datetime) -> None:
-    """Replace the week's stored scores in one bulk insert (a rerun overwrites, never duplicates)."""
+async def store_scores(session: AsyncSession, week: str, scores: list[Score], now: datetime,
+                       config: Config | None = None) -> None:
+    """Replace the week's stored scores in one bulk insert (a rerun overwrites, never duplicates), and the
+    facts kept from them (keep_week_facts; with the config's baseline span, else the default's)."""
     await session.execute(delete(ParticipationScore).where(ParticipationScore.week == week))
     await insert_records(session, SCORES_TABLE, RECORD_COLUMNS, [score.as_record(week, now) for score in scores])
+    await keep_week_facts(session, week, config or Config())
+
+
+async def keep_week_facts(session: AsyncSession, week: str, config: Config) -> None:
+    """After a week's scores are stored: its counts per cohort and mentor, and every participant's baseline
+    for the week after, each written by one INSERT…SELECT (the digest and the daily scan read these)."""
+    groups, scores = ParticipationWeekGroup, ParticipationScore
+    await session.execute(delete(groups).where(groups.week == week))
+    mentor = func.coalesce(scores.mentor_id, 0)
+    await session.execute(insert(groups).from_select(
+        ["week", "cohort", "mentor_key", "active", "participants"],
+        select(scores.week, scores.cohort, mentor, func.sum(case((scores.is_active.is_(True), 1), else_=0)),
+               func.count()).where(scores.week == week).group_by(scores.week, scores.cohort, mentor)))
+    target = shift_week(week, 1)
+    weeks = baseline_weeks(target, config)
+    averaged = baselines_query(weeks).subquery()
+    await session.execute(delete(ParticipantBaseline))
+    await session.execute(insert(ParticipantBaseline).from_select(
+        ["participant_id", "week", "span", "average", "weeks"],
+        select(averaged.c.participant_id, literal(target), literal(len(weeks)), averaged.c.average,
+               averaged.c.weeks)))
+
+
+async def baselines_kept(session: AsyncSession, week: str, config: Config) -> Select[Any] | None:
+    """(participant_id, average, weeks) from the kept baselines if they are the week's (same span), else None."""
+    span = config.rules(ParticipationRules).nudge_baseline_weeks
+    kept = ParticipantBaseline
+    found = (await session.execute(select(kept.span).where(kept.week == week).limit(1))).scalar_one_or_none()
+    if found != span:
+        return None
+    columns: list[Any] = [kept.participant_id.label("participant_id"), kept.average.label("average"),
+                          kept.weeks.label("weeks")]
+    return select(*columns).where(kept.week == week)

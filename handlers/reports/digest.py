@@ -30,6 +30,7 @@ from handlers.participation.scores import (
     RECORD_COLUMNS,
     SCORES_TABLE,
     Score,
+    keep_week_facts,
     scan_scores,
     shift_week,
     week_bounds,
@@ -100,6 +101,7 @@ async def score_and_store(session: AsyncSession, week: str, now: datetime, confi
             await insert_records(session, SCORES_TABLE, RECORD_COLUMNS, batch)
             batch = []
     await insert_records(session, SCORES_TABLE, RECORD_COLUMNS, batch)
+    await keep_week_facts(session, week, config)
     return summed
 
 

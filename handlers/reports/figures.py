@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +34,7 @@ from storage.models import (
     Ticket,
     TicketStatus,
 )
+from storage.participation import ParticipationWeekGroup
 
 AGE_BUCKETS = ((0, 1), (1, 3), (3, 7), (7, None))  # days waiting: [from, to)
 MANY_NAMES = 5_000  # beyond this many at risk, one query for every participant's name beats chunks of ids
@@ -176,12 +178,20 @@ def group_scores(scores: Iterable[Score], mentor_names: dict[int, str],
 
 
 async def previous_active(session: AsyncSession, week: str) -> tuple[float | None, dict[str, float], dict[str, float]]:
-    """Active % of a stored week: overall, by cohort, by mentor id (as text)."""
-    active = func.sum(case((ParticipationScore.is_active.is_(True), 1), else_=0))
-    by_cohort = select(ParticipationScore.cohort, active, func.count()).where(
-        ParticipationScore.week == week).group_by(ParticipationScore.cohort)
-    by_mentor = select(ParticipationScore.mentor_id, active, func.count()).where(
-        ParticipationScore.week == week).group_by(ParticipationScore.mentor_id)
+    """Active % of a stored week: overall, by cohort, by mentor id (as text); from the kept group counts
+    (ParticipationWeekGroup) when the week has them, else from its scores."""
+    kept = ParticipationWeekGroup
+    if (await session.execute(select(kept.week).where(kept.week == week).limit(1))).first() is not None:
+        by_cohort: Any = select(kept.cohort, func.sum(kept.active), func.sum(kept.participants)).where(
+            kept.week == week).group_by(kept.cohort)
+        by_mentor: Any = select(kept.mentor_key, func.sum(kept.active), func.sum(kept.participants)).where(
+            kept.week == week).group_by(kept.mentor_key)
+    else:
+        active = func.sum(case((ParticipationScore.is_active.is_(True), 1), else_=0))
+        by_cohort = select(ParticipationScore.cohort, active, func.count()).where(
+            ParticipationScore.week == week).group_by(ParticipationScore.cohort)
+        by_mentor = select(ParticipationScore.mentor_id, active, func.count()).where(
+            ParticipationScore.week == week).group_by(ParticipationScore.mentor_id)
     cohorts = {str(k): (int(a), int(n)) for k, a, n in (await session.execute(by_cohort))}
     mentors = {str(k or 0): (int(a), int(n)) for k, a, n in (await session.execute(by_mentor))}
     total = percent(sum(a for a, _ in cohorts.values()), sum(n for _, n in cohorts.values()))
@@ -253,12 +263,21 @@ async def first_responses(session: AsyncSession, start: datetime, end: datetime,
 
 
 async def active_by_week(session: AsyncSession, weeks: list[str]) -> dict[str, dict[str, tuple[int, int]]]:
-    """(active, participants) per stored week and cohort, in one GROUP BY."""
+    """(active, participants) per stored week and cohort: the kept group counts (ParticipationWeekGroup),
+    and one GROUP BY over the scores of any week without them."""
+    found: dict[str, dict[str, tuple[int, int]]] = {week: {} for week in weeks}
+    kept = ParticipationWeekGroup
+    query = (select(kept.week, kept.cohort, func.sum(kept.active), func.sum(kept.participants))
+             .where(kept.week.in_(weeks)).group_by(kept.week, kept.cohort))
+    for week, cohort, n_active, n in (await session.execute(query)):
+        found[week][str(cohort or "")] = (int(n_active or 0), int(n))
+    missing = [week for week in weeks if not found[week]]
+    if not missing:
+        return found
     active = func.sum(case((ParticipationScore.is_active.is_(True), 1), else_=0))
     query = (select(ParticipationScore.week, ParticipationScore.cohort, active, func.count())
-             .where(ParticipationScore.week.in_(weeks))
+             .where(ParticipationScore.week.in_(missing))
              .group_by(ParticipationScore.week, ParticipationScore.cohort))
-    found: dict[str, dict[str, tuple[int, int]]] = {week: {} for week in weeks}
     for week, cohort, n_active, n in (await session.execute(query)):
         found[week][str(cohort or "")] = (int(n_active or 0), int(n))
     return found
