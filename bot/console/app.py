@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from bot.console import queries
 from bot.console.desk import desk_table
 from bot.console.mentors import store_month
+from bot.console.reports import report_figures
 from bot.console.signin import SignIn, home_of
 from bot.console.stored import load_figure, store_figure
 from bot.console.tools import ToolPages, expert_choices
@@ -41,6 +42,7 @@ from bot.console.web import (
     utc_now,
 )
 from handlers.activities.audience import oversees
+from handlers.activities.report_views import latest_report_month
 from handlers.console.direct import direct_message
 from handlers.consultation.answers import post_answer
 from handlers.consultation.escalation import experts_for
@@ -148,6 +150,7 @@ class Console:
         """The programme-wide figures of the overview and the list's filter values (a coordinator's)."""
         config = self.config
         month = month_of(self.pages.clock(), config.timezone)
+        reports_month = latest_report_month(self.pages.clock(), config)  # /laporan's default month
         return {
             "groups": lambda db: queries.groups(db, self.pages.clock(), config),
             "targets": lambda db: target_progress(db, self.pages.clock(), config),
@@ -155,6 +158,7 @@ class Console:
             "trend": queries.score_trend,
             "choices": lambda db: queries.choices(db, viewer, config),
             f"mentors:{month}": lambda db: store_month(db, month, self.pages.clock(), config),  # /pendamping
+            f"laporan:{reports_month}": lambda db: report_figures(db, reports_month, self.pages.clock(), config),
         }
 
     async def warm(self, visit: Visit, keys: tuple[str, ...] = ()) -> None:
@@ -194,7 +198,7 @@ class Console:
             ("POST", "/roster", self.roster_upload, COORDINATORS),
             ("POST", "/peserta/{person_id}/nonaktif", self.deactivate, COORDINATORS),
             ("POST", "/keluar", sign_in.sign_out, EVERYONE),
-            *desk_table(self.pages, self.renew),
+            *desk_table(self.pages, self.renew, self.cached),
             *ToolPages(self.pages, self._ticket, self.ticket).table(),
         ]
 

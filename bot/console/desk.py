@@ -9,14 +9,14 @@ from bot.console.cover import CoverPages
 from bot.console.files import FilePages
 from bot.console.members import MemberPages
 from bot.console.mentors import MentorPages, Renew
-from bot.console.reports import ReportPages
+from bot.console.reports import Cached, ReportPages
 from bot.console.reviews import ReviewPages
 from bot.console.web import Page, Pages
 
 
-def desk_table(pages: Pages, renew: Renew) -> list[tuple[str, str, Page, frozenset[str] | None]]:
+def desk_table(pages: Pages, renew: Renew, cached: Cached) -> list[tuple[str, str, Page, frozenset[str] | None]]:
     """(method, path, page, roles) of each of these pages, for the console's route table (`renew`: the
-    console's refresh of stored figures)."""
-    return [*MentorPages(pages, renew).table(), *ActivityPages(pages).table(), *ReportPages(pages).table(),
+    console's refresh of stored figures; `cached`: its figures kept a minute)."""
+    return [*MentorPages(pages, renew).table(), *ActivityPages(pages).table(), *ReportPages(pages, cached).table(),
             *ReviewPages(pages).table(), *CoverPages(pages).table(), *AuditPages(pages).table(),
             *FilePages(pages).table(), *MemberPages(pages).table()]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from bot.console.memo import Memo
 from bot.console.months import month_choices
 from bot.console.paging import Paging, page_number
 from bot.console.web import PREFIX, Page, Pages, Visit
@@ -23,6 +24,7 @@ from handlers.activities.report_views import (
     permit_names,
     roll_counts,
 )
+from handlers.kernel.config import Config
 from handlers.kernel.dates import format_stamp, month_label, previous_month
 from handlers.kernel.roles import COORDINATORS, MANAGERS
 from handlers.reports.digest import XLSX
@@ -41,6 +43,30 @@ TREND_MONTHS = 6  # months in the omzet chart
 SCOPE_CHOICES = 500  # cohorts or mentors offered in the export form
 
 
+class Cached(Protocol):
+    """Console.cached: a programme-wide figure (value, computed at), at most a minute old."""
+
+    async def __call__(self, key: str, now: datetime, compute: Callable[[AsyncSession], Awaitable[Any]],
+                       db: AsyncSession) -> tuple[Any, datetime]: ...
+
+
+async def report_figures(db: AsyncSession, month: str, now: datetime, config: Config,
+                         scope: ColumnElement[bool] | None = None) -> tuple[int, int, list[tuple[str, int, int]]]:
+    """(sent, due, trend): the `laporan` roll counted in SQL and (month, reports sent, omzet total) for the
+    months up to this one (one GROUP BY over the index)."""
+    sent, due = await roll_counts(db, month, now, config, scope)
+    months = [month]
+    while len(months) < TREND_MONTHS:
+        months.insert(0, previous_month(months[0]))
+    query = (select(MonthlyReport.month, func.count(), func.coalesce(func.sum(MonthlyReport.omzet), 0))
+             .where(MonthlyReport.month.in_(months), MonthlyReport.submitted_at.is_not(None))
+             .group_by(MonthlyReport.month))
+    if scope is not None:  # a report's participant always exists: the whole programme reads the index alone
+        query = query.join(Person, Person.id == MonthlyReport.participant_id).where(scope)
+    found = {m: (int(n), int(total or 0)) for m, n, total in await db.execute(query)}
+    return sent, due, [(m, *found.get(m, (0, 0))) for m in months]
+
+
 def group_scope(visit: Visit) -> ColumnElement[bool] | None:
     """`laporan`'s scope: everyone for a coordinator, a mentor's own participants."""
     return None if visit.me.role in COORDINATORS else Person.mentor_id == visit.me.id
@@ -49,9 +75,9 @@ def group_scope(visit: Visit) -> ColumnElement[bool] | None:
 class ReportPages:
     """GET /console/laporan; GET and POST /console/rekap (the POST answers with the workbook)."""
 
-    def __init__(self, pages: Pages) -> None:
+    def __init__(self, pages: Pages, cached: Cached) -> None:
         self.pages = pages
-        self.memo = Memo()  # the whole programme's roll and trend: once a minute
+        self.cached = cached  # Console.cached: the programme's roll and trend, stored and renewed once a minute
 
     def table(self) -> list[tuple[str, str, Page, frozenset[str] | None]]:
         """(method, path, page, roles) for the console's route table."""
@@ -88,13 +114,16 @@ class ReportPages:
 
     async def _figures(self, visit: Visit, month: str, scope: ColumnElement[bool] | None) -> tuple[Any, datetime]:
         """(sent, due, trend) with when computed: the `laporan` roll and the omzet of the last months; a
-        coordinator's (the whole programme) kept a minute, a mentor's group always fresh."""
-        async def compute() -> tuple[int, int, list[tuple[str, int, int]]]:
-            sent, due = await roll_counts(visit.db, month, visit.now, visit.config, scope)
-            return sent, due, await self._trend(visit, month, scope)
+        coordinator's (the whole programme) one of the console's stored figures (a minute old at most, renewed
+        in the background), a mentor's group always fresh."""
         if scope is not None:
-            return await compute(), visit.now
-        return await self.memo.get((month, visit.lang), visit.now, compute)
+            found: Any = await report_figures(visit.db, month, visit.now, visit.config, scope)
+            at = visit.now
+        else:
+            found, at = await self.cached(f"laporan:{month}", visit.now,
+                                          lambda db: report_figures(db, month, visit.now, visit.config), visit.db)
+        sent, due, trend = found
+        return (sent, due, [(month_label(m, visit.lang), n, total) for m, n, total in trend]), at
 
     async def _reports(self, visit: Visit, ids: list[int], months: list[str]) -> dict[tuple[int, str], MonthlyReport]:
         query = select(MonthlyReport).where(MonthlyReport.participant_id.in_(ids), MonthlyReport.month.in_(months),
@@ -105,19 +134,6 @@ class ReportPages:
     def _change(visit: Visit, reports: dict[tuple[int, str], MonthlyReport], person_id: int, month: str) -> str:
         report, previous = reports.get((person_id, month)), reports.get((person_id, previous_month(month)))
         return comparison(report, previous, visit.lang) if report is not None and previous is not None else ""
-
-    async def _trend(self, visit: Visit, month: str, scope: ColumnElement[bool] | None) -> list[tuple[str, int, int]]:
-        """(month label, reports sent, omzet total) for the months up to this one (one GROUP BY)."""
-        months = [month]
-        while len(months) < TREND_MONTHS:
-            months.insert(0, previous_month(months[0]))
-        query = (select(MonthlyReport.month, func.count(), func.coalesce(func.sum(MonthlyReport.omzet), 0))
-                 .where(MonthlyReport.month.in_(months), MonthlyReport.submitted_at.is_not(None))
-                 .group_by(MonthlyReport.month))
-        if scope is not None:  # a report's participant always exists: the whole programme reads the index alone
-            query = query.join(Person, Person.id == MonthlyReport.participant_id).where(scope)
-        found = {m: (int(n), int(total or 0)) for m, n, total in await visit.db.execute(query)}
-        return [(month_label(m, visit.lang), *found.get(m, (0, 0))) for m in months]
 
     # ------------------------------------------------------------------ rekap
 

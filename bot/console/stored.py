@@ -22,12 +22,13 @@ def _targets(value: Any) -> TargetProgress | None:
     return TargetProgress(**{**value, "agencies": [AgencyProgress(**a) for a in value["agencies"]]})
 
 
-# key -> how its stored JSON becomes the figure again (the figure is stored as dataclasses.asdict gives it)
+# key (before any ":") -> how its stored JSON becomes the figure again (the figure is stored as dataclasses.asdict gives it)
 DECODE: dict[str, Callable[[Any], Any]] = {
     "groups": lambda value: [GroupRow(**row) for row in value],
     "targets": _targets,
     "week": lambda value: None if value is None else WeekRow(**value),
     "trend": lambda value: [TrendWeek(**row) for row in value],
+    "laporan": lambda value: (int(value[0]), int(value[1]), [(str(m), int(n), int(total)) for m, n, total in value[2]]),
 }
 
 
@@ -41,20 +42,21 @@ def _plain(value: Any) -> Any:
 
 async def load_figure(db: AsyncSession, key: str) -> tuple[datetime, Any] | None:
     """(computed at, figure) as last stored, or None (never stored, or not a stored figure)."""
-    if key not in DECODE:
+    kind = key.partition(":")[0]  # "laporan:2026-11": the month's
+    if kind not in DECODE:
         return None
     row = await db.get(ConsoleFigure, key, populate_existing=True)
     if row is None:
         return None
     try:
-        return row.computed_at, DECODE[key](row.value)
-    except (TypeError, KeyError):  # stored by an older version of the figure: compute it again
+        return row.computed_at, DECODE[kind](row.value)
+    except (TypeError, KeyError, ValueError):  # stored by an older version of the figure: compute it again
         return None
 
 
 async def store_figure(db: AsyncSession, key: str, computed_at: datetime, value: Any) -> None:
     """Keep the figure (when it is one of the stored ones); the caller commits."""
-    if key not in DECODE:
+    if key.partition(":")[0] not in DECODE:
         return
     await db.merge(ConsoleFigure(key=key, computed_at=computed_at, value=_plain(value)))
     await db.flush()

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.console.mentors import MentorPages
+from handlers.activities.money import format_rupiah
 from handlers.activities.report_views import report_roll, roll_counts
 from handlers.kernel.config import Config
 from handlers.kernel.dates import month_of
@@ -35,6 +36,8 @@ from tests.support.driver import Clock, Driver
 ROW = re.compile(r'<tr id="mentor-(\d+)">(.*?)</tr>', re.S)
 CELL = re.compile(r"<td>(?:<a [^>]*>)?(.*?)(?:</a>)?</td>", re.S)
 FIGURE = re.compile(r"<dt>(.*?)</dt><dd>(.*?)</dd>", re.S)
+TREND = re.compile(r'<table id="omzet-trend".*?</table>', re.S)
+REPORTS = re.compile(r'<p id="reports-sent">.*?</p>\s*<p class="muted" id="reports-computed">.*?</p>', re.S)
 GROUPS_COMPUTED = re.compile(r'id="groups-computed">(.*?)<')
 
 
@@ -216,3 +219,24 @@ async def test_a_restarted_console_shows_the_stored_overview_and_renews_it_in_th
     assert 'id="count-participants">1<' in a_minute_later.text  # shown while it is computed again
     assert 'id="count-participants">2<' in renewed.text
     assert GROUPS_COMPUTED.search(first.text).group(1) == GROUPS_COMPUTED.search(right_away.text).group(1)
+
+
+async def test_a_restarted_console_shows_the_stored_report_roll_and_trend(
+        driver: Driver, clock: Clock, config: Config, sessions: async_sessionmaker[AsyncSession],
+        coordinator: Person, mentor: Person, participant: Person) -> None:
+    await programme(driver, clock, mentor, participant)
+    before = Site(sessions, config, clock)
+    async with before.browser() as browser:
+        await before.sign_in(browser, coordinator)
+        first = await browser.get("/console/laporan?bulan=2026-03")
+        cookies = dict(browser.cookies)
+    restarted = Site(sessions, config, clock)
+    restarted.console.background = True
+    async with restarted.browser() as browser:
+        browser.cookies.update(cookies)
+        again = await browser.get("/console/laporan?bulan=2026-03")
+
+    assert t("desk.reports_sent", sent=1, due=2) in first.text  # Sari sent March, Tono not yet
+    assert TREND.search(first.text).group(0) == TREND.search(again.text).group(0)
+    assert REPORTS.search(first.text).group(0) == REPORTS.search(again.text).group(0)
+    assert format_rupiah(5_000_000) in TREND.search(again.text).group(0)
