@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console.queries import GroupRow, TrendWeek, WeekRow
 from handlers.reports.targets import AgencyProgress, TargetProgress
-from storage.models import ConsoleFigure
+from storage.models import ConsoleFigure, Person
+
+
+@dataclass(frozen=True)
+class MentorChoice:
+    """A mentor in the list's filter, as stored (the page shows the id and name)."""
+
+    id: int
+    name: str
 
 
 def _targets(value: Any) -> TargetProgress | None:
@@ -22,12 +31,13 @@ def _targets(value: Any) -> TargetProgress | None:
     return TargetProgress(**{**value, "agencies": [AgencyProgress(**a) for a in value["agencies"]]})
 
 
-# key (before any ":") -> how its stored JSON becomes the figure again (the figure is stored as dataclasses.asdict gives it)
+# key (before any ":") -> how its stored JSON becomes the figure again (stored as plain lists and dicts)
 DECODE: dict[str, Callable[[Any], Any]] = {
     "groups": lambda value: [GroupRow(**row) for row in value],
     "targets": _targets,
     "week": lambda value: None if value is None else WeekRow(**value),
     "trend": lambda value: [TrendWeek(**row) for row in value],
+    "choices": lambda value: {**value, "mentors": [MentorChoice(**m) for m in value["mentors"]]},
     "laporan": lambda value: (int(value[0]), int(value[1]), [(str(m), int(n), int(total)) for m, n, total in value[2]]),
 }
 
@@ -35,8 +45,12 @@ DECODE: dict[str, Callable[[Any], Any]] = {
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
-    if isinstance(value, list):
+    if isinstance(value, Person):  # a mentor of the list's filter
+        return {"id": value.id, "name": value.name}
+    if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
     return value
 
 

@@ -38,6 +38,7 @@ CELL = re.compile(r"<td>(?:<a [^>]*>)?(.*?)(?:</a>)?</td>", re.S)
 FIGURE = re.compile(r"<dt>(.*?)</dt><dd>(.*?)</dd>", re.S)
 TREND = re.compile(r'<table id="omzet-trend".*?</table>', re.S)
 REPORTS = re.compile(r'<p id="reports-sent">.*?</p>\s*<p class="muted" id="reports-computed">.*?</p>', re.S)
+OPTIONS = re.compile(r'<option value="([^"]*)"')
 GROUPS_COMPUTED = re.compile(r'id="groups-computed">(.*?)<')
 
 
@@ -240,3 +241,23 @@ async def test_a_restarted_console_shows_the_stored_report_roll_and_trend(
     assert TREND.search(first.text).group(0) == TREND.search(again.text).group(0)
     assert REPORTS.search(first.text).group(0) == REPORTS.search(again.text).group(0)
     assert format_rupiah(5_000_000) in TREND.search(again.text).group(0)
+
+
+async def test_a_restarted_console_offers_the_stored_filter_values(
+        driver: Driver, clock: Clock, config: Config, sessions: async_sessionmaker[AsyncSession],
+        coordinator: Person, mentor: Person, participant: Person) -> None:
+    await programme(driver, clock, mentor, participant)
+    before = Site(sessions, config, clock)
+    async with before.browser() as browser:
+        await before.sign_in(browser, coordinator)
+        first = await browser.get("/console/peserta")
+        cookies = dict(browser.cookies)
+    restarted = Site(sessions, config, clock)
+    restarted.console.background = True
+    async with restarted.browser() as browser:
+        browser.cookies.update(cookies)
+        again = await browser.get("/console/peserta")
+
+    assert f'<option value="{mentor.id}" >Budi Santoso</option>' in first.text
+    assert OPTIONS.findall(again.text) == OPTIONS.findall(first.text)
+    assert "Angkatan 2" in OPTIONS.findall(again.text)
