@@ -21,6 +21,7 @@ from handlers.consultation.worktime import calendar_of, working_hours_between
 from handlers.kernel.config import Config
 from handlers.participation.queries import as_utc, names_of
 from handlers.participation.scores import Score
+from handlers.reports.attribution import load_attribution
 from storage.models import (
     LeaveRequest,
     LeaveStatus,
@@ -245,13 +246,17 @@ async def first_responses(session: AsyncSession, start: datetime, end: datetime,
     how many were answered within sla_remind_hours, late (answered later or unanswered past it) or waiting.
 
     The one first-response definition (README "Mentor performance"), shared with the monthly ranking."""
-    query = select(Ticket.mentor_id, Ticket.created_at, Ticket.first_response_at).where(
+    query = select(Ticket.id, Ticket.mentor_id, Ticket.created_at, Ticket.first_response_at).where(
         Ticket.created_at >= start, Ticket.created_at < end)
     calendar, deadline = calendar_of(config), config.rules(ConsultationRules).sla_remind_hours
     answers = Answers()
-    for mentor_id, created, answered in (await session.execute(query)):
+    rows = (await session.execute(query)).all()
+    # A ticket counts for whoever held it at its first answer (README "Attribution"), not today's holder.
+    handovers = await load_attribution(session, participant_ids=())  # only the handovers are needed
+    for ticket_id, holder_now, created, answered in rows:
         if answered is not None and answered < end:
             hours = working_hours_between(created, answered, calendar)
+            mentor_id = handovers.holder_at(ticket_id, holder_now, answered)
             answers.hours[mentor_id].append(hours)
             answers.on_time += hours <= deadline
             answers.late += hours > deadline

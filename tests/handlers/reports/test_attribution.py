@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Channel
 from handlers.kernel.outbox import message_of
+from handlers.reports.figures import first_responses
 from handlers.reports.performance import MentorMonth, mentor_months
 from handlers.reports.rekap import Scope, build_rekap, day_period, month_period
 from storage.models import NudgeLog, Person, Role, Submission, Ticket
@@ -117,3 +118,11 @@ async def test_rekap_of_each_mentor_holds_the_rows_of_their_time(
         (early, "Budi Santoso"), (answered, "Budi Santoso"), (waiting, "Andi Wijaya"), (late, "Andi Wijaya")]
     assert [row[1:3] for row in whole["rkp.sheet_topics"]] == [[4, 4]]
     assert [(row[1].day, row[4]) for row in whole["rkp.sheet_tugas"]] == [(10, "Diterima"), (25, "Diterima")]
+
+
+async def test_weekly_digest_counts_an_answer_for_the_mentor_who_gave_it(
+        sessions: async_sessionmaker[AsyncSession], config: Config, mentor: Person, moved: dict[str, Any]) -> None:
+    # Week of 9–15 Nov: Budi answered #2 on the 12th; it moved to Andi with Sari on the 15th.
+    async with sessions() as session:
+        answers = await first_responses(session, at(9, 0), at(16, 0), config)
+    assert {mentor_id: len(hours) for mentor_id, hours in answers.hours.items()} == {mentor.id: 1}
