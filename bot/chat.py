@@ -22,6 +22,9 @@ from scheduler.jobs import JOBS
 from scheduler.runner import run_job
 from storage.models import OutboxMessage, Person
 
+# Jobs whose answers a person waits for in chat: `klinik chat` runs them after every message (it has no scheduler).
+FOLLOW_UP_JOBS = tuple(job for job in JOBS if job.id in {"summary_requests", "broadcasts"})
+
 
 @dataclass
 class Seen:
@@ -137,8 +140,14 @@ class ChatSession:
         await self.settle()
 
     async def settle(self) -> None:
-        """Process everything stored and deliver everything owed."""
+        """Process everything stored and deliver everything owed, then the follow-ups `klinik run` would send
+        within seconds (a `ringkasan` being prepared, a broadcast due or its delivery report), delivered too."""
         await self.processor.drain_once()
+        for _ in range(2):  # a broadcast's rows are delivered in the first round, its report in the second
+            while await self.worker.drain_once():
+                pass
+            for job in FOLLOW_UP_JOBS:
+                await run_job(job, self.sessions, self.config, self.now())
         while await self.worker.drain_once():
             pass
 

@@ -62,6 +62,11 @@ async def broadcast_command(ctx: Context) -> None:
 
 async def _start(ctx: Context, scope: Scope) -> None:
     label = scope_label(scope, ctx.lang, own_group=_own(ctx))
+    audience = await find_audience(ctx.session, scope, ctx.person, ctx.config)
+    if not audience.recipients:  # say so before the sender writes the announcement, not after
+        skipped = skipped_text(audience.skipped, ctx.lang)
+        ctx.reply("bc.nobody", scope=label, skipped=t("bc.nobody_skipped", ctx.lang, reasons=skipped) if skipped else "")
+        return
     await set_state(ctx.session, ctx.person.id, FLOW, {"step": "text", "scope": scope.kind, "value": scope.value},
                     ctx.now)
     ctx.reply("bc.ask_text", scope=label)

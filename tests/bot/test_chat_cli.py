@@ -94,3 +94,17 @@ def test_cli_speaks_the_configured_language(tmp_path: Path, sqlite_template: Pat
 
     assert said == {"id": ["Belum ada tugas.", "Minggu tidak dikenal: 'minggu lalu' (contoh: 2026-W10)"],
                     "en": ["No tugas yet.", "Unknown week: 'minggu lalu' (e.g. 2026-W10)"]}
+
+
+def test_chat_delivers_what_the_background_owes_a_ringkasan_and_a_broadcast_report(tmp_path: Path) -> None:
+    # `klinik chat` has no scheduler: the follow-ups `klinik run` sends within seconds must still arrive.
+    klinik(tmp_path, "demo")
+    script = ("/sebagai Sari\nhalo\n1\n/sebagai Rina\nhalo\n1\nringkasan\n"
+              "siaran angkatan 1\nbesok pelatihan jam 9 di aula ya bapak ibu\nya\n/keluar\n")
+
+    transcript = klinik(tmp_path, "chat", stdin=script).stdout
+
+    to_rina = transcript.split("┌─ untuk Rina Koordinator (koordinator, whatsapp)")
+    assert any("Ringkasan mingguan" in part for part in to_rina)  # the figures followed the "sedang disiapkan"
+    assert "besok pelatihan jam 9 di aula ya bapak ibu" in transcript.split("┌─ untuk Sari Peserta")[-1]
+    assert "📊 *Laporan siaran #1* (angkatan 1, selesai): 1 penerima" in to_rina[-1]
