@@ -25,7 +25,12 @@ from handlers.kernel.config import Config
 from handlers.kernel.dates import format_stamp, month_label
 from handlers.kernel.numbers import record_id
 from handlers.kernel.roles import COORDINATORS, MANAGERS
-from handlers.reports.month_figures import month_figure, month_snapshot, store_month_figures
+from handlers.reports.month_figures import (
+    groups_changed_at,
+    month_figure,
+    month_snapshot,
+    store_month_figures,
+)
 from handlers.reports.numerals import number
 from handlers.reports.performance import (
     HEADER,
@@ -93,17 +98,19 @@ class MentorPages:
         async def compute(db: AsyncSession) -> datetime:
             return await store_month(db, month, visit.now, config)
 
-        found = await month_snapshot(visit.db, month)
-        if found is None:
-            await self.renew(key, visit.now, compute, wait=True)
-        else:
-            age = visit.now - found.computed_at
-            if found.computed_at < month_period(month, config).end and (
-                    age >= timedelta(seconds=FRESH_SECONDS) or age < timedelta(0)):
-                await self.renew(key, visit.now, compute, wait=False)
+        for _attempt in range(2):  # a refresh already running may have started before the change
+            found = await month_snapshot(visit.db, month)
+            if found is None or (found.computed_at < month_period(month, config).end
+                                 and found.computed_at < (await groups_changed_at(visit.db) or found.computed_at)):
+                # none yet, or a mentor change or new participants since: the table would mislead
+                await self.renew(key, visit.now, compute, wait=True)
             else:
+                age = visit.now - found.computed_at
+                if found.computed_at < month_period(month, config).end and (
+                        age >= timedelta(seconds=FRESH_SECONDS) or age < timedelta(0)):
+                    await self.renew(key, visit.now, compute, wait=False)  # shown while renewed
                 return found
-        await visit.db.commit()  # nothing written: a fresh read sees what the refresh stored
+            await visit.db.commit()  # nothing written: a fresh read sees what the refresh stored
         found = await month_snapshot(visit.db, month)
         if found is None:
             raise RuntimeError(f"the figures of {month} could not be computed")

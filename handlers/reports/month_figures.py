@@ -11,7 +11,7 @@ from typing import Protocol
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import MentorMonthFigure, MentorMonthSnapshot
+from storage.models import MentorMonthFigure, MentorMonthSnapshot, Mentorship, Person
 
 
 class MonthFigures(Protocol):
@@ -79,3 +79,12 @@ async def month_figure(session: AsyncSession, month: str, mentor_id: int) -> Men
     """One mentor's stored month."""
     return (await session.execute(select(MentorMonthFigure).where(
         MentorMonthFigure.month == month, MentorMonthFigure.mentor_id == mentor_id))).scalar_one_or_none()
+
+
+async def groups_changed_at(session: AsyncSession) -> datetime | None:
+    """When who belongs to which mentor last changed: the newest mentor change or the newest person on the
+    roster (two reads of the newest row by id); a stored month computed before it is out of date."""
+    moved = (await session.execute(select(Mentorship.started_at).order_by(Mentorship.id.desc()).limit(1)))
+    added = (await session.execute(select(Person.created_at).order_by(Person.id.desc()).limit(1)))
+    found = [moment for moment in (moved.scalar_one_or_none(), added.scalar_one_or_none()) if moment is not None]
+    return max(found, default=None)

@@ -261,3 +261,22 @@ async def test_a_restarted_console_offers_the_stored_filter_values(
     assert f'<option value="{mentor.id}" >Budi Santoso</option>' in first.text
     assert OPTIONS.findall(again.text) == OPTIONS.findall(first.text)
     assert "Angkatan 2" in OPTIONS.findall(again.text)
+
+
+async def test_a_new_participant_counts_at_once_not_a_minute_later(
+        site: Site, driver: Driver, clock: Clock, config: Config, sessions: async_sessionmaker[AsyncSession],
+        coordinator: Person, mentor: Person, participant: Person) -> None:
+    dewi, _tono = await programme(driver, clock, mentor, participant)
+    month = month_of(clock.now, config.timezone)
+    async with site.browser() as browser:
+        await site.sign_in(browser, coordinator)
+        before = await browser.get(f"/console/pendamping?bulan={month}")
+        clock.advance(seconds=5)
+        await driver.add_person(role=Role.PESERTA, name="Lina Marlina", phone="+6281200000007", mentor_id=dewi.id,
+                                cohort="Angkatan 2", business_name="Jamu Lina")
+        after = await browser.get(f"/console/pendamping?bulan={month}")
+
+    participants = {mentor_id: cells[2] for mentor_id, cells in table_of(before.text)}
+    assert participants[dewi.id] == "1"
+    assert {mentor_id: cells[2] for mentor_id, cells in table_of(after.text)}[dewi.id] == "2"
+    assert table_of(after.text) == await kinerja(sessions, month, clock, config)
