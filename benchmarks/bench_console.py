@@ -91,7 +91,7 @@ async def timed(browser: httpx.AsyncClient, path: str) -> tuple[int, float]:
 
 
 async def restart_load(sessions: object, config: Config, cookies: dict[str, str], path: str) -> float:
-    """The page's first load in an app started a moment ago that computed nothing yet (ms)."""
+    """The page's first load in an app started a moment ago, nothing in memory (ms)."""
     _console, browser = app_of(sessions, config)
     async with browser:
         browser.cookies.update(cookies)
@@ -126,7 +126,8 @@ async def run(url: str, repeat: int) -> bool:
                         "/console/antrian?halaman=20", "/console/roster", "/console/siaran", "/console/rekap",
                         "/console/faq", "/console/audit"]
     print(f"{people:,} people on {url.split(':', 1)[0]}, times in ms.\n"
-          "restart: the page's first load in a just-started app that computed nothing yet (the worst case);\n"
+          "restart: the page's first load in a just-started app (nothing in memory: the figures as stored by the\n"
+          "app before, fresh under the bench's fixed clock);\n"
           "first: its first load after signing in to a fresh app (the sign-in page started the programme-wide\n"
           f"figures in the background while the code was typed); warm: {repeat} more loads, p50 and max.")
     print(f"{'role':<12} {'page':<46} {'status':>6} {'restart':>8} {'first':>6} {'warm p50':>9} {'warm max':>9}")
