@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,24 @@ def upgrade_sync(url: str) -> None:
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
     command.upgrade(alembic_config(url), "heads")
+    if url.startswith("sqlite"):
+        _refresh_sqlite_statistics(url)
+
+
+def _refresh_sqlite_statistics(url: str) -> None:
+    """SQLite picks indexes from `sqlite_stat1`, which only ANALYZE writes (PostgreSQL's autovacuum does this by
+    itself): without it the console's list and report indexes may be skipped at 100k participants. With
+    analysis_limit each index is sampled, so this takes well under a second at start even on a large file."""
+    path = url.split("///", 1)[-1]
+    if not path or path == ":memory:":
+        return
+    connection = sqlite3.connect(path, timeout=30)
+    try:
+        connection.execute("PRAGMA analysis_limit=400")
+        connection.execute("ANALYZE")
+        connection.commit()
+    finally:
+        connection.close()
 
 
 async def upgrade(url: str) -> None:
