@@ -18,4 +18,4 @@ fi
 npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
 bash tests/e2e/fetch-twilio-spec.sh
 .venv/bin/ruff check bot handlers storage scheduler tests
-.venv/bin/python -m pytest --postgres -p no:cacheprovider "$@"
+.venv/bin/python -m pytest --postgres -n 2 -p no:cacheprovider "$@"
