@@ -362,8 +362,12 @@ class Figures:
 @contextlib.contextmanager
 def databases(kind: str) -> Iterator[tuple[str, str, Path]]:
     """(bot database URL, baseline database URL, a folder for logs)."""
-    with tempfile.TemporaryDirectory(prefix=f"klinik-bench-{kind}-") as folder:
+    keep = os.environ.get("KLINIK_BENCH_KEEP_LOGS")  # set: the processes' logs stay (the folder is printed)
+    with (contextlib.nullcontext(tempfile.mkdtemp(prefix=f"klinik-bench-{kind}-")) if keep
+          else tempfile.TemporaryDirectory(prefix=f"klinik-bench-{kind}-")) as folder:
         path = Path(folder)
+        if keep:
+            print(f"[{kind}] logs in {path}", flush=True)
         if kind == "sqlite":
             yield f"sqlite+aiosqlite:///{path / 'klinik.db'}", f"sqlite+aiosqlite:///{path / 'baseline.db'}", path
             return

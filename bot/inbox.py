@@ -40,9 +40,23 @@ LOCK_CLASS = 0x4B42  # first key of our advisory locks on senders ("KB"); the se
 CANDIDATES = 256  # due items looked at per claim on PostgreSQL (one chatty sender must not hide the others)
 BATCH_SECONDS = 0.05  # a SQLite batch stops growing after this long: webhooks wait for the one writer
 GROUP_ROWS = 200  # SQLite: webhooks stored in one statement at most
-SENDERS_PER_CLAIM = 8  # PostgreSQL: senders one worker takes per transaction (the others stay for other workers)
+# PostgreSQL: senders one worker takes per transaction. One: two transactions then share at most a mentor's
+# `menus` row and never lock two shared rows in opposite orders (with 8, concurrent batches deadlocked on
+# mentors' menu rows, each costing PostgreSQL's 1 s deadlock_timeout: 37–62 handled/s instead of 155/s).
+SENDERS_PER_CLAIM = 1
+SENDER_CANDIDATES = 64  # PostgreSQL: free senders offered to one claim; the first SENDERS_PER_CLAIM it can lock win
+BUSY = -1  # a claim found due items, but every sender was held by another process: try again at once
+# No ORDER BY: the LIMIT stops the scan (and the locking) once enough senders are locked, in array order.
 LOCK_SENDERS = text("SELECT name FROM unnest(CAST(:names AS text[])) AS name "
-                    "WHERE pg_try_advisory_xact_lock(:class, hashtext(name))")
+                    "WHERE pg_try_advisory_xact_lock(:class, hashtext(name)) LIMIT :wanted")
+
+
+class Locked(list[str]):
+    """The senders a claim locked; when empty, `busy_elsewhere` says whether due items were all held by others."""
+
+    def __init__(self, busy_elsewhere: int = 0) -> None:
+        super().__init__()
+        self.busy_elsewhere = busy_elsewhere
 
 
 def sender_key(inbound: Inbound) -> str:
@@ -188,6 +202,9 @@ class InboxProcessor(DrainLoop):
                 else:
                     async with self._write_lock:
                         done = await self._handle_batch()
+                if done == BUSY:  # another process holds what is due now: its items will commit shortly
+                    await asyncio.sleep(0.005)
+                    continue
                 if not done:
                     break
                 count += done
@@ -259,7 +276,7 @@ class InboxProcessor(DrainLoop):
             async with self.sessions.begin() as session:
                 senders = await self._lock_free_senders(session, now)
                 if not senders:
-                    return 0
+                    return senders.busy_elsewhere
                 query = (select(InboxItem).where(InboxItem.sender.in_(senders), is_due(now))
                          .order_by(InboxItem.id).limit(self.batch_size).with_for_update())
                 items = list((await session.execute(query)).scalars())
@@ -281,7 +298,7 @@ class InboxProcessor(DrainLoop):
             self._in_flight.difference_update(senders)
         return handled
 
-    async def _lock_free_senders(self, session: AsyncSession, now: datetime) -> list[str]:
+    async def _lock_free_senders(self, session: AsyncSession, now: datetime) -> Locked:
         """Up to SENDERS_PER_CLAIM senders with due items that no one holds, locked (one statement);
         the items are read in the next statement, whose snapshot sees what the previous holders committed."""
         query = select(InboxItem.sender).where(is_due(now)).order_by(InboxItem.id).limit(CANDIDATES)
@@ -289,13 +306,14 @@ class InboxProcessor(DrainLoop):
         for sender in (await session.execute(query)).scalars():
             if sender and sender not in candidates and sender not in self._in_flight:
                 candidates.append(sender)
-        candidates = candidates[:SENDERS_PER_CLAIM]
+        candidates = candidates[:SENDER_CANDIDATES]
         if not candidates:
-            return []
+            return Locked()
         self._in_flight.update(candidates)
-        locked: list[str] = []
+        locked = Locked(busy_elsewhere=BUSY)
         try:
-            locked = list((await session.execute(LOCK_SENDERS, {"names": candidates, "class": LOCK_CLASS})).scalars())
+            locked.extend((await session.execute(LOCK_SENDERS, {"names": candidates, "class": LOCK_CLASS,
+                                                                "wanted": SENDERS_PER_CLAIM})).scalars())
         finally:
             self._in_flight.difference_update(set(candidates) - set(locked))
         return locked
