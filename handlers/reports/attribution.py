@@ -95,6 +95,14 @@ async def load_attribution(session: AsyncSession, participant_ids: Iterable[int]
     for period in (await session.execute(query)).scalars():
         periods[period.participant_id].append(
             (utc(period.started_at), utc(period.ended_at) if period.ended_at else None, period.mentor_id))
+    current: dict[int, int | None] = {}
+    for pid, mentor_id in (await session.execute(people)):
+        current[pid] = mentor_id
+    return Attribution(dict(periods), current, await load_handovers(session))
+
+
+async def load_handovers(session: AsyncSession) -> dict[int, list[tuple[datetime, int | None]]]:
+    """Every ticket handover (audit `ticket_reassigned`), oldest first: ticket id → [(when, taken from)]."""
     handovers: dict[int, list[tuple[datetime, int | None]]] = defaultdict(list)
     audit = (select(AuditEntry.subject, AuditEntry.at, AuditEntry.detail)
              .where(AuditEntry.action == "ticket_reassigned").order_by(AuditEntry.at, AuditEntry.id))
@@ -103,7 +111,4 @@ async def load_attribution(session: AsyncSession, participant_ids: Iterable[int]
         if number.isdigit():
             previous = (detail or {}).get("from")
             handovers[int(number)].append((utc(at), int(previous) if isinstance(previous, int) else None))
-    current: dict[int, int | None] = {}
-    for pid, mentor_id in (await session.execute(people)):
-        current[pid] = mentor_id
-    return Attribution(dict(periods), current, dict(handovers))
+    return dict(handovers)

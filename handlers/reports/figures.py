@@ -21,7 +21,7 @@ from handlers.consultation.worktime import calendar_of, working_hours_between
 from handlers.kernel.config import Config
 from handlers.participation.queries import as_utc, names_of
 from handlers.participation.scores import Score
-from handlers.reports.attribution import load_attribution
+from handlers.reports.attribution import Attribution, load_handovers
 from storage.models import (
     LeaveRequest,
     LeaveStatus,
@@ -252,7 +252,7 @@ async def first_responses(session: AsyncSession, start: datetime, end: datetime,
     answers = Answers()
     rows = (await session.execute(query)).all()
     # A ticket counts for whoever held it at its first answer (README "Attribution"), not today's holder.
-    handovers = await load_attribution(session, participant_ids=())  # only the handovers are needed
+    handovers = Attribution({}, {}, await load_handovers(session) if rows else {})
     for ticket_id, holder_now, created, answered in rows:
         if answered is not None and answered < end:
             hours = working_hours_between(created, answered, calendar)
