@@ -64,8 +64,7 @@ async def _start(ctx: Context, scope: Scope) -> None:
     label = scope_label(scope, ctx.lang, own_group=_own(ctx))
     audience = await find_audience(ctx.session, scope, ctx.person, ctx.config)
     if not audience.recipients:  # say so before the sender writes the announcement, not after
-        skipped = skipped_text(audience.skipped, ctx.lang)
-        ctx.reply("bc.nobody", scope=label, skipped=t("bc.nobody_skipped", ctx.lang, reasons=skipped) if skipped else "")
+        _say_nobody(ctx, scope, audience)
         return
     await set_state(ctx.session, ctx.person.id, FLOW, {"step": "text", "scope": scope.kind, "value": scope.value},
                     ctx.now)
@@ -104,14 +103,18 @@ async def _resume(ctx: Context) -> None:
         ctx.reply("bc.ask_text", scope=scope_label(scope, ctx.lang, own_group=_own(ctx)))
 
 
+def _say_nobody(ctx: Context, scope: Scope, audience: Audience) -> None:
+    skipped = skipped_text(audience.skipped, ctx.lang)
+    ctx.reply("bc.nobody", scope=scope_label(scope, ctx.lang, own_group=_own(ctx)),
+              skipped=t("bc.nobody_skipped", ctx.lang, reasons=skipped) if skipped else "")
+
+
 async def _preview(ctx: Context, data: dict[str, Any]) -> None:
     scope = Scope(str(data["scope"]), str(data.get("value") or ""))
     audience = await find_audience(ctx.session, scope, ctx.person, ctx.config)
-    if not audience.recipients:
+    if not audience.recipients:  # the group changed while the announcement was written
         await clear_state(ctx.session, ctx.person.id)
-        skipped = skipped_text(audience.skipped, ctx.lang)
-        ctx.reply("bc.nobody", scope=scope_label(scope, ctx.lang, own_group=_own(ctx)),
-                  skipped=t("bc.nobody_skipped", ctx.lang, reasons=skipped) if skipped else "")
+        _say_nobody(ctx, scope, audience)
         return
     await set_state(ctx.session, ctx.person.id, FLOW, data, ctx.now)
     skipped = skipped_text(audience.skipped, ctx.lang)

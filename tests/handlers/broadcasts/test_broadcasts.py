@@ -398,3 +398,19 @@ def test_cli_sends_from_a_file_with_media_lists_reports_and_cancels(
     assert capsys.readouterr().out.splitlines()[:3] == [
         "📊 *Laporan siaran #1* (wilayah beji, sedang dikirim): 1 penerima",
         "✅ Terkirim: 0 (diterima 0, dibaca 0)", "⏳ Masih dikirim: 1"]
+
+
+async def test_a_group_that_empties_while_the_announcement_is_written_gets_nothing_sent(
+        driver: Driver, sessions: async_sessionmaker[AsyncSession], mentor: Person, participant: Person,
+        second: Person) -> None:
+    await driver.say(mentor, "siaran", channel=TG)
+    assert (await driver.received(mentor))[-1].startswith("📢 Siaran untuk semua peserta di kelompok Anda.")
+    async with sessions.begin() as session:  # both leave the programme meanwhile
+        await session.execute(update(Person).where(Person.id.in_([participant.id, second.id])).values(is_active=False))
+
+    await driver.say(mentor, "bsk kumpul jam 9 ya bapak ibu", channel=TG)
+
+    assert (await driver.received(mentor))[-1].startswith("Tidak ada penerima untuk semua peserta di kelompok Anda.")
+    assert await broadcasts(driver) == []
+    await driver.say(mentor, "ya", channel=TG)  # nothing waits for a confirmation any more
+    assert await broadcasts(driver) == []
