@@ -14,15 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands.texts import help_text
 from bot.settings import load_settings
 from handlers.activities.assignment_form import announce_assignment, create_assignment
-from handlers.activities.dates import (
+from handlers.activities.session_form import announce_meeting, create_meeting
+from handlers.kernel.config import Config
+from handlers.kernel.dates import (
     format_moment,
     format_span,
     parse_clock,
     parse_day,
     parse_moment,
 )
-from handlers.activities.session_form import announce_meeting, create_meeting
-from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.outbox import enqueue_all
 from handlers.kernel.phones import normalize_phone

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.audience import audience_choice, audience_label, participants_of
-from handlers.activities.dates import format_moment, parse_moment
 from handlers.activities.reminders import message_to
 from handlers.kernel.config import Config
 from handlers.kernel.context import Context
+from handlers.kernel.dates import format_moment, parse_moment
 from handlers.kernel.forms import (
     Choice,
     Data,

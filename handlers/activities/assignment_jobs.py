@@ -8,7 +8,6 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.audience import participants_of
-from handlers.activities.dates import format_moment
 from handlers.activities.reminders import (
     in_reminder_hours,
     log_sent,
@@ -19,6 +18,7 @@ from handlers.activities.reminders import (
 from handlers.activities.rules import ActivitiesRules
 from handlers.kernel.cohorts import local_day, resting_participants
 from handlers.kernel.config import Config
+from handlers.kernel.dates import format_moment
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button, Outgoing
 from storage.models import Assignment, Extension, Person, Submission

@@ -12,8 +12,8 @@ from handlers.activities.assignments import (
     status_label,
 )
 from handlers.activities.audience import can_manage, oversees, visible_participants
-from handlers.activities.dates import format_moment, parse_moment
 from handlers.kernel.context import Context
+from handlers.kernel.dates import format_moment, parse_moment
 from handlers.kernel.forms import command_args, pass_on
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Attachment, Button, Outgoing

@@ -15,8 +15,8 @@ from handlers.activities.audience import (
     managed_clause,
     visible_participants,
 )
-from handlers.activities.dates import format_moment
 from handlers.kernel.context import Context
+from handlers.kernel.dates import format_moment
 from handlers.kernel.forms import command_args, pass_on
 from handlers.kernel.i18n import t
 from handlers.kernel.intents import is_question

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.audience import audience_clause, is_in_audience
-from handlers.activities.dates import format_span, format_time
 from handlers.activities.rules import ActivitiesRules
 from handlers.kernel.context import Context
+from handlers.kernel.dates import format_span, format_time
 from handlers.kernel.forms import command_args, pass_on
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button

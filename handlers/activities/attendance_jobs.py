@@ -8,11 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.audience import participants_of
-from handlers.activities.dates import format_span
 from handlers.activities.reminders import log_sent, message_to, was_sent
 from handlers.activities.rules import ActivitiesRules
 from handlers.kernel.cohorts import local_day, resting_participants
 from handlers.kernel.config import Config
+from handlers.kernel.dates import format_span
 from handlers.kernel.messages import Outgoing
 from storage.models import Attendance, AttendanceStatus, Meeting, Person
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from handlers.activities.dates import format_moment, month_label, previous_month
 from handlers.activities.money import AmountError, format_rupiah, parse_rupiah
 from handlers.activities.report_views import (
     PERMITS,
@@ -26,6 +25,7 @@ from handlers.activities.report_views import (
     values_of,
 )
 from handlers.kernel.context import Context
+from handlers.kernel.dates import format_moment, month_label, previous_month
 from handlers.kernel.forms import (
     Again,
     Choice,

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.activities.dates import format_moment, month_label, month_of, previous_month
 from handlers.activities.money import format_rupiah
 from handlers.activities.reminders import in_reminder_hours, log_sent, message_to, was_sent
 from handlers.kernel.cohorts import is_served, local_day
 from handlers.kernel.config import Config
 from handlers.kernel.context import Context
+from handlers.kernel.dates import format_moment, month_label, month_of, previous_month
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button, Outgoing
 from handlers.kernel.numbers import option_number

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.audience import audience_choice, audience_label, participants_of
-from handlers.activities.dates import format_span, parse_clock_range, parse_day
 from handlers.activities.reminders import message_to
 from handlers.activities.rules import ActivitiesRules
 from handlers.activities.sessions import new_code
 from handlers.kernel.config import Config
 from handlers.kernel.context import Context
+from handlers.kernel.dates import format_span, parse_clock_range, parse_day
 from handlers.kernel.forms import (
     Choice,
     Data,

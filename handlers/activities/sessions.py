@@ -16,8 +16,8 @@ from handlers.activities.audience import (
     oversees,
     visible_participants,
 )
-from handlers.activities.dates import format_clock, format_time
 from handlers.kernel.context import Context
+from handlers.kernel.dates import format_clock, format_time
 from handlers.kernel.forms import command_args, pass_on
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button

@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.activities.assignments import due_for, extension_of, latest_submission
 from handlers.activities.attendance import STATUS_KEYS as ATTENDANCE_KEYS
 from handlers.activities.audience import audience_clause, cohorts_of, oversees
-from handlers.activities.dates import format_moment, month_label
 from handlers.activities.money import format_rupiah
 from handlers.consultation.queue import STATUS_KEYS as TICKET_KEYS
 from handlers.consultation.ticketing import ACTIVE, topic_label
 from handlers.kernel.context import Context
+from handlers.kernel.dates import format_moment, month_label
 from handlers.kernel.forms import command_args
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from bot.app import KlinikApp
-from handlers.activities.dates import (
+from handlers.kernel.dates import (
     format_moment,
     format_time,
     month_label,

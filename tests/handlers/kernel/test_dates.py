@@ -5,8 +5,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.activities.dates import format_span, parse_clock_range, parse_day, parse_moment
-from handlers.kernel.dates import format_range, format_stamp, format_time, format_week, month_label
+from handlers.kernel.dates import (
+    format_range,
+    format_span,
+    format_stamp,
+    format_time,
+    format_week,
+    month_label,
+    parse_clock_range,
+    parse_day,
+    parse_moment,
+)
 from storage.models import Person
 from tests.conftest import JAKARTA, START
 from tests.support.driver import Driver
