@@ -223,8 +223,8 @@ class RateLimiter:
 class InFlightWindow:
     """How many sends of one channel may be in flight at once, sized from its rate and round trip.
 
-    By Little's law a channel sending `rate` messages/s that each take `rtt` seconds needs rate × rtt
-    sends in flight; the window is ceil(rate × p90 of the recent round trips × HEADROOM), kept within
+    By Little's law a channel sending `rate` messages/s that each hold a place `rtt` seconds (the peer's
+    answer plus committing the outcome) needs rate × rtt places; the window is ceil(rate × p90 of the recent round trips × HEADROOM), kept within
     [low, high], re-sized every few answers. Until answers come it assumes INITIAL_RTT. `fixed` pins it.
     """
 
@@ -622,35 +622,39 @@ class DeliveryWorker(DrainLoop):
             self.wake()  # room in hand: claim more now
 
     async def _deliver(self, row: OutboxMessage) -> bool:
-        """Send one row and record the outcome; True when it must be retried (the chat waits)."""
-        outcome = await self._send(row)
-        if isinstance(outcome, TransientError) and outcome.retry_after:
-            self.limiter.back_off(row.channel, outcome.retry_after)
-        return bool(await self._persist(lambda: self._record(row, outcome)))
+        """Send one row and record the outcome; True when it must be retried (the chat waits).
 
-    async def _send(self, row: OutboxMessage) -> Outcome:
+        The window place is held from the send until its outcome is committed, so the window bounds the
+        sends that went out unrecorded: what a kill -9 can repeat. With a window of 1, at most one."""
         await self.limiter.wait_chat(row.channel, row.address)  # a chat's gap never holds a send slot
         window = self.windows[row.channel]
         await window.acquire()
-        rtt: float | None = None
+        held: float | None = None
         try:
-            permit = await self.limiter.wait(row.channel, row.address)
             started = time.monotonic()
-            try:
-                async with asyncio.timeout(SEND_GUARD_SECONDS):
-                    return Sent(await self.senders[row.channel].send(row, self._progress(row, permit)))
-            except (TransientError, PermanentError, Held) as outcome:
-                return outcome
-            except TimeoutError:
-                return TransientError(f"no answer within {SEND_GUARD_SECONDS:.0f} s")
-            except Exception as error:
-                log.exception("unexpected error sending outbox row %s", row.id)
-                return TransientError(error_text(error))
-            finally:
-                self.limiter.done(permit)
-                rtt = time.monotonic() - started
+            outcome = await self._send(row)
+            if isinstance(outcome, TransientError) and outcome.retry_after:
+                self.limiter.back_off(row.channel, outcome.retry_after)
+            must_wait = bool(await self._persist(lambda: self._record(row, outcome)))
+            held = time.monotonic() - started
+            return must_wait
         finally:
-            window.release(rtt)
+            window.release(held)
+
+    async def _send(self, row: OutboxMessage) -> Outcome:
+        permit = await self.limiter.wait(row.channel, row.address)
+        try:
+            async with asyncio.timeout(SEND_GUARD_SECONDS):
+                return Sent(await self.senders[row.channel].send(row, self._progress(row, permit)))
+        except (TransientError, PermanentError, Held) as outcome:
+            return outcome
+        except TimeoutError:
+            return TransientError(f"no answer within {SEND_GUARD_SECONDS:.0f} s")
+        except Exception as error:
+            log.exception("unexpected error sending outbox row %s", row.id)
+            return TransientError(error_text(error))
+        finally:
+            self.limiter.done(permit)
 
     def _progress(self, row: OutboxMessage, permit: Permit | None = None) -> PartSent:
         async def part_sent(parts_sent: int, external_id: str | None) -> None:
