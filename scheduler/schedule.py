@@ -21,6 +21,7 @@ job("checkin_close", minute="*/5")(attendance_jobs.close_checkin_windows)
 job("tugas_reminders", minute="*/30")(assignment_jobs.send_tugas_reminders)
 job("monthly_report_prompt", minute="*/30")(report_views.prompt_monthly_reports)
 job("participation_nudges", minute="*/15")(nudges.run_nudge_ladder)
+job("weekly_scores", minute="*/15")(digest.close_week)  # the week just ended, stored once
 job("weekly_digest", minute="*/15")(digest.send_weekly_digests)
 job("summary_requests", second="*/10")(summaries.answer_summary_requests)  # `ringkasan` asked in chat
 job("mentor_performance", minute="*/15")(performance.send_monthly_performance)

@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.money import format_rupiah
@@ -60,16 +60,22 @@ async def report_roll(session: AsyncSession, month: str, until: datetime, config
     """Who owes a month's report and whether it was sent by `until`: the one count behind the mentor's
     `laporan` and the coordinator's digest. Active participants (in scope) owe it when they were on the
     roster before its deadline; anyone who sent it counts too."""
+    query = report_roll_query(month, until, config, scope)
+    return {pid: bool(was_sent) for pid, was_sent in (await session.execute(query))}
+
+
+def report_roll_query(month: str, until: datetime, config: Config,
+                      scope: ColumnElement[bool] | None = None) -> Select[Any]:
+    """report_roll as a query: (participant_id, sent) of everyone on the roll (to join, not to load)."""
     sent = (select(MonthlyReport.participant_id).where(
         MonthlyReport.month == month, MonthlyReport.submitted_at.is_not(None), MonthlyReport.submitted_at <= until)
         .subquery())
-    query = (select(Person.id, sent.c.participant_id.is_not(None))
-             .outerjoin(sent, sent.c.participant_id == Person.id)
+    query: Select[Any] = select(Person.id.label("participant_id"),  # type: ignore[assignment]
+                                sent.c.participant_id.is_not(None).label("sent"))
+    query = (query.outerjoin(sent, sent.c.participant_id == Person.id)
              .where(Person.role == Role.PESERTA, Person.is_active.is_(True),
                     or_(Person.created_at <= report_deadline(month, config), sent.c.participant_id.is_not(None))))
-    if scope is not None:
-        query = query.where(scope)
-    return {pid: bool(was_sent) for pid, was_sent in (await session.execute(query))}
+    return query if scope is None else query.where(scope)
 
 
 async def roll_counts(session: AsyncSession, month: str, until: datetime, config: Config,

@@ -19,7 +19,7 @@ from typing import TypeVar
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from handlers.activities.report_views import latest_report_month, report_roll
+from handlers.activities.report_views import latest_report_month, report_roll, report_roll_query
 from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.ticket_figures import mentor_ratings
 from handlers.kernel.config import Config
@@ -52,6 +52,7 @@ from storage.bulk import insert_records
 from storage.models import MediaLink, ParticipationScore, Person, Role
 
 JOB_ID = "weekly_digest"
+SCORES_JOB_ID = "weekly_scores"  # the week's scores stored as it closes (close_week)
 T = TypeVar("T")
 TREND_WEEKS, TREND_COHORTS = 8, 4  # weeks of the active trend; cohort lines beside the programme's
 SUMMARY_NAMES = 8  # slipping participants named in a mentor's summary (a phone screen)
@@ -61,12 +62,16 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @dataclass
 class WeekScores:
-    """What the digest keeps of a week's scores: sums by cohort and mentor, the dropping, counts per mentor."""
+    """What the digest keeps of a week's scores: sums by cohort and mentor, the dropping, counts per mentor.
+
+    stored_week: the week's scores were stored when it closed (close_week) and summed in SQL; the dropping
+    are then read from them (figures.stored_at_risk) instead of being held here."""
 
     grouping: figures.Grouping
     dropping: list[Score] = field(default_factory=list)
     by_mentor: dict[int, list[int]] = field(default_factory=dict)  # mentor id: [participants, active]
     participants: int = 0
+    stored_week: str | None = None
 
     def add(self, score: Score) -> None:
         """Count one score in (in participant order, as compute_scores returns them)."""
@@ -88,20 +93,65 @@ async def week_scores(session: AsyncSession, week: str, now: datetime, config: C
     return WeekScores(figures.Grouping(names, reports))
 
 
-async def score_and_store(session: AsyncSession, week: str, now: datetime, config: Config) -> WeekScores:
+async def score_and_store(session: AsyncSession, week: str, now: datetime, config: Config,
+                          summed: WeekScores | None = None) -> int:
     """Score every participant for the week as they stream from one query, storing the rows a batch at a
-    time (a rerun overwrites, never duplicates): no list of 100,000 scores or records is held."""
-    summed = await week_scores(session, week, now, config)
+    time (a rerun overwrites, never duplicates) and summing them into `summed` if given: no list of
+    100,000 scores or records is held. Returns the participants scored."""
     await session.execute(delete(ParticipationScore).where(ParticipationScore.week == week))
     batch: list[tuple[object, ...]] = []
+    scored = 0
     async for score in scan_scores(session, week, now, config, explain_all=True):
-        summed.add(score)
+        scored += 1
+        if summed is not None:
+            summed.add(score)
         batch.append(score.as_record(week, now))
         if len(batch) >= STORE_BATCH:
             await insert_records(session, SCORES_TABLE, RECORD_COLUMNS, batch)
             batch = []
     await insert_records(session, SCORES_TABLE, RECORD_COLUMNS, batch)
     await keep_week_facts(session, week, config)
+    record_run(session, SCORES_JOB_ID, week, now, {"participants": scored})
+    return scored
+
+
+async def close_week(session: AsyncSession, now: datetime, config: Config) -> list[Outgoing]:
+    """Job body: once a week has ended (the first tick after Monday 00:00), score and store it, once.
+
+    The week's scores are facts of a closed week: stored as it closes, the Monday digest (and the day's nudge
+    scan, which compares against them) read them instead of scoring 100,000 participants at 07:00."""
+    week = shift_week(week_of(now, config.timezone), -1)
+    if await already_ran(session, SCORES_JOB_ID, week):
+        return []
+    await score_and_store(session, week, now, config)
+    return []
+
+
+async def stored_week_scores(session: AsyncSession, week: str, now: datetime, config: Config) -> WeekScores | None:
+    """The week's figures summed in SQL from the scores stored when it closed; None if it was not closed."""
+    if not await already_ran(session, SCORES_JOB_ID, week):
+        return None
+    end = min(week_bounds(week, config.timezone)[1], now)
+    grouping = figures.Grouping(await figures.mentor_names(session), {})
+    summed = WeekScores(grouping, stored_week=week)
+    roll = report_roll_query(latest_report_month(end, config), end, config)
+    for cohort, mentor_id, _first, *counts in await figures.stored_groups(session, week, roll):
+        grouping.add_counts(cohort, mentor_id, tuple(counts))
+        summed.participants += counts[0]
+        if mentor_id is not None:
+            pair = summed.by_mentor.setdefault(mentor_id, [0, 0])
+            pair[0] += counts[0]
+            pair[1] += counts[1]
+    return summed
+
+
+async def week_scores_stored(session: AsyncSession, week: str, now: datetime, config: Config) -> WeekScores:
+    """The week's summed scores: read from the stored week if it was closed, else scored (and stored) now."""
+    stored = await stored_week_scores(session, week, now, config)
+    if stored is not None:
+        return stored
+    summed = await week_scores(session, week, now, config)
+    await score_and_store(session, week, now, config, summed)
     return summed
 
 
@@ -129,7 +179,8 @@ async def digest_of(session: AsyncSession, week: str, summed: WeekScores, now: d
         _read_apart(session, lambda side: target_progress(side, end, config)),
         _read_apart(session, lambda side: figures.active_by_week(side, weeks[:-1])),
         _read_apart(session, lambda side: figures.risk_by_week(side, bounds)),
-        _read_apart(session, lambda side: figures.at_risk(side, end, summed.dropping, names)))
+        _read_apart(session, lambda side: figures.at_risk(side, end, summed.dropping, names)
+                    if summed.stored_week is None else figures.stored_at_risk(side, week, end, names)))
     try:
         total, cohorts, mentors = summed.grouping.result()
         total.previous_active_pct, by_cohort, by_mentor = await figures.previous_active(session, shift_week(week, -1))
@@ -288,7 +339,7 @@ async def send_weekly_digests(session: AsyncSession, now: datetime, config: Conf
     week = shift_week(week_of(now, config.timezone), -1)
     if await already_ran(session, JOB_ID, week):
         return []
-    scores = await score_and_store(session, week, now, config)
+    scores = await week_scores_stored(session, week, now, config)
     digest = await digest_of(session, week, scores, now, config)
     coordinators = await staff(session, Role.KOORDINATOR)
     out = await coordinator_messages(session, digest, coordinators, now, config)

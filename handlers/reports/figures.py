@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, case, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.consultation.rules import ConsultationRules
@@ -69,6 +69,20 @@ class GroupFigures:
         self.reports_due += report is not None
         self.reports_sent += report is True
         self.score_total += score.score
+
+    def add_counts(self, counts: tuple[int, ...]) -> None:
+        """Add summed counts (participants, active, expected, present, tugas due, on time, reports due, sent,
+        score total in tenths) of several participants, as stored_groups reads them."""
+        participants, active, expected, present, due, on_time, reports_due, reports_sent, tenths = counts
+        self.participants += participants
+        self.active += active
+        self.sessions_expected += expected
+        self.sessions_present += present
+        self.tugas_due += due
+        self.tugas_on_time += on_time
+        self.reports_due += reports_due
+        self.reports_sent += reports_sent
+        self.score_total += tenths / 10
 
     def merge(self, other: GroupFigures) -> None:
         """Add another group's counts (a programme total from its cohorts)."""
@@ -160,6 +174,18 @@ class Grouping:
             mentor = self.mentors[key] = MentorFigures(str(key), self.mentor_names.get(key, "-"))
         mentor.add(score, report)
 
+    def add_counts(self, cohort: str, mentor_id: int | None, counts: tuple[int, ...]) -> None:
+        """Count in the summed figures of the participants of one cohort and mentor (stored_groups)."""
+        group = self.cohorts.get(cohort)
+        if group is None:
+            group = self.cohorts[cohort] = GroupFigures(cohort, cohort or "-")
+        group.add_counts(counts)
+        key = mentor_id or 0
+        mentor = self.mentors.get(key)
+        if mentor is None:
+            mentor = self.mentors[key] = MentorFigures(str(key), self.mentor_names.get(key, "-"))
+        mentor.add_counts(counts)
+
     def result(self) -> tuple[GroupFigures, list[GroupFigures], list[MentorFigures]]:
         """Programme total, cohorts and mentors (each sorted by label)."""
         total = GroupFigures("", "")
@@ -176,6 +202,27 @@ def group_scores(scores: Iterable[Score], mentor_names: dict[int, str],
     for score in scores:
         grouping.add(score)
     return grouping.result()
+
+
+async def stored_groups(session: AsyncSession, week: str, roll: Select[Any]) -> list[tuple[Any, ...]]:
+    """A stored week's scores summed per cohort and mentor in SQL, with the month's report roll (a query of
+    (participant_id, sent), as report_roll_query) joined: (cohort, mentor_id, first participant id,
+    participants, active, expected, present, tugas due, on time, reports due, reports sent, score in tenths),
+    in the order Grouping.add would have met them (by their first participant)."""
+    scores, owed = ParticipationScore, roll.subquery()
+
+    def total(value: Any) -> Any:
+        return func.coalesce(func.sum(value), 0)
+
+    query = (select(scores.cohort, scores.mentor_id, func.min(scores.participant_id), func.count(),
+                    total(case((scores.is_active.is_(True), 1), else_=0)), total(scores.sessions_expected),
+                    total(scores.sessions_hadir + scores.sessions_terlambat), total(scores.tugas_due),
+                    total(scores.tugas_on_time), total(case((owed.c.participant_id.is_not(None), 1), else_=0)),
+                    total(case((owed.c.sent.is_(True), 1), else_=0)),
+                    total(cast(func.round(scores.score * 10), Integer)))
+             .outerjoin(owed, owed.c.participant_id == scores.participant_id)
+             .where(scores.week == week).group_by(scores.cohort, scores.mentor_id))
+    return sorted((await session.execute(query)).all(), key=lambda row: row[2])
 
 
 async def previous_active(session: AsyncSession, week: str) -> tuple[float | None, dict[str, float], dict[str, float]]:
@@ -336,11 +383,7 @@ async def at_risk(session: AsyncSession, end: datetime, scores: Iterable[Score],
     dropping = [score for score in scores if score.is_dropping]
     if not dropping:
         return []
-    escalated = func.max(case((NudgeLog.step == NudgeStep.COORDINATOR, 1), else_=0))
-    query = (select(NudgeLog.participant_id, func.min(NudgeLog.sent_at), escalated)
-             .where(NudgeLog.sent_at < end, or_(NudgeLog.resolved_at.is_(None), NudgeLog.resolved_at >= end))
-             .group_by(NudgeLog.participant_id))
-    ladders = {pid: (as_utc(since), bool(top)) for pid, since, top in (await session.execute(query))}
+    ladders = await _ladders(session, end)
     names = (await names_of(session, [score.participant_id for score in dropping]) if len(dropping) <= MANY_NAMES
              else dict((await session.execute(select(Person.id, Person.name).where(Person.role == Role.PESERTA))).all()))
     found = []
@@ -349,5 +392,37 @@ async def at_risk(session: AsyncSession, end: datetime, scores: Iterable[Score],
         found.append(AtRisk(score.participant_id, names.get(score.participant_id, "?"), score.cohort,
                             score.mentor_id, mentor_names.get(score.mentor_id or 0, "-"), score.score,
                             score.reasons, since, reached))
+    return _at_risk_order(found)
+
+
+async def stored_at_risk(session: AsyncSession, week: str, end: datetime,
+                         mentor_names: dict[int, str]) -> list[AtRisk]:
+    """at_risk from a stored week's dropping scores, their names joined in SQL (no score held per participant)."""
+    scores = ParticipationScore
+    query = (select(scores.participant_id, Person.name, scores.cohort, scores.mentor_id, scores.score, scores.reasons)
+             .outerjoin(Person, Person.id == scores.participant_id)
+             .where(scores.week == week, scores.is_dropping.is_(True)).order_by(scores.participant_id))
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return []
+    ladders, found = await _ladders(session, end), []
+    for pid, name, cohort, mentor_id, score, reasons in rows:
+        since, reached = ladders.get(pid, (None, False))
+        found.append(AtRisk(pid, name if name is not None else "?", cohort, mentor_id,
+                            mentor_names.get(mentor_id or 0, "-"), score, list(reasons or []), since, reached))
+    return _at_risk_order(found)
+
+
+async def _ladders(session: AsyncSession, end: datetime) -> dict[int, tuple[datetime | None, bool]]:
+    """Open nudge ladders at `end`: participant id -> (since, reached the coordinator)."""
+    escalated = func.max(case((NudgeLog.step == NudgeStep.COORDINATOR, 1), else_=0))
+    query = (select(NudgeLog.participant_id, func.min(NudgeLog.sent_at), escalated)
+             .where(NudgeLog.sent_at < end, or_(NudgeLog.resolved_at.is_(None), NudgeLog.resolved_at >= end))
+             .group_by(NudgeLog.participant_id))
+    return {pid: (as_utc(since), bool(top)) for pid, since, top in (await session.execute(query))}
+
+
+def _at_risk_order(found: list[AtRisk]) -> list[AtRisk]:
+    """Those the nudge ladder brought to the coordinator first (longest first), then the lowest scores."""
     return sorted(found, key=lambda r: (not r.escalated, r.since.timestamp() if r.escalated and r.since else r.score,
                                         r.name))

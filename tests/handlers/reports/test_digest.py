@@ -10,11 +10,13 @@ import pytest
 from matplotlib.image import imread
 from openpyxl import load_workbook
 from PIL import Image
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Channel
 from handlers.kernel.outbox import message_of
+from handlers.reports import digest
 from handlers.reports.targets import set_targets
 from scheduler.jobs import JOBS
 from scheduler.runner import run_job
@@ -211,3 +213,43 @@ async def test_participant_cannot_ask_for_the_digest(driver: Driver, participant
 
     assert await driver.received(participant) == [
         "Maaf, perintah ini bukan untuk peran Anda. Ketik *menu* untuk melihat pilihan Anda."]
+
+
+async def test_week_closed_at_midnight_is_stored_once_and_gives_the_same_digest(
+        sessions: async_sessionmaker[AsyncSession], config: Config, driver: Driver, week: dict[str, Person],
+        coordinator: Person, mentor: Person) -> None:
+    close = next(j for j in JOBS if j.id == "weekly_scores")
+    runs = [await run_job(close, sessions, config, now) for now in (at(8, 23), at(9, 0), at(9, 6))]
+    async with sessions() as session:
+        stored = (await session.execute(select(ParticipationScore.participant_id, ParticipationScore.computed_at)
+                                        .where(ParticipationScore.week == "2026-W10"))).all()
+    await run_digest(sessions, config, at(9, 7))
+
+    assert runs == [0, 0, 0]
+    assert sorted(pid for pid, _ in stored) == sorted(p.id for p in (week["sari"], week["joko"], week["wati"]))
+    assert {computed for _, computed in stored} == {at(9, 0)}  # stored at midnight, not again at 06:00
+    assert (await driver.received(coordinator))[0] == DIGEST
+    assert (await driver.received(mentor))[0].startswith(
+        f"📋 *Ringkasan mingguan kelompok Anda* — 2–8 Mar 2026\n\n👥 Peserta: 2 · aktif 1 (50%)\n\n"
+        f"Perlu perhatian (1):\n• Joko Susilo — {JOKO_REASONS}")
+
+
+async def test_digest_from_the_stored_week_equals_the_one_scored_on_the_spot(
+        sessions: async_sessionmaker[AsyncSession], config: Config, week: dict[str, Person]) -> None:
+    now = at(9, 7)
+    async with sessions() as session:
+        scored = await digest.week_scores(session, "2026-W10", now, config)
+        await digest.score_and_store(session, "2026-W10", now, config, scored)
+        await session.commit()  # as close_week's job commits: the digest's side connections read the stored week
+        on_the_spot = await digest.digest_of(session, "2026-W10", scored, now, config)
+        stored = await digest.stored_week_scores(session, "2026-W10", now, config)
+        assert stored is not None
+        from_stored = await digest.digest_of(session, "2026-W10", stored, now, config)
+        summaries = [await digest.mentor_summaries(session, "2026-W10", summed, found.at_risk)
+                     for summed, found in ((scored, on_the_spot), (stored, from_stored))]
+
+    assert from_stored == on_the_spot
+    assert from_stored.at_risk[0].name == "Joko Susilo"
+    assert (stored.participants, stored.by_mentor) == (scored.participants, scored.by_mentor) == (
+        3, {week["joko"].mentor_id: [2, 1], week["dewi"].id: [1, 1]})
+    assert summaries[0] == summaries[1]
