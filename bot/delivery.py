@@ -7,6 +7,14 @@ window, sized from the channel's rate × the observed round trip (InFlightWindow
 RateLimiter. Outcomes are written in batches (OutcomeWriter). A slow peer holds its own chats only,
 and the claimer goes on claiming while rows are in flight. A row claimed by a process whose heartbeat
 stopped is taken back; a chat's row is never claimed while an earlier row of that chat waits.
+
+A row taken back from a dead process is *in doubt*: its send may have gone out without its outcome being
+written. Only a chat's first such row can be (a chat's next row goes only after the previous outcome is
+committed). Its channel is asked first (Reconciler: WhatsApp lists Twilio's messages to that number since
+the claim) and a send found there is recorded instead of repeated. The mark is the row's `claimed_at` kept
+while `claimed_by` is cleared (take-back, a send whose answer never came); a clean release clears both.
+Telegram's Bot API cannot list sent messages, so a Telegram row in doubt is sent again: the in-flight
+window bounds what a kill -9 repeats there.
 """
 
 from __future__ import annotations
@@ -43,11 +51,12 @@ SHARE_SECONDS = 5.0  # how often a delivery worker counts the processes it share
 
 
 class TransientError(Exception):
-    """Worth retrying later (network trouble, 429, 5xx); retry_after when the peer said so."""
+    """Worth retrying later (network trouble, 429, 5xx); retry_after when the peer said so; maybe_sent when
+    the request may have reached the peer and its answer never came (the retry asks the channel first)."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, *, maybe_sent: bool = False) -> None:
         super().__init__(reason)
-        self.reason, self.retry_after = reason, retry_after
+        self.reason, self.retry_after, self.maybe_sent = reason, retry_after, maybe_sent
 
 
 class PermanentError(Exception):
@@ -91,6 +100,18 @@ class Sender(Protocol):
     """
 
     async def send(self, row: OutboxMessage, progress: PartSent = no_progress) -> str | None: ...
+
+
+class Reconciler(Protocol):
+    """A sender that can tell whether a send in doubt went out (an optional method of a Sender).
+
+    `already_sent(row, since)`: the outcome of the row's next undelivered part (`row.parts_sent`) if the
+    channel shows it was created at or after `since` (the claim under which it may have gone): Sent with the
+    channel's id, Held when what went out was a held notice; None when not found. Raising means "cannot
+    tell": the worker sends (a repeat is better than a loss).
+    """
+
+    async def already_sent(self, row: OutboxMessage, since: datetime) -> Sent | Held | None: ...
 
 
 FailureHook = Callable[[AsyncSession, OutboxMessage, PermanentError, datetime], Awaitable[None]]
@@ -406,6 +427,9 @@ class DeliveryWorker(DrainLoop):
         self._queues: dict[ChatKey, deque[OutboxMessage]] = {}
         self._chats: dict[ChatKey, asyncio.Task[None]] = {}
         self._in_hand: dict[str, int] = defaultdict(int)
+        self._in_doubt: dict[int, datetime] = {}  # row id -> since when its send may have gone out unrecorded
+        self._sending: set[int] = set()  # rows whose send started and whose outcome is not committed yet
+        self.reconciled: dict[str, int] = defaultdict(int)  # rows in doubt: found, not found, look failed, cannot look
         super().__init__()
 
     # ------------------------------------------------------------------ claiming
@@ -502,12 +526,25 @@ class DeliveryWorker(DrainLoop):
                 skip += [address for address, count in held.items() if count >= self.per_chat_in_hand]
             rows = rows[:limit]
             if rows:
+                self._note_in_doubt(channel, rows)  # before the UPDATE below refreshes the rows' claim
                 await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
                                       .values(claimed_by=self.holder, claimed_at=now))
                 await self._recall_last_sends(session, channel, rows, now)
         for claimed in rows:
-            claimed.claimed_by = self.holder
+            claimed.claimed_by, claimed.claimed_at = self.holder, now
         return rows
+
+    def _note_in_doubt(self, channel: str, rows: list[OutboxMessage]) -> None:
+        """Each chat's first row left by a claimer that died (or a send whose answer never came) is in doubt
+        since that claim; a chat's later rows went only after it was recorded, so they are not."""
+        seen: set[str] = set()
+        for row in rows:
+            first = row.address not in seen and (channel, row.address) not in self._queues
+            seen.add(row.address)
+            left = (row.claimed_by is None and row.claimed_at is not None) or (
+                row.claimed_by is not None and row.claimed_by != self.holder)
+            if first and left:
+                self._in_doubt[row.id] = row.claimed_at or row.created_at
 
     async def _recall_last_sends(self, session: AsyncSession, channel: str, rows: list[OutboxMessage],
                                  now: datetime) -> None:
@@ -536,13 +573,35 @@ class DeliveryWorker(DrainLoop):
         return kept
 
     async def release_claims(self) -> int:
-        """Give back every pending row this process claimed (clean shutdown); returns how many."""
+        """Give back every pending row this process claimed (clean shutdown); returns how many.
+        A row whose send was cut off keeps its mark of doubt (see the module's docstring)."""
         async with self.sessions.begin() as session:
-            result = await session.execute(
-                update(OutboxMessage).where(OutboxMessage.claimed_by == self.holder,
-                                            OutboxMessage.status == OutboxStatus.PENDING)
-                .values(claimed_by=None, claimed_at=None))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            count = 0
+            for ids, values in self._releases():
+                query = update(OutboxMessage).where(OutboxMessage.claimed_by == self.holder,
+                                                    OutboxMessage.status == OutboxStatus.PENDING)
+                if ids is not None:
+                    query = query.where(OutboxMessage.id.in_(ids))
+                count += int((await session.execute(query.values(**values))).rowcount or 0)  # type: ignore[attr-defined]
+        self._in_doubt.clear()
+        return count
+
+    def _releases(self, ids: list[int] | None = None) -> list[tuple[list[int] | None, dict[str, Any]]]:
+        """How to give rows back (all claimed when ids is None): a row still in doubt keeps `claimed_at` as
+        its doubt's start, a row whose send started unrecorded keeps its claim's; the rest are cleared."""
+        doubtful = {row_id: since for row_id, since in self._in_doubt.items() if ids is None or row_id in ids}
+        sending = [row_id for row_id in self._sending if (ids is None or row_id in ids) and row_id not in doubtful]
+        marked = set(doubtful) | set(sending)
+        rest = None if ids is None else [row_id for row_id in ids if row_id not in marked]
+        plan: list[tuple[list[int] | None, dict[str, Any]]] = [
+            ([row_id], {"claimed_by": None, "claimed_at": since}) for row_id, since in doubtful.items()]
+        if sending:
+            plan.append((sending, {"claimed_by": None}))
+        if rest is None:  # last: the marked rows are no longer claimed by us, so this leaves them alone
+            plan.append((None, {"claimed_by": None, "claimed_at": None}))
+        elif rest:
+            plan.append((rest, {"claimed_by": None, "claimed_at": None}))
+        return plan
 
     async def take_back_from_dead_neighbours(self) -> int:
         """At start: rows claimed by a process of this host that no longer runs are free at once
@@ -559,7 +618,7 @@ class DeliveryWorker(DrainLoop):
             result = await session.execute(
                 update(OutboxMessage).where(OutboxMessage.claimed_by.in_(dead),
                                             OutboxMessage.status == OutboxStatus.PENDING)
-                .values(claimed_by=None, claimed_at=None))
+                .values(claimed_by=None))  # claimed_at stays: since when their sends are in doubt
         count = int(result.rowcount or 0)  # type: ignore[attr-defined]
         log.info("delivery: %s rows claimed by stopped processes taken back", count)
         return count
@@ -625,21 +684,52 @@ class DeliveryWorker(DrainLoop):
         """Send one row and record the outcome; True when it must be retried (the chat waits).
 
         The window place is held from the send until its outcome is committed, so the window bounds the
-        sends that went out unrecorded: what a kill -9 can repeat. With a window of 1, at most one."""
+        sends that went out unrecorded. A row in doubt is first looked up on its channel (_reconcile): what a
+        kill -9 repeats is then only what a channel cannot look up (Telegram: the window)."""
         await self.limiter.wait_chat(row.channel, row.address)  # a chat's gap never holds a send slot
         window = self.windows[row.channel]
         await window.acquire()
         held: float | None = None
         try:
             started = time.monotonic()
-            outcome = await self._send(row)
+            self._sending.add(row.id)
+            outcome = await self._reconcile(row) if row.id in self._in_doubt else None
+            if outcome is None:
+                outcome = await self._send(row)
             if isinstance(outcome, TransientError) and outcome.retry_after:
                 self.limiter.back_off(row.channel, outcome.retry_after)
             must_wait = bool(await self._persist(lambda: self._record(row, outcome)))
+            self._sending.discard(row.id)  # recorded (a send cut off stays in doubt when its row is given back)
+            self._in_doubt.pop(row.id, None)
             held = time.monotonic() - started
             return must_wait
         finally:
             window.release(held)
+
+    async def _reconcile(self, row: OutboxMessage) -> Outcome | None:
+        """The outcome of a send in doubt if its channel shows it went out; None: send it (again).
+
+        One look per chat in doubt, only after a crash or an unanswered send. Telegram has no way to look
+        (the Bot API cannot list sent messages), so its rows go again; if the look fails, the row goes again
+        too: a repeat rather than a loss."""
+        since = self._in_doubt[row.id]
+        check = getattr(self.senders[row.channel], "already_sent", None)
+        if check is None:
+            self.reconciled["cannot look"] += 1
+            return None
+        try:
+            async with asyncio.timeout(SEND_GUARD_SECONDS):
+                found: Sent | Held | None = await check(row, since)
+        except Exception as error:
+            self.reconciled["look failed"] += 1
+            log.warning("delivery: cannot tell whether %s row %s in doubt went out (%s); sending it",
+                        row.channel, row.id, error_text(error))
+            return None
+        self.reconciled["found" if found is not None else "not found"] += 1
+        if found is not None:
+            log.info("delivery: %s row %s in doubt had gone out (%s); recorded, not repeated",
+                     row.channel, row.id, getattr(found, "external_id", None))
+        return found
 
     async def _send(self, row: OutboxMessage) -> Outcome:
         permit = await self.limiter.wait(row.channel, row.address)
@@ -649,7 +739,7 @@ class DeliveryWorker(DrainLoop):
         except (TransientError, PermanentError, Held) as outcome:
             return outcome
         except TimeoutError:
-            return TransientError(f"no answer within {SEND_GUARD_SECONDS:.0f} s")
+            return TransientError(f"no answer within {SEND_GUARD_SECONDS:.0f} s", maybe_sent=True)
         except Exception as error:
             log.exception("unexpected error sending outbox row %s", row.id)
             return TransientError(error_text(error))
@@ -688,9 +778,12 @@ class DeliveryWorker(DrainLoop):
     async def _release(self, ids: list[int]) -> None:
         if ids:
             async with self.sessions.begin() as session:
-                await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids),
-                                                                  OutboxMessage.claimed_by == self.holder)
-                                      .values(claimed_by=None, claimed_at=None))
+                for some, values in self._releases(ids):
+                    await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(some or ()),
+                                                                      OutboxMessage.claimed_by == self.holder)
+                                          .values(**values))
+            for row_id in ids:
+                self._in_doubt.pop(row_id, None)
 
     # ------------------------------------------------------------------ outcomes
 
@@ -719,8 +812,10 @@ class DeliveryWorker(DrainLoop):
             return False
         delay = self.retry.delay(attempts, error.retry_after)
         log.warning("outbox row %s attempt %s failed: %s; next try in %.0f s", row.id, attempts, error.reason, delay)
+        # A send whose answer never came stays in doubt (claimed_at kept), so its retry looks before sending.
+        doubt = (self._in_doubt.get(row.id) or row.claimed_at) if error.maybe_sent else None
         await self._update(row.id, attempts=attempts, next_attempt_at=now + timedelta(seconds=delay),
-                           error=error.reason[:500], claimed_by=None, claimed_at=None)
+                           error=error.reason[:500], claimed_by=None, claimed_at=doubt)
         row.attempts = attempts
         asyncio.get_running_loop().call_later(delay, self.wake)  # claim it again as soon as it is due
         return True

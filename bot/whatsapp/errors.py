@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from aiohttp import ClientError
+from aiohttp import ClientConnectorError, ClientError, ConnectionTimeoutError
 from twilio.base.exceptions import TwilioRestException
 
 from bot.delivery import PermanentError, TransientError
@@ -79,5 +79,7 @@ def busy_outcome(status: int, body: str, headers: Mapping[str, str] | None) -> T
 
 
 def network_outcome(error: Exception) -> TransientError:
-    """Twilio could not be reached: try again later."""
-    return TransientError(f"twilio network: {error}")
+    """Twilio could not be reached, or its answer never came: try again later (after looking, when the
+    request may have arrived: anything but a connection that was never made)."""
+    never_arrived = isinstance(error, ClientConnectorError | ConnectionTimeoutError)
+    return TransientError(f"twilio network: {error}", maybe_sent=not never_arrived)

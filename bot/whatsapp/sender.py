@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from bot.delivery import Held, PartSent, no_progress
+from bot.delivery import Held, PartSent, Sent, no_progress
 from bot.media import MediaStore
 from bot.whatsapp.errors import NETWORK_ERRORS, OutsideWindow, network_outcome, outcome_of
+from bot.whatsapp.status import FAILED
 from handlers.kernel.messages import Channel, OutgoingPart
 from handlers.kernel.outbox import message_of
 from storage.models import OutboxMessage, OutboxStatus, Person
@@ -21,6 +22,10 @@ from storage.models import OutboxMessage, OutboxStatus, Person
 WINDOW = timedelta(hours=24)
 WINDOW_MARGIN = timedelta(minutes=5)
 HELD_TEMPLATE = "held"
+# Twilio's date_created has whole seconds (RFC 2822): a message created just after a claim may show a
+# second before it; one more second for the clocks (ours ahead of Twilio's by more repeats, never loses).
+CLOCK_MARGIN = timedelta(seconds=2)
+LOOK_LIMIT = 100  # messages to one number from the claim's day on: one page, one call
 
 
 class WhatsAppSender:
@@ -45,6 +50,50 @@ class WhatsAppSender:
             if person is None:
                 raise
             return await self._send_outside_window(row.address, message, person)
+
+    async def already_sent(self, row: OutboxMessage, since: datetime) -> Sent | Held | None:
+        """After a crash: did this row's send go out? One look at Twilio's messages to the number.
+
+        Twilio has no idempotency key, but lists what was created: To and From this sender, DateSent from
+        the claim's day (Twilio filters by whole days). A message counts when it was created at or after
+        the claim, is not failed, and its SID is on no outbox row (a body the bot rendered twice to one
+        person, sent earlier, is on its own row). Its body equal to the row's text (a WhatsApp row is one
+        create: text and media together, so parts_sent is 0) means it went: Sent with that SID, so the
+        status callbacks find the row. When the row would now go as a template (outside the window), the
+        body is Twilio's rendering of it, so any such message counts: Sent for the row's own template, Held
+        for the 'held' notice. Anything else (or none): None, and the worker sends it. Errors propagate:
+        the worker sends then too."""
+        after = since - CLOCK_MARGIN
+        listed = await self.client.messages.list_async(
+            to=f"whatsapp:{row.address}", from_=f"whatsapp:{self.sender}", date_sent_after=after.date().isoformat(),
+            limit=LOOK_LIMIT, page_size=LOOK_LIMIT)
+        candidates = sorted((m for m in listed if m.sid and m.date_created is not None and m.date_created >= after
+                             and str(m.status or "") not in FAILED and str(m.direction or "").startswith("outbound")),
+                            key=lambda m: m.date_created)
+        if not candidates:
+            return None
+        known = await self._known_sids(row.address, [str(m.sid) for m in candidates])
+        candidates = [m for m in candidates if m.sid not in known]
+        message = message_of(row)
+        for candidate in candidates:
+            if (candidate.body or "").strip() == message.text.strip():
+                return Sent(str(candidate.sid))
+        if not candidates:
+            return None
+        person = await self._person(row.recipient_id)
+        if person is None or not needs_template(person, message, datetime.now(UTC)):
+            return None
+        sid = str(candidates[0].sid)
+        if message.template and message.template in self.templates:
+            return Sent(sid)
+        return Held("outside the 24-hour window: template notice sent", external_id=sid)
+
+    async def _known_sids(self, address: str, sids: list[str]) -> set[str]:
+        async with self.sessions() as session:
+            query = select(OutboxMessage.external_id).where(OutboxMessage.channel == Channel.WHATSAPP.value,
+                                                            OutboxMessage.address == address,
+                                                            OutboxMessage.external_id.in_(sids))
+            return {str(sid) for sid in (await session.execute(query)).scalars()}
 
     async def _person(self, person_id: int | None) -> Person | None:
         if person_id is None:

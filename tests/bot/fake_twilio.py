@@ -18,11 +18,16 @@ class ScriptedTwilioHttp(AsyncHttpClient):  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__(logging.getLogger("tests.twilio"), is_async=True)
-        self.requests: list[dict[str, Any]] = []
-        self.script: list[tuple[int, dict[str, Any], dict[str, str]]] = []
+        self.requests: list[dict[str, Any]] = []  # the form of every request
+        self.calls: list[tuple[str, dict[str, Any]]] = []  # (method, query) of every request
+        self.script: list[tuple[int, dict[str, Any], dict[str, str]] | BaseException] = []
 
     def answer(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         self.script.append((status, body, headers or {}))
+
+    def fail(self, error: BaseException) -> None:
+        """The next request raises this (a network error, a timeout) instead of answering."""
+        self.script.append(error)
 
     def refuse(self, code: int, status: int = 400) -> None:
         """The next request fails with this Twilio error code."""
@@ -33,7 +38,11 @@ class ScriptedTwilioHttp(AsyncHttpClient):  # type: ignore[misc]
                       auth: tuple[str, str] | None = None, timeout: float | None = None,  # noqa: ASYNC109
                       allow_redirects: bool = False) -> Response:
         self.requests.append(dict(data or {}))
-        status, body, sent_headers = self.script.pop(0) if self.script else (201, {"sid": f"SM{next(_sids):032d}"}, {})
+        self.calls.append((method.upper(), dict(params or {})))
+        answer = self.script.pop(0) if self.script else (201, {"sid": f"SM{next(_sids):032d}"}, {})
+        if isinstance(answer, BaseException):
+            raise answer
+        status, body, sent_headers = answer
         return Response(status, json.dumps(body), sent_headers)
 
     async def close(self) -> None:

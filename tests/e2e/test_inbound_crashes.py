@@ -23,15 +23,19 @@ from twilio.request_validator import RequestValidator
 from storage.models import InboxItem, LoopPulse, OutboxMessage, Role, SchedulerLease
 from tests.e2e.harness import WHATSAPP_FROM, Klinik, eventually, new_sid
 from tests.support.peers import PrismTwilio, TelegramEmulator, free_port
+from tests.support.twilio_mock import Created, list_messages
 
 pytestmark = pytest.mark.e2e
 
 
 class TwilioPeer:
-    """Twilio's Messages API as far as sending goes: records every create, answers 201 at once."""
+    """Twilio's Messages API as far as sending goes: records every create, answers 201 at once; lists the
+    messages created, as Twilio filters them (what the bot asks after a crash, before sending again)."""
 
     def __init__(self) -> None:
         self.sent: list[dict[str, str]] = []
+        self.created: list[Created] = []
+        self.lists = 0
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._runner: web.AppRunner | None = None
@@ -39,6 +43,7 @@ class TwilioPeer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._create)
+        app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self._list)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
@@ -50,7 +55,14 @@ class TwilioPeer:
     async def _create(self, request: web.Request) -> web.Response:
         form = await request.post()
         self.sent.append({key: str(value) for key, value in form.items()})
-        return web.json_response({"sid": new_sid(), "status": "queued", "to": form.get("To")}, status=201)
+        sid, now = new_sid(), datetime.now(UTC)
+        self.created.append(Created(sid, str(form.get("To", "")), str(form.get("From", "")), str(form.get("Body", "")),
+                                    len(form.getall("MediaUrl", [])), now, now))
+        return web.json_response({"sid": sid, "status": "queued", "to": form.get("To")}, status=201)
+
+    async def _list(self, request: web.Request) -> web.Response:
+        self.lists += 1
+        return web.json_response(list_messages(self.created, request.query, request.match_info["sid"], request.path_qs))
 
 
 @pytest.fixture
