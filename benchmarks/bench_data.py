@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.participation.rules import ParticipationRules
 from handlers.participation.scores import shift_week
+from storage.activities import refresh_presensi_facts
 from storage.bulk import bulk_insert
 from storage.models import (
     Agency,
@@ -286,6 +287,8 @@ async def generate(conn: AsyncConnection, shape: Shape, weeks: list[str], monday
     await put(ParticipationScore.__table__, g.scores(weeks))  # type: ignore[arg-type]
     await put(NudgeLog.__table__, g.nudges(weeks, mondays))  # type: ignore[arg-type]
     await keep_facts(conn, weeks[-1] if weeks else None)
+    for statement in refresh_presensi_facts():  # as migration 0028 backfills them and each write keeps them
+        await conn.execute(statement)
     await _targets(conn, shape)
     if conn.dialect.name == "postgresql":
         for table in ("people", "meetings", "assignments", "tickets"):

@@ -11,7 +11,22 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Delete,
+    ForeignKey,
+    Insert,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base
@@ -196,3 +211,75 @@ class MonthlyReport(Base):
     submitted_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class PresensiFacts(Base):
+    """One participant's run of alpa at the end of their closed sessions, kept as presensi is written.
+
+    Over the participant's presensi in closed, not cancelled sessions: `alpa_run` counts the sessions after
+    their latest non-alpa one (hadir, terlambat, izin, sakit), each also a PresensiAlpaRun row, and
+    `alpa_run_from` is when the first of those started; `last_session_at` and `last_closed_at` are the
+    latest start and close counted. Rewritten (refresh_presensi_facts) in the transaction of every write
+    that changes them: a check-in or correction on a closed session (handlers.activities.attendance.
+    upsert_attendance) and a session's close (attendance_jobs.close_meeting); meetings are never moved or
+    cancelled once created. The daily nudge scan reads the streak of alpa here instead of sorting four weeks
+    of presensi (handlers.participation.queries.alpa_streak): a participant without a row, or a row newer
+    than the moment scanned, is counted from the presensi.
+    """
+
+    __tablename__ = "presensi_facts"
+
+    participant_id: Mapped[int] = mapped_column(primary_key=True)
+    alpa_run: Mapped[int] = mapped_column(default=0)
+    alpa_run_from: Mapped[datetime | None]
+    last_session_at: Mapped[datetime]
+    last_closed_at: Mapped[datetime]
+
+
+class PresensiAlpaRun(Base):
+    """A session of a participant's current run of alpa (PresensiFacts.alpa_run): the scan counts those inside
+    its window by the primary key when the run began before it."""
+
+    __tablename__ = "presensi_alpa_runs"
+
+    participant_id: Mapped[int] = mapped_column(primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(primary_key=True)
+
+
+def refresh_presensi_facts(participants: Any | None = None) -> list[Delete | Insert]:
+    """DELETEs and INSERT…SELECTs (SQLite and PostgreSQL) that recompute the facts and runs of `participants`
+    (a list of ids or a SELECT of them; None: everyone, the migration's backfill) from their presensi."""
+    def chosen(column: Any) -> ColumnElement[bool]:
+        condition: ColumnElement[bool] = (column.in_(participants) if participants is not None
+                                          else column.is_not(None))
+        return condition
+
+    def recent() -> tuple[Any, Any]:
+        closed = (select(Attendance.participant_id.label("pid"), Meeting.id.label("meeting_id"),
+                         Meeting.starts_at.label("starts_at"), Meeting.checkin_closed_at.label("closed_at"),
+                         Attendance.status.label("status"))
+                  .join(Meeting, Meeting.id == Attendance.meeting_id)
+                  .where(chosen(Attendance.participant_id), Meeting.is_cancelled.is_(False),
+                         Meeting.checkin_closed_at.is_not(None))).cte("closed")
+        present = case((closed.c.status != AttendanceStatus.ALPA.value, closed.c.starts_at))
+        latest = (select(closed.c.pid, func.max(present).label("present_at"),
+                         func.max(closed.c.starts_at).label("session_at"), func.max(closed.c.closed_at).label("closed_at"))
+                  .group_by(closed.c.pid)).cte("latest")
+        return closed, latest
+
+    closed, latest = recent()
+    in_run = or_(latest.c.present_at.is_(None), closed.c.starts_at > latest.c.present_at)
+    facts = (select(latest.c.pid, func.sum(case((in_run, 1), else_=0)), func.min(case((in_run, closed.c.starts_at))),
+                    latest.c.session_at, latest.c.closed_at)
+             .join(closed, closed.c.pid == latest.c.pid)
+             .group_by(latest.c.pid, latest.c.session_at, latest.c.closed_at))
+    closed, latest = recent()  # a statement of its own needs its own CTEs
+    in_run = or_(latest.c.present_at.is_(None), closed.c.starts_at > latest.c.present_at)
+    runs = (select(closed.c.pid, closed.c.starts_at, closed.c.meeting_id)
+            .join(latest, latest.c.pid == closed.c.pid).where(in_run))
+    return [delete(PresensiFacts).where(chosen(PresensiFacts.participant_id)),
+            delete(PresensiAlpaRun).where(chosen(PresensiAlpaRun.participant_id)),
+            insert(PresensiFacts).from_select(["participant_id", "alpa_run", "alpa_run_from", "last_session_at",
+                                               "last_closed_at"], facts),
+            insert(PresensiAlpaRun).from_select(["participant_id", "starts_at", "meeting_id"], runs)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,7 @@ from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import action, command, flow
 from handlers.kernel.roles import PARTICIPANTS, is_participant
 from handlers.kernel.state import clear_state, set_state
+from storage.activities import refresh_presensi_facts
 from storage.models import (
     Attendance,
     AttendanceStatus,
@@ -46,17 +48,27 @@ async def attendance_of(session: AsyncSession, meeting_id: int, participant_id: 
     return (await session.execute(query)).scalar_one_or_none()
 
 
-def upsert_attendance(session: AsyncSession, record: Attendance | None, *, meeting: Meeting,
-                      participant_id: int, status: str, source: str, now: datetime,
-                      recorded_by_id: int | None = None) -> Attendance:
-    """Create or overwrite a record (the unique key allows one per meeting and participant)."""
+async def upsert_attendance(session: AsyncSession, record: Attendance | None, *, meeting: Meeting,
+                            participant_id: int, status: str, source: str, now: datetime,
+                            recorded_by_id: int | None = None) -> Attendance:
+    """Create or overwrite a record (the unique key allows one per meeting and participant); on a closed
+    session the participant's kept presensi facts are recomputed in the same transaction."""
     if record is None:
         record = Attendance(meeting_id=meeting.id, participant_id=participant_id, created_at=now)
         session.add(record)
     record.status, record.source, record.updated_at = status, source, now
     record.recorded_by_id = recorded_by_id
     record.checked_in_at = now if status in PRESENT and source in ("code", "button") else record.checked_in_at
+    if meeting.checkin_closed_at is not None:
+        await keep_presensi_facts(session, [participant_id])
     return record
+
+
+async def keep_presensi_facts(session: AsyncSession, participants: Any) -> None:
+    """Recompute the kept presensi facts (storage PresensiFacts) of these participants (ids or a SELECT)."""
+    await session.flush()
+    for statement in refresh_presensi_facts(participants):
+        await session.execute(statement)
 
 
 def is_window_open(meeting: Meeting, now: datetime) -> bool:
@@ -202,8 +214,8 @@ async def record_check_in(ctx: Context, meeting: Meeting, *, source: str) -> Non
                   time=format_time(record.checked_in_at, ctx.config.timezone))
         return
     status = AttendanceStatus.TERLAMBAT if ctx.now > meeting.late_after_at else AttendanceStatus.HADIR
-    upsert_attendance(ctx.session, record, meeting=meeting, participant_id=ctx.person.id,
-                      status=status, source=source, now=ctx.now)
+    await upsert_attendance(ctx.session, record, meeting=meeting, participant_id=ctx.person.id,
+                            status=status, source=source, now=ctx.now)
     ctx.reply("att.checked_in_terlambat" if status == AttendanceStatus.TERLAMBAT else "att.checked_in_hadir",
               title=meeting.title,
               time=format_time(ctx.now, ctx.config.timezone))

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.activities.attendance import keep_presensi_facts
 from handlers.activities.audience import participants_of
 from handlers.activities.reminders import log_sent, message_to, was_sent
 from handlers.activities.rules import ActivitiesRules
@@ -78,7 +79,7 @@ async def close_meeting(session: AsyncSession, meeting: Meeting, now: datetime,
         session.add(Attendance(meeting_id=meeting.id, participant_id=person.id, status=AttendanceStatus.ALPA,
                                source="auto", created_at=now, updated_at=now))
     meeting.checkin_closed_at = now
-    await session.flush()
+    await keep_presensi_facts(session, select(Attendance.participant_id).where(Attendance.meeting_id == meeting.id))
     alerts = []
     for person in absent:
         alert = await absence_alert(session, person, meeting, now, config)

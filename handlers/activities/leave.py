@@ -122,8 +122,8 @@ async def decide(ctx: Context, argument: str, reason: str = "") -> None:
     request.decided_by_id, request.decided_at = ctx.person.id, ctx.now
     if request.status == LeaveStatus.APPROVED:
         record = await attendance_of(ctx.session, meeting.id, participant.id)
-        upsert_attendance(ctx.session, record, meeting=meeting, participant_id=participant.id,
-                          status=request.kind, source="leave", now=ctx.now, recorded_by_id=ctx.person.id)
+        await upsert_attendance(ctx.session, record, meeting=meeting, participant_id=participant.id,
+                                status=request.kind, source="leave", now=ctx.now, recorded_by_id=ctx.person.id)
     language = participant.language or ctx.config.language
     told = t(TOLD_KEYS[request.status], language, kind=t(STATUS_KEYS[request.kind], language), title=meeting.title,
              mentor=ctx.person.name)

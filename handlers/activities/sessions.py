@@ -206,8 +206,8 @@ async def correct_attendance(ctx: Context, meeting: Meeting, participant_id: int
         return
     record = await attendance_of(ctx.session, meeting.id, participant.id)
     before = record.status if record else None
-    upsert_attendance(ctx.session, record, meeting=meeting, participant_id=participant.id, status=str(status),
-                      source="mentor", now=ctx.now, recorded_by_id=ctx.person.id)
+    await upsert_attendance(ctx.session, record, meeting=meeting, participant_id=participant.id,
+                            status=str(status), source="mentor", now=ctx.now, recorded_by_id=ctx.person.id)
     ctx.session.add(AuditEntry(at=ctx.now, actor_id=ctx.person.id, action="attendance.correct",
                                subject=f"meeting:{meeting.id}/person:{participant.id}",
                                detail={"from": before, "to": status}))

@@ -24,7 +24,10 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from storage.activities import PresensiAlpaRun, PresensiFacts
+from storage.base import UtcDateTime
 from storage.models import (
     Assignment,
     Attendance,
@@ -174,6 +177,59 @@ def session_tally_query(week_start: datetime, end: datetime, lookback: timedelta
                   func.coalesce(first_attended - 1, func.count()).label("streak")).group_by(tally.c.participant_id)
 
 
+def week_session_query(week_start: datetime, end: datetime) -> Select[Any]:
+    """(participant_id, expected, hadir, terlambat, izin, alpa) in the sessions of [week_start, end) closed by end.
+
+    session_tally_query's week counts without its streak (no sort of a month of presensi): the daily
+    scan takes the streak from the kept facts (scores.alpa_streak)."""
+    def count(*statuses: str) -> Any:
+        return func.sum(case((Attendance.status.in_(statuses), 1), else_=0))
+
+    return (select(Attendance.participant_id.label("participant_id"), func.count().label("expected"),
+                   count(AttendanceStatus.HADIR).label("hadir"), count(AttendanceStatus.TERLAMBAT).label("terlambat"),
+                   count(AttendanceStatus.IZIN, AttendanceStatus.SAKIT).label("izin"),
+                   count(AttendanceStatus.ALPA).label("alpa"))
+            .select_from(Meeting).join(Attendance, Attendance.meeting_id == Meeting.id)
+            .where(Meeting.is_cancelled.is_(False), Meeting.starts_at >= week_start, Meeting.starts_at < end,
+                   Meeting.checkin_closed_at.is_not(None), Meeting.checkin_closed_at <= end)
+            .group_by(Attendance.participant_id))
+
+
+def counted_streak(participant_id: Any, end: datetime, lookback: timedelta) -> ColumnElement[int]:
+    """The run of alpa at the end of one participant's closed sessions in [end - lookback, end), counted from
+    their presensi (the index on participant_id), as session_tally_query counts it."""
+    lo = end - lookback
+    attended, met = aliased(Attendance), aliased(Meeting)
+    counted, held = aliased(Attendance), aliased(Meeting)
+
+    def window(record: Any, meeting: Any) -> ColumnElement[bool]:
+        return and_(record.participant_id == participant_id, meeting.is_cancelled.is_(False),
+                    meeting.checkin_closed_at.is_not(None), meeting.checkin_closed_at <= end,
+                    meeting.starts_at >= lo, meeting.starts_at < end)
+
+    present_at = (select(func.max(met.starts_at)).select_from(attended).join(met, met.id == attended.meeting_id)
+                  .where(window(attended, met), attended.status != AttendanceStatus.ALPA.value)
+                  .correlate_except(attended, met).scalar_subquery())
+    since = func.coalesce(present_at, literal(lo - timedelta(microseconds=1), UtcDateTime()))
+    return (select(func.count()).select_from(counted).join(held, held.id == counted.meeting_id)
+            .where(window(counted, held), held.starts_at > since)
+            .correlate_except(counted, held).scalar_subquery())
+
+
+def alpa_streak(participant_id: Any, end: datetime, lookback: timedelta) -> ColumnElement[int]:
+    """The run of alpa at `end` (as session_tally_query counts it) for a query with PresensiFacts outer-joined
+    on participant_id. The kept facts answer when nothing in them is newer than `end`: an empty run, a run
+    begun inside the window (all of it), else its sessions inside the window (PresensiAlpaRun, by key).
+    A participant without facts (no closed session kept), or facts newer than `end`, is counted from the
+    presensi."""
+    facts, runs, lo = PresensiFacts, PresensiAlpaRun, end - lookback
+    in_window = (select(func.count()).where(runs.participant_id == facts.participant_id, runs.starts_at >= lo,
+                                             runs.starts_at < end).correlate_except(runs).scalar_subquery())
+    current = and_(facts.participant_id.is_not(None), facts.last_session_at < end, facts.last_closed_at <= end)
+    return case((and_(current, facts.alpa_run == 0), 0), (and_(current, facts.alpa_run_from >= lo), facts.alpa_run),
+                (current, in_window), else_=counted_streak(participant_id, end, lookback))
+
+
 async def tugas_tallies(session: AsyncSession, week_start: datetime, end: datetime, lookback: timedelta,
                         scope: ColumnElement[bool] | None = None) -> dict[int, TugasTally]:
     """Tugas per participant: due this week, sent by the (extended) deadline, missing overall."""
@@ -182,8 +238,8 @@ async def tugas_tallies(session: AsyncSession, week_start: datetime, end: dateti
 
 
 def tugas_tally_query(week_start: datetime, end: datetime, lookback: timedelta,
-                      scope: ColumnElement[bool] | None = None) -> Select[Any]:
-    """(participant_id, due, on_time, missing) per participant with tugas in the lookback."""
+                      scope: ColumnElement[bool] | None = None, only: list[int] | None = None) -> Select[Any]:
+    """(participant_id, due, on_time, missing) per participant with tugas in the lookback (of `only` these ids)."""
     # The few tugas due in the window (or extended into it), materialized first: the planners then
     # read their submissions by index instead of scanning a year of submissions.
     ids = union(select(Assignment.id.label("id")).where(Assignment.due_at >= end - lookback, Assignment.due_at < end),
@@ -192,16 +248,29 @@ def tugas_tally_query(week_start: datetime, end: datetime, lookback: timedelta,
     window = (select(Assignment.id, Assignment.due_at, Assignment.mentor_id, Assignment.cohort)
               .join(ids, ids.c.id == Assignment.id)).cte("tugas_window").prefix_with("MATERIALIZED")
     pairs = audience(window.c, [window.c.id.label("assignment_id"), window.c.due_at.label("due_at")], scope).subquery()
-    first = (select(Submission.assignment_id, Submission.participant_id,
-                    func.min(Submission.submitted_at).label("first_at"))
-             .join(window, window.c.id == Submission.assignment_id)
-             .group_by(Submission.assignment_id, Submission.participant_id)).subquery()
+    firsts = (select(Submission.assignment_id, Submission.participant_id,
+                     func.min(Submission.submitted_at).label("first_at"))
+              .join(window, window.c.id == Submission.assignment_id)
+              .group_by(Submission.assignment_id, Submission.participant_id))
+    first = firsts.subquery()
     due = func.coalesce(Extension.due_at, pairs.c.due_at).label("due")
-    rows = (select(pairs.c.participant_id, due, first.c.first_at)
-            .outerjoin(Extension, and_(Extension.assignment_id == pairs.c.assignment_id,
-                                       Extension.participant_id == pairs.c.participant_id))
-            .outerjoin(first, and_(first.c.assignment_id == pairs.c.assignment_id,
-                                   first.c.participant_id == pairs.c.participant_id))).subquery()
+    joined = (select(pairs.c.participant_id, due, first.c.first_at)
+              .outerjoin(Extension, and_(Extension.assignment_id == pairs.c.assignment_id,
+                                         Extension.participant_id == pairs.c.participant_id))
+              .outerjoin(first, and_(first.c.assignment_id == pairs.c.assignment_id,
+                                     first.c.participant_id == pairs.c.participant_id)))
+    if only is not None:  # a few participants: their pairs, each pair's first submission read by index
+        chosen = Person.id.in_(only) if scope is None else and_(Person.id.in_(only), scope)
+        pairs = audience(window.c, [window.c.id.label("assignment_id"), window.c.due_at.label("due_at")],
+                         chosen).subquery()
+        first_at = (select(func.min(Submission.submitted_at))
+                    .where(Submission.assignment_id == pairs.c.assignment_id,
+                           Submission.participant_id == pairs.c.participant_id).scalar_subquery())
+        joined = (select(pairs.c.participant_id, func.coalesce(Extension.due_at, pairs.c.due_at).label("due"),
+                         first_at.label("first_at"))
+                  .outerjoin(Extension, and_(Extension.assignment_id == pairs.c.assignment_id,
+                                             Extension.participant_id == pairs.c.participant_id)))
+    rows = joined.subquery()
     is_due = and_(rows.c.due < end, rows.c.due >= end - lookback)
     in_week = and_(rows.c.due >= week_start, rows.c.due < end)
     on_time = and_(in_week, rows.c.first_at.is_not(None), rows.c.first_at <= rows.c.due)

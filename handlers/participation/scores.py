@@ -34,16 +34,18 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from handlers.kernel.cohorts import is_current, local_day, pause_ends
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.rules import SharedRules
 from handlers.participation.queries import (
+    CHUNK,
     Member,
     SessionTally,
     TugasTally,
+    alpa_streak,
     baselines,
     baselines_query,
     ignored_query,
@@ -59,8 +61,10 @@ from handlers.participation.queries import (
     session_tally_query,
     tugas_tallies,
     tugas_tally_query,
+    week_session_query,
 )
 from handlers.participation.rules import ParticipationRules
+from storage.activities import PresensiFacts
 from storage.bulk import insert_records
 from storage.models import ParticipationScore
 from storage.participation import ParticipantBaseline, ParticipationWeekGroup, prefer_quick_plans
@@ -257,18 +261,27 @@ async def scan_scores(session: AsyncSession, week: str, now: datetime, config: C
     start, end = facts.week_start, facts.end
     current = is_current(local_day(start, config.timezone))
     members = members_query(start, facts.report_cutoff, current if scope is None else and_(current, scope)).subquery()
+    pid = members.c.participant_id
+    lookback = timedelta(days=rules.tugas_lookback_days)
     # Each aggregate computed once (MATERIALIZED), then joined by participant: the planners would
     # otherwise fold them into the outer query and group far more rows.
-    tallies = _once(session_tally_query(start, end, timedelta(days=rules.alpa_streak_lookback_days)), "tallies")
-    tugas = _once(tugas_tally_query(start, end, timedelta(days=rules.tugas_lookback_days)), "tugas")
+    if needed is None:
+        tallies = _once(session_tally_query(start, end, timedelta(days=rules.alpa_streak_lookback_days)), "tallies")
+        tugas = _once(tugas_tally_query(start, end, lookback), "tugas")
+        streak: ColumnElement[Any] = tallies.c.streak
+    else:
+        # The narrowed scan weighs with the week's counts only (all the estimate needs), the streak from the
+        # kept presensi facts; the month's missing tugas are counted afterwards for the rows picked.
+        tallies = _once(week_session_query(start, end), "tallies")
+        tugas = _once(tugas_tally_query(start, end, end - start), "tugas")
+        streak = alpa_streak(pid, end, timedelta(days=rules.alpa_streak_lookback_days))
     reports = _once(reports_query(facts.report_month, end), "reports")
     asked = _once(questions_query(start, end), "asked")
     ignored = _once(ignored_query(end - IGNORED_LOOKBACK, end), "ignored")
     kept = await baselines_kept(session, week, config)
     base = _once(baselines_query(baseline_weeks(week, config)) if kept is None else kept, "base")
-    pid = members.c.participant_id
     query = (select(*members.c, tallies.c.expected, tallies.c.hadir, tallies.c.terlambat, tallies.c.izin,
-                    tallies.c.alpa, tallies.c.streak, tugas.c.due, tugas.c.on_time, tugas.c.missing,
+                    tallies.c.alpa, streak.label("streak"), tugas.c.due, tugas.c.on_time, tugas.c.missing,
                     reports.c.participant_id.label("reported"), asked.c.n.label("asked"),
                     ignored.c.n.label("ignored"), base.c.average, base.c.weeks)
              .outerjoin(tallies, tallies.c.participant_id == pid).outerjoin(tugas, tugas.c.participant_id == pid)
@@ -276,41 +289,65 @@ async def scan_scores(session: AsyncSession, week: str, now: datetime, config: C
              .outerjoin(ignored, ignored.c.participant_id == pid).outerjoin(base, base.c.participant_id == pid))
     paused = await pause_ends(session, local_day(end, config.timezone), config.timezone)
     connection = await session.connection()  # Core rows: the ORM's per-row bookkeeping is not needed here
+
+    def score_row(row: Any, tugas_of: TugasTally | None = None) -> Score:
+        member = member_of(*row[:6])
+        count_pause_as_contact(member, paused, end)
+        expected, hadir, late, izin, alpa, streak, due, on_time, missing, reported, n_asked, n_ignored, \
+            average, weeks = row[6:]
+        if tugas_of is None:
+            tugas_of = NO_TUGAS if due is None else TugasTally(due, on_time, missing)
+        return score_parts(
+            member, NO_SESSIONS if expected is None and not streak
+            else SessionTally(expected or 0, hadir or 0, late or 0, izin or 0, alpa or 0, streak or 0),
+            tugas_of, reported is not None, n_asked or 0, n_ignored or 0,
+            (0.0, 0) if average is None else (float(average), int(weeks)), facts, config, explain=explain_all)
+
     if needed is not None:
+        query = query.outerjoin(PresensiFacts, PresensiFacts.participant_id == pid)
         silent = silent_days(members.c.last_seen, members.c.cohort, paused, end, connection.dialect.name)
-        query = narrow(query, needed, silent, config)
-    else:
-        query = query.order_by(pid)  # compute_scores' order: the digest's groups and lists come out the same
+        picked = (await connection.execute(narrow(query, needed, silent, config))).all()
+        exact = await tugas_of_few(connection, [row[0] for row in picked], start, end, lookback)
+        for row in picked:
+            yield score_row(row, exact.get(row[0], NO_TUGAS))
+        return
+    query = query.order_by(pid)  # compute_scores' order: the digest's groups and lists come out the same
     result = await connection.stream(query.execution_options(yield_per=partition))
     async for rows in result.partitions():
         for row in rows:
-            member = member_of(*row[:6])
-            count_pause_as_contact(member, paused, end)
-            expected, hadir, late, izin, alpa, streak, due, on_time, missing, reported, n_asked, n_ignored, \
-                average, weeks = row[6:]
-            yield score_parts(
-                member, NO_SESSIONS if expected is None else SessionTally(expected, hadir, late, izin, alpa, streak),
-                NO_TUGAS if due is None else TugasTally(due, on_time, missing), reported is not None,
-                n_asked or 0, n_ignored or 0, (0.0, 0) if average is None else (float(average), int(weeks)),
-                facts, config, explain=explain_all)
+            yield score_row(row)
+
+
+async def tugas_of_few(connection: AsyncConnection, ids: list[int], start: datetime, end: datetime,
+                       lookback: timedelta) -> dict[int, TugasTally]:
+    """tugas_tallies of a few participants (the rows a narrowed scan picked), a few hundred per query."""
+    found: dict[int, TugasTally] = {}
+    for first in range(0, len(ids), CHUNK):
+        query = tugas_tally_query(start, end, lookback, only=ids[first:first + CHUNK])
+        found.update((pid, TugasTally(due, on_time, missing)) for pid, due, on_time, missing
+                     in await connection.execute(query))
+    return found
 
 
 def narrow(query: Select[Any], needed: Needed, silent: ColumnElement[int], config: Config) -> Select[Any]:
     """Keep the rows of `needed.keep`, and the lowest estimated scores of those maybe dropping (not skipped)."""
     rules, width = config.rules(ParticipationRules), len(query.selected_columns)
-    c = query.selected_columns
-    estimate = estimate_score(c, silent, config)
+    # One level per derived figure, each fenced with OFFSET 0 so the planners (SQLite and PostgreSQL) do not
+    # fold it into the next and evaluate it once per use: the estimate was computed four times a row.
+    with_silence = query.add_columns(silent.label("silent")).offset(0).subquery()
+    estimate = estimate_score(with_silence.c, with_silence.c.silent, config)
+    scored = select(*with_silence.c, estimate.label("estimate")).offset(0).subquery()
+    c = scored.c
     falling = and_(func.coalesce(c.weeks, 0) >= MIN_BASELINE_WEEKS,
-                   func.coalesce(c.average, 0) - estimate >= rules.nudge_drop_points - ESTIMATE_MARGIN)
-    maybe = or_(falling, estimate < rules.nudge_score_threshold + ESTIMATE_MARGIN,
-                silent >= rules.nudge_silence_days, func.coalesce(c.streak, 0) >= rules.nudge_alpa_streak)
+                   func.coalesce(c.average, 0) - c.estimate >= rules.nudge_drop_points - ESTIMATE_MARGIN)
+    maybe = or_(falling, c.estimate < rules.nudge_score_threshold + ESTIMATE_MARGIN,
+                c.silent >= rules.nudge_silence_days, func.coalesce(c.streak, 0) >= rules.nudge_alpa_streak)
     # Used once, the scored rows stream through a top-N sort: no 100,000-row table of scores is built.
-    scored = query.add_columns(estimate.label("estimate"), case((maybe, 1), else_=0).label("maybe")).subquery()
-    pid = scored.c.participant_id
+    pid = c.participant_id
     fresh = (select(*list(scored.c)[:width])
-             .where(scored.c.maybe == 1, pid.not_in(needed.keep), pid.not_in(needed.skip))
-             .order_by(scored.c.estimate, pid).limit(needed.lowest + LOWEST_MARGIN).subquery())
-    kept = query.where(c.participant_id.in_(needed.keep))  # a few rows, read by participant
+             .where(maybe, pid.not_in(needed.keep), pid.not_in(needed.skip))
+             .order_by(c.estimate, pid).limit(needed.lowest + LOWEST_MARGIN).subquery())
+    kept = query.where(query.selected_columns.participant_id.in_(needed.keep))  # a few rows, read by participant
     return union_all(kept, select(*fresh.c)).subquery().select()
 
 
