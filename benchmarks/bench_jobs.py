@@ -123,14 +123,14 @@ def run_in_child(url: str, job_id: str, now: datetime, media_dir: str, results: 
         engine = make_engine(url)
         try:
             async with make_sessionmaker(engine)() as session:
-                cpu, started = time.process_time(), time.perf_counter()
+                cpu, started = cpu_seconds(), time.perf_counter()
                 messages = await job.body(session, now, config)
                 computed = time.perf_counter()
                 await enqueue_all(session, messages, now, config)
                 queued = time.perf_counter()
                 await session.commit()
                 return (computed - started, queued - computed, time.perf_counter() - queued,
-                        time.process_time() - cpu, len(messages))
+                        cpu_seconds() - cpu, len(messages))
         finally:
             await engine.dispose()
 
@@ -143,19 +143,15 @@ def run_in_child(url: str, job_id: str, now: datetime, media_dir: str, results: 
 
 DIGEST_PHASES = (("scores and storing them", "score_and_store"), ("stored scores summed", "stored_week_scores"),
                  ("figures", "digest_of"),
-                 ("PNG", "write_chart"), ("XLSX", "write_workbook"))
+                 ("PNG (a child process, beside the XLSX)", "draw_chart"), ("XLSX", "write_workbook"))
 
 
 def time_digest_phases() -> dict[str, float]:
-    """Time the digest's steps by wrapping the names its job body calls; matplotlib is imported (and timed)
-    first, as a running bot has done since its first chart."""
+    """Time the digest's steps by wrapping the names its job body calls (the picture's child process imports
+    matplotlib each time: that is in its time)."""
     from handlers.reports import digest
 
-    started = time.perf_counter()
-    import matplotlib.figure  # noqa: F401
-
-    spent = {"matplotlib import (once per process)": time.perf_counter() - started}
-    spent.update((label, 0.0) for label, _ in DIGEST_PHASES)
+    spent = {label: 0.0 for label, _ in DIGEST_PHASES}
 
     def timed(label: str, step: Any) -> Any:
         async def run_async(*args: Any, **kwargs: Any) -> Any:
@@ -177,6 +173,23 @@ def time_digest_phases() -> dict[str, float]:
     for label, name in DIGEST_PHASES:
         setattr(digest, name, timed(label, getattr(digest, name)))
     return spent
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the digest picture is drawn by one)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident set size now, in MB (0 when the process is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def reset_peak_rss() -> None:
@@ -240,17 +253,21 @@ async def jobs_in_app(url: str, folder: Path, jobs: list[str]) -> None:
             if job_id not in jobs:
                 continue
             job = next(j for j in JOBS if j.id == job_id)
+            reset_peak_rss()
             started = time.perf_counter()
             messages = await run_job(job, app.sessions, app.config, now)
-            print(f"job {job_id} {time.perf_counter() - started:.2f} {messages}", flush=True)
+            print(f"job {job_id} {time.perf_counter() - started:.2f} {messages} {peak_rss_mb():.0f} "
+                  f"{rss_mb():.0f}", flush=True)
     finally:
         await app.stop()
 
 
-def app_rss(url: str, folder: Path, jobs: list[str]) -> tuple[list[tuple[str, float, int]], float, float, float]:
+def app_rss(url: str, folder: Path,
+            jobs: list[str]) -> tuple[list[tuple[str, float, int, float, float]], float, float, float, float]:
     """Run the jobs inside a started app in a child process; sample its RSS from /proc while it runs.
 
-    Returns (job, seconds, messages) per job, RSS once started, peak RSS seen by sampling, and VmHWM.
+    Returns (job, seconds, messages, peak RSS during the job, RSS after it) per job, RSS once started, peak RSS
+    seen by sampling, VmHWM, and the peak RSS sampled of the app's own children (the digest picture's process).
     """
     import subprocess
 
@@ -258,8 +275,12 @@ def app_rss(url: str, folder: Path, jobs: list[str]) -> tuple[list[tuple[str, fl
     child = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_jobs", "--in-app", "--reuse",
                               "--dir", str(folder), *(f"--job={job}" for job in jobs), *(["--database-url", url] if not url.startswith("sqlite") else [])],
                              cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
-    status, sampled, hwm = Path(f"/proc/{child.pid}/status"), 0.0, 0.0
+    status, sampled, hwm, children = Path(f"/proc/{child.pid}/status"), 0.0, 0.0, 0.0
     while child.poll() is None:
+        with contextlib.suppress(OSError, ValueError):  # a worker thread's children are listed under its task
+            for task in Path(f"/proc/{child.pid}/task").iterdir():
+                for pid in (task / "children").read_text().split():
+                    children = max(children, rss_mb(pid))
         with contextlib.suppress(OSError, ValueError, KeyError):  # KeyError: a zombie has no VmRSS
             fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
             sampled = max(sampled, int(fields["VmRSS"].split()[0]) / 1024)
@@ -269,18 +290,19 @@ def app_rss(url: str, folder: Path, jobs: list[str]) -> tuple[list[tuple[str, fl
     if child.returncode != 0:
         raise SystemExit(f"the app run failed (exit {child.returncode})")
     started = next(float(line.split()[1]) for line in output if line.startswith("started"))
-    jobs = [(parts[1], float(parts[2]), int(parts[3])) for parts in (line.split() for line in output)
-            if parts[0] == "job"]
-    return jobs, started, sampled, hwm
+    jobs = [(parts[1], float(parts[2]), int(parts[3]), float(parts[4]), float(parts[5]))
+            for parts in (line.split() for line in output) if parts[0] == "job"]
+    return jobs, started, sampled, hwm, children
 
 
 def print_app_rss(url: str, folder: Path, job_ids: list[str]) -> None:
-    jobs, started, sampled, hwm = app_rss(url, folder, job_ids)
+    jobs, started, sampled, hwm, children = app_rss(url, folder, job_ids)
     print("\nInside a started `klinik run` app (HTTP server, inbox, delivery, scheduler running), one job after another:")
-    for job_id, seconds, messages in jobs:
-        print(f"  {job_id:<22} {seconds:>6.2f} s  {messages:>7,} messages (job body + outbox + commit)")
+    for job_id, seconds, messages, peak, after in jobs:
+        print(f"  {job_id:<22} {seconds:>6.2f} s  {messages:>7,} messages (job body + outbox + commit), "
+              f"resident peak {peak:.0f} MB, after {after:.0f} MB")
     print(f"  resident memory: {started:.0f} MB once started, peak {max(sampled, hwm):.0f} MB "
-          f"(VmHWM {hwm:.0f} MB, sampled every 20 ms {sampled:.0f} MB)")
+          f"(VmHWM {hwm:.0f} MB, sampled every 20 ms {sampled:.0f} MB); its chart process: peak {children:.0f} MB")
 
 
 def main() -> None:
@@ -311,7 +333,8 @@ def main() -> None:
               f"{messages:>10,}")
     if args.app_rss:
         print_app_rss(url, folder, args.job)
-    print("CPU s: this process's CPU time for the whole run (on SQLite that includes the database engine;\n"
+    print("CPU s: this process's CPU time for the whole run and its children's (the digest picture's process;\n"
+          "on SQLite that includes the database engine;\n"
           "PostgreSQL's own work is in the server). Wall times grow when other processes share the cores.")
 
 

@@ -37,12 +37,13 @@ from handlers.participation.scores import (
     week_of,
 )
 from handlers.reports import figures
+from handlers.reports.chart_process import draw_digest
 from handlers.reports.outcomes import programme_outcomes
 from handlers.reports.render import (
+    chart_figures,
     coordinator_text,
     has_chart,
     mentor_text,
-    write_chart,
     write_workbook,
 )
 from handlers.reports.rules import ReportsRules
@@ -313,14 +314,16 @@ async def coordinator_messages(session: AsyncSession, digest: Digest, coordinato
     if not coordinators:
         return []
     language = config.language
-    charts: tuple[Attachment, ...] = ()
+    # The picture is drawn by a child process while this one writes the workbook (two cores, and matplotlib
+    # never enters the bot's memory: chart_process).
+    files = [save_media(session, kind="document", suffix=".xlsx", mime=XLSX, now=now, config=config,
+                        name=f"ringkasan-{digest.week}.xlsx", write=lambda path: write_workbook(digest, path, language))]
     if has_chart(digest, language):  # a week with nothing to draw sends no empty picture
-        charts = (await save_media(session, kind="photo", suffix=".png", mime="image/png", now=now, config=config,
-                                   name=f"ringkasan-{digest.week}.png",
-                                   write=lambda path: write_chart(digest, path, language)),)
-    book = await save_media(session, kind="document", suffix=".xlsx", mime=XLSX, now=now, config=config,
-                            name=f"ringkasan-{digest.week}.xlsx",
-                            write=lambda path: write_workbook(digest, path, language))
+        files.append(save_media(session, kind="photo", suffix=".png", mime="image/png", now=now, config=config,
+                                name=f"ringkasan-{digest.week}.png",
+                                write=lambda path: draw_chart(digest, path, language)))
+    book, *drawn = await asyncio.gather(*files)
+    charts = tuple(drawn)
     out = []
     for person in coordinators:
         lang = person.language or language
@@ -329,6 +332,11 @@ async def coordinator_messages(session: AsyncSession, digest: Digest, coordinato
         out.append(Outgoing(text=t("part.digest_workbook", lang), person_id=person.id, attachments=(book,),
                             ref=f"digest:{digest.week}"))
     return out
+
+
+def draw_chart(digest: Digest, path: Path, language: str) -> None:
+    """The digest picture (render.write_chart's) drawn in a child process: chart_process.draw_digest."""
+    draw_digest(chart_figures(digest, language), path, language)
 
 
 async def send_weekly_digests(session: AsyncSession, now: datetime, config: Config) -> list[Outgoing]:

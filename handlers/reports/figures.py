@@ -6,6 +6,7 @@ else is one GROUP BY query each. First-response time counts working hours only (
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -13,7 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, case, cast, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.consultation.rules import ConsultationRules
@@ -38,6 +51,7 @@ from storage.models import (
 from storage.participation import ParticipationWeekGroup
 
 AGE_BUCKETS = ((0, 1), (1, 3), (3, 7), (7, None))  # days waiting: [from, to)
+STREAM_ROWS = 2_000  # rows per partition when a list is streamed
 MANY_NAMES = 5_000  # beyond this many at risk, one query for every participant's name beats chunks of ids
 
 
@@ -133,7 +147,7 @@ class MentorFigures(GroupFigures):
         return round(statistics.median(self.response_hours), 1) if self.response_hours else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AtRisk:
     """A participant whose score shows a drop: on the coordinator's list and on their mentor's."""
 
@@ -399,17 +413,24 @@ async def stored_at_risk(session: AsyncSession, week: str, end: datetime,
                          mentor_names: dict[int, str]) -> list[AtRisk]:
     """at_risk from a stored week's dropping scores, their names joined in SQL (no score held per participant)."""
     scores = ParticipationScore
-    query = (select(scores.participant_id, Person.name, scores.cohort, scores.mentor_id, scores.score, scores.reasons)
+    query = (select(scores.participant_id, Person.name, scores.cohort, scores.mentor_id, scores.score,
+                    type_coerce(scores.reasons, String))
              .outerjoin(Person, Person.id == scores.participant_id)
              .where(scores.week == week, scores.is_dropping.is_(True)).order_by(scores.participant_id))
-    rows = (await session.execute(query)).all()
-    if not rows:
-        return []
     ladders, found = await _ladders(session, end), []
-    for pid, name, cohort, mentor_id, score, reasons in rows:
-        since, reached = ladders.get(pid, (None, False))
-        found.append(AtRisk(pid, name if name is not None else "?", cohort, mentor_id,
-                            mentor_names.get(mentor_id or 0, "-"), score, list(reasons or []), since, reached))
+    # Tens of thousands of rows at 100,000 participants: Core rows a partition at a time, and the few distinct
+    # reason lists and cohort names decoded once and shared (a list per row doubled the digest's memory).
+    reasons: dict[str | None, list[str]] = {None: []}
+    cohorts: dict[str, str] = {}
+    result = await (await session.connection()).stream(query.execution_options(yield_per=STREAM_ROWS))
+    async for rows in result.partitions():
+        for pid, name, cohort, mentor_id, score, said in rows:
+            listed = reasons.get(said)
+            if listed is None:
+                listed = reasons[said] = json.loads(said)
+            since, reached = ladders.get(pid, (None, False))
+            found.append(AtRisk(pid, name if name is not None else "?", cohorts.setdefault(cohort, cohort), mentor_id,
+                                mentor_names.get(mentor_id or 0, "-"), score, listed, since, reached))
     return _at_risk_order(found)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -201,12 +203,13 @@ def write_chart(digest: Digest, path: Path, language: str) -> None:
 
 def write_workbook(digest: Digest, path: Path, language: str) -> None:
     """One sheet per table, streamed (handlers/reports/xlsx.py): a large programme's at-risk list is long."""
-    write_xlsx(path, [(t(key, language), [[t(name, language) for name in header], *rows])
+    write_xlsx(path, [(t(key, language), chain([[t(name, language) for name in header]], rows))
                       for key, header, rows in sheets(digest, language)])
 
 
-def sheets(digest: Digest, language: str) -> list[tuple[str, list[str], list[list[Any]]]]:
-    """(sheet name's key, column names' keys, rows) for every table of the digest."""
+def sheets(digest: Digest, language: str) -> list[tuple[str, list[str], Iterable[list[Any]]]]:
+    """(sheet name's key, column names' keys, rows) for every table of the digest; the at-risk rows (tens of
+    thousands in a large programme) are made as the sheet is written, not held as a list."""
     group = ["part.col_participants", "part.col_active", "part.col_active_pct", "part.col_active_change",
              "part.col_attendance_pct", "part.col_tugas_pct", "part.col_reports_sent", "part.col_reports_due",
              "part.col_average_score"]
@@ -216,7 +219,7 @@ def sheets(digest: Digest, language: str) -> list[tuple[str, list[str], list[lis
                 g.reports_sent, g.reports_due, g.average_score]
 
     total = digest.total
-    result: list[tuple[str, list[str], list[list[Any]]]] = [
+    result: list[tuple[str, list[str], Iterable[list[Any]]]] = [
         ("part.sheet_summary", ["part.col_week", *group, "part.col_open_tickets", "part.col_response_median",
                                 "part.col_rating_average", "part.col_at_risk"],
          [[format_week(digest.week, language), *figures_of(total), sum(n for _, _, n in digest.ticket_ages), digest.response_median,
@@ -228,8 +231,8 @@ def sheets(digest: Digest, language: str) -> list[tuple[str, list[str], list[lis
            m.ratings] for m in digest.mentors]),
         ("part.sheet_at_risk", ["part.col_name", "part.col_cohort", "part.col_mentor", "part.col_score",
                                 "part.col_reasons", "part.col_since"],
-         [[r.name, r.cohort, r.mentor, r.score, "; ".join(r.reasons), r.since.date().isoformat() if r.since else ""]
-          for r in digest.at_risk]),
+         ([r.name, r.cohort, r.mentor, r.score, "; ".join(r.reasons), r.since.date().isoformat() if r.since else ""]
+          for r in digest.at_risk)),
         ("part.sheet_tickets", ["part.col_age", "part.col_count"],
          [[age_label(low, high, language), n] for low, high, n in digest.ticket_ages]),
     ]
