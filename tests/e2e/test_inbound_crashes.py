@@ -95,10 +95,9 @@ class Bot:
                 "KLINIK_TWILIO__AUTH_TOKEN": self.klinik.prism.auth_token,
                 "KLINIK_TWILIO__WHATSAPP_FROM": WHATSAPP_FROM, "KLINIK_TWILIO__API_BASE_URL": self.peer.url,
                 "KLINIK_DELIVERY__FIRST_RETRY_SECONDS": "0.1", "KLINIK_INBOX__BATCH_SIZE": "8",
-                # One reply in flight: a crash then repeats at most one send, so the counts at the peer
-                # show the inbound side exactly (a wider window repeats what it had in flight:
-                # tests/e2e/test_outbound_crash.py).
-                "KLINIK_DELIVERY__MIN_IN_FLIGHT_PER_CHANNEL": "1", "KLINIK_DELIVERY__MAX_IN_FLIGHT_PER_CHANNEL": "1"}
+                # A wide window (16 replies in flight): the rows a killed process left are looked up at
+                # the peer (its Messages list) before they go again, so a crash repeats at most one send.
+                "KLINIK_DELIVERY__MIN_IN_FLIGHT_PER_CHANNEL": "16", "KLINIK_DELIVERY__MAX_IN_FLIGHT_PER_CHANNEL": "16"}
         if self.telegram:
             env |= {"KLINIK_TELEGRAM__TOKEN": self.klinik.token, "KLINIK_TELEGRAM__API_BASE_URL": self.klinik.emulator.url,
                     "KLINIK_TELEGRAM__PER_CHAT_INTERVAL_SECONDS": "0"}
