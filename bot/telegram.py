@@ -300,6 +300,10 @@ class TelegramSender:
     A row goes out in parts: the text (with its buttons), then each attachment, each part recorded
     as sent before the next. An attachment that cannot be fetched after `media_attempts` tries (or
     that Telegram refuses) is replaced by a short note, with the link when there is one.
+
+    No `already_sent` (see bot/delivery.Reconciler): the Bot API cannot list the messages a bot sent and
+    takes no idempotency key, so a part in doubt after a crash is sent again; what a kill -9 repeats on
+    Telegram is bounded by the in-flight window only.
     """
 
     def __init__(self, bot: Bot, media: MediaStore, language: str = "id", media_attempts: int = 3) -> None:
