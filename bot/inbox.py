@@ -10,6 +10,7 @@ writer: one worker, no locks. Either way several items go in one transaction (a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -40,15 +41,25 @@ LOCK_CLASS = 0x4B42  # first key of our advisory locks on senders ("KB"); the se
 CANDIDATES = 256  # due items looked at per claim on PostgreSQL (one chatty sender must not hide the others)
 BATCH_SECONDS = 0.05  # a SQLite batch stops growing after this long: webhooks wait for the one writer
 GROUP_ROWS = 200  # SQLite: webhooks stored in one statement at most
-# PostgreSQL: senders one worker takes per transaction. One: two transactions then share at most a mentor's
-# `menus` row and never lock two shared rows in opposite orders (with 8, concurrent batches deadlocked on
-# mentors' menu rows, each costing PostgreSQL's 1 s deadlock_timeout: 37–62 handled/s instead of 155/s).
-SENDERS_PER_CLAIM = 1
+# PostgreSQL: senders one worker takes per transaction. WhatsApp options (`menus` rows, shared by everyone who
+# writes to one mentor) are written at commit in key order (handlers/kernel/menus.py), so concurrent batches of
+# several senders do not deadlock on them.
+SENDERS_PER_CLAIM = 8
 SENDER_CANDIDATES = 64  # PostgreSQL: free senders offered to one claim; the first SENDERS_PER_CLAIM it can lock win
 BUSY = -1  # a claim found due items, but every sender was held by another process: try again at once
-# No ORDER BY: the LIMIT stops the scan (and the locking) once enough senders are locked, in array order.
-LOCK_SENDERS = text("SELECT name FROM unnest(CAST(:names AS text[])) AS name "
-                    "WHERE pg_try_advisory_xact_lock(:class, hashtext(name)) LIMIT :wanted")
+# One round trip: the senders of the oldest due items (first item first) that no worker of this process holds,
+# locked until the transaction ends as far as no one else holds them; the LIMIT stops the locking once enough
+# are locked. A last row with a NULL name says that there were free candidates (all held elsewhere: BUSY).
+LOCK_SENDERS = text("""
+WITH free AS MATERIALIZED (
+    SELECT sender AS name, min(id) AS first FROM (
+        SELECT sender, id FROM inbox
+        WHERE processed_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
+        ORDER BY id LIMIT :candidates) AS due
+    WHERE sender IS NOT NULL AND sender <> ALL(CAST(:busy AS text[]))
+    GROUP BY sender ORDER BY min(id) LIMIT :offered),
+locked AS (SELECT name FROM free WHERE pg_try_advisory_xact_lock(:class, hashtext(name)) LIMIT :wanted)
+SELECT name FROM locked UNION ALL (SELECT NULL FROM free LIMIT 1)""")
 
 
 class Locked(list[str]):
@@ -196,19 +207,25 @@ class InboxProcessor(DrainLoop):
     async def _work(self) -> int:
         count = 0
         try:
-            while not self._stopping and not self._aborted:
-                if self._is_postgres():
-                    done = await self._handle_partitions()
-                else:
-                    async with self._write_lock:
-                        done = await self._handle_batch()
-                if done == BUSY:  # another process holds what is due now: its items will commit shortly
-                    await asyncio.sleep(0.005)
-                    continue
-                if not done:
-                    break
-                count += done
-                self.pulse.passed()  # a long backlog is progress, not a stall
+            async with contextlib.AsyncExitStack() as stack:
+                # PostgreSQL: one connection for the worker's transactions (a checkout pings the server first)
+                sessions = (self.sessions if not self._is_postgres() else
+                            async_sessionmaker(await stack.enter_async_context(engine_of(self.sessions).connect()),
+                                               expire_on_commit=False))
+                while not self._stopping and not self._aborted:
+                    if self._is_postgres():
+                        done = await self._handle_partitions(sessions)
+                    else:
+                        async with self._write_lock:
+                            done = await self._handle_batch()
+                    if done == BUSY:  # another process holds what is due now: its items will commit shortly
+                        await asyncio.sleep(0.005)
+                        continue
+                    if not done:
+                        break
+                    count += done
+                    self.after_commit()  # the replies leave now, not when the whole backlog is handled
+                    self.pulse.passed()  # a long backlog is progress, not a stall
         except BaseException:
             self._aborted = True
             raise
@@ -264,17 +281,17 @@ class InboxProcessor(DrainLoop):
 
     # ------------------------------------------------------------------ PostgreSQL: partitions
 
-    async def _handle_partitions(self) -> int:
+    async def _handle_partitions(self, sessions: async_sessionmaker[AsyncSession]) -> int:
         """Lock a few free senders and handle their due items in id order in one transaction; 0 when none
         is free. When one item fails, the batch rolls back and items are then taken one at a time."""
         if self.batch_size == 1:
-            return await self._claim_and_handle()
+            return await self._claim_and_handle(sessions)
         now = self.clock()
         senders: list[str] = []
         handled = 0
         try:
-            async with self.sessions.begin() as session:
-                senders = await self._lock_free_senders(session, now)
+            async with sessions.begin() as session:
+                senders = await self._lock_free_senders(session, now, SENDERS_PER_CLAIM)
                 if not senders:
                     return senders.busy_elsewhere
                 query = (select(InboxItem).where(InboxItem.sender.in_(senders), is_due(now))
@@ -293,42 +310,39 @@ class InboxProcessor(DrainLoop):
             log.info("inbox batch rolled back (%s); items are taken one at a time", error_text(error))
             self._in_flight.difference_update(senders)
             senders = []
-            return sum([await self._claim_and_handle() for _ in range(handled + 1)])
+            return sum([max(0, await self._claim_and_handle(sessions)) for _ in range(handled + 1)])
         finally:
             self._in_flight.difference_update(senders)
         return handled
 
-    async def _lock_free_senders(self, session: AsyncSession, now: datetime) -> Locked:
-        """Up to SENDERS_PER_CLAIM senders with due items that no one holds, locked (one statement);
-        the items are read in the next statement, whose snapshot sees what the previous holders committed."""
-        query = select(InboxItem.sender).where(is_due(now)).order_by(InboxItem.id).limit(CANDIDATES)
-        candidates: list[str] = []
-        for sender in (await session.execute(query)).scalars():
-            if sender and sender not in candidates and sender not in self._in_flight:
-                candidates.append(sender)
-        candidates = candidates[:SENDER_CANDIDATES]
-        if not candidates:
-            return Locked()
-        self._in_flight.update(candidates)
-        locked = Locked(busy_elsewhere=BUSY)
-        try:
-            locked.extend((await session.execute(LOCK_SENDERS, {"names": candidates, "class": LOCK_CLASS,
-                                                                "wanted": SENDERS_PER_CLAIM})).scalars())
-        finally:
-            self._in_flight.difference_update(set(candidates) - set(locked))
+    async def _lock_free_senders(self, session: AsyncSession, now: datetime, wanted: int) -> Locked:
+        """Up to `wanted` senders with due items that no one holds, locked (one statement); the items are
+        read in the next statement, whose snapshot sees what the previous holders committed."""
+        rows = (await session.execute(LOCK_SENDERS, {
+            "now": now, "candidates": CANDIDATES, "busy": sorted(self._in_flight), "offered": SENDER_CANDIDATES,
+            "class": LOCK_CLASS, "wanted": wanted})).scalars().all()
+        locked = Locked(busy_elsewhere=BUSY if rows else 0)
+        locked.extend(name for name in rows if name is not None)
+        self._in_flight.update(locked)
         return locked
 
-    async def _claim_and_handle(self) -> int:
+    async def _claim_and_handle(self, sessions: async_sessionmaker[AsyncSession]) -> int:
         """Take the oldest due item of a sender no one holds and handle it; 0 when none is free."""
         now = self.clock()
         item_id: int | None = None
         sender: str | None = None
         try:
-            async with self.sessions.begin() as session:
-                item = await self._claim(session, now)
-                if item is None:
-                    return 0
-                item_id, sender = item.id, item.sender
+            async with sessions.begin() as session:
+                locked = await self._lock_free_senders(session, now, 1)
+                if not locked:
+                    return locked.busy_elsewhere
+                sender = locked[0]
+                query = (select(InboxItem).where(InboxItem.sender == sender, is_due(now))
+                         .order_by(InboxItem.id).limit(1).with_for_update())
+                item = (await session.execute(query)).scalar_one_or_none()
+                if item is None:  # handled by the previous holder meanwhile
+                    return BUSY
+                item_id = item.id
                 await load_senders(session, [item])
                 await handle_inbox_item(session, item, now, self.config)
         except Exception as error:
@@ -337,39 +351,6 @@ class InboxProcessor(DrainLoop):
             if sender is not None:  # kept until the failure is recorded: no other worker retries it meanwhile
                 self._in_flight.discard(sender)
         return 1
-
-    async def _claim(self, session: AsyncSession, now: datetime) -> InboxItem | None:
-        """The oldest due item of a free sender, its sender locked until this transaction ends."""
-        query = select(InboxItem.sender).where(is_due(now)).order_by(InboxItem.id).limit(CANDIDATES)
-        seen: set[str] = set()
-        item: InboxItem | None = None
-        for sender in (await session.execute(query)).scalars():
-            if sender is None or sender in seen or sender in self._in_flight:
-                continue
-            seen.add(sender)
-            self._in_flight.add(sender)
-            try:
-                item = await self._oldest_of(session, sender, now)
-            finally:
-                if item is None:
-                    self._in_flight.discard(sender)
-            if item is not None:
-                return item
-        return None
-
-    @staticmethod
-    async def _oldest_of(session: AsyncSession, sender: str, now: datetime) -> InboxItem | None:
-        """The sender's oldest due item, if we get the sender's lock (held until this transaction ends).
-
-        The lock is taken first and the item read in the next statement, whose snapshot then sees
-        everything the previous holder committed (in one statement the snapshot would predate the lock).
-        """
-        locked = await session.scalar(select(func.pg_try_advisory_xact_lock(LOCK_CLASS, func.hashtext(sender))))
-        if not locked:
-            return None
-        query = (select(InboxItem).where(InboxItem.sender == sender, is_due(now))
-                 .order_by(InboxItem.id).limit(1).with_for_update())
-        return (await session.execute(query)).scalar_one_or_none()
 
     # ------------------------------------------------------------------ failures
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.kernel import menus
 from handlers.kernel.config import Config
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Address, Channel, Outgoing, OutgoingPart
@@ -125,30 +126,17 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
 
 
 async def _remember_menu(session: AsyncSession, address: Address, payloads: list[str], now: datetime) -> None:
-    without_menu: set[str] = session.info.get(WITHOUT_MENU, set())
-    if address.id in without_menu:
-        if payloads:
-            without_menu.discard(address.id)
-            session.add(Menu(channel=address.channel.value, address=address.id, payloads=payloads, created_at=now))
-        return
-    menu = await session.get(Menu, (address.channel.value, address.id))
-    if not payloads:
-        if menu is not None:
-            await session.delete(menu)
-            await session.flush()
-        return
-    if menu is None:
-        session.add(Menu(channel=address.channel.value, address=address.id, payloads=payloads, created_at=now))
-    else:
-        menu.payloads, menu.created_at = payloads, now
+    # Written when the transaction commits, in key order with every other number's options (kernel/menus.py).
+    menus.remember(session, address, payloads, now)
 
 
 async def menu_choice(session: AsyncSession, address: Address, text: str) -> str | None:
     """The payload a WhatsApp reply like "2" picks from the last options shown, if any."""
     if not text.strip().isdigit():
         return None
-    menu = await session.get(Menu, (address.channel.value, address.id))
-    number = option_number(text, len(menu.payloads)) if menu is not None else None
-    if menu is None or number is None:
-        return None
-    return str(menu.payloads[number - 1])
+    payloads = menus.shown(session, address)  # shown by this transaction, not written yet
+    if payloads is None:
+        menu = await session.get(Menu, (address.channel.value, address.id))
+        payloads = list(menu.payloads) if menu is not None else []
+    number = option_number(text, len(payloads)) if payloads else None
+    return None if number is None else str(payloads[number - 1])
