@@ -15,14 +15,14 @@ from handlers.activities.attendance import check_in_by_bare_code
 from handlers.activities.leave import offer_leave
 from handlers.consultation.answers import offer_staff_draft, post_answer
 from handlers.consultation.questions import ask_question
-from handlers.consultation.ticketing import ticket_for_staff
+from handlers.consultation.ticketing import load_open_tickets, ticket_for_staff
 from handlers.kernel.cohorts import is_alumnus, local_day
 from handlers.kernel.config import Config
 from handlers.kernel.consent import consent_outdated, has_consent
 from handlers.kernel.context import Context, Routes
 from handlers.kernel.intents import is_acknowledgement, is_leave_request, is_no, is_yes, words
 from handlers.kernel.messages import Channel, Inbound, Outgoing
-from handlers.kernel.outbox import WITHOUT_MENU, enqueue_all, menu_choice
+from handlers.kernel.outbox import NO_MENU, enqueue_all, menu_choice, owe_in_bulk
 from handlers.kernel.parking import keep_as_draft, offer_once, offer_parked
 from handlers.kernel.reachability import release_held
 from handlers.kernel.registry import ACTIONS, COMMANDS, FLOWS, traits_of
@@ -51,7 +51,11 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 
-SENDERS, NONE_HELD, NO_MENU = "klinik.senders", "klinik.none_held", "klinik.no_menu"  # filled by load_senders
+SENDERS, NONE_HELD = "klinik.senders", "klinik.none_held"  # filled by load_senders
+# An inbox batch holds what it loads or writes until it ends: the identity map holds objects weakly, so a
+# person's flow, menu or mentor loaded for one message would otherwise be read again by the next. Capped:
+# a message that reads a whole programme (a report) must not keep it all in memory.
+KEEP, KEEP_AT_MOST = "klinik.keep", 2000
 CANCEL_WORDS = frozenset({"batal", "cancel", "/batal", "/cancel", "stop", "keluar"})
 CANCEL_PHRASES = frozenset({"gak jadi", "ga jadi", "gk jadi", "nggak jadi", "ngga jadi", "tidak jadi", "tdk jadi",
                             "batal aja", "batal deh", "batal kak", "ga jadi deh", "gak jadi deh", "ga jadi kak",
@@ -287,6 +291,9 @@ async def load_senders(session: AsyncSession, items: Sequence[InboxItem]) -> Non
     phones = {i.address.id for i in inbounds if i.is_private and i.address.channel == Channel.WHATSAPP}
     telegram_ids = {i.sender_id for i in inbounds if i.is_private and i.address.channel == Channel.TELEGRAM}
     telegram_ids.discard("")
+    kept: list[object] = []
+    session.info[KEEP] = kept
+    owe_in_bulk(session)  # the batch's replies: one INSERT
     if not phones and not telegram_ids:
         return
     has_parked = exists().where(ParkedFlow.person_id == Person.id)
@@ -299,6 +306,7 @@ async def load_senders(session: AsyncSession, items: Sequence[InboxItem]) -> Non
     no_state: set[int] = set()
     no_parked: set[int] = set()
     for person, state, parked, held in (await session.execute(query)).all():
+        kept += (person, state) if state is not None else (person,)
         for channel, address in ((Channel.WHATSAPP, person.phone), (Channel.TELEGRAM, person.telegram_user_id)):
             if address:
                 found.setdefault((channel.value, address), []).append(person)
@@ -310,10 +318,12 @@ async def load_senders(session: AsyncSession, items: Sequence[InboxItem]) -> Non
             session.info.setdefault(NONE_HELD, set()).add(person.id)
     session.info[SENDERS] = {key: people[0] for key, people in found.items() if len(people) == 1}
     remember_absent(session, states=no_state, parked=no_parked)
+    await load_open_tickets(session, [p.id for p in kept if isinstance(p, Person) and p.role == Role.PESERTA])
     if phones:
         menus = select(Menu).where(Menu.channel == Channel.WHATSAPP.value, Menu.address.in_(phones))
-        with_menu = {menu.address for menu in (await session.execute(menus)).scalars()}  # now in the identity map
-        session.info.setdefault(NO_MENU, set()).update(phones - with_menu)
+        found_menus = list((await session.execute(menus)).scalars())  # now in the identity map (and kept)
+        kept += found_menus
+        session.info.setdefault(NO_MENU, set()).update(phones - {menu.address for menu in found_menus})
 
 
 def known_sender(session: AsyncSession, inbound: Inbound) -> Person | None:
@@ -334,21 +344,21 @@ def _forget_senders(session: Session, transaction: SessionTransaction) -> None:
         return  # a savepoint ended: the transaction goes on
     session.info.pop(SENDERS, None)
     session.info.pop(NONE_HELD, None)
-    session.info.pop(NO_MENU, None)
+    session.info.pop(KEEP, None)
 
 
-@event.listens_for(Session, "transient_to_pending")
-def _forget_no_menu(session: Session, instance: object) -> None:
-    if isinstance(instance, Menu):
-        session.info.get(NO_MENU, set()).discard(instance.address)
+@event.listens_for(Session, "loaded_as_persistent")
+@event.listens_for(Session, "pending_to_persistent")
+def _keep(session: Session, instance: object) -> None:
+    kept = session.info.get(KEEP)
+    if kept is not None and len(kept) < KEEP_AT_MOST:
+        kept.append(instance)
 
 
 async def handle_inbox_item(session: AsyncSession, item: InboxItem, now: datetime, config: Config) -> None:
     """Process one stored inbound in the caller's transaction and queue every reply."""
     inbound = Inbound.from_json(item.payload)
     replies = await process_inbound(session, inbound, now, config)
-    if NO_MENU in session.info:  # numbers load_senders found without options shown: enqueue need not look
-        session.info[WITHOUT_MENU] = session.info[NO_MENU]
     await enqueue_all(session, replies, now, config)
     item.processed_at = now
     if not inbound.is_private:

@@ -24,7 +24,7 @@ from handlers.kernel.dates import parse_clock, parse_moment
 from handlers.kernel.i18n import t
 from handlers.kernel.job_runs import CHUNK, is_quiet
 from handlers.kernel.messages import Attachment, Channel, Outgoing, OutgoingPart
-from handlers.kernel.outbox import address_of, enqueue, split_text
+from handlers.kernel.outbox import address_of, enqueue, split_text, write_owed
 from storage.bulk import insert_records
 from storage.models import (
     AuditEntry,
@@ -104,6 +104,7 @@ async def release(session: AsyncSession, broadcast: Broadcast, now: datetime, co
             records.append((address.channel.value, address.id, person.id, payload, ref, OutboxStatus.PENDING.value,
                             0, now, now, 0))
     await _clear_menus(session, [p.phone for p in audience.recipients if address_of(p).channel == Channel.WHATSAPP])
+    await write_owed(session)  # replies collected before (the sender's confirmation) go first
     await insert_records(session, OutboxMessage.__table__, COLUMNS, records)  # type: ignore[arg-type]
     broadcast.status, broadcast.queued_at = BroadcastStatus.SENDING, now
     broadcast.recipients, broadcast.skipped = len(audience.recipients), dict(audience.skipped)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction, object_session
 
 from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.topics import find_topic
@@ -48,9 +50,62 @@ def role_label(person: Person, language: str) -> str:
 
 async def open_ticket_of(session: AsyncSession, participant_id: int) -> Ticket | None:
     """The participant's ticket that is still open or awaiting their reaction, newest first."""
+    known: dict[int, Ticket | None] = session.info.get(OPEN_TICKETS, {})
+    if participant_id in known:
+        ticket = known[participant_id]
+        if ticket is None or ticket not in session.deleted:
+            return ticket
     query = (select(Ticket).where(Ticket.participant_id == participant_id, Ticket.status.in_(ACTIVE))
              .order_by(Ticket.id.desc()).limit(1))
     return (await session.execute(query)).scalar_one_or_none()
+
+
+# session.info: participant id → their open ticket (None: none), for the participants behind an inbox batch,
+# loaded in one query; kept right as tickets are opened, closed or reopened in the transaction
+OPEN_TICKETS = "klinik.open_tickets"
+
+
+async def load_open_tickets(session: AsyncSession, participant_ids: Collection[int]) -> None:
+    """Read these participants' open tickets in one query, so open_ticket_of asks the database nothing."""
+    if not participant_ids:
+        return
+    known: dict[int, Ticket | None] = dict.fromkeys(participant_ids)
+    query = select(Ticket).where(Ticket.participant_id.in_(known), Ticket.status.in_(ACTIVE)).order_by(Ticket.id)
+    for ticket in (await session.execute(query)).scalars():
+        known[ticket.participant_id] = ticket  # the newest wins
+    session.info.setdefault(OPEN_TICKETS, {}).update(known)
+
+
+@event.listens_for(Ticket.status, "set")
+def _status_set(ticket: Ticket, value: str, _old: object, _initiator: object) -> None:
+    session = object_session(ticket)
+    known: dict[int, Ticket | None] = session.info.get(OPEN_TICKETS, {}) if session is not None else {}
+    if ticket.participant_id not in known:
+        return
+    if value in ACTIVE:
+        if known[ticket.participant_id] is not ticket:  # another ticket open again: the newest is not known
+            del known[ticket.participant_id]
+    elif known[ticket.participant_id] is ticket:
+        del known[ticket.participant_id]
+
+
+@event.listens_for(Session, "transient_to_pending")
+def _ticket_added(session: Session, instance: object) -> None:
+    known: dict[int, Ticket | None] | None = session.info.get(OPEN_TICKETS)
+    if known is not None and isinstance(instance, Ticket):
+        known.pop(instance.participant_id, None)  # asked again (after a flush) when needed
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_open_tickets(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(OPEN_TICKETS, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_savepoint(session: Session, previous: SessionTransaction) -> None:
+    if previous.nested:
+        session.info.pop(OPEN_TICKETS, None)
 
 
 def may_handle(person: Person, ticket: Ticket) -> bool:

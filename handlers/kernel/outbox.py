@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, event, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from handlers.kernel import menus
 from handlers.kernel.config import Config
@@ -60,10 +61,67 @@ def store_message(row: OutboxMessage, message: OutgoingPart) -> None:
     row.payload = message.to_json()
 
 
-WITHOUT_MENU = "numbers_without_menu"  # session.info: WhatsApp numbers known to have no options stored
+# session.info: WhatsApp numbers known to have no options stored, for one enqueue_all (WITHOUT_MENU) or
+# for the rest of the transaction (NO_MENU: filled by the inbox's bulk load and kept up to date here)
+WITHOUT_MENU, NO_MENU = "numbers_without_menu", "klinik.no_menu"
 
 
-async def enqueue(session: AsyncSession, message: Outgoing, now: datetime, config: Config) -> list[OutboxMessage]:
+# session.info: the outbox rows of an inbox batch not written yet (see owe_in_bulk)
+OWED, OWED_AT_SAVEPOINT = "klinik.owed", "klinik.owed_at_savepoint"
+OUTBOX = cast(Table, OutboxMessage.__table__)
+
+
+def owe_in_bulk(session: AsyncSession) -> None:
+    """Until this transaction ends, enqueue collects its rows and writes them in one INSERT: before any
+    statement on the outbox table (so every reader sees them, in order), and at the latest before the commit.
+    Code that writes outbox rows bypassing the session (storage.bulk) calls write_owed first."""
+    session.info.setdefault(OWED, [])
+
+
+async def write_owed(session: AsyncSession) -> None:
+    """Write the rows enqueue collected (owe_in_bulk), if any, now."""
+    if session.info.get(OWED):
+        await session.run_sync(_write_owed)
+
+
+def _write_owed(session: Session) -> None:
+    rows = session.info.get(OWED)
+    if rows:
+        session.info[OWED] = []
+        session.execute(insert(OUTBOX), rows)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _owed_before_outbox(state: ORMExecuteState) -> None:
+    if not state.session.info.get(OWED):
+        return
+    mapper = state.bind_mapper  # the statement's first entity; None for Core table statements and text
+    table = mapper.local_table if mapper is not None else getattr(state.statement, "table", None)
+    if table is None or table is OUTBOX:
+        _write_owed(state.session)
+
+
+@event.listens_for(Session, "before_commit")
+def _owed_before_commit(session: Session) -> None:
+    _write_owed(session)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _owed_at_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested and OWED in session.info:
+        session.info.setdefault(OWED_AT_SAVEPOINT, {})[id(transaction)] = list(session.info[OWED])
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _owed_back_to_savepoint(session: Session, previous: SessionTransaction) -> None:
+    owed = session.info.get(OWED_AT_SAVEPOINT, {}).pop(id(previous), None)
+    if previous.nested and owed is not None:
+        # what was owed then is owed again (written inside the savepoint, it was rolled back with it);
+        # replies owed inside the savepoint are not
+        session.info[OWED] = owed
+
+
+async def enqueue(session: AsyncSession, message: Outgoing, now: datetime, config: Config) -> None:
     """Write one outgoing message as outbox rows (split to the channel's length limit)."""
     person = await session.get(Person, message.person_id) if message.person_id else None
     address = message.to or (address_of(person) if person else None)
@@ -79,20 +137,20 @@ async def enqueue(session: AsyncSession, message: Outgoing, now: datetime, confi
             text = render_options(message, language)
     limit = config.telegram_text_limit if address.channel == Channel.TELEGRAM else config.whatsapp_text_limit
     parts = split_text(text, limit)
-    rows = []
+    owed: list[dict[str, Any]] | None = session.info.get(OWED)
     for index, text_part in enumerate(parts, 1):
         part = OutgoingPart(text=text_part, part=index, parts=len(parts))
         if index == len(parts):
             part = replace(part, buttons=message.buttons, attachments=message.attachments,
                            request_contact=message.request_contact, template=message.template,
                            template_vars=dict(message.template_vars))
-        rows.append(OutboxMessage(
-            channel=address.channel.value, address=address.id, recipient_id=message.person_id,
-            payload=part.to_json(), ref=message.ref, status=OutboxStatus.PENDING,
-            created_at=now, next_attempt_at=now,
-        ))
-    session.add_all(rows)
-    return rows
+        row = {"channel": address.channel.value, "address": address.id, "recipient_id": message.person_id,
+               "payload": part.to_json(), "ref": message.ref, "status": OutboxStatus.PENDING.value,
+               "attempts": 0, "parts_sent": 0, "created_at": now, "next_attempt_at": now}
+        if owed is not None:
+            owed.append(row)
+        else:
+            session.add(OutboxMessage(**row))
 
 
 async def enqueue_all(session: AsyncSession, messages: list[Outgoing], now: datetime, config: Config) -> None:
@@ -125,6 +183,29 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
+@event.listens_for(Session, "transient_to_pending")
+def _forget_no_menu(session: Session, instance: object) -> None:
+    if isinstance(instance, Menu):
+        for key in (WITHOUT_MENU, NO_MENU):
+            session.info.get(key, set()).discard(instance.address)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_menus(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(NO_MENU, None)
+        session.info.pop(OWED, None)  # written before the commit; dropped with a rollback
+        session.info.pop(OWED_AT_SAVEPOINT, None)
+
+
+def _without_menu(session: AsyncSession) -> set[str]:
+    """The numbers known to have no options stored (empty when nothing is known)."""
+    known: set[str] | None = session.info.get(WITHOUT_MENU)
+    if known is None:
+        known = session.info.get(NO_MENU)
+    return known if known is not None else set()
+
+
 async def _remember_menu(session: AsyncSession, address: Address, payloads: list[str], now: datetime) -> None:
     # Written when the transaction commits, in key order with every other number's options (kernel/menus.py).
     menus.remember(session, address, payloads, now)
@@ -136,6 +217,8 @@ async def menu_choice(session: AsyncSession, address: Address, text: str) -> str
         return None
     payloads = menus.shown(session, address)  # shown by this transaction, not written yet
     if payloads is None:
+        if address.id in _without_menu(session):
+            return None
         menu = await session.get(Menu, (address.channel.value, address.id))
         payloads = list(menu.payloads) if menu is not None else []
     number = option_number(text, len(payloads)) if payloads else None

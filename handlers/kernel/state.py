@@ -40,10 +40,21 @@ def _forget_all(session: Session, transaction: SessionTransaction) -> None:
     session.info.pop(NO_PARKED, None)
 
 
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_savepoint(session: Session, previous: SessionTransaction) -> None:
+    if previous.nested:  # a flow ended inside the savepoint is back
+        session.info.pop(NO_STATE, None)
+        session.info.pop(NO_PARKED, None)
+
+
 async def get_state(session: AsyncSession, person_id: int) -> ConversationState | None:
     """The person's current flow, if any."""
     if person_id in session.info.get(NO_STATE, ()):
         return None
+    # One set in this message is not in the identity map before a flush: asking the database would flush
+    state = next((s for s in session.new if isinstance(s, ConversationState) and s.person_id == person_id), None)
+    if state is not None:
+        return state
     state = await session.get(ConversationState, person_id)
     if state is None:
         session.info.setdefault(NO_STATE, set()).add(person_id)
@@ -53,7 +64,7 @@ async def get_state(session: AsyncSession, person_id: int) -> ConversationState 
 async def set_state(session: AsyncSession, person_id: int, flow: str, data: dict[str, Any],
                     now: datetime) -> None:
     """Put the person into a flow; a different flow that holds their words is parked, not replaced."""
-    state = await session.get(ConversationState, person_id)
+    state = await get_state(session, person_id)
     if state is None:
         session.add(ConversationState(person_id=person_id, flow=flow, data=data, updated_at=now))
         return
@@ -64,11 +75,15 @@ async def set_state(session: AsyncSession, person_id: int, flow: str, data: dict
 
 async def clear_state(session: AsyncSession, person_id: int) -> bool:
     """Leave any flow; True when there was one."""
-    state = await session.get(ConversationState, person_id)
+    state = await get_state(session, person_id)
     if state is None:
         return False
-    await session.delete(state)
-    await session.flush()  # a redispatch in the same message must not find the flow again
+    if state in session.new:
+        session.expunge(state)  # set in this message and not written yet
+    else:
+        await session.delete(state)
+        await session.flush()  # a redispatch in the same message must not find the flow again
+    session.info.setdefault(NO_STATE, set()).add(person_id)
     return True
 
 

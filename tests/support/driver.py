@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Address, Attachment, Channel, Inbound
 from handlers.kernel.outbox import message_of
-from handlers.router import handle_inbox_item
+from handlers.router import handle_inbox_item, load_senders
 from storage.models import InboxItem, OutboxMessage, Person
 
 _ids = itertools.count(1)
@@ -76,6 +76,7 @@ class Driver:
                              payload=inbound.to_json(), received_at=self.clock.now)
             session.add(item)
             await session.flush()
+            await load_senders(session, [item])  # as the inbox processor does: the people and their state in bulk
             await handle_inbox_item(session, item, self.clock.now, self.config)
 
     async def run_job(self, job_id: str) -> int:
