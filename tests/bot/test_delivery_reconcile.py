@@ -20,6 +20,7 @@ from tests.bot.fake_twilio import ScriptedTwilioHttp
 from tests.support.driver import Driver
 
 HELD = "HX" + "b1" * 16
+REMINDER = "HX" + "c2" * 16
 FROM = "+14155238886"
 DEAD = f"{socket.gethostname()}:4194999:deadbeef"  # this host, a process id that cannot exist (pid_max is 2**22)
 
@@ -27,12 +28,13 @@ DEAD = f"{socket.gethostname()}:4194999:deadbeef"  # this host, a process id tha
 def whatsapp_worker(driver: Driver, http: ScriptedTwilioHttp) -> DeliveryWorker:
     client = Client("AC" + "0" * 32, "token", http_client=http)
     sender = WhatsAppSender(client, driver.sessions, sender=FROM, status_callback=None,
-                            templates={"held": HELD}, media=MediaStore(driver.sessions))
+                            templates={"held": HELD, "pengingat": REMINDER}, media=MediaStore(driver.sessions))
     return DeliveryWorker(driver.sessions, {"whatsapp": sender}, RateLimiter({"whatsapp": Pace(1000)}),
                           on_permanent_failure=reachability_hook(driver.config), clock=lambda: driver.clock.now)
 
 
-async def owe(driver: Driver, person: Person, *texts: str, window_open: bool = True) -> list[int]:
+async def owe(driver: Driver, person: Person, *texts: str, window_open: bool = True,
+              template: str | None = None) -> list[int]:
     """Rows the bot owes a participant on WhatsApp (a long text's parts are rows of their own)."""
     async with driver.sessions.begin() as session:
         if window_open:
@@ -41,7 +43,8 @@ async def owe(driver: Driver, person: Person, *texts: str, window_open: bool = T
         now = driver.clock.now
         ids = []
         for number, text in enumerate(texts, start=1):
-            part = OutgoingPart(text=text, part=number, parts=len(texts))
+            part = OutgoingPart(text=text, part=number, parts=len(texts), template=template,
+                                template_vars={"1": "Sari"} if template else {})
             ids.append((await session.execute(insert(OutboxMessage).returning(OutboxMessage.id).values(
                 channel="whatsapp", address=person.phone, recipient_id=person.id, payload=part.to_json(),
                 status=OutboxStatus.PENDING, attempts=0, parts_sent=0, created_at=now,
@@ -56,10 +59,10 @@ async def crash_left(driver: Driver, ids: list[int], claimed_at: datetime) -> No
                               .values(claimed_by=DEAD, claimed_at=claimed_at))
 
 
-def listing(to: str, *messages: tuple[str, str, datetime]) -> dict[str, Any]:
+def listing(to: str, *messages: tuple[str, str, datetime], status: str = "delivered") -> dict[str, Any]:
     """Twilio's answer to a Messages list: (sid, body, date_created) each, newest first."""
     page = [{"sid": sid, "body": body, "to": f"whatsapp:{to}", "from": f"whatsapp:{FROM}",
-             "direction": "outbound-api", "status": "delivered", "num_media": "0",
+             "direction": "outbound-api", "status": status, "num_media": "0",
              "date_created": created.strftime("%a, %d %b %Y %H:%M:%S +0000"),
              "date_sent": created.strftime("%a, %d %b %Y %H:%M:%S +0000")}
             for sid, body, created in sorted(messages, key=lambda m: m[2], reverse=True)]
@@ -189,6 +192,42 @@ async def test_a_held_notice_that_went_out_before_the_crash_is_not_sent_twice(
     held = await row(driver, row_id)
     assert (held.status, held.external_id) == (OutboxStatus.HELD, "SMnotice")  # kept until Sari replies
     assert [query for method, query in http.calls if method == "POST"] == []
+
+
+async def test_a_reminder_that_went_as_its_own_template_is_recorded_with_twilio_s_rendering(
+        driver: Driver, participant: Person) -> None:
+    [row_id] = await owe(driver, participant, "Besok sesi mentoring jam 9", window_open=False, template="pengingat")
+    claimed = datetime.now(UTC) - timedelta(seconds=10)
+    await crash_left(driver, [row_id], claimed)
+    http = ScriptedTwilioHttp()
+    http.answer(200, listing(participant.phone, ("SMtemplate", "Halo Sari, besok ada sesi mentoring.",
+                                                 claimed + timedelta(seconds=1))))
+    worker = whatsapp_worker(driver, http)
+
+    await worker.take_back_from_dead_neighbours()
+    await worker.drain_once()
+
+    sent = await row(driver, row_id)
+    assert (sent.status, sent.external_id) == (OutboxStatus.SENT, "SMtemplate")
+    assert [query for method, query in http.calls if method == "POST"] == []
+
+
+async def test_a_message_twilio_failed_does_not_count_as_sent(driver: Driver, participant: Person) -> None:
+    [row_id] = await owe(driver, participant, "Kak, jangan lupa isi presensi ya")
+    claimed = datetime.now(UTC) - timedelta(seconds=10)
+    await crash_left(driver, [row_id], claimed)
+    http = ScriptedTwilioHttp()
+    http.answer(200, listing(participant.phone, ("SMfailed", "Kak, jangan lupa isi presensi ya",
+                                                 claimed + timedelta(seconds=1)), status="undelivered"))
+    worker = whatsapp_worker(driver, http)
+
+    await worker.take_back_from_dead_neighbours()
+    await worker.drain_once()
+
+    sent = await row(driver, row_id)
+    assert sent.status == OutboxStatus.SENT
+    assert sent.external_id != "SMfailed"
+    assert creates(http) == ["Kak, jangan lupa isi presensi ya"]  # Sari never got the first one
 
 
 async def test_a_send_whose_answer_never_came_is_looked_up_before_its_retry(driver: Driver, participant: Person) -> None:
