@@ -35,6 +35,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import aliased
 
 from handlers.kernel.cohorts import is_current, local_day, pause_ends
 from handlers.kernel.config import Config
@@ -55,7 +56,6 @@ from handlers.participation.queries import (
     nudges_ignored,
     questions_asked,
     questions_query,
-    reports_query,
     reports_sent,
     session_tallies,
     session_tally_query,
@@ -66,7 +66,7 @@ from handlers.participation.queries import (
 from handlers.participation.rules import ParticipationRules
 from storage.activities import PresensiFacts
 from storage.bulk import insert_records
-from storage.models import ParticipationScore
+from storage.models import MonthlyReport, ParticipationScore
 from storage.participation import ParticipantBaseline, ParticipationWeekGroup, prefer_quick_plans
 
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -275,18 +275,26 @@ async def scan_scores(session: AsyncSession, week: str, now: datetime, config: C
         tallies = _once(week_session_query(start, end), "tallies")
         tugas = _once(tugas_tally_query(start, end, end - start), "tugas")
         streak = alpa_streak(pid, end, timedelta(days=rules.alpa_streak_lookback_days))
-    reports = _once(reports_query(facts.report_month, end), "reports")
     asked = _once(questions_query(start, end), "asked")
     ignored = _once(ignored_query(end - IGNORED_LOOKBACK, end), "ignored")
-    kept = await baselines_kept(session, week, config)
-    base = _once(baselines_query(baseline_weeks(week, config)) if kept is None else kept, "base")
+    # The month's report and the kept baseline are read by key per participant (no table of 100,000 built).
+    report = aliased(MonthlyReport)
+    reported = and_(report.participant_id == pid, report.month == facts.report_month,
+                    report.submitted_at.is_not(None), report.submitted_at < end)
+    base: Any
+    if await baselines_kept(session, week, config) is None:
+        base = _once(baselines_query(baseline_weeks(week, config)), "base")
+        based, average, weeks = base.c.participant_id == pid, base.c.average, base.c.weeks
+    else:
+        base = aliased(ParticipantBaseline)
+        based, average, weeks = and_(base.participant_id == pid, base.week == week), base.average, base.weeks
     query = (select(*members.c, tallies.c.expected, tallies.c.hadir, tallies.c.terlambat, tallies.c.izin,
                     tallies.c.alpa, streak.label("streak"), tugas.c.due, tugas.c.on_time, tugas.c.missing,
-                    reports.c.participant_id.label("reported"), asked.c.n.label("asked"),
-                    ignored.c.n.label("ignored"), base.c.average, base.c.weeks)
+                    report.participant_id.label("reported"), asked.c.n.label("asked"),
+                    ignored.c.n.label("ignored"), average.label("average"), weeks.label("weeks"))
              .outerjoin(tallies, tallies.c.participant_id == pid).outerjoin(tugas, tugas.c.participant_id == pid)
-             .outerjoin(reports, reports.c.participant_id == pid).outerjoin(asked, asked.c.participant_id == pid)
-             .outerjoin(ignored, ignored.c.participant_id == pid).outerjoin(base, base.c.participant_id == pid))
+             .outerjoin(report, reported).outerjoin(asked, asked.c.participant_id == pid)
+             .outerjoin(ignored, ignored.c.participant_id == pid).outerjoin(base, based))
     paused = await pause_ends(session, local_day(end, config.timezone), config.timezone)
     connection = await session.connection()  # Core rows: the ORM's per-row bookkeeping is not needed here
 

@@ -1,17 +1,19 @@
 """The daily scan picks in SQL exactly whom the full weighing in Python would pick."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from benchmarks.bench_data import Shape, generate
 from handlers.kernel.cohorts import resting_participants, set_cohort
 from handlers.kernel.config import Config
 from handlers.participation.nudges import open_ladders, scan_participants
+from handlers.participation.queries import alpa_streak, session_tallies
 from handlers.participation.rules import ParticipationRules
 from handlers.participation.scores import Score, compute_scores, shift_week, week_bounds, week_of
-from storage.models import NudgeLog, NudgeStep
+from storage.activities import PresensiFacts
+from storage.models import NudgeLog, NudgeStep, Person, Role
 from tests.conftest import JAKARTA
 
 NOW = datetime(2026, 3, 11, 9, 0, tzinfo=JAKARTA)  # a Wednesday: the week has sessions, tugas and questions
@@ -56,5 +58,40 @@ async def test_the_sql_narrowed_scan_picks_what_the_full_weighing_picks(
         with_ladder, fresh = await picked_by_python(session, config, ladders)
 
     assert (len(fresh), len(with_ladder) > 3) == (40, True)  # the cap bites, and ladders are open
+    assert scan.with_ladder == with_ladder
+    assert [s.participant_id for s in scan.candidates] == fresh
+
+
+async def test_the_streak_read_from_kept_facts_equals_the_count_over_presensi(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    await programme(sessions)
+    lookback = timedelta(days=ParticipationRules().alpa_streak_lookback_days)
+    facts = PresensiFacts
+    current = and_(facts.last_session_at < NOW, facts.last_closed_at <= NOW)
+    async with sessions() as session:
+        # The kept facts' three ways at NOW: a run inside the window, a run begun before it (its sessions in
+        # the window counted), none; and two other moments (facts newer than the moment: counted from presensi).
+        branches = (select(func.count()).where(current, facts.alpa_run >= 2, facts.alpa_run_from >= NOW - lookback),
+                    select(func.count()).where(current, facts.alpa_run >= 2, facts.alpa_run_from < NOW - lookback),
+                    select(func.count()).where(current, facts.alpa_run == 0))
+        assert all([(await session.execute(query)).scalar_one() > 0 for query in branches])
+        for end in (NOW, NOW - timedelta(days=3), NOW - timedelta(days=12)):
+            query = (select(Person.id, alpa_streak(Person.id, end, lookback))
+                     .outerjoin(PresensiFacts, PresensiFacts.participant_id == Person.id)
+                     .where(Person.role == Role.PESERTA))
+            streaks: dict[int, int] = dict((await session.execute(query)).all())
+            counted = await session_tallies(session, end - timedelta(days=7), end, lookback)
+            assert streaks == {pid: counted[pid].streak if pid in counted else 0 for pid in streaks}
+            assert sum(1 for streak in streaks.values() if streak >= 2) > 5
+
+
+async def test_without_kept_facts_the_scan_picks_the_same(sessions: async_sessionmaker[AsyncSession]) -> None:
+    await programme(sessions)
+    config = Config(timezone=JAKARTA, rule_groups=(ParticipationRules(nudge_max_per_run=40),))
+    async with sessions() as session:
+        await session.execute(delete(PresensiFacts))  # every streak counted from the presensi
+        ladders = set(await open_ladders(session))
+        scan = await scan_participants(session, week_of(NOW, JAKARTA), NOW, config, ladders)
+        with_ladder, fresh = await picked_by_python(session, config, ladders)
     assert scan.with_ladder == with_ladder
     assert [s.participant_id for s in scan.candidates] == fresh
