@@ -55,6 +55,7 @@ class DrainLoop:
     async def run(self) -> None:
         """Drain, and when idle wait for a wake-up or the tick (which also finds work left by a crash)."""
         while not self._stopping:
+            self._wake.clear()  # a wake-up during the pass (new work committed) is kept for the pause after it
             try:
                 handled = await self.pass_once()
             except Exception as error:
@@ -65,6 +66,8 @@ class DrainLoop:
                 else:
                     log.warning("%s loop: pass failed %s times in a row (%s); retrying in %.1f s",
                                 self.name, self.pulse.failures, error_text(error), delay)
+                if not self._stopping:  # a backoff is not cut short by new work (the database may still be away)
+                    self._wake.clear()
                 await self._pause(delay)
                 continue
             if self.pulse.failures:
@@ -74,6 +77,5 @@ class DrainLoop:
                 await self._pause(self.idle_seconds)
 
     async def _pause(self, seconds: float) -> None:
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)

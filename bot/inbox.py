@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -47,6 +48,10 @@ GROUP_ROWS = 200  # SQLite: webhooks stored in one statement at most
 SENDERS_PER_CLAIM = 8
 SENDER_CANDIDATES = 64  # PostgreSQL: free senders offered to one claim; the first SENDERS_PER_CLAIM it can lock win
 BUSY = -1  # a claim found due items, but every sender was held by another process: try again at once
+BUSY_SECONDS = 0.01  # then, after this long
+NOTIFY_CHANNEL = "klinik_inbox"  # PostgreSQL: the inbox trigger notifies every INSERT (migration 0029_inbox_notify)
+LISTEN_CHECK_SECONDS = 30.0  # the listening connection is checked this often
+LISTEN_RETRY_SECONDS = 5.0  # after it failed, listening starts again after this long
 # One round trip: the senders of the oldest due items (first item first) that no worker of this process holds,
 # locked until the transaction ends as far as no one else holds them; the LIMIT stops the locking once enough
 # are locked. A last row with a NULL name says that there were free candidates (all held elsewhere: BUSY).
@@ -136,6 +141,8 @@ class InboxProcessor(DrainLoop):
         self.workers, self.batch_size = max(1, workers), max(1, batch_size)
         self._lock = asyncio.Lock()
         self._in_flight: set[str] = set()  # senders a worker of this process holds
+        self._working = 0  # workers of the running drain that have not finished
+        self.listening = asyncio.Event()  # PostgreSQL: notified when any process stores inbound
         self._aborted = False  # a worker met a database failure: the others finish their item and stop
         self._postgres: bool | None = None
         self._write_lock = asyncio.Lock()  # SQLite: the processor's batches and the webhooks' inserts take turns
@@ -185,6 +192,49 @@ class InboxProcessor(DrainLoop):
         async with engine_of(self.sessions).begin() as connection:
             return {(channel, external_id) for channel, external_id in await connection.execute(statement)}
 
+    async def run(self) -> None:
+        """The drain loop; on PostgreSQL beside it a listener that wakes it when any process stores inbound."""
+        listener = asyncio.create_task(self._listen()) if self._is_postgres() else None
+        try:
+            await super().run()
+        finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+
+    async def _listen(self) -> None:
+        """LISTEN on a connection of its own for the inbox trigger's NOTIFY (migration 0029_inbox_notify), so a
+        worker handles what another process (`--only web`) stored at once, not at its next look. When the
+        connection fails, the idle look stands in until it is back."""
+        while not self._stopping:
+            try:
+                await self._listen_once()
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.info("inbox: not listening for new inbound (%s); looking every %.0f s", error_text(error),
+                         self.idle_seconds)
+            await asyncio.sleep(LISTEN_RETRY_SECONDS)
+
+    async def _listen_once(self) -> None:
+        engine = engine_of(self.sessions)
+        args, kwargs = engine.dialect.create_connect_args(engine.url)
+        connection = await asyncpg.connect(*args, **kwargs)
+        try:
+            closed = asyncio.Event()
+            connection.add_termination_listener(lambda _connection: closed.set())
+            await connection.add_listener(NOTIFY_CHANNEL, lambda *_args: self.wake())
+            self.listening.set()
+            self.wake()  # anything stored while no one listened
+            while not closed.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(closed.wait(), LISTEN_CHECK_SECONDS)
+                if not closed.is_set():
+                    await connection.fetchval("SELECT 1", timeout=LISTEN_CHECK_SECONDS)  # still there?
+        finally:
+            self.listening.clear()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.close(), LISTEN_CHECK_SECONDS)
+
     def _is_postgres(self) -> bool:
         if self._postgres is None:
             self._postgres = engine_of(self.sessions).dialect.name == "postgresql"
@@ -206,6 +256,7 @@ class InboxProcessor(DrainLoop):
 
     async def _work(self) -> int:
         count = 0
+        self._working += 1
         try:
             async with contextlib.AsyncExitStack() as stack:
                 # PostgreSQL: one connection for the worker's transactions (a checkout pings the server first)
@@ -219,7 +270,9 @@ class InboxProcessor(DrainLoop):
                         async with self._write_lock:
                             done = await self._handle_batch()
                     if done == BUSY:  # another process holds what is due now: its items will commit shortly
-                        await asyncio.sleep(0.005)
+                        if self._working > 1:
+                            break  # one worker of this process looks again, not each of them
+                        await asyncio.sleep(BUSY_SECONDS)
                         continue
                     if not done:
                         break
@@ -229,6 +282,8 @@ class InboxProcessor(DrainLoop):
         except BaseException:
             self._aborted = True
             raise
+        finally:
+            self._working -= 1
         return count
 
     # ------------------------------------------------------------------ SQLite: batches
