@@ -8,9 +8,12 @@ renewal) is logged and tried again at its next tick; each job's last run is stor
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import logging
 import os
 import socket
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -38,11 +41,45 @@ async def run_job(job: Job, sessions: async_sessionmaker[AsyncSession], config: 
                   now: datetime | None = None) -> int:
     """Run one job body now; returns how many messages it queued."""
     at = now or datetime.now(UTC)
+    before = resident_mb()
     async with sessions.begin() as session:
         messages = await job.body(session, at, config)
         await enqueue_all(session, messages, at, config)
     log.info("job %s queued %s messages", job.id, len(messages))
+    if resident_mb() - before >= RELEASE_AFTER_MB:
+        release_memory()
     return len(messages)
+
+
+RELEASE_AFTER_MB = 8.0  # a job that grew the process by this much gives what it freed back to the system
+
+
+def resident_mb() -> float:
+    """This process's resident memory in MB (Linux; 0 elsewhere): one read of /proc/self/statm."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * PAGE_SIZE / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def release_memory() -> None:
+    """After a big job (the weekly scores, the digest: 100,000 rows at scale) collect its cycles and hand freed
+    heap pages back (glibc malloc_trim), so the next job starts from the app's size instead of the last one's peak."""
+    gc.collect()
+    if LIBC is not None:
+        LIBC.malloc_trim(0)
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL("libc.so.6") if sys.platform == "linux" else None
+    except OSError:
+        return None
+
+
+LIBC = _libc()
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class Beat(Protocol):
