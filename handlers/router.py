@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import event, exists, or_, select
+from sqlalchemy import Table, bindparam, event, exists, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm.attributes import set_committed_value
 
 from handlers import features  # noqa: F401  (registers every command, action and flow)
 from handlers.activities.attendance import check_in_by_bare_code
@@ -56,6 +58,7 @@ SENDERS, NONE_HELD = "klinik.senders", "klinik.none_held"  # filled by load_send
 # person's flow, menu or mentor loaded for one message would otherwise be read again by the next. Capped:
 # a message that reads a whole programme (a report) must not keep it all in memory.
 KEEP, KEEP_AT_MOST = "klinik.keep", 2000
+ACTIVITY, PROCESSED = "klinik.activity", "klinik.processed"  # see _write_batch_marks
 CANCEL_WORDS = frozenset({"batal", "cancel", "/batal", "/cancel", "stop", "keluar"})
 CANCEL_PHRASES = frozenset({"gak jadi", "ga jadi", "gk jadi", "nggak jadi", "ngga jadi", "tidak jadi", "tdk jadi",
                             "batal aja", "batal deh", "batal kak", "ga jadi deh", "gak jadi deh", "ga jadi kak",
@@ -87,14 +90,23 @@ async def process_inbound(session: AsyncSession, inbound: Inbound, now: datetime
 async def note_activity(ctx: Context) -> None:
     """Remember when and where the person last wrote (WhatsApp's 24-hour window starts here)."""
     person, channel = ctx.person, ctx.inbound.address.channel
-    person.last_inbound_at = ctx.now
-    person.preferred_channel = channel.value
-    person.unreachable_reason = None
-    if channel == Channel.WHATSAPP:
-        person.last_whatsapp_inbound_at = ctx.now
-        if person.id not in ctx.session.info.get(NONE_HELD, ()):
-            await release_held(ctx.session, person.id, ctx.now)
-    if channel == Channel.TELEGRAM:
+    activity: dict[int, dict[str, Any]] | None = ctx.session.info.get(ACTIVITY)
+    if activity is not None and inspect(person).persistent:  # an inbox batch: written at its commit
+        set_committed_value(person, "last_inbound_at", ctx.now)
+        if channel == Channel.WHATSAPP:
+            set_committed_value(person, "last_whatsapp_inbound_at", ctx.now)
+        activity[person.id] = {"person": person.id, "seen": ctx.now, "seen_whatsapp": person.last_whatsapp_inbound_at}
+    else:
+        person.last_inbound_at = ctx.now
+        if channel == Channel.WHATSAPP:
+            person.last_whatsapp_inbound_at = ctx.now
+    if person.preferred_channel != channel.value:  # unchanged attributes are not set: nothing to flush
+        person.preferred_channel = channel.value
+    if person.unreachable_reason is not None:
+        person.unreachable_reason = None
+    if channel == Channel.WHATSAPP and person.id not in ctx.session.info.get(NONE_HELD, ()):
+        await release_held(ctx.session, person.id, ctx.now)
+    if channel == Channel.TELEGRAM and person.telegram_chat_id != ctx.inbound.address.id:
         person.telegram_chat_id = ctx.inbound.address.id
 
 
@@ -293,6 +305,8 @@ async def load_senders(session: AsyncSession, items: Sequence[InboxItem]) -> Non
     telegram_ids.discard("")
     kept: list[object] = []
     session.info[KEEP] = kept
+    session.info.setdefault(ACTIVITY, {})
+    session.info.setdefault(PROCESSED, [])
     owe_in_bulk(session)  # the batch's replies: one INSERT
     if not phones and not telegram_ids:
         return
@@ -345,6 +359,8 @@ def _forget_senders(session: Session, transaction: SessionTransaction) -> None:
     session.info.pop(SENDERS, None)
     session.info.pop(NONE_HELD, None)
     session.info.pop(KEEP, None)
+    session.info.pop(ACTIVITY, None)  # written before the commit; dropped with a rollback
+    session.info.pop(PROCESSED, None)
 
 
 @event.listens_for(Session, "loaded_as_persistent")
@@ -360,6 +376,29 @@ async def handle_inbox_item(session: AsyncSession, item: InboxItem, now: datetim
     inbound = Inbound.from_json(item.payload)
     replies = await process_inbound(session, inbound, now, config)
     await enqueue_all(session, replies, now, config)
+    processed: list[dict[str, Any]] | None = session.info.get(PROCESSED)
+    if processed is not None and inbound.is_private and inspect(item).persistent:  # written at the commit
+        set_committed_value(item, "processed_at", now)
+        processed.append({"item": item.id, "at": now})
+        return
     item.processed_at = now
     if not inbound.is_private:
         item.payload = group_message_trace(inbound)
+
+
+# An inbox batch writes the people's last activity and the items' processed_at once, before its commit (two
+# statements for the batch instead of two per message; nothing in the batch reads them from the database).
+PEOPLE, INBOX = cast(Table, Person.__table__), cast(Table, InboxItem.__table__)
+MARK_ACTIVITY = (update(PEOPLE).where(PEOPLE.c.id == bindparam("person"))
+                 .values(last_inbound_at=bindparam("seen"), last_whatsapp_inbound_at=bindparam("seen_whatsapp")))
+MARK_PROCESSED = update(INBOX).where(INBOX.c.id == bindparam("item")).values(processed_at=bindparam("at"))
+
+
+@event.listens_for(Session, "before_commit")
+def _write_batch_marks(session: Session) -> None:
+    activity: dict[int, dict[str, Any]] | None = session.info.pop(ACTIVITY, None)
+    processed: list[dict[str, Any]] | None = session.info.pop(PROCESSED, None)
+    if activity:
+        session.execute(MARK_ACTIVITY, list(activity.values()))
+    if processed:
+        session.execute(MARK_PROCESSED, processed)
