@@ -1,6 +1,7 @@
 """After a crash, a WhatsApp row whose send may have gone out is looked up at Twilio before it goes again:
 found → recorded with Twilio's SID (not repeated); not found, or the look fails → sent. Telegram cannot look."""
 
+import asyncio
 import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -242,7 +243,7 @@ async def test_a_send_whose_answer_never_came_is_looked_up_before_its_retry(driv
 
     driver.clock.advance(seconds=5)
     http.answer(200, listing(participant.phone, ("SMlate", "Pengingat: sesi mentoring besok jam 10",
-                                                 datetime.now(UTC))))
+                                                 waiting.claimed_at + timedelta(milliseconds=300))))
     await worker.drain_once()
 
     sent = await row(driver, row_id)
@@ -275,3 +276,40 @@ async def test_a_clean_stop_gives_rows_back_without_doubt(driver: Driver, partic
     assert await worker.release_claims() == 2
 
     assert [((await row(driver, i)).claimed_by, (await row(driver, i)).claimed_at) for i in ids] == [(None, None)] * 2
+
+
+class StuckTwilio(ScriptedTwilioHttp):
+    """Takes each create and never answers (the send is cut off when the worker stops)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.took = asyncio.Event()
+
+    async def request(self, method: str, url: str, params: dict[str, object] | None = None,
+                      data: dict[str, object] | None = None, **kwargs: Any) -> Any:
+        if method.upper() == "POST":
+            self.requests.append(dict(data or {}))
+            self.calls.append(("POST", {}))
+            self.took.set()
+            await asyncio.Event().wait()
+        return await super().request(method, url, params=params, data=data, **kwargs)
+
+
+async def test_a_send_cut_off_by_a_stop_stays_in_doubt_and_the_next_start_looks_first(
+        driver: Driver, participant: Person) -> None:
+    [row_id, after] = await owe(driver, participant, "Halo kak, ini jadwal klinik minggu depan", "Sampai jumpa")
+    stuck = StuckTwilio()
+    worker = whatsapp_worker(driver, stuck)
+    await worker.dispatch()
+    await asyncio.wait_for(stuck.took.wait(), 5)
+
+    await worker.finish(grace_seconds=0.1)  # SIGTERM while the create waits for its answer
+
+    left = await row(driver, row_id)
+    assert (left.claimed_by, left.claimed_at is not None) == (None, True)  # in doubt
+    assert (await row(driver, after)).claimed_at is None  # never started: given back clean
+    http = ScriptedTwilioHttp()
+    http.answer(200, listing(participant.phone, ("SMcut", "Halo kak, ini jadwal klinik minggu depan",
+                                                 left.claimed_at + timedelta(milliseconds=300))))
+    await whatsapp_worker(driver, http).drain_once()
+    assert ((await row(driver, row_id)).external_id, creates(http)) == ("SMcut", ["Sampai jumpa"])
