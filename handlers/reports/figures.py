@@ -425,9 +425,11 @@ async def stored_at_risk(session: AsyncSession, week: str, end: datetime,
     result = await (await session.connection()).stream(query.execution_options(yield_per=STREAM_ROWS))
     async for rows in result.partitions():
         for pid, name, cohort, mentor_id, score, said in rows:
-            listed = reasons.get(said)
-            if listed is None:
-                listed = reasons[said] = json.loads(said)
+            if said is not None and said.__class__ is not str:  # a driver that decodes JSON itself (asyncpg here)
+                listed = list(said)
+            else:
+                known = reasons.get(said)
+                listed = known if known is not None else reasons.setdefault(said, json.loads(said))
             since, reached = ladders.get(pid, (None, False))
             found.append(AtRisk(pid, name if name is not None else "?", cohorts.setdefault(cohort, cohort), mentor_id,
                                 mentor_names.get(mentor_id or 0, "-"), score, listed, since, reached))

@@ -19,8 +19,16 @@ from handlers.kernel.forms import command_args
 from handlers.kernel.messages import Address, Channel, Outgoing
 from handlers.kernel.registry import ANY_ARGS, command
 from handlers.kernel.roles import MANAGERS
-from handlers.participation.scores import compute_scores, parse_week, week_of
-from handlers.reports.digest import at_risk_of, build_digest, coordinator_messages, mentor_summaries
+from handlers.participation.scores import compute_scores, parse_week, scan_scores, week_of
+from handlers.reports.digest import (
+    WeekScores,
+    at_risk_of,
+    coordinator_messages,
+    digest_of,
+    mentor_summaries,
+    stored_week_scores,
+    week_scores,
+)
 from handlers.reports.render import mentor_text
 from handlers.reports.shapes import MentorSummary
 from storage.models import Person, Role, SummaryRequest
@@ -66,12 +74,24 @@ async def answer_summary_requests(session: AsyncSession, now: datetime, config: 
     return out
 
 
+async def programme_week(session: AsyncSession, week: str, asked_at: datetime, config: Config) -> WeekScores:
+    """A closed week as stored when it closed (what its Monday digest showed); the running week streamed and
+    summed as it is scored (no list of 100,000 scores, nothing stored)."""
+    stored = await stored_week_scores(session, week, asked_at, config)
+    if stored is not None:
+        return stored
+    summed = await week_scores(session, week, asked_at, config)
+    async for score in scan_scores(session, week, asked_at, config):
+        summed.add(score)
+    return summed
+
+
 async def summary_for(session: AsyncSession, person: Person, week: str, asked_at: datetime, config: Config,
                       to: Address) -> list[Outgoing]:
     """The coordinator's digest (text, chart, workbook) or the mentor's group summary, to one chat."""
     if person.role == Role.KOORDINATOR:
-        scores = await compute_scores(session, week, asked_at, config)
-        digest = await build_digest(session, week, scores, asked_at, config)
+        digest = await digest_of(session, week, await programme_week(session, week, asked_at, config), asked_at,
+                                 config)
         return [Outgoing(text=message.text, to=to, person_id=person.id, attachments=message.attachments,
                          ref=message.ref)
                 for message in await coordinator_messages(session, digest, [person], asked_at, config)]

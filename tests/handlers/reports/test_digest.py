@@ -253,3 +253,16 @@ async def test_digest_from_the_stored_week_equals_the_one_scored_on_the_spot(
     assert (stored.participants, stored.by_mentor) == (scored.participants, scored.by_mentor) == (
         3, {week["joko"].mentor_id: [2, 1], week["dewi"].id: [1, 1]})
     assert summaries[0] == summaries[1]
+
+
+async def test_ringkasan_of_a_closed_week_shows_the_week_as_stored_when_it_closed(
+        sessions: async_sessionmaker[AsyncSession], config: Config, driver: Driver, week: dict[str, Person],
+        coordinator: Person) -> None:
+    await run_job(next(j for j in JOBS if j.id == "weekly_scores"), sessions, config, at(9, 0))
+    await Programme(sessions).set_person(week["joko"], last_inbound_at=at(10, 8))  # writes after the week closed
+    driver.config = config
+    driver.clock.now = at(10, 9)
+    await driver.say(coordinator, "ringkasan 2026-W10")
+    await driver.run_job("summary_requests")
+
+    assert (await driver.received(coordinator))[1] == DIGEST
