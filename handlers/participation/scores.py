@@ -58,7 +58,6 @@ from handlers.participation.queries import (
     questions_query,
     reports_sent,
     session_tallies,
-    session_tally_query,
     tugas_tallies,
     tugas_tally_query,
     week_session_query,
@@ -265,16 +264,12 @@ async def scan_scores(session: AsyncSession, week: str, now: datetime, config: C
     lookback = timedelta(days=rules.tugas_lookback_days)
     # Each aggregate computed once (MATERIALIZED), then joined by participant: the planners would
     # otherwise fold them into the outer query and group far more rows.
-    if needed is None:
-        tallies = _once(session_tally_query(start, end, timedelta(days=rules.alpa_streak_lookback_days)), "tallies")
-        tugas = _once(tugas_tally_query(start, end, lookback), "tugas")
-        streak: ColumnElement[Any] = tallies.c.streak
-    else:
-        # The narrowed scan weighs with the week's counts only (all the estimate needs), the streak from the
-        # kept presensi facts; the month's missing tugas are counted afterwards for the rows picked.
-        tallies = _once(week_session_query(start, end), "tallies")
-        tugas = _once(tugas_tally_query(start, end, end - start), "tugas")
-        streak = alpa_streak(pid, end, timedelta(days=rules.alpa_streak_lookback_days))
+    # The week's presensi counts; the run of alpa from the kept presensi facts (no sort of a month of presensi).
+    tallies = _once(week_session_query(start, end), "tallies")
+    streak = alpa_streak(pid, end, timedelta(days=rules.alpa_streak_lookback_days))
+    # The narrowed scan weighs with the week's tugas only (all the estimate needs); the month's missing tugas
+    # are counted afterwards for the rows picked.
+    tugas = _once(tugas_tally_query(start, end, lookback if needed is None else end - start), "tugas")
     asked = _once(questions_query(start, end), "asked")
     ignored = _once(ignored_query(end - IGNORED_LOOKBACK, end), "ignored")
     # The month's report and the kept baseline are read by key per participant (no table of 100,000 built).
@@ -294,7 +289,8 @@ async def scan_scores(session: AsyncSession, week: str, now: datetime, config: C
                     ignored.c.n.label("ignored"), average.label("average"), weeks.label("weeks"))
              .outerjoin(tallies, tallies.c.participant_id == pid).outerjoin(tugas, tugas.c.participant_id == pid)
              .outerjoin(report, reported).outerjoin(asked, asked.c.participant_id == pid)
-             .outerjoin(ignored, ignored.c.participant_id == pid).outerjoin(base, based))
+             .outerjoin(ignored, ignored.c.participant_id == pid).outerjoin(base, based)
+             .outerjoin(PresensiFacts, PresensiFacts.participant_id == pid))
     paused = await pause_ends(session, local_day(end, config.timezone), config.timezone)
     connection = await session.connection()  # Core rows: the ORM's per-row bookkeeping is not needed here
 
@@ -312,7 +308,6 @@ async def scan_scores(session: AsyncSession, week: str, now: datetime, config: C
             (0.0, 0) if average is None else (float(average), int(weeks)), facts, config, explain=explain_all)
 
     if needed is not None:
-        query = query.outerjoin(PresensiFacts, PresensiFacts.participant_id == pid)
         silent = silent_days(members.c.last_seen, members.c.cohort, paused, end, connection.dialect.name)
         picked = (await connection.execute(narrow(query, needed, silent, config))).all()
         exact = await tugas_of_few(connection, [row[0] for row in picked], start, end, lookback)

@@ -11,7 +11,14 @@ from handlers.kernel.config import Config
 from handlers.participation.nudges import open_ladders, scan_participants
 from handlers.participation.queries import alpa_streak, session_tallies
 from handlers.participation.rules import ParticipationRules
-from handlers.participation.scores import Score, compute_scores, shift_week, week_bounds, week_of
+from handlers.participation.scores import (
+    Score,
+    compute_scores,
+    scan_scores,
+    shift_week,
+    week_bounds,
+    week_of,
+)
 from storage.activities import PresensiFacts
 from storage.models import NudgeLog, NudgeStep, Person, Role
 from tests.conftest import JAKARTA
@@ -95,3 +102,14 @@ async def test_without_kept_facts_the_scan_picks_the_same(sessions: async_sessio
         with_ladder, fresh = await picked_by_python(session, config, ladders)
     assert scan.with_ladder == with_ladder
     assert [s.participant_id for s in scan.candidates] == fresh
+
+
+async def test_the_digest_scan_scores_everyone_as_the_full_weighing(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    await programme(sessions)
+    config = Config(timezone=JAKARTA)
+    async with sessions() as session:
+        for week in (week_of(NOW, JAKARTA), shift_week(week_of(NOW, JAKARTA), -2)):  # running, and past (facts newer)
+            streamed = [score async for score in scan_scores(session, week, NOW, config, explain_all=True)]
+            assert streamed == await compute_scores(session, week, NOW, config)
+            assert sum(1 for score in streamed if score.alpa_streak >= 2) > 5
