@@ -77,9 +77,11 @@ class Held(Exception):
 
 @dataclass(frozen=True)
 class Sent:
-    """The row went out; the channel's id of its (text) message."""
+    """The row went out; the channel's id of its (text) message (and, when found after a crash, the
+    delivery status the channel showed then: its callbacks before the row had the id found nothing)."""
 
     external_id: str | None
+    delivery_status: str | None = None
 
 
 Outcome = Sent | TransientError | PermanentError | Held
@@ -789,9 +791,10 @@ class DeliveryWorker(DrainLoop):
 
     async def _record(self, row: OutboxMessage, outcome: Outcome) -> bool:
         if isinstance(outcome, Sent):
+            found = {"delivery_status": outcome.delivery_status} if outcome.delivery_status else {}
             await self._update(row.id, status=OutboxStatus.SENT, sent_at=self.clock(),
                                external_id=outcome.external_id or row.external_id, attempts=row.attempts + 1,
-                               error=None, claimed_by=None, claimed_at=None)
+                               error=None, claimed_by=None, claimed_at=None, **found)
             return False
         if isinstance(outcome, Held):
             log.info("outbox row %s held: %s", row.id, outcome.reason)

@@ -77,7 +77,7 @@ class WhatsAppSender:
         message = message_of(row)
         for candidate in candidates:
             if (candidate.body or "").strip() == message.text.strip():
-                return Sent(str(candidate.sid))
+                return Sent(str(candidate.sid), delivery_status=str(candidate.status or "") or None)
         if not candidates:
             return None
         person = await self._person(row.recipient_id)
@@ -85,7 +85,7 @@ class WhatsAppSender:
             return None
         sid = str(candidates[0].sid)
         if message.template and message.template in self.templates:
-            return Sent(sid)
+            return Sent(sid, delivery_status=str(candidates[0].status or "") or None)
         return Held("outside the 24-hour window: template notice sent", external_id=sid)
 
     async def _known_sids(self, address: str, sids: list[str]) -> set[str]:

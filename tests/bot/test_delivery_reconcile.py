@@ -102,6 +102,7 @@ async def test_a_send_found_at_twilio_is_recorded_with_its_sid_and_not_repeated(
 
     sent = await row(driver, row_id)
     assert (sent.status, sent.external_id, sent.claimed_at) == (OutboxStatus.SENT, "SMwent", None)
+    assert sent.delivery_status == "delivered"  # as Twilio showed it: its callbacks so far found no row
     assert creates(http) == []  # not sent again
     [query] = looks(http)
     assert (query["To"], query["From"], query["DateSent>"]) == (
