@@ -20,7 +20,7 @@ from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import action, command, flow
 from handlers.kernel.roles import PARTICIPANTS, is_participant
 from handlers.kernel.state import clear_state, set_state
-from storage.activities import refresh_presensi_facts
+from storage.activities import PresensiFacts, refresh_presensi_facts
 from storage.models import (
     Attendance,
     AttendanceStatus,
@@ -65,8 +65,14 @@ async def upsert_attendance(session: AsyncSession, record: Attendance | None, *,
 
 
 async def keep_presensi_facts(session: AsyncSession, participants: Any) -> None:
-    """Recompute the kept presensi facts (storage PresensiFacts) of these participants (ids or a SELECT)."""
+    """Recompute the kept presensi facts (storage PresensiFacts) of these participants (ids or a SELECT).
+
+    On PostgreSQL their rows are locked first, in id order: two transactions refreshing one participant
+    (a close and a correction) then run one after the other instead of both inserting the row."""
     await session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(PresensiFacts.participant_id).where(PresensiFacts.participant_id.in_(participants))
+                              .order_by(PresensiFacts.participant_id).with_for_update())
     for statement in refresh_presensi_facts(participants):
         await session.execute(statement)
 
