@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from rapidfuzz import fuzz, process
@@ -24,6 +24,9 @@ class Topic:
     labels: tuple[tuple[str, str], ...]
     keywords: tuple[str, ...] = ()
     strong: tuple[str, ...] = ()
+
+    def __hash__(self) -> int:  # by key alone (equal topics have equal keys): matching caches per topic
+        return hash(self.key)
 
     def label(self, language: str) -> str:
         """The label in the language, else Indonesian, else the key."""
@@ -67,6 +70,11 @@ def _phrases(text: str) -> list[str]:
     return stems + [f"{first} {second}" for first, second in itertools.pairwise(stems)]
 
 
+@lru_cache(maxsize=32768)  # chat words repeat: each is matched against a topic's words once
+def _topic_hit(phrase: str, topic: Topic, threshold: int) -> str | None:
+    return _hit(phrase, _vocabulary(topic), threshold)
+
+
 def _hit(phrase: str, vocabulary: dict[str, int], threshold: int) -> str | None:
     if phrase in vocabulary:
         return phrase
@@ -90,7 +98,7 @@ def topic_scores(text: str, topics: tuple[Topic, ...], threshold: int) -> dict[s
     scores: dict[str, int] = {}
     for topic in topics:
         vocabulary = _vocabulary(topic)
-        hits = {hit for phrase in phrases if (hit := _hit(phrase, vocabulary, threshold))}
+        hits = {hit for phrase in phrases if (hit := _topic_hit(phrase, topic, threshold))}
         scores[topic.key] = sum(vocabulary[hit] for hit in hits)
     return scores
 

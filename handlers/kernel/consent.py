@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +22,11 @@ AGREED, DECLINED, WITHDRAWN = "agreed", "declined", "withdrawn"
 def consent_version() -> str:
     """A short fingerprint of the consent text in every language ("v-3f9c0a1b2d")."""
     texts = catalog()
-    basis = "\n".join(texts[language].get("core.consent_question", "") for language in sorted(texts))
+    return _fingerprint("\n".join(texts[language].get("core.consent_question", "") for language in sorted(texts)))
+
+
+@lru_cache(maxsize=8)
+def _fingerprint(basis: str) -> str:
     return "v-" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:10]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -66,6 +67,7 @@ def words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", lowered)
 
 
+@lru_cache(maxsize=16384)  # chat words repeat: each is matched against the vocabulary once
 def _canonical(word: str) -> str:
     if word in _FUZZY_VOCAB or len(word) < 5:
         return re.sub(r"(.)\1+$", r"\1", word)  # "iyaa" → "iya", "okee" → "oke"
