@@ -296,6 +296,18 @@ async def continue_flow_or_default(ctx: Context) -> None:
 ROUTES = Routes(free_text=continue_flow_or_default, command=run_command)
 
 
+# Built once (a statement's construction and cache key cost more than SQLite's work on it)
+SENDERS_QUERY = (
+    select(Person, ConversationState, exists().where(ParkedFlow.person_id == Person.id),
+           exists().where(OutboxMessage.recipient_id == Person.id, OutboxMessage.status == OutboxStatus.HELD,
+                          OutboxMessage.channel == Channel.WHATSAPP.value))
+    .outerjoin(ConversationState, ConversationState.person_id == Person.id)
+    .where(Person.is_active.is_(True), or_(Person.phone.in_(bindparam("phones", expanding=True)),
+                                           Person.telegram_user_id.in_(bindparam("telegram_ids", expanding=True)))))
+MENUS_QUERY = select(Menu).where(Menu.channel == Channel.WHATSAPP.value,
+                                 Menu.address.in_(bindparam("phones", expanding=True)))
+
+
 async def load_senders(session: AsyncSession, items: Sequence[InboxItem]) -> None:
     """One query for the people behind these inbox items, with whether each has a flow open, something
     parked or WhatsApp messages held; the router then asks the database none of it again."""
@@ -310,16 +322,11 @@ async def load_senders(session: AsyncSession, items: Sequence[InboxItem]) -> Non
     owe_in_bulk(session)  # the batch's replies: one INSERT
     if not phones and not telegram_ids:
         return
-    has_parked = exists().where(ParkedFlow.person_id == Person.id)
-    has_held = exists().where(OutboxMessage.recipient_id == Person.id, OutboxMessage.status == OutboxStatus.HELD,
-                              OutboxMessage.channel == Channel.WHATSAPP.value)
-    query = (select(Person, ConversationState, has_parked, has_held)
-             .outerjoin(ConversationState, ConversationState.person_id == Person.id)
-             .where(Person.is_active.is_(True), or_(Person.phone.in_(phones), Person.telegram_user_id.in_(telegram_ids))))
     found: dict[tuple[str, str], list[Person]] = {}
     no_state: set[int] = set()
     no_parked: set[int] = set()
-    for person, state, parked, held in (await session.execute(query)).all():
+    rows = await session.execute(SENDERS_QUERY, {"phones": sorted(phones), "telegram_ids": sorted(telegram_ids)})
+    for person, state, parked, held in rows.all():
         kept += (person, state) if state is not None else (person,)
         for channel, address in ((Channel.WHATSAPP, person.phone), (Channel.TELEGRAM, person.telegram_user_id)):
             if address:
@@ -334,8 +341,7 @@ async def load_senders(session: AsyncSession, items: Sequence[InboxItem]) -> Non
     remember_absent(session, states=no_state, parked=no_parked)
     await load_open_tickets(session, [p.id for p in kept if isinstance(p, Person) and p.role == Role.PESERTA])
     if phones:
-        menus = select(Menu).where(Menu.channel == Channel.WHATSAPP.value, Menu.address.in_(phones))
-        found_menus = list((await session.execute(menus)).scalars())  # now in the identity map (and kept)
+        found_menus = list((await session.execute(MENUS_QUERY, {"phones": sorted(phones)})).scalars())  # kept
         kept += found_menus
         session.info.setdefault(NO_MENU, set()).update(phones - {menu.address for menu in found_menus})
 

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, object_session
 
@@ -63,6 +63,8 @@ async def open_ticket_of(session: AsyncSession, participant_id: int) -> Ticket |
 # session.info: participant id → their open ticket (None: none), for the participants behind an inbox batch,
 # loaded in one query; kept right as tickets are opened, closed or reopened in the transaction
 OPEN_TICKETS = "klinik.open_tickets"
+OPEN_TICKETS_QUERY = (select(Ticket).where(Ticket.participant_id.in_(bindparam("ids", expanding=True)),
+                                           Ticket.status.in_(ACTIVE)).order_by(Ticket.id))
 
 
 async def load_open_tickets(session: AsyncSession, participant_ids: Collection[int]) -> None:
@@ -70,8 +72,7 @@ async def load_open_tickets(session: AsyncSession, participant_ids: Collection[i
     if not participant_ids:
         return
     known: dict[int, Ticket | None] = dict.fromkeys(participant_ids)
-    query = select(Ticket).where(Ticket.participant_id.in_(known), Ticket.status.in_(ACTIVE)).order_by(Ticket.id)
-    for ticket in (await session.execute(query)).scalars():
+    for ticket in (await session.execute(OPEN_TICKETS_QUERY, {"ids": sorted(known)})).scalars():
         known[ticket.participant_id] = ticket  # the newest wins
     session.info.setdefault(OPEN_TICKETS, {}).update(known)
 
