@@ -309,6 +309,9 @@ class InboxProcessor(DrainLoop):
                     handled += 1
                     if time.monotonic() - started > BATCH_SECONDS:
                         break
+                    # With everyone loaded in bulk, a message may need no statement at all: the webhooks and
+                    # the delivery worker get the event loop between messages
+                    await asyncio.sleep(0)
         except Exception as error:
             if is_lock_timeout(error) or not await database_answers(self.sessions):
                 raise  # the database, not an item: the loop backs off
