@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     Select,
     String,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    or_,
     select,
     type_coerce,
     union,
@@ -278,6 +280,77 @@ def tugas_tally_query(week_start: datetime, end: datetime, lookback: timedelta,
                   func.sum(case((on_time, 1), else_=0)).label("on_time"),
                   func.sum(case((and_(is_due, rows.c.first_at.is_(None)), 1), else_=0)).label("missing")
                   ).group_by(rows.c.participant_id)
+
+
+@dataclass(frozen=True)
+class WeekTugas:
+    """The week's tugas per participant without building a row per (tugas, participant): due counted per
+    mentor's group and per angkatan, moved by the participant's extensions, and on time from the submissions."""
+
+    by_mentor: CTE  # (mentor_id, n): tugas for a mentor's group due this week
+    by_cohort: CTE  # (cohort, n): tugas for an angkatan due this week
+    moved: CTE  # (participant_id, n): tugas an extension moved into the week (+1) or out of it (-1)
+    on_time: CTE  # (participant_id, n): tugas due this week sent by their (extended) deadline
+
+    def due(self) -> ColumnElement[int]:
+        """tugas_tally_query's `due` of a participant, in a query with these CTEs outer-joined (joins())."""
+        return (func.coalesce(self.by_mentor.c.n, 0) + func.coalesce(self.by_cohort.c.n, 0)
+                + func.coalesce(self.moved.c.n, 0))
+
+    def sent_on_time(self) -> ColumnElement[int]:
+        """tugas_tally_query's `on_time`, likewise."""
+        return func.coalesce(self.on_time.c.n, 0)
+
+    def joins(self, query: Select[Any], mentor_id: Any, cohort: Any, participant_id: Any) -> Select[Any]:
+        """The query with the participant's (mentor_id, cohort, participant_id columns) rows of each joined."""
+        return (query.outerjoin(self.by_mentor, self.by_mentor.c.mentor_id == mentor_id)
+                .outerjoin(self.by_cohort, self.by_cohort.c.cohort == cohort)
+                .outerjoin(self.moved, self.moved.c.participant_id == participant_id)
+                .outerjoin(self.on_time, self.on_time.c.participant_id == participant_id))
+
+
+def week_tugas(week_start: datetime, end: datetime) -> WeekTugas:
+    """tugas_tally_query's `due` and `on_time` for [week_start, end), for participants read elsewhere (the
+    daily scan's members): the few tugas of the week, the groups' counts, and the week's submissions."""
+    ids = union(select(Assignment.id.label("id")).where(Assignment.due_at >= week_start, Assignment.due_at < end),
+                select(Extension.assignment_id).where(Extension.due_at >= week_start, Extension.due_at < end)
+                ).subquery()
+    window = (select(Assignment.id, Assignment.due_at, Assignment.mentor_id, Assignment.cohort)
+              .join(ids, ids.c.id == Assignment.id)).cte("week_tugas").prefix_with("MATERIALIZED")
+
+    def materialized(query: Any, name: str) -> CTE:
+        made: CTE = query.cte(name).prefix_with("MATERIALIZED")
+        return made
+
+    def in_week(due: Any) -> ColumnElement[bool]:
+        return and_(due >= week_start, due < end)
+
+    for_group = window.c.mentor_id.is_not(None)
+    for_cohort = and_(window.c.mentor_id.is_(None), window.c.cohort != "")
+    by_mentor = select(window.c.mentor_id.label("mentor_id"), func.count().label("n")).where(
+        for_group, in_week(window.c.due_at)).group_by(window.c.mentor_id)
+    by_cohort = select(window.c.cohort.label("cohort"), func.count().label("n")).where(
+        for_cohort, in_week(window.c.due_at)).group_by(window.c.cohort)
+    addressed = or_(and_(for_group, Person.mentor_id == window.c.mentor_id),
+                    and_(for_cohort, Person.cohort == window.c.cohort))
+    moved = (select(Extension.participant_id.label("participant_id"),
+                    func.sum(case((in_week(Extension.due_at), 1), else_=0)
+                             - case((in_week(window.c.due_at), 1), else_=0)).label("n"))
+             .join(window, window.c.id == Extension.assignment_id).join(Person, Person.id == Extension.participant_id)
+             .where(addressed, is_participant()).group_by(Extension.participant_id))
+    first = (select(Submission.assignment_id.label("assignment_id"), Submission.participant_id.label("participant_id"),
+                    func.min(Submission.submitted_at).label("first_at"))
+             .where(Submission.assignment_id.in_(select(window.c.id)))
+             .group_by(Submission.assignment_id, Submission.participant_id)).subquery()
+    due = func.coalesce(Extension.due_at, window.c.due_at)
+    on_time = (select(first.c.participant_id.label("participant_id"), func.count().label("n"))
+               .join(window, window.c.id == first.c.assignment_id).join(Person, Person.id == first.c.participant_id)
+               .outerjoin(Extension, and_(Extension.assignment_id == first.c.assignment_id,
+                                          Extension.participant_id == first.c.participant_id))
+               .where(addressed, is_participant(), in_week(due), first.c.first_at <= due)
+               .group_by(first.c.participant_id))
+    return WeekTugas(materialized(by_mentor, "week_tugas_groups"), materialized(by_cohort, "week_tugas_cohorts"),
+                     materialized(moved, "week_tugas_moved"), materialized(on_time, "week_tugas_on_time"))
 
 
 def reports_query(month: str, end: datetime) -> Select[Any]:

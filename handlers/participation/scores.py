@@ -61,6 +61,7 @@ from handlers.participation.queries import (
     tugas_tallies,
     tugas_tally_query,
     week_session_query,
+    week_tugas,
 )
 from handlers.participation.rules import ParticipationRules
 from storage.activities import PresensiFacts
@@ -267,9 +268,15 @@ async def scan_scores(session: AsyncSession, week: str, now: datetime, config: C
     # The week's presensi counts; the run of alpa from the kept presensi facts (no sort of a month of presensi).
     tallies = _once(week_session_query(start, end), "tallies")
     streak = alpa_streak(pid, end, timedelta(days=rules.alpa_streak_lookback_days))
-    # The narrowed scan weighs with the week's tugas only (all the estimate needs); the month's missing tugas
-    # are counted afterwards for the rows picked.
-    tugas = _once(tugas_tally_query(start, end, lookback if needed is None else end - start), "tugas")
+    due: ColumnElement[Any]
+    on_time: ColumnElement[Any]
+    missing: ColumnElement[Any]
+    if needed is None:
+        tugas = _once(tugas_tally_query(start, end, lookback), "tugas")
+        due, on_time, missing = tugas.c.due, tugas.c.on_time, tugas.c.missing
+    else:  # the week's tugas only (all the estimate needs); the month's missing are counted for the rows picked
+        week_due = week_tugas(start, end)
+        due, on_time, missing = week_due.due(), week_due.sent_on_time(), literal(0)
     asked = _once(questions_query(start, end), "asked")
     ignored = _once(ignored_query(end - IGNORED_LOOKBACK, end), "ignored")
     # The month's report and the kept baseline are read by key per participant (no table of 100,000 built).
@@ -283,14 +290,16 @@ async def scan_scores(session: AsyncSession, week: str, now: datetime, config: C
     else:
         base = aliased(ParticipantBaseline)
         based, average, weeks = and_(base.participant_id == pid, base.week == week), base.average, base.weeks
-    query = (select(*members.c, tallies.c.expected, tallies.c.hadir, tallies.c.terlambat, tallies.c.izin,
-                    tallies.c.alpa, streak.label("streak"), tugas.c.due, tugas.c.on_time, tugas.c.missing,
-                    report.participant_id.label("reported"), asked.c.n.label("asked"),
-                    ignored.c.n.label("ignored"), average.label("average"), weeks.label("weeks"))
-             .outerjoin(tallies, tallies.c.participant_id == pid).outerjoin(tugas, tugas.c.participant_id == pid)
-             .outerjoin(report, reported).outerjoin(asked, asked.c.participant_id == pid)
-             .outerjoin(ignored, ignored.c.participant_id == pid).outerjoin(base, based)
-             .outerjoin(PresensiFacts, PresensiFacts.participant_id == pid))
+    query: Select[Any] = (
+        select(*members.c, tallies.c.expected, tallies.c.hadir, tallies.c.terlambat, tallies.c.izin, tallies.c.alpa,
+               streak.label("streak"), due.label("due"), on_time.label("on_time"), missing.label("missing"),
+               report.participant_id.label("reported"), asked.c.n.label("asked"), ignored.c.n.label("ignored"),
+               average.label("average"), weeks.label("weeks"))
+        .outerjoin(tallies, tallies.c.participant_id == pid).outerjoin(report, reported)
+        .outerjoin(asked, asked.c.participant_id == pid).outerjoin(ignored, ignored.c.participant_id == pid)
+        .outerjoin(base, based).outerjoin(PresensiFacts, PresensiFacts.participant_id == pid))
+    query = (query.outerjoin(tugas, tugas.c.participant_id == pid) if needed is None
+             else week_due.joins(query, members.c.mentor_id, members.c.cohort, pid))
     paused = await pause_ends(session, local_day(end, config.timezone), config.timezone)
     connection = await session.connection()  # Core rows: the ORM's per-row bookkeeping is not needed here
 

@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -9,7 +10,7 @@ from benchmarks.bench_data import Shape, generate
 from handlers.kernel.cohorts import resting_participants, set_cohort
 from handlers.kernel.config import Config
 from handlers.participation.nudges import open_ladders, scan_participants
-from handlers.participation.queries import alpa_streak, session_tallies
+from handlers.participation.queries import alpa_streak, session_tallies, tugas_tallies, week_tugas
 from handlers.participation.rules import ParticipationRules
 from handlers.participation.scores import (
     Score,
@@ -20,33 +21,43 @@ from handlers.participation.scores import (
     week_of,
 )
 from storage.activities import PresensiFacts
-from storage.models import NudgeLog, NudgeStep, Person, Role
+from storage.models import Assignment, Extension, NudgeLog, NudgeStep, Person, Role
 from tests.conftest import JAKARTA
 
-NOW = datetime(2026, 3, 11, 9, 0, tzinfo=JAKARTA)  # a Wednesday: the week has sessions, tugas and questions
+NOW = datetime(2026, 3, 11, 9, 0, tzinfo=JAKARTA)  # a Wednesday: the week has sessions and questions
+SATURDAY = datetime(2026, 3, 14, 9, 0, tzinfo=JAKARTA)  # the week's tugas are due (Friday) too
 
 
-async def programme(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Three hundred participants in two angkatan with weeks of synthetic activity, one paused, some ladders open."""
-    weeks = [shift_week(week_of(NOW, JAKARTA), -n) for n in range(6, 0, -1)]
+async def programme(sessions: async_sessionmaker[AsyncSession], now: datetime = NOW) -> None:
+    """Three hundred participants in two angkatan with weeks of synthetic activity, one paused, some ladders open,
+    and extensions moving some tugas out of the week and some into it."""
+    weeks = [shift_week(week_of(now, JAKARTA), -n) for n in range(6, 0, -1)]
     async with sessions.begin() as session:
-        await generate(await session.connection(), Shape(300, 30, NOW, score_weeks=6, seed=3), weeks,
+        await generate(await session.connection(), Shape(300, 30, now, score_weeks=6, seed=3), weeks,
                        [week_bounds(w, JAKARTA)[0] for w in weeks])
     async with sessions.begin() as session:
         await session.execute(update(NudgeLog).where(NudgeLog.id % 3 == 0, NudgeLog.period >= weeks[-2])
                               .values(resolved_at=None, resolution=None))
-        cohort = await set_cohort(session, "Angkatan 2", NOW.date().replace(month=1), NOW.date().replace(month=12))
-        cohort.paused_from, cohort.paused_until = NOW.date(), NOW.date().replace(day=20)
+        cohort = await set_cohort(session, "Angkatan 2", now.date().replace(month=1), now.date().replace(month=12))
+        cohort.paused_from, cohort.paused_until = now.date(), now.date().replace(day=20)
+        monday = week_bounds(week_of(now, JAKARTA), JAKARTA)[0]
+        for tugas in (await session.execute(select(Assignment).where(
+                Assignment.due_at >= now - timedelta(days=28), Assignment.due_at < now))).scalars():
+            members = (await session.execute(select(Person.id).where(Person.cohort == tugas.cohort)
+                                             .order_by(Person.id))).scalars().all()
+            later = monday + timedelta(days=1) if tugas.due_at < monday else tugas.due_at + timedelta(days=7)
+            session.add_all(Extension(assignment_id=tugas.id, participant_id=pid, due_at=later, created_at=monday)
+                            for pid in members[::6])
 
 
-async def picked_by_python(session: AsyncSession, config: Config, ladders: set[int]) -> tuple[dict[int, Score],
-                                                                                              list[int]]:
+async def picked_by_python(session: AsyncSession, config: Config, ladders: set[int],
+                           now: datetime = NOW) -> tuple[dict[int, Score], list[int]]:
     """The scan as it was: every score in Python, then filtered and sorted."""
-    week = week_of(NOW, JAKARTA)
-    resting = await resting_participants(session, NOW.date())
+    week = week_of(now, JAKARTA)
+    resting = await resting_participants(session, now.date())
     nudged = set((await session.execute(select(NudgeLog.participant_id).where(
         NudgeLog.period == week, NudgeLog.step == NudgeStep.NUDGE))).scalars())
-    scores = [s for s in await compute_scores(session, week, NOW, config, explain_all=False)
+    scores = [s for s in await compute_scores(session, week, now, config, explain_all=False)
               if s.participant_id not in resting]
     fresh = sorted((s for s in scores if s.is_dropping and s.participant_id not in ladders | nudged),
                    key=lambda s: (s.score, s.participant_id))
@@ -54,17 +65,20 @@ async def picked_by_python(session: AsyncSession, config: Config, ladders: set[i
     return {s.participant_id: s for s in scores if s.participant_id in ladders}, [s.participant_id for s in fresh][:cap]
 
 
+@pytest.mark.parametrize("now", [NOW, SATURDAY], ids=["wednesday", "saturday"])
 async def test_the_sql_narrowed_scan_picks_what_the_full_weighing_picks(
-        sessions: async_sessionmaker[AsyncSession]) -> None:
-    await programme(sessions)
+        sessions: async_sessionmaker[AsyncSession], now: datetime) -> None:
+    await programme(sessions, now)
     config = Config(timezone=JAKARTA, rule_groups=(ParticipationRules(nudge_max_per_run=40),))
 
     async with sessions() as session:
         ladders = set(await open_ladders(session))
-        scan = await scan_participants(session, week_of(NOW, JAKARTA), NOW, config, ladders)
-        with_ladder, fresh = await picked_by_python(session, config, ladders)
+        scan = await scan_participants(session, week_of(now, JAKARTA), now, config, ladders)
+        with_ladder, fresh = await picked_by_python(session, config, ladders, now)
+        due = [score.tugas_due for score in await compute_scores(session, week_of(now, JAKARTA), now, config)]
 
     assert (len(fresh), len(with_ladder) > 3) == (40, True)  # the cap bites, and ladders are open
+    assert max(due) > 0  # tugas due in the week: extended into it, and on Saturday by their deadline
     assert scan.with_ladder == with_ladder
     assert [s.participant_id for s in scan.candidates] == fresh
 
@@ -113,3 +127,19 @@ async def test_the_digest_scan_scores_everyone_as_the_full_weighing(
             streamed = [score async for score in scan_scores(session, week, NOW, config, explain_all=True)]
             assert streamed == await compute_scores(session, week, NOW, config)
             assert sum(1 for score in streamed if score.alpa_streak >= 2) > 5
+
+
+@pytest.mark.parametrize("now", [NOW, SATURDAY], ids=["wednesday", "saturday"])
+async def test_the_week_tugas_counted_per_group_equal_the_pairs(sessions: async_sessionmaker[AsyncSession],
+                                                                 now: datetime) -> None:
+    await programme(sessions, now)
+    start = week_bounds(week_of(now, JAKARTA), JAKARTA)[0]
+    week = week_tugas(start, now)
+    async with sessions() as session:
+        query = week.joins(select(Person.id, Person.mentor_id, Person.cohort, week.due(), week.sent_on_time())
+                           .where(Person.role == Role.PESERTA), Person.mentor_id, Person.cohort, Person.id)
+        counted = {pid: (due, on_time) for pid, _, _, due, on_time in await session.execute(query)}
+        pairs = await tugas_tallies(session, start, now, timedelta(days=28))
+    assert counted == {pid: (pairs[pid].due, pairs[pid].on_time) if pid in pairs else (0, 0) for pid in counted}
+    assert sum(due for due, _ in counted.values()) > 30
+    assert sum(sent for _, sent in counted.values()) > 10
