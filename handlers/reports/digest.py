@@ -124,6 +124,12 @@ async def close_week(session: AsyncSession, now: datetime, config: Config) -> li
     week = shift_week(week_of(now, config.timezone), -1)
     if await already_ran(session, SCORES_JOB_ID, week):
         return []
+    stored = select(ParticipationScore.id).where(ParticipationScore.week == week).limit(1)
+    if (await session.execute(stored)).first() is not None:
+        # Stored by its digest before this job existed: kept as it is (scored again days later, the week would
+        # count what people did after it), and read like a week this job closed.
+        record_run(session, SCORES_JOB_ID, week, now, {"already_stored": True})
+        return []
     await score_and_store(session, week, now, config)
     return []
 

@@ -266,3 +266,13 @@ async def test_ringkasan_of_a_closed_week_shows_the_week_as_stored_when_it_close
     await driver.run_job("summary_requests")
 
     assert (await driver.received(coordinator))[1] == DIGEST
+
+
+async def test_a_week_already_stored_by_its_digest_is_not_scored_again_when_the_job_first_runs(
+        sessions: async_sessionmaker[AsyncSession], config: Config, week: dict[str, Person]) -> None:
+    await run_job(next(j for j in JOBS if j.id == "weekly_scores"), sessions, config, at(4, 9))  # W09, two days late
+
+    async with sessions() as session:
+        stored = (await session.execute(select(ParticipationScore.score)
+                                        .where(ParticipationScore.week == "2026-W09"))).scalars().all()
+    assert stored == [80.0, 80.0, 80.0]
