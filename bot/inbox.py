@@ -148,6 +148,8 @@ class InboxProcessor(DrainLoop):
         self._write_lock = asyncio.Lock()  # SQLite: the processor's batches and the webhooks' inserts take turns
         self._arrivals: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
         self._group: asyncio.Task[None] | None = None
+        self._sweep = self._swept = False  # SQLite: run()'s pass ends with a batch that took every due item
+        self._took_all = False  # SQLite: the last batch found fewer due items than it may take, and handled them
         super().__init__()
 
     async def store(self, inbound: Inbound, now: datetime) -> bool:
@@ -254,6 +256,19 @@ class InboxProcessor(DrainLoop):
                 raise result
         return handled
 
+    async def pass_once(self) -> int:
+        """run()'s pass. SQLite: a batch that took every due item ends it without a look that would find
+        nothing, and run() then waits (a webhook stored during the pass has woken it already, and the tick
+        finds what another process stored): three statements fewer per message when they come one by one."""
+        if self._is_postgres():
+            return await self.drain_once()
+        self._sweep, self._swept = True, False
+        try:
+            handled = await self.drain_once()
+        finally:
+            self._sweep = False
+        return 0 if self._swept else handled
+
     async def _work(self) -> int:
         count = 0
         self._working += 1
@@ -279,6 +294,9 @@ class InboxProcessor(DrainLoop):
                     count += done
                     self.after_commit()  # the replies leave now, not when the whole backlog is handled
                     self.pulse.passed()  # a long backlog is progress, not a stall
+                    if self._sweep and self._took_all and not self._is_postgres():
+                        self._swept = True  # nothing was left: no look that finds nothing (see pass_once)
+                        break
         except BaseException:
             self._aborted = True
             raise
@@ -294,6 +312,7 @@ class InboxProcessor(DrainLoop):
         When one of them fails, the whole batch rolls back and its items are handled one per
         transaction, so only the failing one is retried later (and the others still commit).
         """
+        self._took_all = False
         if self.batch_size == 1:
             return await self._handle_one()
         handled = 0
@@ -312,11 +331,13 @@ class InboxProcessor(DrainLoop):
                     # With everyone loaded in bulk, a message may need no statement at all: the webhooks and
                     # the delivery worker get the event loop between messages
                     await asyncio.sleep(0)
+                took_all = handled == len(items) < self.batch_size
         except Exception as error:
             if is_lock_timeout(error) or not await database_answers(self.sessions):
                 raise  # the database, not an item: the loop backs off
             log.info("inbox batch rolled back (%s); its items are handled one at a time", error_text(error))
             return sum([await self._handle_one() for _ in range(handled + 1)])
+        self._took_all = took_all
         return handled
 
     async def _handle_one(self) -> int:

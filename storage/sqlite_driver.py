@@ -2,7 +2,8 @@
 
 SQLAlchemy's aiosqlite adapter opens a cursor, executes, fetches and closes it as four calls, each
 queued to aiosqlite's thread and answered through the event loop: about 250 µs for a statement
-SQLite runs in 10 µs. This cursor does the four in one call on that thread. Installed per
+SQLite runs in 10 µs. This cursor does the four in one call on that thread, and a commit or rollback
+with nothing to end makes no call. Installed per
 connection by `storage.db.make_engine` (the adapter's class is swapped, nothing global changes);
 it relies on the adapter's private surface of SQLAlchemy 2.1 (`_cursor_cls`, `_execute_mutex`), which
 tests/storage/test_sqlite_driver.py pins.
@@ -99,10 +100,24 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    """SQLAlchemy's aiosqlite connection adapter, with the one-trip cursor."""
+    """SQLAlchemy's aiosqlite connection adapter, with the one-trip cursor; a commit or rollback with no
+    transaction open (after reads only, and the pool's rollback of every connection it takes back) makes
+    no trip at all: sqlite3 would do nothing on the thread."""
 
     __slots__ = ()
     _cursor_cls = OneTripCursor
+
+    def _idle(self) -> bool:
+        connection: sqlite3.Connection | None = self._connection._connection  # None once closed
+        return connection is not None and not connection.in_transaction
+
+    def commit(self) -> None:
+        if not self._idle():
+            super().commit()
+
+    def rollback(self) -> None:
+        if not self._idle():
+            super().rollback()
 
 
 def install(dbapi_connection: Any) -> None:
