@@ -66,3 +66,16 @@ async def test_two_transactions_showing_options_to_two_numbers_in_opposite_order
     chosen = [await picked(driver, person, "1") for person in (first, second)]
     assert all(choice is not None for choice in chosen)
     assert len(await driver.outbox()) == 4
+
+
+async def test_options_shown_inside_a_savepoint_that_rolled_back_were_never_shown(
+        driver: Driver, participant: Person) -> None:
+    address = Address(Channel.WHATSAPP, participant.phone)
+    async with driver.sessions.begin() as session:
+        await enqueue(session, options(participant, "cmd:menu"), driver.clock.now, driver.config)
+        savepoint = await session.begin_nested()
+        await enqueue(session, options(participant, "cmd:tugas"), driver.clock.now, driver.config)
+        assert await menu_choice(session, address, "1") == "cmd:tugas"
+        await savepoint.rollback()
+        assert await menu_choice(session, address, "1") == "cmd:menu"
+    assert await picked(driver, participant, "1") == "cmd:menu"
