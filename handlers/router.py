@@ -340,10 +340,13 @@ async def load_senders(session: AsyncSession, items: Sequence[InboxItem]) -> Non
     session.info[SENDERS] = {key: people[0] for key, people in found.items() if len(people) == 1}
     remember_absent(session, states=no_state, parked=no_parked)
     await load_open_tickets(session, [p.id for p in kept if isinstance(p, Person) and p.role == Role.PESERTA])
-    if phones:
-        found_menus = list((await session.execute(MENUS_QUERY, {"phones": sorted(phones)})).scalars())  # kept
+    # The options shown are read only to map a reply like "2" (and written at the commit: kernel/menus.py)
+    choosing = {i.address.id for i in inbounds if i.is_private and i.address.channel == Channel.WHATSAPP
+                and i.payload is None and i.text.strip().isdigit()}
+    if choosing:
+        found_menus = list((await session.execute(MENUS_QUERY, {"phones": sorted(choosing)})).scalars())  # kept
         kept += found_menus
-        session.info.setdefault(NO_MENU, set()).update(phones - {menu.address for menu in found_menus})
+        session.info.setdefault(NO_MENU, set()).update(choosing - {menu.address for menu in found_menus})
 
 
 def known_sender(session: AsyncSession, inbound: Inbound) -> Person | None:
