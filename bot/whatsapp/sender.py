@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,7 +25,7 @@ HELD_TEMPLATE = "held"
 # Twilio's date_created has whole seconds (RFC 2822): a message created just after a claim may show a
 # second before it; one more second for the clocks (ours ahead of Twilio's by more repeats, never loses).
 CLOCK_MARGIN = timedelta(seconds=2)
-LOOK_LIMIT = 100  # messages to one number from the claim's day on: one page, one call
+LOOK_LIMIT = 100  # messages to one number from the claim's day on, newest first: one page, one call
 
 
 class WhatsAppSender:
@@ -64,9 +64,10 @@ class WhatsAppSender:
         for the 'held' notice. Anything else (or none): None, and the worker sends it. Errors propagate:
         the worker sends then too."""
         after = since - CLOCK_MARGIN
-        listed = await self.client.messages.list_async(
-            to=f"whatsapp:{row.address}", from_=f"whatsapp:{self.sender}", date_sent_after=after.date().isoformat(),
-            limit=LOOK_LIMIT, page_size=LOOK_LIMIT)
+        midnight = datetime.combine(after.astimezone(UTC).date(), time(), UTC)  # a day or a moment: the same filter
+        listed = list(await self.client.messages.page_async(  # one page: one call, whatever paging says
+            to=f"whatsapp:{row.address}", from_=f"whatsapp:{self.sender}", date_sent_after=midnight,
+            page_size=LOOK_LIMIT))
         candidates = sorted((m for m in listed if m.sid and m.date_created is not None and m.date_created >= after
                              and str(m.status or "") not in FAILED and str(m.direction or "").startswith("outbound")),
                             key=lambda m: m.date_created)

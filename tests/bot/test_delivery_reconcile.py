@@ -106,7 +106,7 @@ async def test_a_send_found_at_twilio_is_recorded_with_its_sid_and_not_repeated(
     assert creates(http) == []  # not sent again
     [query] = looks(http)
     assert (query["To"], query["From"], query["DateSent>"]) == (
-        f"whatsapp:{participant.phone}", f"whatsapp:{FROM}", (claimed - timedelta(seconds=2)).date().isoformat())
+        f"whatsapp:{participant.phone}", f"whatsapp:{FROM}", f"{(claimed - timedelta(seconds=2)).date()}T00:00:00Z")
     assert worker.reconciled == {"found": 1}
     async with driver.sessions.begin() as session:  # Twilio's callbacks find the row by that SID
         await record_status(session, "SMwent", "read", "", driver.clock.now, driver.config)

@@ -8,13 +8,27 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from twilio.rest import Client
 
+from bot.media import MediaStore
+from bot.whatsapp.sender import WhatsAppSender
+from handlers.kernel.messages import OutgoingPart
+from storage.models import OutboxMessage
 from tests.e2e.harness import copy_database
-from tests.support.outbound import KlinikProcess, klinik_env, outbox_statuses, seed_backlog, text_of
-from tests.support.peers import free_port
+from tests.support.outbound import (
+    WHATSAPP_FROM,
+    KlinikProcess,
+    klinik_env,
+    outbox_statuses,
+    seed_backlog,
+    text_of,
+)
+from tests.support.peers import PrismTwilio, free_port
 from tests.support.twilio_mock import SlowTwilio
 
 pytestmark = pytest.mark.e2e
@@ -76,3 +90,20 @@ async def test_kill_9_again_and_again_during_a_large_send_loses_nothing_and_repe
     print(f"{len(twilio_peer.arrivals)} arrivals for {total} messages, {duplicates} repeated after {crashes} kills "
           f"(cut off in flight: {cut_off}, most in flight {twilio_peer.max_in_flight}); "
           f"{len(twilio_peer.lists)} looks at Twilio's list")
+
+
+async def test_the_look_before_a_resend_is_a_request_twilio_s_api_description_accepts(prism_twilio: PrismTwilio) -> None:
+    http = prism_twilio.http_client()
+    client = Client(prism_twilio.account_sid, prism_twilio.auth_token, http_client=http)
+    sender = WhatsAppSender(client, async_sessionmaker(), sender=WHATSAPP_FROM, status_callback=None,
+                            templates={}, media=MediaStore(async_sessionmaker()))
+    row = OutboxMessage(id=1, channel="whatsapp", address="+6287700000001", payload=OutgoingPart(text="Halo").to_json())
+    try:
+        # Prism checks the query against Twilio's OpenAPI description (a 4xx raises) and answers its example
+        # messages, from years ago: not this row's.
+        assert await sender.already_sent(row, datetime.now(UTC)) is None
+    finally:
+        await http.close()
+    [look] = http.requests  # one call, even though Prism's example page points to a next one
+    assert (look.method, look.status) == ("GET", 200)
+    assert set(look.params) == {"To", "From", "DateSent>", "PageSize"}
