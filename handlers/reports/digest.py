@@ -37,7 +37,7 @@ from handlers.participation.scores import (
     week_of,
 )
 from handlers.reports import figures
-from handlers.reports.chart_process import draw_digest
+from handlers.reports.chart_process import Painter
 from handlers.reports.outcomes import programme_outcomes
 from handlers.reports.render import (
     chart_figures,
@@ -315,8 +315,10 @@ def _write_file(folder: Path, name: str, write: Callable[[Path], None]) -> Path:
 
 
 async def coordinator_messages(session: AsyncSession, digest: Digest, coordinators: list[Person],
-                               now: datetime, config: Config) -> list[Outgoing]:
-    """The digest text with the chart, then the workbook, for each coordinator (files made once)."""
+                               now: datetime, config: Config, painter: Painter | None = None) -> list[Outgoing]:
+    """The digest text with the chart, then the workbook, for each coordinator (files made once).
+
+    painter: a chart process started ahead (send_weekly_digests); else one is started here if needed."""
     if not coordinators:
         return []
     language = config.language
@@ -324,11 +326,17 @@ async def coordinator_messages(session: AsyncSession, digest: Digest, coordinato
     # never enters the bot's memory: chart_process).
     files = [save_media(session, kind="document", suffix=".xlsx", mime=XLSX, now=now, config=config,
                         name=f"ringkasan-{digest.week}.xlsx", write=lambda path: write_workbook(digest, path, language))]
+    own = None
     if has_chart(digest, language):  # a week with nothing to draw sends no empty picture
+        chart = painter or (own := Painter())
         files.append(save_media(session, kind="photo", suffix=".png", mime="image/png", now=now, config=config,
                                 name=f"ringkasan-{digest.week}.png",
-                                write=lambda path: draw_chart(digest, path, language)))
-    book, *drawn = await asyncio.gather(*files)
+                                write=lambda path: draw_chart(chart, digest, path, language)))
+    try:
+        book, *drawn = await asyncio.gather(*files)
+    finally:
+        if own is not None:
+            own.close()
     charts = tuple(drawn)
     out = []
     for person in coordinators:
@@ -340,9 +348,9 @@ async def coordinator_messages(session: AsyncSession, digest: Digest, coordinato
     return out
 
 
-def draw_chart(digest: Digest, path: Path, language: str) -> None:
-    """The digest picture (render.write_chart's) drawn in a child process: chart_process.draw_digest."""
-    draw_digest(chart_figures(digest, language), path, language)
+def draw_chart(painter: Painter, digest: Digest, path: Path, language: str) -> None:
+    """The digest picture (render.write_chart's) drawn by the chart process (blocking: a worker thread)."""
+    painter.draw(chart_figures(digest, language), path, language)
 
 
 async def send_weekly_digests(session: AsyncSession, now: datetime, config: Config) -> list[Outgoing]:
@@ -353,10 +361,14 @@ async def send_weekly_digests(session: AsyncSession, now: datetime, config: Conf
     week = shift_week(week_of(now, config.timezone), -1)
     if await already_ran(session, JOB_ID, week):
         return []
-    scores = await week_scores_stored(session, week, now, config)
-    digest = await digest_of(session, week, scores, now, config)
-    coordinators = await staff(session, Role.KOORDINATOR)
-    out = await coordinator_messages(session, digest, coordinators, now, config)
+    painter = Painter()  # imports matplotlib in its own process while the figures are computed
+    try:
+        scores = await week_scores_stored(session, week, now, config)
+        digest = await digest_of(session, week, scores, now, config)
+        coordinators = await staff(session, Role.KOORDINATOR)
+        out = await coordinator_messages(session, digest, coordinators, now, config, painter)
+    finally:
+        await asyncio.to_thread(painter.close)
     summaries = await mentor_summaries(session, week, scores, digest.at_risk)
     mentors = await load_people(session, list(summaries))
     for mentor_id, summary in summaries.items():
