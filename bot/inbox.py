@@ -41,6 +41,9 @@ RETRY_SECONDS = (2.0, 10.0)  # before the second and the third try
 LOCK_CLASS = 0x4B42  # first key of our advisory locks on senders ("KB"); the second is hashtext(sender)
 CANDIDATES = 256  # due items looked at per claim on PostgreSQL (one chatty sender must not hide the others)
 BATCH_SECONDS = 0.05  # a SQLite batch stops growing after this long: webhooks wait for the one writer
+# SQLite: a batch commits after this many items when webhooks wait to be stored (their acknowledgement waits for
+# the one writer); it still handles that many, so a long burst does not stop the handling
+WHILE_STORING = 4
 GROUP_ROWS = 200  # SQLite: webhooks stored in one statement at most
 # PostgreSQL: senders one worker takes per transaction. WhatsApp options (`menus` rows, shared by everyone who
 # writes to one mentor) are written at commit in key order (handlers/kernel/menus.py), so concurrent batches of
@@ -326,7 +329,7 @@ class InboxProcessor(DrainLoop):
                 for item in items:
                     await handle_inbox_item(session, item, self.clock(), self.config)
                     handled += 1
-                    if time.monotonic() - started > BATCH_SECONDS:
+                    if time.monotonic() - started > BATCH_SECONDS or (self._arrivals and handled >= WHILE_STORING):
                         break
                     # With everyone loaded in bulk, a message may need no statement at all: the webhooks and
                     # the delivery worker get the event loop between messages
