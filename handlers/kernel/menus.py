@@ -1,7 +1,7 @@
 """The numbered options last shown to a WhatsApp number (`menus`), written when the transaction commits.
 
 A reply like "2" picks from the options of the latest message to that number; every message to a WhatsApp
-number sets them (one without options clears them: an empty list). They are not written when the message is
+number sets them (one without options clears them: the row goes). They are not written when the message is
 queued but at the commit, all in one statement in key order and before the transaction's outbox rows still
 to be written. So a transaction holds a shared row (a mentor's, written for each participant whose question
 reaches them) only while it commits, concurrent transactions never take two rows in opposite orders (no
@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import delete, event, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.util import identity_key
@@ -51,8 +51,11 @@ def write(session: Session) -> None:
     statement = statement.on_conflict_do_update(
         index_elements=[MENUS.c.channel, MENUS.c.address],
         set_={"payloads": statement.excluded.payloads, "created_at": statement.excluded.created_at})
+    cleared = [(channel, address) for (channel, address), (payloads, _) in pending.items() if not payloads]
     with session.no_autoflush:  # the outbox rows still to write go after the options (see above)
         session.execute(statement)
+        if cleared:  # no row kept for a number without options (rows this upsert locked already)
+            session.execute(delete(Menu).where(tuple_(Menu.channel, Menu.address).in_(cleared)))
     for key in pending:  # objects loaded before are stale now: the next read asks the database
         menu = session.identity_map.get(identity_key(Menu, key))
         if menu is not None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import select
 
 from handlers.kernel.messages import Address, Button, Channel, Outgoing
 from handlers.kernel.outbox import enqueue, menu_choice
-from storage.models import Person, Role
+from storage.models import Menu, Person, Role
 from tests.support.driver import Driver
 
 
@@ -79,3 +80,16 @@ async def test_options_shown_inside_a_savepoint_that_rolled_back_were_never_show
         await savepoint.rollback()
         assert await menu_choice(session, address, "1") == "cmd:menu"
     assert await picked(driver, participant, "1") == "cmd:menu"
+
+
+async def test_a_message_without_options_leaves_no_row_for_the_number(driver: Driver, participant: Person) -> None:
+    other = await driver.add_person(role=Role.PESERTA, name="Peserta Dewi", phone="+6281290000777")
+    async with driver.sessions.begin() as session:
+        await enqueue(session, options(participant, "cmd:menu"), driver.clock.now, driver.config)
+    async with driver.sessions.begin() as session:
+        await enqueue(session, Outgoing(text="Oke kak", person_id=participant.id), driver.clock.now, driver.config)
+        await enqueue(session, Outgoing(text="Halo kak", person_id=other.id), driver.clock.now, driver.config)
+
+    async with driver.sessions() as session:
+        assert (await session.execute(select(Menu.address))).scalars().all() == []
+    assert await picked(driver, participant, "1") is None
