@@ -36,8 +36,12 @@ def make_client(account_sid: str, auth_token: str, api_base_url: str | None,
     if http_client is None:
         http_client = (RedirectingAsyncTwilioHttpClient(api_base_url, **options) if api_base_url
                        else TimedAsyncTwilioHttpClient(**options))
-    return TwilioClient(account_sid, auth_token, http_client=http_client,
-                        request_guard_seconds=2 * (connect_timeout + read_timeout))
+    client = TwilioClient(account_sid, auth_token, http_client=http_client,
+                          request_guard_seconds=2 * (connect_timeout + read_timeout))
+    # The SDK imports its Messages API at first use: here, not inside the first send's step of the event loop
+    # (50-300 ms during which webhooks wait)
+    client.messages  # noqa: B018
+    return client
 
 
 class TwilioClient(Client):  # type: ignore[misc]
