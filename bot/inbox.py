@@ -222,7 +222,7 @@ class InboxProcessor(DrainLoop):
         while not self._stopping:
             try:
                 await self._listen_once()
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except Exception as error:  # the database away, or a URL option asyncpg does not take: the idle look
                 log.info("inbox: not listening for new inbound (%s); looking every %.0f s", error_text(error),
                          self.idle_seconds)
             await asyncio.sleep(LISTEN_RETRY_SECONDS)
