@@ -125,7 +125,8 @@ async def take_writer(session: AsyncSession) -> None:
 
 
 # SQLite, built once (a statement's construction costs more than SQLite's work on it)
-TAKE_WRITER = update(InboxItem).where(InboxItem.id == -1).values(attempts=InboxItem.attempts)
+TAKE_WRITER = (update(InboxItem).where(InboxItem.id == -1).values(attempts=InboxItem.attempts)
+               .execution_options(synchronize_session=False))  # it changes nothing: no object to look at
 DUE_BATCH = (select(InboxItem).where(InboxItem.processed_at.is_(None),
                                      or_(InboxItem.next_attempt_at.is_(None), InboxItem.next_attempt_at <= bindparam("now")))
              .order_by(InboxItem.id).limit(bindparam("wanted")))
