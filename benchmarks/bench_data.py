@@ -36,6 +36,7 @@ from storage.models import (
     Ticket,
     TicketRating,
 )
+from storage.outcomes import refresh_participant_outcomes
 from storage.participation import (
     ParticipantBaseline,
     ParticipationWeekGroup,
@@ -288,6 +289,8 @@ async def generate(conn: AsyncConnection, shape: Shape, weeks: list[str], monday
     await put(NudgeLog.__table__, g.nudges(weeks, mondays))  # type: ignore[arg-type]
     await keep_facts(conn, weeks[-1] if weeks else None)
     for statement in refresh_presensi_facts():  # as migration 0028 backfills them and each write keeps them
+        await conn.execute(statement)
+    for statement in refresh_participant_outcomes():  # as migration 0030 backfills them and each report keeps them
         await conn.execute(statement)
     await _targets(conn, shape)
     if conn.dialect.name == "postgresql":

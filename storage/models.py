@@ -37,7 +37,7 @@ from storage.messaging import (
     ParkedFlow,
 )
 from storage.notes import ParticipantNote
-from storage.outcomes import OutcomeTarget
+from storage.outcomes import OutcomeTarget, ParticipantOutcome
 from storage.participation import (
     Agency,
     JobRun,
@@ -91,6 +91,7 @@ __all__ = [
     "OutcomeTarget",
     "ParkedFlow",
     "ParticipantNote",
+    "ParticipantOutcome",
     "ParticipationScore",
     "Person",
     "ProgrammeTarget",

@@ -45,6 +45,7 @@ from handlers.kernel.roles import MANAGERS, PARTICIPANTS, is_participant
 from handlers.kernel.rules import SharedRules
 from handlers.kernel.state import clear_state, get_state, set_state
 from storage.models import MonthlyReport
+from storage.outcomes import refresh_participant_outcomes
 
 FLOW = "rep_form"
 NONE_WORDS = frozenset({"tidak ada", "tidak", "belum", "belum ada", "-", "0", "none"})
@@ -265,6 +266,9 @@ async def submit_report(ctx: Context, data: Data) -> bool:
     report.permits, report.main_problem = list(draft.get("permits", [])), draft["problem"]
     report.submitted_at = report.submitted_at or ctx.now
     report.updated_at, report.form_step, report.draft = ctx.now, "", {}
+    await ctx.session.flush()
+    for statement in refresh_participant_outcomes([report.participant_id]):  # the digest sums these rows
+        await ctx.session.execute(statement)
     previous = (await ctx.session.execute(select(MonthlyReport).where(
         MonthlyReport.participant_id == ctx.person.id, MonthlyReport.month == previous_month(report.month),
         MonthlyReport.submitted_at.is_not(None)))).scalar_one_or_none()

@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, delete, func, select
+from sqlalchemy import and_, case, delete, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from handlers.kernel.config import Config
 from handlers.participation.queries import agency_of
 from handlers.reports.rules import ReportsRules
-from storage.models import Agency, MonthlyReport, OutcomeTarget, Person, ProgrammeTarget, Role
+from storage.models import Agency, OutcomeTarget, ParticipantOutcome, Person, ProgrammeTarget, Role
+from storage.outcomes import OUTCOME_COLUMNS, PERMIT_CODES, outcome_facts
 
-PERMITS = ("nib", "pirt", "halal", "lainnya")  # the codes the report form stores
+PERMITS = PERMIT_CODES  # the codes the report form stores
 MEASURES = (*PERMITS, "jobs", "omzet")  # omzet: growth in percent; jobs: new jobs since the baseline
 SCOPES = ("programme", "agency", "cohort")
 
@@ -114,29 +114,25 @@ async def programme_outcomes(session: AsyncSession, end: datetime, config: Confi
 
 async def _outcome_rows(session: AsyncSession, end: datetime,
                         fields: tuple[str, ...]) -> list[tuple[str, str, Outcome]]:
-    """(cohort, agency key, outcome) per cohort and agency, summed in the database."""
-    report = MonthlyReport
-    # First and latest month per participant from the (participant, month) index alone.
-    per = (select(report.participant_id.label("pid"), func.min(report.month).label("first"),
-                  func.max(report.month).label("last"))
-           .where(report.submitted_at.is_not(None), report.submitted_at < end)
-           .group_by(report.participant_id).subquery())
-    first, last = aliased(MonthlyReport), aliased(MonthlyReport)
-    # The latest report's permits: the form starts from last month's, so they are every permit held
-    # (one removed was a correction). The list is JSON: its text holds each code in quotes on both engines.
-    listed = cast(last.permits, String)
-    later = per.c.first < per.c.last
-    omzet = and_(later, first.omzet.is_not(None), last.omzet.is_not(None))
-    jobs = and_(later, first.workers.is_not(None), last.workers.is_not(None))
+    """(cohort, agency key, outcome) per cohort and agency, summed in the database.
+
+    Each participant's facts are the kept row (`participant_outcomes`, written with each report) when it
+    holds at end (nothing of theirs sent since); the few who sent since are recomputed from their reports
+    sent before end."""
+    kept = ParticipantOutcome
+    since = select(kept.participant_id).where(kept.last_sent_at >= end)
+    facts = union_all(select(*[kept.__table__.c[name] for name in OUTCOME_COLUMNS]).where(kept.last_sent_at < end),
+                      outcome_facts(since, end)).subquery()
+    later = facts.c.first_month < facts.c.last_month
+    omzet = and_(later, facts.c.first_omzet.is_not(None), facts.c.last_omzet.is_not(None))
+    jobs = and_(later, facts.c.first_workers.is_not(None), facts.c.last_workers.is_not(None))
     agency = agency_of(fields).label("agency")
-    query = (select(Person.cohort, agency, func.count(),
-                    *[func.sum(case((listed.like(f'%"{code}"%'), 1), else_=0)) for code in PERMITS],
-                    func.sum(case((omzet, first.omzet), else_=0)), func.sum(case((omzet, last.omzet), else_=0)),
-                    func.sum(case((omzet, 1), else_=0)), func.sum(case((jobs, first.workers), else_=0)),
-                    func.sum(case((jobs, last.workers), else_=0)), func.sum(case((jobs, 1), else_=0)))
-             .select_from(per).join(Person, Person.id == per.c.pid)
-             .join(first, and_(first.participant_id == per.c.pid, first.month == per.c.first))
-             .join(last, and_(last.participant_id == per.c.pid, last.month == per.c.last))
+    query = (select(Person.cohort, agency, func.count(), *[func.sum(facts.c[code]) for code in PERMITS],
+                    func.sum(case((omzet, facts.c.first_omzet), else_=0)),
+                    func.sum(case((omzet, facts.c.last_omzet), else_=0)), func.sum(case((omzet, 1), else_=0)),
+                    func.sum(case((jobs, facts.c.first_workers), else_=0)),
+                    func.sum(case((jobs, facts.c.last_workers), else_=0)), func.sum(case((jobs, 1), else_=0)))
+             .select_from(facts).join(Person, Person.id == facts.c.participant_id)
              .where(Person.role == Role.PESERTA, Person.is_active.is_(True))
              .group_by(Person.cohort, agency))
     found = []

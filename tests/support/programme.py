@@ -19,6 +19,7 @@ from storage.models import (
     Ticket,
     TicketRating,
 )
+from storage.outcomes import refresh_participant_outcomes
 
 
 class Programme:
@@ -64,10 +65,20 @@ class Programme:
         return assignment
 
     async def report(self, person: Person, month: str, submitted_at: datetime) -> None:
-        """A submitted laporan bulanan."""
-        await self.add(MonthlyReport(participant_id=person.id, month=month, omzet=1_000_000, workers=1,
-                                     customers=10, form_step="done", submitted_at=submitted_at,
-                                     created_at=submitted_at, updated_at=submitted_at))
+        """A submitted laporan bulanan (its outcome row kept, as sending it through the form does)."""
+        async with self.sessions.begin() as session:
+            session.add(MonthlyReport(participant_id=person.id, month=month, omzet=1_000_000, workers=1,
+                                      customers=10, form_step="done", submitted_at=submitted_at,
+                                      created_at=submitted_at, updated_at=submitted_at))
+            await session.flush()
+            for statement in refresh_participant_outcomes([person.id]):
+                await session.execute(statement)
+
+    async def keep_outcomes(self) -> None:
+        """Keep everyone's outcome row from their sent reports (after reports added as ready-made rows)."""
+        async with self.sessions.begin() as session:
+            for statement in refresh_participant_outcomes():
+                await session.execute(statement)
 
     async def ticket(self, person: Person, created_at: datetime, *, answered_at: datetime | None = None,
                      rating: int | None = None) -> Ticket:

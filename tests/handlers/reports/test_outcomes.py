@@ -23,6 +23,7 @@ from scheduler.jobs import JOBS
 from scheduler.runner import run_job
 from storage.db import make_engine, make_sessionmaker
 from storage.models import MediaLink, MonthlyReport, OutcomeTarget, Person, Role
+from storage.outcomes import refresh_participant_outcomes
 from tests.support.driver import Driver
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -104,6 +105,9 @@ async def reports(sessions: async_sessionmaker[AsyncSession], driver: Driver, me
             report(rudi, "2026-02", at(2), 700_000, 1, ["nib"]),
             report(joko, "2026-03", at(10), 9_000_000, 9, ["halal"]),  # after the digest's week
         ])
+        await session.flush()
+        for statement in refresh_participant_outcomes():  # kept as sending each report keeps them
+            await session.execute(statement)
         data = tomllib.loads(TARGETS)
         await set_targets(session, data["programme"], data["agency"], at(1))
         await set_outcome_targets(session, read_outcome_targets(data), at(1))

@@ -69,6 +69,7 @@ async def november(sessions: async_sessionmaker[AsyncSession], driver: Driver, m
         NudgeLog(participant_id=joko.id, period="2026-W46", step="nudge", sent_at=at(10), resolved_at=at(15),
                  resolution="replied"),
         NudgeLog(participant_id=wati.id, period="2026-W47", step="nudge", sent_at=at(20)))
+    await programme.keep_outcomes()  # as sending the reports keeps them
     return {"sari": participant, "joko": joko, "wati": wati, "dewi": dewi}
 
 
