@@ -528,13 +528,38 @@ class DeliveryWorker(DrainLoop):
                 skip += [address for address, count in held.items() if count >= self.per_chat_in_hand]
             rows = rows[:limit]
             if rows:
-                self._note_in_doubt(channel, rows)  # before the UPDATE below refreshes the rows' claim
-                await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
-                                      .values(claimed_by=self.holder, claimed_at=now))
+                # The UPDATE checks again that each row is still free: on SQLite the SELECT above reads outside
+                # the write transaction, so another claimer (a second process on the file) may have taken a row
+                # since; only the rows this UPDATE really marked are ours.
+                taken = set((await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_([r.id for r in rows]), OutboxMessage.status == OutboxStatus.PENDING,
+                           free)
+                    .values(claimed_by=self.holder, claimed_at=now)
+                    .returning(OutboxMessage.id)
+                    .execution_options(synchronize_session=False))).scalars())
+                kept = self._first_of_each_chat_taken(rows, taken)
+                if dropped := taken - {r.id for r in kept}:  # after a chat's row another claimer took: not ours
+                    await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(dropped))
+                                          .values(claimed_by=None, claimed_at=None)
+                                          .execution_options(synchronize_session=False))
+                rows = kept
+                self._note_in_doubt(channel, rows)  # the rows as read: who held them before this claim
                 await self._recall_last_sends(session, channel, rows, now)
         for claimed in rows:
             claimed.claimed_by, claimed.claimed_at = self.holder, now
         return rows
+
+    @staticmethod
+    def _first_of_each_chat_taken(rows: list[OutboxMessage], taken: set[int]) -> list[OutboxMessage]:
+        """The rows taken, each chat's only up to its first row another claimer got first (order holds)."""
+        kept, lost = [], set()
+        for row in rows:
+            if row.id not in taken:
+                lost.add(row.address)
+            elif row.address not in lost:
+                kept.append(row)
+        return kept
 
     def _note_in_doubt(self, channel: str, rows: list[OutboxMessage]) -> None:
         """Each chat's first row left by a claimer that died (or a send whose answer never came) is in doubt

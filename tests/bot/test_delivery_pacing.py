@@ -228,3 +228,30 @@ async def test_a_chats_gap_holds_across_a_restart(
     assert stats["rejected"] == []
     first_at, second_at = (entry["time"] for entry in stats["accepted"])
     assert second_at - first_at >= 1000
+
+
+async def test_two_claimers_at_once_never_take_the_same_row(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Two delivery processes claiming at the same moment (on SQLite the claim reads before it writes):
+    every row ends in exactly one hand, and each chat's rows stay with one claimer, in order."""
+    await add_rows(sessions, "telegram", [str(7400 + n) for n in range(30)], per_chat=3)
+    now = datetime.now(UTC)
+    workers = [DeliveryWorker(sessions, {}, RateLimiter({"telegram": Pace(30)}), holder=name, batch_size=200)
+               for name in ("host:1:a", "host:2:b")]
+    async with sessions.begin() as session:
+        session.add_all([LoopPulse(holder=worker.holder, loop="delivery", started_at=now, beat_at=now)
+                         for worker in workers])
+
+    async def connect() -> None:  # two connections ready in the pool, so both claims read at the same moment
+        async with sessions() as session:
+            await session.execute(select(1))
+            await asyncio.sleep(0.05)
+    await asyncio.gather(connect(), connect())
+    hands = await asyncio.gather(*(worker.claim("telegram", 200) for worker in workers))
+
+    ids = [[row.id for row in hand] for hand in hands]
+    assert not set(ids[0]) & set(ids[1])
+    async with sessions() as session:
+        held = dict((await session.execute(select(OutboxMessage.id, OutboxMessage.claimed_by))).all())
+    for worker, hand in zip(workers, hands, strict=True):
+        assert all(held[row.id] == worker.holder for row in hand)  # what a worker holds is its claim on record
+    assert sum(len(hand) for hand in hands) == sum(1 for holder in held.values() if holder is not None)
