@@ -36,7 +36,7 @@ from storage.models import (
     Ticket,
     TicketRating,
 )
-from storage.outcomes import refresh_participant_outcomes
+from storage.outcomes import refresh_participant_outcomes, refresh_participant_presence
 from storage.participation import (
     ParticipantBaseline,
     ParticipationWeekGroup,
@@ -291,6 +291,8 @@ async def generate(conn: AsyncConnection, shape: Shape, weeks: list[str], monday
     for statement in refresh_presensi_facts():  # as migration 0028 backfills them and each write keeps them
         await conn.execute(statement)
     for statement in refresh_participant_outcomes():  # as migration 0030 backfills them and each report keeps them
+        await conn.execute(statement)
+    for statement in refresh_participant_presence():  # as migration 0031 backfills them and presensi keeps them
         await conn.execute(statement)
     await _targets(conn, shape)
     if conn.dialect.name == "postgresql":

@@ -37,7 +37,7 @@ from storage.messaging import (
     ParkedFlow,
 )
 from storage.notes import ParticipantNote
-from storage.outcomes import OutcomeTarget, ParticipantOutcome
+from storage.outcomes import OutcomeTarget, ParticipantOutcome, ParticipantPresence
 from storage.participation import (
     Agency,
     JobRun,
@@ -92,6 +92,7 @@ __all__ = [
     "ParkedFlow",
     "ParticipantNote",
     "ParticipantOutcome",
+    "ParticipantPresence",
     "ParticipationScore",
     "Person",
     "ProgrammeTarget",

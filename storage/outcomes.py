@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
-from storage.activities import Attendance, MonthlyReport
+from storage.activities import Attendance, AttendanceStatus, MonthlyReport
 from storage.base import Base
 
 
@@ -112,3 +112,31 @@ def refresh_participant_outcomes(participants: Any | None = None) -> list[Delete
               else ParticipantOutcome.participant_id.is_not(None))
     return [delete(ParticipantOutcome).where(chosen),
             insert(ParticipantOutcome).from_select(list(OUTCOME_COLUMNS), outcome_facts(participants))]
+
+
+PRESENT = (AttendanceStatus.HADIR, AttendanceStatus.TERLAMBAT)
+
+
+class ParticipantPresence(Base):
+    """When a participant's earliest presensi hadir or terlambat was recorded: with the default of one session
+    to count as trained, targets count those with `first_present_at` before the digest's end from these rows
+    instead of probing presensi per participant. Kept as presensi changes (`refresh_participant_presence`)."""
+
+    __tablename__ = "participant_presence"
+
+    participant_id: Mapped[int] = mapped_column(primary_key=True)
+    first_present_at: Mapped[datetime]
+
+
+def refresh_participant_presence(participants: Any | None = None) -> list[Delete | Insert]:
+    """The DELETE and INSERT…SELECT that recompute the presence rows of `participants` (ids or a SELECT of
+    them; None: everyone, the migration's backfill) from their presensi."""
+    chosen = (ParticipantPresence.participant_id.in_(participants) if participants is not None
+              else ParticipantPresence.participant_id.is_not(None))
+    present = [Attendance.status.in_(PRESENT)]
+    if participants is not None:
+        present.append(Attendance.participant_id.in_(participants))
+    first = (select(Attendance.participant_id, func.min(Attendance.created_at))
+             .where(*present).group_by(Attendance.participant_id))
+    return [delete(ParticipantPresence).where(chosen),
+            insert(ParticipantPresence).from_select(["participant_id", "first_present_at"], first)]

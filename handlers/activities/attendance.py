@@ -30,6 +30,7 @@ from storage.models import (
     Meeting,
     Person,
 )
+from storage.outcomes import refresh_participant_presence
 
 CODE = re.compile(r"^\d{4}$")
 PRESENT = (AttendanceStatus.HADIR, AttendanceStatus.TERLAMBAT)
@@ -53,10 +54,15 @@ async def upsert_attendance(session: AsyncSession, record: Attendance | None, *,
                             recorded_by_id: int | None = None) -> Attendance:
     """Create or overwrite a record (the unique key allows one per meeting and participant); on a closed
     session the participant's kept presensi facts are recomputed in the same transaction."""
+    was_present = record is not None and record.status in PRESENT
     if record is None:
         record = Attendance(meeting_id=meeting.id, participant_id=participant_id, created_at=now)
         session.add(record)
     record.status, record.source, record.updated_at = status, source, now
+    if was_present != (status in PRESENT):  # the kept first presence (targets' "trained") may move
+        await session.flush()
+        for statement in refresh_participant_presence([participant_id]):
+            await session.execute(statement)
     record.recorded_by_id = recorded_by_id
     record.checked_in_at = now if status in PRESENT and source in ("code", "button") else record.checked_in_at
     if meeting.checkin_closed_at is not None:

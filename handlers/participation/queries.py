@@ -39,6 +39,7 @@ from storage.models import (
     MonthlyReport,
     NudgeLog,
     NudgeStep,
+    ParticipantPresence,
     ParticipationScore,
     Person,
     Role,
@@ -416,6 +417,9 @@ async def participants_by_agency(session: AsyncSession, fields: tuple[str, ...],
                                         Attendance.created_at < end)
                .limit(max(1, min_sessions)).correlate(Person).subquery())
     is_trained = select(func.count()).select_from(present).scalar_subquery() >= min_sessions
-    query = (select(agency, func.count(), func.sum(case((is_trained, 1), else_=0)))
-             .where(Person.role == Role.PESERTA, Person.is_active.is_(True)).group_by(agency))
+    query = select(agency, func.count(), func.sum(case((is_trained, 1), else_=0)))
+    if min_sessions == 1:  # the default: the kept first presence says it without a probe per participant
+        query = (select(agency, func.count(), func.sum(case((ParticipantPresence.first_present_at < end, 1), else_=0)))
+                 .outerjoin(ParticipantPresence, ParticipantPresence.participant_id == Person.id))
+    query = query.where(Person.role == Role.PESERTA, Person.is_active.is_(True)).group_by(agency)
     return {key: (int(n), int(trained or 0)) for key, n, trained in (await session.execute(query))}

@@ -19,7 +19,7 @@ from storage.models import (
     Ticket,
     TicketRating,
 )
-from storage.outcomes import refresh_participant_outcomes
+from storage.outcomes import refresh_participant_outcomes, refresh_participant_presence
 
 
 class Programme:
@@ -46,7 +46,11 @@ class Programme:
         records = [Attendance(meeting_id=meeting.id, participant_id=person.id, status=status, source="mentor",
                               checked_in_at=starts_at, created_at=starts_at, updated_at=starts_at)
                    for person, status in (present or {}).items()]
-        await self.add(*records)
+        async with self.sessions.begin() as session:
+            session.add_all(records)
+            await session.flush()
+            for statement in refresh_participant_presence([r.participant_id for r in records]):  # as check-ins do
+                await session.execute(statement)
         if closed:
             async with self.sessions.begin() as session:
                 stored = await session.get(Meeting, meeting.id)

@@ -1,19 +1,32 @@
 """The outcome rows kept with each monthly report equal a recomputation from the reports after every kind of
-write (a new report, a corrected one, one sent after the digest's week), and the digest's outcomes read them."""
+write (a new report, a corrected one, one sent after the digest's week), and the digest's outcomes read them;
+likewise each participant's first presence, kept with presensi, for the targets' "trained"."""
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from benchmarks.bench_data import Shape, generate
+from handlers.activities.attendance_jobs import close_checkin_windows
 from handlers.kernel.config import Config
+from handlers.kernel.messages import Channel
+from handlers.participation.queries import agency_of, participants_by_agency
 from handlers.participation.scores import shift_week, week_bounds, week_of
 from handlers.reports.outcomes import Outcome, programme_outcomes
-from storage.models import Person, Role
-from storage.outcomes import OUTCOME_COLUMNS, ParticipantOutcome, refresh_participant_outcomes
+from handlers.reports.rules import ReportsRules
+from storage.models import Attendance, Person, Role
+from storage.outcomes import (
+    OUTCOME_COLUMNS,
+    PRESENT,
+    ParticipantOutcome,
+    ParticipantPresence,
+    refresh_participant_outcomes,
+    refresh_participant_presence,
+)
 from tests.conftest import JAKARTA
+from tests.handlers.activities.test_attendance import add_meeting, run_job
 from tests.handlers.activities.test_monthly_reports import add_sent_report, fill_report
 from tests.support.driver import Driver
 
@@ -108,3 +121,57 @@ async def test_benchmark_data_keeps_the_rows_and_the_digest_reads_what_the_repor
         assert kept.programme.reporting > 100
         assert [figures(o) for o in (kept.programme, *kept.agencies, *kept.cohorts)] == [
             figures(o) for o in (recomputed.programme, *recomputed.agencies, *recomputed.cohorts)]
+
+
+async def presence_equals_recount(driver: Driver) -> list[tuple[Any, ...]]:
+    """The kept first presences, after checking they are what recomputing everyone's from presensi gives."""
+    query = select(ParticipantPresence.participant_id, ParticipantPresence.first_present_at).order_by(
+        ParticipantPresence.participant_id)
+    async with driver.sessions() as session:
+        kept = [tuple(row) for row in (await session.execute(query))]
+        for statement in refresh_participant_presence():
+            await session.execute(statement)
+        assert [tuple(row) for row in (await session.execute(query))] == kept
+        await session.rollback()
+    return kept
+
+
+async def test_kept_presence_follows_check_in_corrections_and_close(
+        driver: Driver, participant: Person, mentor: Person) -> None:
+    friend = await driver.add_person(role=Role.PESERTA, name="Andi", phone="+6281200000002", mentor_id=mentor.id)
+    first = await add_meeting(driver, mentor, title="Sesi 1")
+    second = await add_meeting(driver, mentor, starts_in_hours=26, title="Sesi 2")
+    driver.clock.advance(minutes=45)
+    await driver.say(friend, f"hadir {first.checkin_code}")  # a check-in: Andi present from now
+    checked_in = driver.clock.now
+    assert await presence_equals_recount(driver) == [(friend.id, checked_in)]
+
+    await run_job(driver, close_checkin_windows, first.ends_at)  # Sari alpa: nothing kept changes
+    assert await presence_equals_recount(driver) == [(friend.id, checked_in)]
+    await driver.press(mentor, f"ses:set:{first.id}:{participant.id}:hadir", channel=Channel.TELEGRAM)
+    await driver.press(mentor, f"ses:set:{first.id}:{friend.id}:alpa", channel=Channel.TELEGRAM)  # corrections
+    kept = await presence_equals_recount(driver)
+    assert [pid for pid, _ in kept] == [participant.id]
+    await run_job(driver, close_checkin_windows, second.ends_at)
+    await driver.press(mentor, f"ses:set:{second.id}:{friend.id}:terlambat", channel=Channel.TELEGRAM)
+    assert [pid for pid, _ in await presence_equals_recount(driver)] == [participant.id, friend.id]
+
+
+async def test_trained_from_kept_presence_equals_the_probe_over_presensi(
+        sessions: async_sessionmaker[AsyncSession], config: Config) -> None:
+    weeks = [shift_week(week_of(NOW, JAKARTA), -n) for n in range(2, 0, -1)]
+    async with sessions.begin() as session:
+        await generate(await session.connection(), Shape(300, 30, NOW, score_weeks=2, seed=5), weeks,
+                       [week_bounds(w, JAKARTA)[0] for w in weeks])
+    fields = config.rules(ReportsRules).agency_fields
+    agency = agency_of(fields).label("agency")
+    for end in (NOW, NOW - timedelta(days=300), NOW - timedelta(days=360)):
+        present = exists().where(Attendance.participant_id == Person.id, Attendance.status.in_(PRESENT),
+                                 Attendance.created_at < end)
+        probe = (select(agency, func.count(), func.sum(case((present, 1), else_=0)))
+                 .where(Person.role == Role.PESERTA, Person.is_active.is_(True)).group_by(agency))
+        async with sessions() as session:
+            kept = await participants_by_agency(session, fields, 1, end)
+            expected = {key: (int(n), int(trained or 0)) for key, n, trained in (await session.execute(probe))}
+        assert kept == expected
+        assert sum(trained for _, trained in kept.values()) > 0 or end < NOW
