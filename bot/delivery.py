@@ -722,7 +722,7 @@ class DeliveryWorker(DrainLoop):
             self._sending.add(row.id)
             outcome = await self._reconcile(row) if row.id in self._in_doubt else None
             if outcome is None:
-                outcome = await self._send(row)
+                outcome, started = await self._send(row)  # held from the request on, not the wait for a rate slot
             if isinstance(outcome, TransientError) and outcome.retry_after:
                 self.limiter.back_off(row.channel, outcome.retry_after)
             must_wait = bool(await self._persist(lambda: self._record(row, outcome)))
@@ -758,8 +758,13 @@ class DeliveryWorker(DrainLoop):
                      row.channel, row.id, getattr(found, "external_id", None))
         return found
 
-    async def _send(self, row: OutboxMessage) -> Outcome:
+    async def _send(self, row: OutboxMessage) -> tuple[Outcome, float]:
+        """The send's outcome, and when (monotonic) its request started: after the limiter let it through."""
         permit = await self.limiter.wait(row.channel, row.address)
+        started = time.monotonic()
+        return await self._request(row, permit), started
+
+    async def _request(self, row: OutboxMessage, permit: Permit) -> Outcome:
         try:
             async with asyncio.timeout(SEND_GUARD_SECONDS):
                 return Sent(await self.senders[row.channel].send(row, self._progress(row, permit)))
