@@ -41,6 +41,8 @@ ACKS = frozenset({
     "terima", "kasih", "banyak", "sama", "sama2", "samasama", "maaf", "permisi", "assalamualaikum",
     "pagi", "siang", "sore", "malam", "selamat", "salam", "waalaikumsalam", "laksanakan", "ilmunya", "ilmu",
     "infonya", "info", "jawabannya", "penjelasannya", "sukses", "semangat", "berkah", "membantu", "sangat",
+    # chat shorthand of the words above (too short for the fuzzy match)
+    "bnyk", "byk", "bnyak", "bgt", "bngt", "banget", "sngt", "jls", "mantab", "mantep", "sip2", "ok2",
 })
 ACK_EMOJI = frozenset("👍🙏👌🙂😊😁😀🤝✅❤👏💪🙌😇☺")
 STAR = "⭐"

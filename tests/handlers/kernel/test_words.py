@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from handlers.kernel.messages import Channel
@@ -104,6 +105,19 @@ async def test_thanks_after_an_answer_is_acknowledged_with_a_close_option(
     assert len(await thread(driver)) == 2
     assert reply.text.startswith("Sama-sama 🙏")
     assert [b.payload for b in reply.buttons] == ["close:1"]
+
+
+@pytest.mark.parametrize("thanks", ["oke kak mksh bnyk", "makasih bgt kak, jls bgt", "siap kak trims byk 🙏"])
+async def test_shorthand_thanks_after_an_answer_is_not_added_to_the_question(
+        driver: Driver, participant: Person, mentor: Person, thanks: str) -> None:
+    await driver.say(participant, "modal awal gerobak bakso kira2 brp ya kak")
+    await driver.press(participant, "tp:permodalan")
+    await driver.say(mentor, "jawab 1 Sekitar 3-5 juta, mulai dari yg bekas juga bisa.", channel=TG)
+
+    await driver.say(participant, thanks)
+
+    assert len(await thread(driver)) == 2  # the question and the answer: nothing added for the mentor
+    assert (await driver.received(participant))[-1].startswith("Sama-sama 🙏")
 
 
 async def test_typed_stars_after_closing_rate_the_ticket(driver: Driver, participant: Person, mentor: Person) -> None:
