@@ -40,7 +40,7 @@ from bot.whatsapp.sender import HELD_TEMPLATE, WhatsAppSender
 from bot.whatsapp.webhooks import WhatsAppWebhooks
 from handlers.kernel.messages import Inbound
 from scheduler.runner import RENEW_SECONDS, Leadership, build_scheduler
-from storage.db import make_engine, make_sessionmaker, upgrade
+from storage.db import make_engine, make_sessionmaker, upgrade_apart
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ class KlinikApp:
 
     async def start(self) -> None:
         """Bring every part up; pending outbox rows and unprocessed inbox items resume here."""
-        await upgrade(self.settings.database_url)
+        await upgrade_apart(self.settings.database_url)
         self._warn_missing_templates()
         roles = self.roles
         if self.bot is not None and roles & {ProcessRole.WEB, ProcessRole.WORKER}:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,7 +19,12 @@ from sqlalchemy.ext.asyncio import (
 
 from storage import sqlite_driver
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+PROJECT = Path(__file__).resolve().parent.parent
+UPGRADE_URL_VARIABLE = "KLINIK_UPGRADE_DATABASE_URL"  # upgrade_apart's child reads the URL from here
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -62,6 +67,9 @@ def is_postgres(session: AsyncSession) -> bool:
 
 def alembic_config(url: str) -> Config:
     """Alembic configuration pointing at our migrations and the given database."""
+    # Imported here, when used: a running bot upgrades in a child (upgrade_apart), so Alembic stays out of it.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url)
@@ -70,6 +78,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade_sync(url: str) -> None:
     """Bring the schema to the newest revision (all branches)."""
+    from alembic import command
+
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
     command.upgrade(alembic_config(url), "heads")
@@ -96,6 +106,16 @@ def _refresh_sqlite_statistics(url: str) -> None:
 async def upgrade(url: str) -> None:
     """Bring the schema up to date without blocking the event loop."""
     await asyncio.to_thread(upgrade_sync, url)
+
+
+async def upgrade_apart(url: str) -> None:
+    """Upgrade in a child process: Alembic and the migration scripts (≈ 10 MB) never stay in a long-running
+    bot's memory. The child's output goes to this process's stderr; a failed upgrade raises here."""
+    code = f"import os; from storage.db import upgrade_sync; upgrade_sync(os.environ[{UPGRADE_URL_VARIABLE!r}])"
+    child = await asyncio.create_subprocess_exec(  # the URL (it may hold a password) by environment, not argv
+        sys.executable, "-c", code, env={**os.environ, UPGRADE_URL_VARIABLE: url}, cwd=str(PROJECT))
+    if await child.wait() != 0:
+        raise RuntimeError(f"database upgrade failed (exit code {child.returncode}); see the lines above")
 
 
 def _ensure_sqlite_dir(url: str) -> None:
