@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, make_url
+from sqlalchemy import event, make_url, update
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage import sqlite_driver
+from storage.runtime import LoopPulse
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -122,3 +123,16 @@ def _ensure_sqlite_dir(url: str) -> None:
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def take_sqlite_writer(session: AsyncSession) -> None:
+    """SQLite: make the transaction a writer before it reads (as BEGIN IMMEDIATE would).
+
+    A transaction that reads first takes a snapshot; if another connection commits before it writes, its
+    first write fails at once with "database is locked" (the busy timeout does not apply to a stale
+    snapshot). A write as its first statement waits for the lock instead. The statement changes nothing.
+    On PostgreSQL it does nothing."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    await session.execute(update(LoopPulse).where(LoopPulse.holder == "").values(holder=LoopPulse.holder)
+                          .execution_options(synchronize_session=False))

@@ -25,6 +25,7 @@ from handlers.kernel.messages import Address, Channel, Inbound, Outgoing
 from handlers.kernel.outbox import enqueue_all
 from handlers.kernel.roles import COORDINATORS, MANAGERS, STAFF
 from handlers.people.membership import ROLE_KEYS
+from storage.db import take_sqlite_writer
 from storage.models import ConsoleSession, Person
 
 if TYPE_CHECKING:
@@ -205,6 +206,7 @@ class Pages:
                         visit.form = await request.form(max_files=1, max_fields=50)  # the body is capped by Edge
                         if not self._csrf_ok(visit):
                             raise Refused("web.refused_csrf")
+                        await take_sqlite_writer(db)  # a form's reads then writes never meet a stale snapshot
                     response = await page(visit)
                     await db.commit()
                 except Refused as refused:

@@ -1,0 +1,74 @@
+"""A transaction that reads and then writes (a console form) while another connection commits in between."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from storage.db import make_engine, make_sessionmaker, take_sqlite_writer
+from storage.models import LoopPulse
+
+NOW = datetime(2026, 11, 30, tzinfo=UTC)
+
+
+def copy_of(template: Path, folder: Path) -> Path:
+    return Path(shutil.copy(template, folder / "k.db"))
+
+
+async def read_then_write(path: Path, *, writer_first: bool) -> list[str]:
+    """Connection A reads inside a savepoint, B commits a row meanwhile, then A writes; the holders stored."""
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    sessions = make_sessionmaker(engine)
+    try:
+        async with sessions() as a, sessions() as b:
+            if writer_first:
+                await take_sqlite_writer(a)
+            async with a.begin_nested():
+                await a.execute(select(LoopPulse))  # the form's reads
+                other = asyncio.create_task(_commit_pulse(b, "b"))
+                await asyncio.sleep(0.2)  # B's commit lands now, or waits for A when A is the writer
+                a.add(LoopPulse(holder="a", loop="web", started_at=NOW, beat_at=NOW))
+                await a.flush()
+            await a.commit()
+            await other
+        async with sessions() as check:
+            return sorted((await check.execute(select(LoopPulse.holder))).scalars())
+    finally:
+        await engine.dispose()
+
+
+async def _commit_pulse(session, holder: str) -> None:  # type: ignore[no-untyped-def]
+    session.add(LoopPulse(holder=holder, loop="web", started_at=NOW, beat_at=NOW))
+    await session.commit()
+
+
+async def test_without_the_writer_a_commit_between_the_reads_and_the_write_fails_it(
+        sqlite_template: Path, tmp_path: Path) -> None:
+    path = copy_of(sqlite_template, tmp_path)
+    with pytest.raises(OperationalError, match="locked"):
+        await read_then_write(path, writer_first=False)
+
+
+async def test_taking_the_writer_first_makes_the_other_commit_wait_and_both_land(
+        sqlite_template: Path, tmp_path: Path) -> None:
+    path = copy_of(sqlite_template, tmp_path)
+    assert await read_then_write(path, writer_first=True) == ["a", "b"]
+
+
+async def test_the_writer_statement_changes_nothing(sqlite_template: Path, tmp_path: Path) -> None:
+    path = copy_of(sqlite_template, tmp_path)
+    sessions = make_sessionmaker(engine := make_engine(f"sqlite+aiosqlite:///{path}"))
+    try:
+        async with sessions() as session:
+            await _commit_pulse(session, "")
+            await take_sqlite_writer(session)
+            await session.commit()
+            assert list((await session.execute(select(LoopPulse.holder))).scalars()) == [""]
+    finally:
+        await engine.dispose()
