@@ -61,9 +61,9 @@ def store_message(row: OutboxMessage, message: OutgoingPart) -> None:
     row.payload = message.to_json()
 
 
-# session.info: WhatsApp numbers known to have no options stored, for one enqueue_all (WITHOUT_MENU) or
-# for the rest of the transaction (NO_MENU: filled by the inbox's bulk load and kept up to date here)
-WITHOUT_MENU, NO_MENU = "numbers_without_menu", "klinik.no_menu"
+# session.info: WhatsApp numbers known to have no options stored, for the rest of the transaction (filled by
+# the inbox's bulk load; options this transaction shows are read from kernel/menus.py first)
+NO_MENU = "klinik.no_menu"
 
 
 # session.info: the outbox rows of an inbox batch not written yet (see owe_in_bulk)
@@ -132,7 +132,7 @@ async def enqueue(session: AsyncSession, message: Outgoing, now: datetime, confi
     # Options and splitting happen here, not in the senders: the WhatsApp menu is stored in this transaction.
     if address.channel == Channel.WHATSAPP:
         # A digit answers the options of the latest message only; a message without options clears them.
-        await _remember_menu(session, address, [b.payload for b in message.buttons], now)
+        menus.remember(session, address, [b.payload for b in message.buttons], now)  # written at the commit
         if message.buttons:
             text = render_options(message, language)
     limit = config.telegram_text_limit if address.channel == Channel.TELEGRAM else config.whatsapp_text_limit
@@ -155,39 +155,24 @@ async def enqueue(session: AsyncSession, message: Outgoing, now: datetime, confi
 
 async def enqueue_all(session: AsyncSession, messages: list[Outgoing], now: datetime, config: Config) -> None:
     """Write every message in order."""
-    if len(messages) > 20:
-        await _preload(session, messages)
-    try:
-        for message in messages:
-            await enqueue(session, message, now, config)
-    finally:
-        session.info.pop(WITHOUT_MENU, None)
+    recipients = await _preload(session, messages) if len(messages) > 20 else []
+    for message in messages:
+        await enqueue(session, message, now, config)
+    del recipients  # held until here: the session's identity map keeps objects only while they are referenced
 
 
-async def _preload(session: AsyncSession, messages: list[Outgoing]) -> None:
-    # A job may owe thousands of messages: load recipients and their menus in a few queries, so
-    # each enqueue finds them in the identity map instead of flushing and querying per message.
-    ids = {m.person_id for m in messages if m.person_id is not None}
+async def _preload(session: AsyncSession, messages: list[Outgoing]) -> list[Person]:
+    # A job may owe thousands of messages: load the recipients in a few queries, so each enqueue finds
+    # them in the identity map instead of flushing and querying per message.
+    ids = sorted({m.person_id for m in messages if m.person_id is not None})
     people: list[Person] = []
-    for chunk in _chunks(sorted(ids), 500):
+    for chunk in _chunks(ids, 500):
         people += (await session.execute(select(Person).where(Person.id.in_(chunk)))).scalars().all()
-    phones = [p.phone for p in people]
-    found: set[str] = set()
-    for chunk in _chunks(phones, 500):
-        query = select(Menu).where(Menu.channel == Channel.WHATSAPP.value, Menu.address.in_(chunk))
-        found.update(menu.address for menu in (await session.execute(query)).scalars())
-    session.info[WITHOUT_MENU] = set(phones) - found
+    return people
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
-
-
-@event.listens_for(Session, "transient_to_pending")
-def _forget_no_menu(session: Session, instance: object) -> None:
-    if isinstance(instance, Menu):
-        for key in (WITHOUT_MENU, NO_MENU):
-            session.info.get(key, set()).discard(instance.address)
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -198,26 +183,13 @@ def _forget_menus(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(OWED_AT_SAVEPOINT, None)
 
 
-def _without_menu(session: AsyncSession) -> set[str]:
-    """The numbers known to have no options stored (empty when nothing is known)."""
-    known: set[str] | None = session.info.get(WITHOUT_MENU)
-    if known is None:
-        known = session.info.get(NO_MENU)
-    return known if known is not None else set()
-
-
-async def _remember_menu(session: AsyncSession, address: Address, payloads: list[str], now: datetime) -> None:
-    # Written when the transaction commits, in key order with every other number's options (kernel/menus.py).
-    menus.remember(session, address, payloads, now)
-
-
 async def menu_choice(session: AsyncSession, address: Address, text: str) -> str | None:
     """The payload a WhatsApp reply like "2" picks from the last options shown, if any."""
     if not text.strip().isdigit():
         return None
     payloads = menus.shown(session, address)  # shown by this transaction, not written yet
     if payloads is None:
-        if address.id in _without_menu(session):
+        if address.id in session.info.get(NO_MENU, ()):
             return None
         menu = await session.get(Menu, (address.channel.value, address.id))
         payloads = list(menu.payloads) if menu is not None else []
