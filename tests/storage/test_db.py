@@ -1,4 +1,4 @@
-"""A transaction that reads and then writes (a console form) while another connection commits in between."""
+"""SQLite transactions that read before they write, and the schema upgrade `klinik run` runs in a child."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from storage.db import make_engine, make_sessionmaker, take_sqlite_writer
+from storage.db import make_engine, make_sessionmaker, take_sqlite_writer, upgrade_apart
 from storage.models import LoopPulse
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
@@ -72,3 +72,18 @@ async def test_the_writer_statement_changes_nothing(sqlite_template: Path, tmp_p
             assert list((await session.execute(select(LoopPulse.holder))).scalars()) == [""]
     finally:
         await engine.dispose()
+
+
+async def test_the_upgrade_in_a_child_creates_the_schema_and_a_failed_one_raises(tmp_path: Path) -> None:
+    path = tmp_path / "fresh" / "k.db"
+    await upgrade_apart(f"sqlite+aiosqlite:///{path}")
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with make_sessionmaker(engine)() as session:
+            assert list((await session.execute(select(LoopPulse.holder))).scalars()) == []  # the table is there
+    finally:
+        await engine.dispose()
+    blocker = tmp_path / "a-file"
+    blocker.touch()
+    with pytest.raises(RuntimeError, match="upgrade failed"):
+        await upgrade_apart(f"sqlite+aiosqlite:///{blocker}/k.db")  # its folder cannot be made
