@@ -8,6 +8,7 @@ import asyncio
 import html
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -222,20 +223,27 @@ async def test_a_restarted_console_shows_the_stored_overview_and_renews_it_in_th
     assert GROUPS_COMPUTED.search(first.text).group(1) == GROUPS_COMPUTED.search(right_away.text).group(1)
 
 
-async def test_a_restarted_console_shows_the_stored_report_roll_and_trend(
-        driver: Driver, clock: Clock, config: Config, sessions: async_sessionmaker[AsyncSession],
-        coordinator: Person, mentor: Person, participant: Person) -> None:
-    await programme(driver, clock, mentor, participant)
+async def before_and_after_a_restart(sessions: async_sessionmaker[AsyncSession], config: Config, clock: Clock,
+                                     coordinator: Person, path: str) -> tuple[Any, Any]:
+    """The page as a console computes it, then as a restarted one shows it (stored figures, background mode)."""
     before = Site(sessions, config, clock)
     async with before.browser() as browser:
         await before.sign_in(browser, coordinator)
-        first = await browser.get("/console/laporan?bulan=2026-03")
+        first = await browser.get(path)
         cookies = dict(browser.cookies)
     restarted = Site(sessions, config, clock)
     restarted.console.background = True
     async with restarted.browser() as browser:
         browser.cookies.update(cookies)
-        again = await browser.get("/console/laporan?bulan=2026-03")
+        again = await browser.get(path)
+    return first, again
+
+
+async def test_a_restarted_console_shows_the_stored_report_roll_and_trend(
+        driver: Driver, clock: Clock, config: Config, sessions: async_sessionmaker[AsyncSession],
+        coordinator: Person, mentor: Person, participant: Person) -> None:
+    await programme(driver, clock, mentor, participant)
+    first, again = await before_and_after_a_restart(sessions, config, clock, coordinator, "/console/laporan?bulan=2026-03")
 
     assert t("desk.reports_sent", sent=1, due=2) in first.text  # Sari sent March, Tono not yet
     assert TREND.search(first.text).group(0) == TREND.search(again.text).group(0)
@@ -247,16 +255,7 @@ async def test_a_restarted_console_offers_the_stored_filter_values(
         driver: Driver, clock: Clock, config: Config, sessions: async_sessionmaker[AsyncSession],
         coordinator: Person, mentor: Person, participant: Person) -> None:
     await programme(driver, clock, mentor, participant)
-    before = Site(sessions, config, clock)
-    async with before.browser() as browser:
-        await before.sign_in(browser, coordinator)
-        first = await browser.get("/console/peserta")
-        cookies = dict(browser.cookies)
-    restarted = Site(sessions, config, clock)
-    restarted.console.background = True
-    async with restarted.browser() as browser:
-        browser.cookies.update(cookies)
-        again = await browser.get("/console/peserta")
+    first, again = await before_and_after_a_restart(sessions, config, clock, coordinator, "/console/peserta")
 
     assert f'<option value="{mentor.id}" >Budi Santoso</option>' in first.text
     assert OPTIONS.findall(again.text) == OPTIONS.findall(first.text)
