@@ -5,6 +5,12 @@ Units: rb/ribu/k = thousand, jt/juta = million, M/miliar/milyar = billion (Indon
 followed by exactly three digits groups thousands ("3.500" = 3500); otherwise it is a decimal
 point ("3.5jt", "3,5 juta"). Decimals are only accepted with a unit or when they are zero
 ("Rp 1.250.000,00"), because "3,5" alone is almost certainly a missing "juta".
+
+People also answer in a sentence: "omzet bln ini 3,5jt kak", "alhamdulillah dapet 750rb". When the
+whole text is not an amount, the one amount inside it counts: the only span that is a number, or
+the only one written with a unit or "Rp" when there are several ("bln 11 kira2 3,5jt"). A bare
+number in a sentence counts only when it is money-sized (0 or at least 1.000): "3 apel" is not an
+amount, and two amounts ("laba 2jt omzet 5jt") are not guessed between.
 """
 
 from __future__ import annotations
@@ -22,6 +28,13 @@ MAX_AMOUNT = 1_000_000_000_000  # a micro business reporting a trillion is a typ
 PREFIX = re.compile(r"^(rp\.?|idr)\s*")
 # "kira2 3,5 jt", "sekitar 750rb", "± 3,5 jt": an estimate is still the amount.
 HEDGES = re.compile(r"^(kira[\s-]*kira|kira2|kira|sekitar|kurang lebih|kurleb|kl|±|\+-|approx|rata[\s-]*rata|rata2)\s*")
+_UNIT_WORDS = "|".join(sorted((unit for unit in UNITS if unit and unit != "rp"), key=len, reverse=True))
+_NUMBER = r"\d[\d.,]*"
+_WITH_UNIT = rf"{_NUMBER}\s*(?:{_UNIT_WORDS})(?:[\s-]*an)?(?![a-z\d])"
+# One amount written inside a sentence: "Rp 3.500.000", "3,5jt-an", "3 juta 500 ribu", "3 jt 500";
+# further parts only follow a part with a unit, so "bln 11 3,5jt" holds two spans, "11" and "3,5jt".
+SPAN = re.compile(rf"(?<![\w.,])(?:(?:rp\.?|idr)\s*)?(?:{_WITH_UNIT}(?:\s*{_NUMBER}\s*(?:(?:{_UNIT_WORDS})(?:[\s-]*an)?)?(?![a-z\d]))*|{_NUMBER}(?:[\s-]*an)?(?![a-z\d]))")
+HAS_UNIT = re.compile(rf"^(?:rp|idr)|\d\s*(?:{_UNIT_WORDS})(?![a-z])")
 NEXT_UNIT = {"jt": "rb", "juta": "rb", "jta": "rb", "m": "jt", "miliar": "jt", "milyar": "jt", "mlyr": "jt"}
 
 
@@ -34,7 +47,32 @@ class AmountError(ValueError):
 
 
 def parse_rupiah(text: str) -> int:
-    """The whole-rupiah amount a person meant, or AmountError saying why it is not one."""
+    """The whole-rupiah amount a person meant, alone or inside a sentence, or AmountError saying why
+    it is not one."""
+    try:
+        return _parse_whole(text)
+    except AmountError as error:
+        if error.reason != "not_a_number":
+            raise
+        span = _one_amount_in(text.lower())
+        if span is None:
+            raise
+    amount = _parse_whole(span)
+    if 0 < amount < 1_000 and not HAS_UNIT.search(span):
+        raise AmountError("not_a_number")  # "3 apel": a count of something, not rupiah
+    return amount
+
+
+def _one_amount_in(text: str) -> str | None:
+    """The single amount written in a sentence, or None when there is none or it is ambiguous."""
+    spans = [match.group().strip() for match in SPAN.finditer(text)]
+    if len(spans) > 1:
+        spans = [span for span in spans if HAS_UNIT.search(span)]
+    return spans[0] if len(spans) == 1 else None
+
+
+def _parse_whole(text: str) -> int:
+    """The amount when the whole text is one."""
     cleaned = HEDGES.sub("", text.strip().lower())
     cleaned = PREFIX.sub("", cleaned).replace("rupiah", "").strip().rstrip(".-,")
     cleaned = re.sub(r"(?<=[a-z])[\s-]*an\b", "", cleaned)  # "3,5jt-an", "3,5 jutaan": about that much

@@ -38,7 +38,7 @@ from handlers.kernel.forms import (
     pass_on,
 )
 from handlers.kernel.i18n import t
-from handlers.kernel.intents import is_no, is_yes
+from handlers.kernel.intents import FILLERS, NO, is_no, is_yes, words
 from handlers.kernel.messages import Button
 from handlers.kernel.registry import action, command
 from handlers.kernel.roles import MANAGERS, PARTICIPANTS, is_participant
@@ -51,6 +51,11 @@ FLOW = "rep_form"
 NONE_WORDS = frozenset({"tidak ada", "tidak", "belum", "belum ada", "-", "0", "none"})
 DONE_WORDS = frozenset({"selesai", "lanjut", "sudah", "done"})
 REMOVE = re.compile(r"^(?:hapus|buang|remove|delete)(?![a-z])\s*(.*)$")
+# "ga ada", "blm ada pekerja", "sendirian aja": the words of a "none" answer besides the "no" words.
+NONE_MARKS = frozenset({"sendiri", "sendirian", "nihil", "kosong", "nol", "none"})
+NONE_EXTRAS = NONE_MARKS | {"ada", "punya", "pekerja", "karyawan", "pegawai", "pelanggan", "pembeli", "masih",
+                            "cuma", "hanya", "izin", "masalah", "kendala"}
+COUNT_IN = re.compile(r"(?<![\w.,])(\d{1,3}(?:\.\d{3})+|\d+)(?![\d.,]*\d)")
 COUNT = re.compile(r"^[±~]?\s*(\d{1,3}(?:\.\d{3})+|\d+)\s*(?:an|orang|pelanggan|pembeli|org)?$")
 REPORT = "report"  # the report's id, in the conversation state and in the form's data
 REDO_WORDS = ("ubah", "ganti", "salah", "edit")
@@ -183,12 +188,25 @@ async def month_values(ctx: Context, data: Data) -> dict[str, str]:
 
 
 def parse_count(text: str) -> int | None:
-    """"3", "3 orang", "1.200", "±40", "tidak ada" → a whole number of people."""
+    """"3", "3 orang", "1.200", "±40", "tidak ada", "ga ada kak", "saya sendiri aja" → a whole number of
+    people; in a sentence ("ada 3 org kak", "pelanggan kira2 40an") the one number in it."""
     lowered = text.strip().lower()
-    if lowered in NONE_WORDS or lowered in ("sendiri", "saya sendiri"):
+    if lowered in NONE_WORDS or is_none_answer(lowered):
         return 0
     match = COUNT.match(lowered)
-    return int(match[1].replace(".", "")) if match else None
+    if match:
+        return int(match[1].replace(".", ""))
+    found = COUNT_IN.findall(lowered)
+    return int(found[0].replace(".", "")) if len(found) == 1 else None  # "1-2 orang": not guessed
+
+
+def is_none_answer(text: str) -> bool:
+    """"ga ada kak", "blm ada", "nihil", "saya sendiri aja": none, in any of the ways people write it."""
+    if any(char.isdigit() for char in text):
+        return False
+    found = [word for word in words(text) if word not in FILLERS]
+    return bool(found) and all(word in NO or word in NONE_EXTRAS for word in found) \
+        and any(word in NONE_MARKS or (word in NO and "ada" in found) for word in found)
 
 
 def read_workers(ctx: Context, data: Data) -> Any:
@@ -206,7 +224,7 @@ def read_customers(ctx: Context, data: Data) -> Any:
 def read_permits(ctx: Context, data: Data) -> Any:
     """"1,3" or "nib halal" adds, "hapus 1" removes, "selesai" (or "tidak ada": nothing to add) goes on."""
     lowered, chosen = ctx.text.lower(), data.get("permits", [])
-    if lowered in DONE_WORDS or lowered in NONE_WORDS:
+    if lowered in DONE_WORDS or lowered in NONE_WORDS or is_none_answer(lowered):
         return chosen
     removal = REMOVE.match(lowered)
     wanted = removal[1].strip() if removal else lowered

@@ -1,8 +1,9 @@
-"""Omzet as people type it becomes whole rupiah, or a reason why it cannot."""
+"""Omzet and counts as people type them become numbers, or a reason why they cannot."""
 
 import pytest
 
 from handlers.activities.money import AmountError, format_rupiah, parse_rupiah
+from handlers.activities.monthly_reports import parse_count
 
 
 @pytest.mark.parametrize(("text", "rupiah"), [
@@ -24,6 +25,14 @@ from handlers.activities.money import AmountError, format_rupiah, parse_rupiah
     ("3.500", 3_500),
     ("0", 0),
     ("IDR 4.000.000", 4_000_000),
+    # in a sentence, as people answer: the one amount in it
+    ("omzet bln ini 3,5jt", 3_500_000),
+    ("alhamdulillah dapet 750rb bulan ini kak", 750_000),
+    ("bln 11 kira2 3,5 juta", 3_500_000),
+    ("jual 120 porsi, dapat 2,4jt", 2_400_000),
+    ("omzetnya 4.250.000 kak", 4_250_000),
+    ("total Rp 3.500.000,- kak", 3_500_000),
+    ("omzet bulan ini 0 kak", 0),
 ])
 def test_common_spellings_parse_to_rupiah(text: str, rupiah: int) -> None:
     assert parse_rupiah(text) == rupiah
@@ -38,6 +47,9 @@ def test_common_spellings_parse_to_rupiah(text: str, rupiah: int) -> None:
     ("3,5", "needs_unit"),
     ("-500 ribu", "negative"),
     ("5000 miliar", "too_large"),
+    ("laba 2jt omzet 5jt", "not_a_number"),  # two amounts: not guessed between
+    ("jual 120 porsi", "not_a_number"),  # a count, not rupiah
+    ("omzet 3,5 kak", "needs_unit"),
 ])
 def test_unusable_text_says_why(text: str, reason: str) -> None:
     with pytest.raises(AmountError) as caught:
@@ -48,3 +60,13 @@ def test_unusable_text_says_why(text: str, reason: str) -> None:
 
 def test_format_uses_indonesian_grouping() -> None:
     assert format_rupiah(3_500_000) == "Rp 3.500.000"
+
+
+@pytest.mark.parametrize(("text", "count"), [
+    ("3", 3), ("3 orang", 3), ("ada 3 org kak", 3), ("pelanggan kira2 40an", 40), ("±40", 40), ("1.200", 1_200),
+    ("2 org (saya sm istri)", 2), ("3org", 3), ("ga ada kak", 0), ("blm ada", 0), ("tdk ada pekerja", 0),
+    ("saya sendiri aja", 0), ("sendirian", 0), ("tidak", 0),
+    ("1-2 orang", None), ("lumayan banyak", None), ("ga tau", None), ("dua", None),
+])
+def test_counts_people_write_are_read(text: str, count: int | None) -> None:
+    assert parse_count(text) == count

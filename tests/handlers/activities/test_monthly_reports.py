@@ -58,6 +58,23 @@ async def test_invalid_answers_get_friendly_reasks(driver: Driver, participant: 
     assert texts[5].startswith("Mohon tulis jumlah pekerja dengan angka")
 
 
+async def test_answers_written_in_a_sentence_are_read(driver: Driver, participant: Person) -> None:
+    await fill_report(driver, participant, "omzet bln ini kira2 3,5jt kak", "ada 2 org kak, saya sm adik",
+                      "pelanggan sktr 40an", "ga ada kak", "modal kurang buat stok lebaran")
+    await driver.press(participant, "rep:ok")
+
+    assert (await stored_reports(driver))[-1] == ("2026-02", 3_500_000, 2, 40, [], "modal kurang buat stok lebaran")
+
+
+async def test_two_amounts_or_a_range_are_asked_again_not_guessed(driver: Driver, participant: Person) -> None:
+    await fill_report(driver, participant, "laba 2jt omzet 5jt", "omzet 5jt", "1-2 orang")
+
+    texts = await driver.received(participant)
+    assert texts[2].startswith("Maaf, angka omzet belum bisa saya baca.\n\n1/5 Berapa *omzet*")
+    assert texts[3].startswith("2/5 Berapa orang *pekerja*")
+    assert texts[4].startswith("Mohon tulis jumlah pekerja dengan angka")
+
+
 async def test_form_left_and_resumed_where_it_stopped(driver: Driver, participant: Person) -> None:
     await fill_report(driver, participant, "3500rb", "3")
     await driver.say(participant, "menu")
