@@ -33,6 +33,7 @@ from storage.models import (
 from storage.outcomes import refresh_participant_presence
 
 CODE = re.compile(r"^\d{4}$")
+CODE_IN = re.compile(r"(?<!\d)\d{4}(?!\d)")  # the one four-digit group of a sentence
 PRESENT = (AttendanceStatus.HADIR, AttendanceStatus.TERLAMBAT)
 UPCOMING_DAYS = 14
 WRONG_CODE = "checkin.wrong_code"  # audit action of a wrong check-in code (subject meeting:<id>)
@@ -176,9 +177,10 @@ async def check_in_by_bare_code(ctx: Context) -> bool:
 
 @flow("att_code")
 async def receive_code(ctx: Context) -> None:
-    """Inside the presensi prompt: the code, or a hint."""
-    code = ctx.text.split()[-1] if ctx.text else ""
-    if not CODE.match(code):
+    """Inside the presensi prompt: the code, also inside a sentence ("kodenya 4821 kak"), or a hint."""
+    codes = CODE_IN.findall(ctx.text or "")
+    code = codes[0] if len(codes) == 1 else ""
+    if not code:
         ctx.reply("att.code_hint")
         return
     await check_in_with_code(ctx, code)

@@ -96,6 +96,21 @@ async def test_code_alone_after_presensi_prompt(driver: Driver, participant: Per
                          "✅ Presensi *Kelas HPP* tercatat: hadir, pukul 09.50 WIB. Selamat belajar!"]
 
 
+async def test_code_written_in_a_sentence_after_presensi_prompt(driver: Driver, participant: Person,
+                                                                 mentor: Person) -> None:
+    meeting = await add_meeting(driver, mentor)
+    driver.clock.advance(minutes=50)
+
+    await driver.say(participant, "presensi")
+    await driver.say(participant, "kode 1234 atau 4321 ya kak?")  # two codes: not guessed
+    await driver.say(participant, f"kodenya {meeting.checkin_code} kak")
+
+    texts = await driver.received(participant)
+    assert texts[1:] == ["Kode presensi berupa 4 angka yang diumumkan di ruangan. Ketik *batal* untuk keluar.",
+                         "✅ Presensi *Kelas HPP* tercatat: hadir, pukul 09.50 WIB. Selamat belajar!"]
+    assert await records(driver) == [(meeting.id, participant.id, "hadir", "code")]
+
+
 async def test_button_check_in_after_mentor_opens_remote_attendance(driver: Driver, participant: Person,
                                                                      mentor: Person) -> None:
     meeting = await add_meeting(driver, mentor)
