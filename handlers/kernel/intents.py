@@ -43,6 +43,8 @@ ACKS = frozenset({
     "infonya", "info", "jawabannya", "penjelasannya", "sukses", "semangat", "berkah", "membantu", "sangat",
     # chat shorthand of the words above (too short for the fuzzy match)
     "bnyk", "byk", "bnyak", "bgt", "bngt", "banget", "sngt", "jls", "mantab", "mantep", "sip2", "ok2",
+    # "selesai", "udah cukup kak": done, said to no form (a form reads them first)
+    "selesai", "cukup", "beres", "clear",
 })
 ACK_EMOJI = frozenset("👍🙏👌🙂😊😁😀🤝✅❤👏💪🙌😇☺")
 STAR = "⭐"

@@ -120,6 +120,18 @@ async def test_shorthand_thanks_after_an_answer_is_not_added_to_the_question(
     assert (await driver.received(participant))[-1].startswith("Sama-sama 🙏")
 
 
+@pytest.mark.parametrize("done", ["selesai", "udah cukup kak", "oke beres kak 🙏"])
+async def test_done_words_while_waiting_are_not_added_to_the_question(
+        driver: Driver, participant: Person, mentor: Person, done: str) -> None:
+    await driver.say(participant, "izin tanya kak, harga jual keripik 250gr brp yg pas")
+    await driver.press(participant, "tp:pemasaran")
+
+    await driver.say(participant, done)
+
+    assert len(await thread(driver)) == 1  # the question only: the mentor is not sent "selesai"
+    assert (await driver.received(participant))[-1] == "Baik 🙏 Pertanyaan #1 sedang menunggu jawaban pendamping."
+
+
 async def test_typed_stars_after_closing_rate_the_ticket(driver: Driver, participant: Person, mentor: Person) -> None:
     await driver.say(participant, "cara daftar OSS gmn kak")
     await driver.press(participant, "tp:legalitas")
