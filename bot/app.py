@@ -10,15 +10,12 @@ import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
-from twilio.rest import Client
 
-from bot import telegram as tg
 from bot.console import Console
 from bot.delivery import (
     DeliveryWorker,
@@ -35,12 +32,19 @@ from bot.inbox import InboxProcessor
 from bot.media import MediaStore
 from bot.processes import ALL_ROLES, ProcessRole, roles_text
 from bot.settings import Settings, TelegramMode
-from bot.whatsapp.http import make_client
-from bot.whatsapp.sender import HELD_TEMPLATE, WhatsAppSender
 from bot.whatsapp.webhooks import WhatsAppWebhooks
 from handlers.kernel.messages import Inbound
 from scheduler.runner import RENEW_SECONDS, Leadership, build_scheduler
 from storage.db import make_engine, make_sessionmaker, upgrade_apart
+
+if TYPE_CHECKING:
+    # A channel's library loads when the channel is configured (python-telegram-bot ≈6 MB, the Twilio SDK with
+    # aiohttp and requests ≈13 MB resident): bot.telegram and bot.whatsapp.http/sender are imported where used.
+    from telegram import Bot
+    from twilio.http.async_http_client import AsyncTwilioHttpClient
+    from twilio.rest import Client
+
+    from bot.telegram import TelegramPoller
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +90,7 @@ class KlinikApp:
                                         workers=self.settings.inbox.workers, batch_size=self.settings.inbox.batch_size)
         self.poll_lease = Leadership(self.sessions, name="telegram_polling", holder=self.holder,
                                      is_dead=lambda other: is_dead_neighbour(other, self.holder))
-        self.poller = (tg.TelegramPoller(self.bot, self.ingest, self.processor.wake, lease=self.poll_lease)
-                       if self.bot and self.settings.telegram.mode == TelegramMode.POLLING else None)
+        self.poller = self._telegram_poller()
         # A leader that crashed on this host is replaced at its next renewal by another process, not 90 s later.
         self.leadership = Leadership(self.sessions, holder=self.holder,
                                      is_dead=lambda other: is_dead_neighbour(other, self.holder))
@@ -101,13 +104,17 @@ class KlinikApp:
         self.server = _Server(uvicorn.Config(self._web().build(), host=self.settings.http_host,
                                              port=self.settings.http_port, log_level="warning", lifespan="off"))
 
-    def _telegram_bot(self) -> tg.Bot | None:
+    def _telegram_bot(self) -> Bot | None:
         token = self.settings.telegram.token
+        if not token:
+            return None
+        from bot.telegram import make_bot
+
         delivery = self.settings.delivery
-        return tg.make_bot(token.get_secret_value(), self.settings.telegram.api_base_url,
-                           connect_timeout=delivery.connect_timeout_seconds,
-                           read_timeout=delivery.read_timeout_seconds,
-                           connections=delivery.max_in_flight_per_channel) if token else None
+        return make_bot(token.get_secret_value(), self.settings.telegram.api_base_url,
+                        connect_timeout=delivery.connect_timeout_seconds,
+                        read_timeout=delivery.read_timeout_seconds,
+                        connections=delivery.max_in_flight_per_channel)
 
     def _twilio_auth(self) -> tuple[str, str] | None:
         twilio = self.settings.twilio
@@ -117,11 +124,22 @@ class KlinikApp:
 
     def _twilio_client(self) -> Client | None:
         auth = self._twilio_auth() if self.settings.has_whatsapp else None
+        if auth is None:
+            return None
+        from bot.whatsapp.http import make_client
+
         delivery = self.settings.delivery
         return make_client(*auth, self.settings.twilio.api_base_url, self.twilio_http,
                            connect_timeout=delivery.connect_timeout_seconds,
                            read_timeout=delivery.read_timeout_seconds,
-                           connections=delivery.max_in_flight_per_channel) if auth else None
+                           connections=delivery.max_in_flight_per_channel)
+
+    def _telegram_poller(self) -> TelegramPoller | None:
+        if self.bot is None or self.settings.telegram.mode != TelegramMode.POLLING:
+            return None
+        from bot.telegram import TelegramPoller
+
+        return TelegramPoller(self.bot, self.ingest, self.processor.wake, lease=self.poll_lease)
 
     def _retry_policy(self) -> RetryPolicy:
         delivery = self.settings.delivery
@@ -131,9 +149,13 @@ class KlinikApp:
     def _senders(self) -> dict[str, Sender]:
         senders: dict[str, Sender] = {}
         if self.bot is not None:
-            senders["telegram"] = tg.TelegramSender(self.bot, self.media, self.config.language,
-                                                    media_attempts=self.settings.delivery.media_attempts)
+            from bot.telegram import TelegramSender
+
+            senders["telegram"] = TelegramSender(self.bot, self.media, self.config.language,
+                                                 media_attempts=self.settings.delivery.media_attempts)
         if self.twilio is not None:
+            from bot.whatsapp.sender import WhatsAppSender
+
             twilio = self.settings.twilio
             senders["whatsapp"] = WhatsAppSender(
                 self.twilio, self.sessions, sender=str(twilio.whatsapp_from),
@@ -234,6 +256,8 @@ class KlinikApp:
     def _warn_missing_templates(self) -> None:
         if self.twilio is None:
             return
+        from bot.whatsapp.sender import HELD_TEMPLATE
+
         for purpose in (HELD_TEMPLATE,):
             if purpose not in self.settings.twilio.templates:
                 log.warning("No WhatsApp template for %r (KLINIK_TWILIO__TEMPLATES): messages outside the "

@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -16,9 +16,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from telegram import Bot, Update
 
-from bot import telegram as tg
 from bot.console import Console
 from bot.console.web import UPLOAD_MAX_BYTES
 from bot.limits import (
@@ -33,6 +31,9 @@ from bot.limits import (
 from bot.media import MediaStore, media_headers
 from bot.whatsapp.webhooks import WhatsAppWebhooks
 from handlers.kernel.messages import Inbound
+
+if TYPE_CHECKING:  # python-telegram-bot loads only with Telegram configured (its webhook imports it)
+    from telegram import Bot
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,9 @@ class WebApp:
 
     async def telegram_webhook(self, request: Request) -> Response:
         """Telegram's webhook: check the secret token header, store the update, then answer 200."""
+        from telegram import Update  # loaded already: the bot this route needs made it
+
+        from bot import telegram as tg
         assert self.bot is not None
         assert self.telegram_secret is not None
         if not secret_matches(request.headers.get("X-Telegram-Bot-Api-Secret-Token"), self.telegram_secret):

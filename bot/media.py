@@ -8,14 +8,17 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot
 
-from bot.whatsapp.http import download_media
+from bot.whatsapp.download import download_media
 from handlers.kernel.messages import Attachment, Channel
 from storage.models import MediaLink
+
+if TYPE_CHECKING:  # python-telegram-bot loads only with Telegram configured
+    from telegram import Bot
 
 LINK_LIFETIME = timedelta(days=7)  # the default of KLINIK_MEDIA_TTL_DAYS
 MAX_BYTES = 16 * 1024 * 1024  # WhatsApp's media limit; Telegram bots may download up to 20 MB

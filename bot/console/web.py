@@ -7,10 +7,10 @@ import secrets
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -29,6 +29,8 @@ from storage.db import take_sqlite_writer
 from storage.models import ConsoleSession, Person
 
 if TYPE_CHECKING:
+    from jinja2 import Environment
+
     from bot.media import MediaStore
 
 HERE = Path(__file__).resolve().parent
@@ -154,9 +156,16 @@ class Pages:
         self.sessions, self.config, self.secure = sessions, config, secure
         self.after_commit, self.clock = after_commit, clock
         self.media: MediaStore | None = None  # set by the HTTP server: fetches the files pages link to
-        self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
-                               trim_blocks=True, lstrip_blocks=True)
-        self.env.globals["files"] = file_links  # {{ files("tugas", submission.id, submission.attachments) }}
+
+    @cached_property
+    def env(self) -> Environment:
+        """The templates, at the first page (jinja2: ≈2 MB resident, not in a bot whose console nobody opens)."""
+        from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+        env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
+                          trim_blocks=True, lstrip_blocks=True)
+        env.globals["files"] = file_links  # {{ files("tugas", submission.id, submission.attachments) }}
+        return env
 
     def render(self, visit: Visit, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         """A page in the visitor's language; `t("web.…")` in templates reads the catalogs."""

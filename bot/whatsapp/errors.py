@@ -11,33 +11,13 @@ from aiohttp import ClientConnectorError, ClientError, ConnectionTimeoutError
 from twilio.base.exceptions import TwilioRestException
 
 from bot.delivery import PermanentError, TransientError
+from bot.whatsapp.codes import is_outside_window, is_unreachable
 
-OUTSIDE_WINDOW = 63016
-# The number cannot be reached on WhatsApp: not on WhatsApp, blocked, opted out, invalid.
-UNREACHABLE = frozenset({63003, 63024, 63032, 21211, 21610, 21614})
 NETWORK_ERRORS = (ClientError, TimeoutError, OSError)
 
 
 class OutsideWindow(PermanentError):
     """Twilio refused free text: the person's last message is more than 24 hours old."""
-
-
-def code_of(value: object) -> int | None:
-    """A Twilio error code as a number ('' or None when there is none)."""
-    try:
-        return int(str(value))
-    except ValueError:
-        return None
-
-
-def is_outside_window(code: object) -> bool:
-    """True for Twilio's 'outside the 24-hour window' error."""
-    return code_of(code) == OUTSIDE_WINDOW
-
-
-def is_unreachable(code: object) -> bool:
-    """True for the codes that mean the person cannot be reached on WhatsApp."""
-    return code_of(code) in UNREACHABLE
 
 
 def outcome_of(error: TwilioRestException) -> TransientError | PermanentError:

@@ -1,4 +1,4 @@
-"""Twilio over HTTP: the SDK's async client (with timeouts, optionally aimed at another base URL) and media downloads.
+"""Twilio over HTTP: the SDK's async client (with timeouts, optionally aimed at another base URL).
 
 twilio 9 sets no timeout on its async requests. ``TimedAsyncTwilioHttpClient`` gives every request
 connect and read timeouts, and ``TwilioClient`` turns 429 and 5xx answers into a TransientError
@@ -8,6 +8,9 @@ twilio 9 has no base-URL setting. ``RedirectingAsyncTwilioHttpClient`` rewrites 
 host of every request to a Twilio domain (``api.twilio.com``, ``messaging.twilio.com``, any
 ``*.twilio.com``) so the whole SDK talks to a local mock of the Twilio API (Stoplight Prism in the
 end-to-end tests). Production uses it only when ``KLINIK_TWILIO__API_BASE_URL`` is set.
+
+The SDK (with aiohttp and requests, ≈13 MB resident) loads only when WhatsApp is configured: nothing
+imports this module at start but `KlinikApp` building its Twilio client.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-import httpx
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from bot.whatsapp.download import is_twilio_host
 from bot.whatsapp.errors import busy_outcome
 
 
@@ -58,28 +61,6 @@ class TwilioClient(Client):  # type: ignore[misc]
         if response.status_code == 429 or response.status_code >= 500:
             raise busy_outcome(response.status_code, response.text, response.headers)
         return response
-
-
-def is_twilio_host(host: str) -> bool:
-    """True for twilio.com and any of its subdomains."""
-    host = host.lower().rstrip(".")
-    return host == "twilio.com" or host.endswith(".twilio.com")
-
-
-async def download_media(url: str, *, auth: tuple[str, str] | None, api_base_url: str | None,
-                         max_bytes: int) -> bytes:
-    """A media file Twilio hosts (or any URL), with the account's credentials sent to Twilio only."""
-    on_twilio = is_twilio_host(urlsplit(url).hostname or "")
-    target = url
-    if api_base_url and on_twilio:
-        target = api_base_url.rstrip("/") + "/" + url.split("/", 3)[3]
-    basic = httpx.BasicAuth(*auth) if auth and on_twilio else None
-    async with httpx.AsyncClient(follow_redirects=True, timeout=30) as client:
-        response = await client.get(target, auth=basic)
-        response.raise_for_status()
-        if len(response.content) > max_bytes:
-            raise ValueError(f"media larger than {max_bytes // (1024 * 1024)} MB")
-        return response.content
 
 
 class TimedAsyncTwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.whatsapp.errors import is_outside_window, is_unreachable
+from bot.whatsapp.codes import is_outside_window, is_unreachable
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Channel
 from handlers.kernel.outbox import message_of, store_message

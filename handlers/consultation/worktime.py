@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
-
-import holidays
 
 from handlers.consultation.rules import ConsultationRules
 from handlers.kernel.config import Config
@@ -44,7 +44,30 @@ class WorkCalendar:
 @cache
 def national_holidays(country: str, year: int) -> frozenset[date]:
     """Public holidays of a country in a year (the `holidays` package)."""
-    return frozenset(holidays.country_holidays(country, years=year).keys())
+    return frozenset(country_calendar(country)(years=year).keys())
+
+
+@cache
+def country_calendar(country: str) -> Callable[..., Mapping[date, str]]:
+    """The `holidays` class of a country (a code: "ID"), imported at first use with its own module only.
+
+    `holidays.country_holidays` imports the package of all ≈250 countries first (8 MB resident for good, in a
+    bot that needs one): the package's registry names the country's module, which is loaded alone (0.5 MB).
+    A code the registry lacks, or a module not where it was: the package's own way, and its error.
+    """
+    import holidays
+    from holidays.registry import COUNTRIES
+
+    found = next(((module, names[0]) for module, names in COUNTRIES.items() if country in names[1:]), None)
+    path = Path(holidays.__file__).parent / "countries" / f"{found[0]}.py" if found else None
+    spec = (importlib.util.spec_from_file_location(f"holidays.countries.{found[0]}", path)
+            if found and path and path.is_file() else None)
+    if found is None or spec is None or spec.loader is None:
+        return lambda **options: holidays.country_holidays(country, **options)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    entity: Callable[..., Mapping[date, str]] = getattr(module, found[1])
+    return entity
 
 
 def working_hours_between(start: datetime, end: datetime, calendar: WorkCalendar) -> float:

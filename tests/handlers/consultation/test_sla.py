@@ -10,7 +10,12 @@ from handlers.consultation.ticket_figures import (
     ticket_figures,
     unanswered_by_age,
 )
-from handlers.consultation.worktime import add_working_hours, calendar_of, working_hours_between
+from handlers.consultation.worktime import (
+    add_working_hours,
+    calendar_of,
+    national_holidays,
+    working_hours_between,
+)
 from handlers.kernel.config import Config
 from handlers.kernel.messages import Channel
 from handlers.kernel.outbox import message_of
@@ -63,6 +68,16 @@ def test_working_hours_skip_nyepi_and_cuti_bersama(config: Config) -> None:
     # 18 Mar cuti bersama, 19 Nyepi, 20 cuti bersama, 21–22 weekend (Idulfitri), 23–24 cuti bersama
     assert working_hours_between(at(17, 12), at(25, 12), calendar) == 8.0
     assert add_working_hours(at(13, 10), 24, calendar) == at(25, 10)
+
+
+def test_national_holidays_are_the_packages_own_with_one_country_loaded() -> None:
+    import holidays  # the package's documented way, for comparison
+
+    for year in (2025, 2026, 2027):
+        assert national_holidays("ID", year) == frozenset(holidays.country_holidays("ID", years=year).keys())
+    assert national_holidays("MY", 2026) == frozenset(holidays.country_holidays("MY", years=2026).keys())
+    with pytest.raises(NotImplementedError):
+        national_holidays("XX", 2026)  # no such country: the package's own error
 
 
 def test_outside_hours_count_nothing(config: Config) -> None:

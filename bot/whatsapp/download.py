@@ -1,0 +1,29 @@
+"""Media that Twilio hosts, downloaded with httpx: no Twilio SDK (it loads only with WhatsApp configured)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import httpx
+
+
+def is_twilio_host(host: str) -> bool:
+    """True for twilio.com and any of its subdomains."""
+    host = host.lower().rstrip(".")
+    return host == "twilio.com" or host.endswith(".twilio.com")
+
+
+async def download_media(url: str, *, auth: tuple[str, str] | None, api_base_url: str | None,
+                         max_bytes: int) -> bytes:
+    """A media file Twilio hosts (or any URL), with the account's credentials sent to Twilio only."""
+    on_twilio = is_twilio_host(urlsplit(url).hostname or "")
+    target = url
+    if api_base_url and on_twilio:
+        target = api_base_url.rstrip("/") + "/" + url.split("/", 3)[3]
+    basic = httpx.BasicAuth(*auth) if auth and on_twilio else None
+    async with httpx.AsyncClient(follow_redirects=True, timeout=30) as client:
+        response = await client.get(target, auth=basic)
+        response.raise_for_status()
+        if len(response.content) > max_bytes:
+            raise ValueError(f"media larger than {max_bytes // (1024 * 1024)} MB")
+        return response.content
