@@ -26,9 +26,10 @@ from handlers.kernel.parking import keep_as_draft, take_draft
 from handlers.kernel.registry import action, command, flow
 from handlers.kernel.roles import MANAGERS, PARTICIPANTS, is_participant
 from handlers.kernel.state import clear_state, get_state, set_state
-from storage.models import Assignment, Extension, Person, Submission, SubmissionStatus
+from storage.models import Assignment, Extension, ParkedFlow, Person, Submission, SubmissionStatus
 
 FLOW = "tgs_collect"
+VIEWING = "tgs_view"  # a tugas was just shown with its send button: a photo sent next is probably for it
 DONE_WORDS = frozenset({"selesai", "/selesai", "done", "sudah", "kirim"})
 ACK_QUIET_SECONDS = 30  # album parts arrive within seconds: acknowledge the first, not each photo
 LIST_LIMIT = 8
@@ -129,6 +130,9 @@ async def tugas_button(ctx: Context, argument: str) -> None:
     if verb == "done":
         await finish_submission(ctx)
         return
+    if verb == "take":  # files sent after viewing a tugas belong to it, the participant said
+        await take_files_for_tugas(ctx, number)
+        return
     if verb == "part":  # the participant said the question-like text belongs to the tugas
         draft = await take_draft(ctx, number)
         if draft is None:
@@ -159,6 +163,62 @@ async def show_tugas(ctx: Context, assignment: Assignment) -> None:
     ctx.reply("tgs.detail", buttons=buttons, title=assignment.title, description=assignment.description,
               due=format_moment(due_for(assignment, extension), ctx.config.timezone, ctx.lang),
               status=status_label(latest, ctx.lang), comment=comment)
+    if buttons and await refusal(ctx, assignment) is None:
+        await set_state(ctx.session, ctx.person.id, VIEWING, {"assignment": assignment.id}, ctx.now)
+
+
+@flow(VIEWING)
+async def after_viewing(ctx: Context) -> None:
+    """A photo or file right after opening a tugas, without *Kirim jawaban*: its answer, or a question?
+    One offer covers an album (WhatsApp sends each photo as its own message); any text is routed as usual."""
+    state = await get_state(ctx.session, ctx.person.id)
+    assert state is not None
+    if not ctx.inbound.attachments:
+        await clear_state(ctx.session, ctx.person.id)
+        await pass_on(ctx)
+        return
+    data = dict(state.data)
+    draft = await ctx.session.get(ParkedFlow, data["draft"]) if data.get("draft") else None
+    if draft is None or draft.person_id != ctx.person.id:
+        draft = keep_as_draft(ctx, offered=True)
+        await ctx.session.flush()
+        data.update(draft=draft.id, offered_at=None)
+    else:  # the next photo of the album joins the same draft (a new dict: the JSON column sees the change)
+        kept = draft.data
+        texts = [text for text in (kept.get("text", ""), ctx.text) if text]
+        draft.data = {**kept, "text": "\n".join(texts),
+                      "attachments": [*kept.get("attachments", []), *(a.to_json() for a in ctx.inbound.attachments)]}
+    offered_at = datetime.fromisoformat(data["offered_at"]) if data.get("offered_at") else None
+    if offered_at is None or ctx.now - offered_at >= timedelta(seconds=ACK_QUIET_SECONDS):
+        data["offered_at"] = ctx.now.isoformat()
+        assignment = await ctx.session.get(Assignment, data["assignment"])
+        ctx.reply("tgs.files_for_which", title=assignment.title if assignment else "", buttons=(
+            Button(t("tgs.btn_files_are_answer", ctx.lang), f"tgs:take:{data['assignment']}:{draft.id}"),
+            Button(t("tgs.btn_is_question", ctx.lang), f"draft:send:{draft.id}")))
+    await set_state(ctx.session, ctx.person.id, VIEWING, data, ctx.now)
+
+
+async def take_files_for_tugas(ctx: Context, argument: str) -> None:
+    """"tgs:take:<assignment>:<draft>": the kept files start the tugas's submission."""
+    assignment_part, _, draft_part = argument.partition(":")
+    assignment_id = record_id(assignment_part)
+    assignment = await ctx.session.get(Assignment, assignment_id) if assignment_id is not None else None
+    if assignment is None or not is_in_audience(ctx.person, assignment):
+        ctx.reply("tgs.not_found")
+        return
+    reason = await refusal(ctx, assignment)
+    if reason:  # the draft stays: it can still go to the mentor as a question
+        ctx.reply(reason, title=assignment.title)
+        return
+    draft = await take_draft(ctx, draft_part)
+    if draft is None:
+        ctx.reply("core.unknown_button")
+        return
+    await set_state(ctx.session, ctx.person.id, FLOW,
+                    {"assignment": assignment.id, "texts": [], "attachments": [], "parts": [], "acked_at": None},
+                    ctx.now)
+    files = [Attachment.from_json(a) for a in draft.data.get("attachments", [])]
+    await add_part(ctx, str(draft.data.get("text", "")), files)
 
 
 async def refusal(ctx: Context, assignment: Assignment) -> str | None:
@@ -203,16 +263,17 @@ async def ask_part_or_question(ctx: Context) -> None:
         Button(t("tgs.btn_is_question", ctx.lang), f"draft:send:{draft.id}")))
 
 
-async def add_part(ctx: Context, text: str) -> None:
-    """Add this message's text and media to the submission being collected."""
+async def add_part(ctx: Context, text: str, files: list[Attachment] | None = None) -> None:
+    """Add this message's text and media (or the given files, kept before) to the submission being collected."""
     state = await get_state(ctx.session, ctx.person.id)
     if state is None or state.flow != FLOW:
         ctx.reply("tgs.nothing_collecting")
         return
     data: dict[str, Any] = dict(state.data)
     data["texts"] = [*data["texts"], text] if text else data["texts"]
-    data["attachments"] = [*data["attachments"], *(a.to_json() for a in ctx.inbound.attachments)]
-    added = message_parts(ctx) if ctx.inbound.attachments or not text else [{"kind": "text", "caption": False}]
+    files = list(ctx.inbound.attachments) if files is None else files
+    data["attachments"] = [*data["attachments"], *(a.to_json() for a in files)]
+    added = message_parts(text, files) if files or not text else [{"kind": "text", "caption": False}]
     data["parts"] = [*parts_of(state.data), *added]
     acked_at = datetime.fromisoformat(data["acked_at"]) if data["acked_at"] else None
     if acked_at is None or ctx.now - acked_at >= timedelta(seconds=ACK_QUIET_SECONDS):
@@ -245,13 +306,13 @@ async def finish_submission(ctx: Context) -> None:
               version=submission.version, parts=describe_parts(parts_of(data), ctx.lang))
 
 
-def message_parts(ctx: Context) -> list[dict[str, Any]]:
+def message_parts(text: str, files: list[Attachment]) -> list[dict[str, Any]]:
     """What one message adds as the participant sees it: its files (a caption belongs to the first), or a text."""
-    if not ctx.inbound.attachments:
-        return [{"kind": "text", "caption": False}] if ctx.text else []
+    if not files:
+        return [{"kind": "text", "caption": False}] if text else []
     kinds = {"voice": "audio", "audio": "audio", "photo": "photo", "document": "document", "video": "video"}
-    return [{"kind": kinds.get(a.kind, "file"), "caption": bool(ctx.text) and index == 0}
-            for index, a in enumerate(ctx.inbound.attachments)]
+    return [{"kind": kinds.get(a.kind, "file"), "caption": bool(text) and index == 0}
+            for index, a in enumerate(files)]
 
 
 def parts_of(data: dict[str, Any]) -> list[dict[str, Any]]:

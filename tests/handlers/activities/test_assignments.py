@@ -2,13 +2,13 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from handlers.activities.assignment_form import create_assignment
 from handlers.activities.assignment_jobs import send_tugas_reminders
 from handlers.kernel.messages import Attachment, Channel
 from handlers.kernel.outbox import message_of
-from storage.models import Assignment, Person, Role, Submission
+from storage.models import Assignment, Person, Role, Submission, Ticket, TicketMessage
 from tests.support.driver import Driver
 
 
@@ -67,6 +67,53 @@ async def test_several_messages_until_selesai(driver: Driver, participant: Perso
         "✅ Jawaban *Hitung HPP* terkirim (versi 1): 2 foto, 1 pesan teks. Pendamping akan meninjaunya."
         "\n\n💬 Pertanyaan untuk pendamping bisa ditulis seperti biasa lagi."]
     assert await submissions(driver) == [(1, "terkirim", "HPP keripik: Rp 8.000 per bungkus", 2, False)]
+
+
+async def test_photos_sent_after_opening_a_tugas_are_offered_as_its_answer(driver: Driver, participant: Person,
+                                                                           mentor: Person) -> None:
+    tugas = await add_tugas(driver, mentor)
+    await driver.press(participant, f"tgs:open:{tugas.id}")
+    # WhatsApp sends an album as one message per photo; the participant never chose *Kirim jawaban*
+    await driver.say(participant, "ini kak hpp nya", attachments=[photo(1)])
+    await driver.say(participant, "", attachments=[photo(2)])
+    offer = message_of(await driver.last(participant))
+    offers = [m for m in await driver.received(participant) if m.startswith("Kiriman ini jawaban tugas")]
+
+    await driver.press(participant, offer.buttons[0].payload)
+    await driver.say(participant, "selesai")
+
+    assert offers == ["Kiriman ini jawaban tugas *Hitung HPP*, atau pertanyaan untuk pendamping?"
+                      "\n\n1. 📤 Jawaban tugas\n2. 💬 Pertanyaan\nBalas dengan angka 1–2."]  # once for the album
+    assert await submissions(driver) == [(1, "terkirim", "ini kak hpp nya", 2, False)]
+    async with driver.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(Ticket))).scalar_one() == 0
+
+
+async def test_photo_after_opening_a_tugas_can_still_be_a_question(driver: Driver, participant: Person,
+                                                                   mentor: Person) -> None:
+    tugas = await add_tugas(driver, mentor)
+    await driver.press(participant, f"tgs:open:{tugas.id}")
+    await driver.say(participant, "kak kemasan spt ini bagus ga?", attachments=[photo(1)])
+    offer = message_of(await driver.last(participant))
+
+    await driver.press(participant, offer.buttons[1].payload)
+    await driver.press(participant, "tp:pemasaran")
+
+    assert await submissions(driver) == []
+    async with driver.sessions() as session:
+        question = (await session.execute(select(TicketMessage))).scalars().one()
+    assert (question.text, len(question.attachments)) == ("kak kemasan spt ini bagus ga?", 1)
+
+
+async def test_text_after_opening_a_tugas_is_routed_as_usual(driver: Driver, participant: Person,
+                                                             mentor: Person) -> None:
+    tugas = await add_tugas(driver, mentor)
+    await driver.press(participant, f"tgs:open:{tugas.id}")
+
+    await driver.say(participant, "kak hpp itu termasuk ongkir ga ya")
+
+    assert (await driver.received(participant))[-1].startswith("Pertanyaan Anda tentang")
+    assert await submissions(driver) == []
 
 
 async def test_photo_with_caption_counts_as_one_part(driver: Driver, participant: Person, mentor: Person) -> None:
