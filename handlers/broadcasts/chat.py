@@ -18,7 +18,14 @@ from handlers.broadcasts.audience import (
 )
 from handlers.broadcasts.report import STATUS_KEYS, report_text, tally
 from handlers.broadcasts.rules import BroadcastsRules
-from handlers.broadcasts.sending import announcement, cancel, create, outcome, read_moment
+from handlers.broadcasts.sending import (
+    announcement,
+    cancel,
+    create,
+    outcome,
+    quiet_end,
+    read_moment,
+)
 from handlers.kernel.context import Context
 from handlers.kernel.dates import format_moment, format_stamp
 from handlers.kernel.forms import is_yes as is_typed_yes
@@ -119,9 +126,11 @@ async def _preview(ctx: Context, data: dict[str, Any]) -> None:
     await set_state(ctx.session, ctx.person.id, FLOW, data, ctx.now)
     skipped = skipped_text(audience.skipped, ctx.lang)
     media = len(data.get("attachments") or [])
+    release = quiet_end(ctx.now, ctx.config)  # said in the preview, not only after "ya"
     when = (t("bc.preview_when", ctx.lang, when=format_moment(datetime.fromisoformat(data["send_at"]),
                                                                ctx.config.timezone, ctx.lang))
-            if data.get("send_at") else t("bc.preview_now", ctx.lang))
+            if data.get("send_at") else t("bc.preview_now", ctx.lang) if release <= ctx.now
+            else t("bc.preview_quiet", ctx.lang, when=format_moment(release, ctx.config.timezone, ctx.lang)))
     buttons = (Button(t("bc.btn_send", ctx.lang), "bc:ya"), Button(t("bc.btn_cancel", ctx.lang), "bc:tidak"))
     ctx.reply("bc.preview", buttons=buttons, scope=scope_label(scope, ctx.lang, own_group=_own(ctx)),
               text=announcement(str(data.get("text") or ""), ctx.person, ctx.config, ctx.lang), media=t("bc.preview_media", ctx.lang, count=media) if media else "",

@@ -92,7 +92,7 @@ async def test_compose_preview_confirm_sends_one_row_per_recipient_and_skips_no_
 
     preview = message_of(await driver.last(coordinator)).text
     assert preview.startswith(f"👀 *Pratinjau siaran* untuk angkatan 1:\n\n📢 *Pengumuman dari Rina Dinas*\n\n{NEWS}"
-                              "\n\n👥 Penerima: *2* peserta (dilewati: 1 belum setuju).\n🕒 Dikirim sekarang")
+                              "\n\n👥 Penerima: *2* peserta (dilewati: 1 belum setuju).\n🕒 Dikirim sekarang.\n\n")
     assert await broadcast_rows(driver) == []
 
     await driver.say(coordinator, "iya kirim")
@@ -241,8 +241,10 @@ async def test_in_quiet_hours_it_waits_until_they_end(driver: Driver, coordinato
     driver.clock.now = datetime(2026, 3, 4, 22, 15, tzinfo=JAKARTA)
     await driver.say(coordinator, "siaran semua")
     await driver.say(coordinator, NEWS)
+    preview = message_of(await driver.last(coordinator)).text
     await driver.say(coordinator, "ya")
 
+    assert "\n🌙 Sekarang jam tenang: dikirim Kamis, 5 Mar 2026 07.00 WIB.\n" in preview
     assert (await driver.received(coordinator))[-1] == (
         "🌙 Sekarang jam tenang, jadi siaran #1 dikirim Kamis, 5 Mar 2026 07.00 WIB. "
         "Ketik *siaran batal 1* untuk membatalkan.")
