@@ -23,6 +23,7 @@ from handlers.kernel.config import Config
 from handlers.kernel.consent import consent_outdated, has_consent
 from handlers.kernel.context import Context, Routes
 from handlers.kernel.intents import is_acknowledgement, is_leave_request, is_no, is_yes, words
+from handlers.kernel.menu import meant_command, offer_meant_command
 from handlers.kernel.messages import Channel, Inbound, Outgoing
 from handlers.kernel.outbox import NO_MENU, enqueue_all, menu_choice, owe_in_bulk
 from handlers.kernel.parking import keep_as_draft, offer_once, offer_parked
@@ -141,6 +142,9 @@ async def dispatch(ctx: Context) -> None:
     if word is not None:
         await run_command(ctx, word)
         return
+    if state is None and not ctx.inbound.attachments and (meant := meant_command(ctx.text, ctx.person.role)):
+        await offer_meant_command(ctx, meant)
+        return
     await continue_flow_or_default(ctx)
 
 
@@ -228,6 +232,9 @@ async def run_command(ctx: Context, word: str) -> None:
     """Run a command if the person's role allows it."""
     entry = COMMANDS.get(word)
     if entry is None:
+        if meant := meant_command(word, ctx.person.role):  # "/presnsi"
+            await offer_meant_command(ctx, meant)
+            return
         ctx.reply("core.unknown_command")
         return
     if Role(ctx.person.role) not in entry.roles:

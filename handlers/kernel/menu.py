@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from rapidfuzz import fuzz, process
+
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button
+from handlers.kernel.parking import keep_as_draft
 from handlers.kernel.registry import COMMANDS, Command, action, command
-from handlers.kernel.roles import EVERYONE
+from handlers.kernel.roles import EVERYONE, is_participant
 from storage.models import Role
+
+TYPO_CUTOFF = 86  # "presnsi" → presensi 93, "tgas" → tugas 89, "lapran" → laporan 92; "tugasnya" 77 is not offered
 
 MENU_KEYS: dict[str, str] = {
     Role.PESERTA: "core.menu_peserta", Role.PENDAMPING: "core.menu_pendamping",
@@ -42,3 +47,23 @@ async def show_help(ctx: Context) -> None:
 async def run_menu_command(ctx: Context, name: str) -> None:
     """A menu button runs its command (the role check happens in the router)."""
     await ctx.run_command(name)
+
+
+def meant_command(text: str, role: str) -> str | None:
+    """The command of the role a one-word message was probably typed for ("presnsi", "lapran", "antrin")."""
+    word = text.strip().lower().lstrip("/")
+    if not word.isalpha() or not word.isascii() or len(word) < 4 or word in COMMANDS:
+        return None
+    names = sorted(word for word, entry in COMMANDS.items() if Role(role) in entry.roles)
+    found = process.extractOne(word, names, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
+    return COMMANDS[found[0]].name if found else None
+
+
+async def offer_meant_command(ctx: Context, name: str) -> None:
+    """"Maksud Anda *presensi*?" with one tap to run it; a participant's word is kept as a question too."""
+    buttons = [Button(t("core.btn_meant_command", ctx.lang, command=name), f"cmd:{name}")]
+    if is_participant(ctx.person):
+        draft = keep_as_draft(ctx, offered=True)
+        await ctx.session.flush()
+        buttons.append(Button(t("core.btn_not_a_command", ctx.lang), f"draft:send:{draft.id}"))
+    ctx.reply("core.did_you_mean", buttons=tuple(buttons), command=name)

@@ -236,3 +236,42 @@ async def test_a_kept_question_can_be_dropped_and_lanjut_with_nothing_kept_says_
                                                   "Tidak ada formulir yang tersimpan. Ketik *menu* untuk pilihan."]
     assert await thread(driver) == []
     assert await driver.received(mentor) == []
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("presnsi", "presensi"), ("lapran", "laporan"), ("tgas", "tugas"),
+                                              ("/presnsi", "presensi")])
+async def test_a_mistyped_command_word_is_offered_not_sent_as_a_question(
+        driver: Driver, participant: Person, mentor: Person, typed: str, meant: str) -> None:
+    await driver.say(participant, typed)
+    offer = message_of(await driver.last(participant))
+
+    await driver.press(participant, offer.buttons[0].payload)
+    answered = (await driver.received(participant))[-1]
+    await driver.say(participant, meant)  # what the word itself answers
+
+    assert offer.text.startswith(f"Maksud Anda *{meant}*?")
+    assert [b.payload.split(":")[:2] for b in offer.buttons] == [["cmd", meant], ["draft", "send"]]
+    assert await thread(driver) == []
+    assert answered == (await driver.received(participant))[-1]
+
+
+async def test_a_word_offered_as_a_command_can_still_be_the_question(
+        driver: Driver, participant: Person, mentor: Person) -> None:
+    await driver.say(participant, "presentasi")
+    offer = message_of(await driver.last(participant))
+
+    await driver.press(participant, offer.buttons[1].payload)
+    await driver.press(participant, "tp:pemasaran")
+
+    assert [(kind, text) for _, kind, text in await thread(driver)] == [("question", "presentasi")]
+
+
+async def test_mentor_typo_is_offered_and_longer_words_are_not(driver: Driver, participant: Person,
+                                                               mentor: Person) -> None:
+    await driver.say(mentor, "antrin", channel=TG)
+    offer = message_of(await driver.last(mentor))
+    await driver.say(participant, "tugasnya")
+
+    assert offer.text.startswith("Maksud Anda *antrian*?")
+    assert [b.payload for b in offer.buttons] == ["cmd:antrian"]
+    assert (await driver.received(participant))[-1].startswith("Pertanyaan Anda tentang")
