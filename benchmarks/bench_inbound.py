@@ -339,6 +339,45 @@ async def answered(database_url: str, within: float) -> None:
         await engine.dispose()
 
 
+def cpu_seconds(roots: Sequence[int]) -> dict[int, float]:
+    """CPU seconds (user + system) so far of each process in these trees (Linux /proc; empty elsewhere)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            parents[int(entry.name)] = int(fields[1])
+            times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    def in_tree(pid: int) -> bool:
+        while pid > 1:
+            if pid in roots:
+                return True
+            pid = parents.get(pid, 0)
+        return False
+    return {pid: seconds for pid, seconds in times.items() if in_tree(pid)}
+
+
+class CpuMeter:
+    """CPU used by groups of process trees between start() and stop() (processes that ended meanwhile are missed)."""
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        self.groups = groups
+        self.before: dict[str, dict[int, float]] = {}
+        self.used: dict[str, float] = {}
+
+    def start(self) -> None:
+        self.before = {name: cpu_seconds(roots) for name, roots in self.groups.items()}
+
+    def stop(self) -> None:
+        self.used = {name: sum(seconds - self.before[name].get(pid, 0.0) for pid, seconds in cpu_seconds(roots).items())
+                     for name, roots in self.groups.items()}
+
+    def per_message(self, count: int) -> str:
+        return ", ".join(f"{name} {seconds * 1000 / max(1, count):.2f}" for name, seconds in self.used.items())
+
+
 def percentile(values: Sequence[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
@@ -357,11 +396,14 @@ class Figures:
     http_p50: float = 0.0
     http_p99: float = 0.0
     processes: int = 1
+    cpu_ingest: str = ""  # CPU ms per webhook in the ingest phase, per process group
+    cpu_handled: str = ""  # CPU ms per message handled from the backlog, per process group
+    cpu_answered: str = ""  # the same until the last reply to the backlog was sent
 
 
 @contextlib.contextmanager
-def databases(kind: str) -> Iterator[tuple[str, str, Path]]:
-    """(bot database URL, baseline database URL, a folder for logs)."""
+def databases(kind: str) -> Iterator[tuple[str, str, Path, int | None]]:
+    """(bot database URL, baseline database URL, a folder for logs, PostgreSQL's postmaster pid)."""
     keep = os.environ.get("KLINIK_BENCH_KEEP_LOGS")  # set: the processes' logs stay (the folder is printed)
     with (contextlib.nullcontext(tempfile.mkdtemp(prefix=f"klinik-bench-{kind}-")) if keep
           else tempfile.TemporaryDirectory(prefix=f"klinik-bench-{kind}-")) as folder:
@@ -369,20 +411,21 @@ def databases(kind: str) -> Iterator[tuple[str, str, Path]]:
         if keep:
             print(f"[{kind}] logs in {path}", flush=True)
         if kind == "sqlite":
-            yield f"sqlite+aiosqlite:///{path / 'klinik.db'}", f"sqlite+aiosqlite:///{path / 'baseline.db'}", path
+            yield f"sqlite+aiosqlite:///{path / 'klinik.db'}", f"sqlite+aiosqlite:///{path / 'baseline.db'}", path, None
             return
         from tests.support.peers import PostgresCluster
         cluster = PostgresCluster.create()
         try:
             cluster.start()
-            yield cluster.url("klinik"), cluster.create_database("baseline"), path
+            assert cluster.process is not None
+            yield cluster.url("klinik"), cluster.create_database("baseline"), path, cluster.process.pid
         finally:
             cluster.stop()
 
 
 async def measure(kind: str, sizes: Sizes) -> Figures:
     figures = Figures(processes=1 if kind == "sqlite" else 2)
-    with databases(kind) as (url, baseline_url, folder):
+    with databases(kind) as (url, baseline_url, folder, postmaster):
         await upgrade(url)
         await seed(url)
         twilio_port, baseline_port = free_port(), free_port()
@@ -400,18 +443,30 @@ async def measure(kind: str, sizes: Sizes) -> Figures:
             figures.baseline = await closed_loop([baseline], sizes.burst, "B")
             print(f"[{kind}] baseline {figures.baseline:.0f}/s", flush=True)
             stop(baseline.process)  # idle from here on
+            meter = CpuMeter({"klinik run": [bot.process.pid for bot in bots], "fake Twilio": [helpers[0].pid]}
+                             | ({"PostgreSQL": [postmaster]} if postmaster else {}))
+            meter.start()
             figures.ingest = await closed_loop(bots, sizes.burst, "A")
-            print(f"[{kind}] ingest {figures.ingest:.0f}/s; waiting for the burst to be handled and answered",
-                  flush=True)
+            meter.stop()
+            figures.cpu_ingest = meter.per_message(sizes.burst)
+            print(f"[{kind}] ingest {figures.ingest:.0f}/s (CPU ms per webhook: {figures.cpu_ingest}); waiting for "
+                  "the burst to be handled and answered", flush=True)
             await processed(url, "A", sizes.burst, within=120)
             await answered(url, within=120)
 
             await store_backlog(url, sizes.backlog, "C")
+            meter.start()
             times = await processed(url, "C", sizes.backlog, within=120)
+            meter.stop()
+            figures.cpu_handled = meter.per_message(sizes.backlog)
             await answered(url, within=120)
+            meter.stop()
+            figures.cpu_answered = meter.per_message(sizes.backlog)
             window = (max(p for _, p in times) - min(p for _, p in times)).total_seconds()
             figures.handled = (len(times) - 1) / window if window > 0 else float("nan")
-            print(f"[{kind}] handled {figures.handled:.0f}/s from a backlog of {sizes.backlog}", flush=True)
+            print(f"[{kind}] handled {figures.handled:.0f}/s from a backlog of {sizes.backlog}; CPU ms per message "
+                  f"until the last was handled: {figures.cpu_handled}; until the last reply was sent: "
+                  f"{figures.cpu_answered}", flush=True)
 
             latencies = await open_loop(bots, sizes.open_seconds, "D")
             lags = [(p - r).total_seconds() * 1000 for r, p in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
@@ -28,6 +29,51 @@ CLOCK_MARGIN = timedelta(seconds=2)
 LOOK_LIMIT = 100  # messages to one number from the claim's day on, newest first: one page, one call
 
 
+class Recipients:
+    """The people behind the sends in flight, read when each send starts, together: the ids asked for while
+    one read runs are read next in one query (one session, one pooled connection), not one session each.
+    With many chats in flight the per-send session was most of a WhatsApp send's own work."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self._wanted: dict[int, list[asyncio.Future[Person | None]]] = {}
+        self._reading: asyncio.Task[None] | None = None
+
+    async def get(self, person_id: int) -> Person | None:
+        loop = asyncio.get_running_loop()
+        if self._reading is not None and self._reading.get_loop() is not loop:
+            self._reading, self._wanted = None, {}  # a loop that ended (tests run one per test)
+        waiter: asyncio.Future[Person | None] = loop.create_future()
+        self._wanted.setdefault(person_id, []).append(waiter)
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.create_task(self._read())
+        return await waiter
+
+    async def _read(self) -> None:
+        while self._wanted:
+            wanted, self._wanted = self._wanted, {}
+            found: dict[int, Person] = {}
+            failure: Exception | None = None
+            try:
+                async with self.sessions() as session:
+                    query = select(Person).where(Person.id.in_(sorted(wanted)))
+                    found = {person.id: person for person in (await session.execute(query)).scalars()}
+            except Exception as error:  # each send meets the error as it did with a read of its own
+                failure = error
+            except BaseException:  # cancelled (the process stops): so are the sends waiting for it
+                for waiter in (waiter for waiters in wanted.values() for waiter in waiters):
+                    waiter.cancel()
+                raise
+            for person_id, waiters in wanted.items():
+                for waiter in waiters:
+                    if waiter.done():
+                        continue  # its send was cancelled
+                    if failure is not None:
+                        waiter.set_exception(failure)
+                    else:
+                        waiter.set_result(found.get(person_id))
+
+
 class WhatsAppSender:
     """Sends rows through Twilio; outside the 24-hour window it sends an approved template instead."""
 
@@ -35,6 +81,7 @@ class WhatsAppSender:
                  status_callback: str | None, templates: Mapping[str, str], media: MediaStore) -> None:
         self.client, self.sessions, self.sender = client, sessions, sender
         self.status_callback, self.templates, self.media = status_callback, templates, media
+        self.recipients = Recipients(sessions)
 
     async def send(self, row: OutboxMessage, progress: PartSent = no_progress) -> str | None:
         """Free text inside the window; a template (own or the 'held' notice) outside it (one call: one part)."""
@@ -99,8 +146,7 @@ class WhatsAppSender:
     async def _person(self, person_id: int | None) -> Person | None:
         if person_id is None:
             return None  # a reply to an unknown number answers their own message
-        async with self.sessions() as session:
-            return await session.get(Person, person_id)
+        return await self.recipients.get(person_id)
 
     async def _send_outside_window(self, address: str, message: OutgoingPart, person: Person) -> str:
         own = message.template

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from storage.db import make_engine, make_sessionmaker, take_sqlite_writer, upgrade_apart
@@ -87,3 +87,25 @@ async def test_the_upgrade_in_a_child_creates_the_schema_and_a_failed_one_raises
     blocker.touch()
     with pytest.raises(RuntimeError, match="upgrade failed"):
         await upgrade_apart(f"sqlite+aiosqlite:///{blocker}/k.db")  # its folder cannot be made
+
+
+async def test_a_pooled_postgresql_connection_the_server_dropped_is_replaced_at_checkout(db_url: str) -> None:
+    """The pool checks a connection it hands out in one round trip of its own (storage.db._ping_once): a
+    connection the server ended meanwhile (a restart, an idle timeout) is replaced, nothing is raised."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's pool check; SQLite connections are files")
+    engine, other = make_engine(db_url, pool_size=1), make_engine(db_url, pool_size=1)
+    backend = text("SELECT pg_backend_pid()")
+    try:
+        async with engine.connect() as connection:
+            first = (await connection.execute(backend)).scalar_one()
+        async with engine.connect() as connection:  # back from the pool: the check passed, the same backend
+            assert (await connection.execute(backend)).scalar_one() == first
+        async with other.connect() as connection:
+            assert (await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})).scalar_one()
+        await asyncio.sleep(0.1)
+        async with engine.connect() as connection:
+            assert (await connection.execute(backend)).scalar_one() != first
+    finally:
+        await engine.dispose()
+        await other.dispose()
