@@ -141,8 +141,9 @@ def run_in_child(url: str, job_id: str, now: datetime, media_dir: str, results: 
     results.put((job_id, body, outbox, commit, cpu, before, peak_rss_mb(), messages))
 
 
-DIGEST_PHASES = (("scores and storing them", "score_and_store"), ("stored scores summed", "stored_week_scores"),
-                 ("figures", "digest_of"),
+DIGEST_PHASES = (("scores and storing them", "score_and_store"), ("figures of the stored week", "stored_digest"),
+                 ("of which (beside the rest) stored scores summed", "_sum_stored"),
+                 ("and at-risk list with its sheet rows", "_stored_at_risk"), ("figures scored on the spot", "digest_of"),
                  ("PNG (a child process, beside the XLSX)", "draw_chart"), ("XLSX", "write_workbook"))
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import statistics
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,6 +41,7 @@ from handlers.reports import figures
 from handlers.reports.chart_process import Painter
 from handlers.reports.outcomes import programme_outcomes
 from handlers.reports.render import (
+    at_risk_row,
     chart_figures,
     coordinator_text,
     has_chart,
@@ -49,6 +51,7 @@ from handlers.reports.render import (
 from handlers.reports.rules import ReportsRules
 from handlers.reports.shapes import Digest, MentorSummary
 from handlers.reports.targets import target_progress
+from handlers.reports.xlsx import RowsXml
 from storage.bulk import insert_records
 from storage.models import MediaLink, ParticipationScore, Person, Role
 
@@ -139,8 +142,13 @@ async def stored_week_scores(session: AsyncSession, week: str, now: datetime, co
     """The week's figures summed in SQL from the scores stored when it closed; None if it was not closed."""
     if not await already_ran(session, SCORES_JOB_ID, week):
         return None
+    return await _sum_stored(session, week, await figures.mentor_names(session), now, config)
+
+
+async def _sum_stored(session: AsyncSession, week: str, names: dict[int, str], now: datetime,
+                      config: Config) -> WeekScores:
     end = min(week_bounds(week, config.timezone)[1], now)
-    grouping = figures.Grouping(await figures.mentor_names(session), {})
+    grouping = figures.Grouping(names, {})
     summed = WeekScores(grouping, stored_week=week)
     roll = report_roll_query(latest_report_month(end, config), end, config)
     for cohort, mentor_id, _first, *counts in await figures.stored_groups(session, week, roll):
@@ -153,14 +161,22 @@ async def stored_week_scores(session: AsyncSession, week: str, now: datetime, co
     return summed
 
 
-async def week_scores_stored(session: AsyncSession, week: str, now: datetime, config: Config) -> WeekScores:
-    """The week's summed scores: read from the stored week if it was closed, else scored (and stored) now."""
-    stored = await stored_week_scores(session, week, now, config)
-    if stored is not None:
-        return stored
-    summed = await week_scores(session, week, now, config)
-    await score_and_store(session, week, now, config, summed)
-    return summed
+async def stored_digest(session: AsyncSession, week: str, now: datetime,
+                        config: Config) -> tuple[WeekScores, Digest] | None:
+    """The digest of a week closed and stored (close_week), None if it was not: the stored scores are summed
+    (and the at-risk list counted) on connections of their own while every other figure is read."""
+    if not await already_ran(session, SCORES_JOB_ID, week):
+        return None
+    names = await figures.mentor_names(session)
+    end = min(week_bounds(week, config.timezone)[1], now)
+    summed = asyncio.ensure_future(_read_apart(session, lambda side: _sum_stored(side, week, names, now, config)))
+    at_risk = _read_apart(session, lambda side: _stored_at_risk(side, week, end, names))
+    try:
+        digest = await _figure(session, week, summed, at_risk, now, config)
+    finally:
+        if not summed.done():
+            summed.cancel()
+    return summed.result(), digest
 
 
 async def build_digest(session: AsyncSession, week: str, scores: Iterable[Score], now: datetime,
@@ -174,6 +190,40 @@ async def build_digest(session: AsyncSession, week: str, scores: Iterable[Score]
 
 async def digest_of(session: AsyncSession, week: str, summed: WeekScores, now: datetime, config: Config) -> Digest:
     """The digest from the week's summed scores: tickets, answers, at-risk, trends, targets and outcomes added."""
+    end = min(week_bounds(week, config.timezone)[1], now)
+    names = summed.grouping.mentor_names
+    at_risk = (_read_apart(session, lambda side: _held_at_risk(side, end, summed.dropping, names))
+               if summed.stored_week is None else
+               _read_apart(session, lambda side: _stored_at_risk(side, week, end, names)))
+    return await _figure(session, week, _ready(summed), at_risk, now, config)
+
+
+async def _stored_at_risk(session: AsyncSession, week: str, end: datetime,
+                          names: dict[int, str]) -> figures.AtRiskList:
+    """A stored week's at-risk list, its rows written as the workbook's (xlsx.RowsXml, in a worker thread) as
+    they stream in order from the database: one pass, none held (tens of thousands at 100,000 participants)."""
+    written = RowsXml()
+    try:
+        found = await figures.stored_at_risk(session, week, end, names,
+                                             lambda rows: asyncio.to_thread(written.add, map(at_risk_row, rows)))
+    except BaseException:
+        written.close()
+        raise
+    found.written = written
+    return found
+
+
+async def _ready(value: T) -> T:
+    return value
+
+
+async def _held_at_risk(session: AsyncSession, end: datetime, dropping: list[Score],
+                        names: dict[int, str]) -> figures.AtRiskList:
+    return figures.AtRiskList(held=await figures.at_risk(session, end, dropping, names))
+
+
+async def _figure(session: AsyncSession, week: str, summed: Awaitable[WeekScores],
+                  at_risk: Awaitable[figures.AtRiskList], now: datetime, config: Config) -> Digest:
     start, week_end = week_bounds(week, config.timezone)
     end = min(week_end, now)
     weeks = [shift_week(week, -n) for n in range(TREND_WEEKS - 1, -1, -1)]
@@ -181,51 +231,66 @@ async def digest_of(session: AsyncSession, week: str, summed: WeekScores, now: d
     # The heaviest figures read only what is committed (reports, presensi, earlier weeks' scores, nudges,
     # names): on connections of their own they run while this session does the rest (SQLite and PostgreSQL
     # work in their own threads or server, so two cores are used).
-    names = summed.grouping.mentor_names
     apart = asyncio.gather(
         _read_apart(session, lambda side: programme_outcomes(side, end, config)),
         _read_apart(session, lambda side: target_progress(side, end, config)),
         _read_apart(session, lambda side: figures.active_by_week(side, weeks[:-1])),
         _read_apart(session, lambda side: figures.risk_by_week(side, bounds)),
-        _read_apart(session, lambda side: figures.at_risk(side, end, summed.dropping, names)
-                    if summed.stored_week is None else figures.stored_at_risk(side, week, end, names)))
+        at_risk, summed)
     try:
-        total, cohorts, mentors = summed.grouping.result()
-        total.previous_active_pct, by_cohort, by_mentor = await figures.previous_active(session, shift_week(week, -1))
-        for group in cohorts:
-            group.previous_active_pct = by_cohort.get(group.key)
-        for mentor in mentors:
-            mentor.previous_active_pct = by_mentor.get(mentor.key)
-        answers = await _add_mentor_service(session, mentors, start, end, config)
+        previous = await figures.previous_active(session, shift_week(week, -1))
+        open_tickets = await figures.open_tickets_by_mentor(session)
+        answers = await figures.first_responses(session, start, end, config)
+        ratings = await mentor_ratings(session, since=start, until=end)
         ticket_ages = await figures.unanswered_by_age(session, end)
     finally:
-        outcomes, targets, stored, risk_trend, at_risk = await apart
+        outcomes, targets, stored, risk_trend, found, scores = await apart
+    total, cohorts, mentors = scores.grouping.result()
+    total.previous_active_pct, by_cohort, by_mentor = previous
+    for group in cohorts:
+        group.previous_active_pct = by_cohort.get(group.key)
+    for mentor in mentors:
+        mentor.previous_active_pct = by_mentor.get(mentor.key)
+        mid = int(mentor.key)
+        mentor.open_tickets = open_tickets.get(mid, (0, None))[0]
+        mentor.response_hours = answers.hours.get(mid, [])
+        if mid in ratings:
+            mentor.rating_average, mentor.ratings = ratings[mid].average, ratings[mid].count
     hours = [h for m in mentors for h in m.response_hours]
     rated = [(m.rating_average or 0.0, m.ratings) for m in mentors if m.ratings]
     return Digest(
         week=week, start=start, end=end, is_partial=end < week_end, total=total, cohorts=cohorts, mentors=mentors,
-        at_risk=at_risk, ticket_ages=ticket_ages,
+        at_risk=found, ticket_ages=ticket_ages,
         response_median=round(statistics.median(hours), 1) if hours else None,
         rating_average=round(sum(a * n for a, n in rated) / sum(n for _, n in rated), 2) if rated else None,
         targets=targets, weeks=weeks, active_trend=_active_trend(stored, weeks, total, cohorts, config.language),
         risk_trend=risk_trend, answers=(answers.on_time, answers.late, answers.waiting), outcomes=outcomes,
-        deadline_hours=config.rules(ConsultationRules).sla_remind_hours)
+        deadline_hours=config.rules(ConsultationRules).sla_remind_hours, open_tickets=open_tickets)
 
 
 async def _read_apart(session: AsyncSession, read: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run a read-only query on a connection of its own (the session's engine); inline when there is none."""
+    async with _apart(session) as side:
+        return await read(side)
+
+
+@asynccontextmanager
+async def _apart(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A session of its own on the session's engine, for reads of what is committed (the session if none)."""
     engine = session.bind
     if not isinstance(engine, AsyncEngine):
-        return await read(session)
+        yield session
+        return
     async with AsyncSession(engine) as side:
         if engine.dialect.name != "sqlite":
-            return await read(side)
-        # Five of these run at once: each with SQLite's default 2 MB page cache they held ≈11 MB more of the
+            yield side
+            return
+        # Several of these run at once: each with SQLite's default 2 MB page cache they held ≈11 MB more of the
         # bot's memory at 100,000 participants, for no gain in time (the pages stay in the OS's cache).
         default = (await side.execute(text("PRAGMA cache_size"))).scalar_one()
         await side.execute(text(f"PRAGMA cache_size={SIDE_CACHE_KIB}"))
         try:
-            return await read(side)
+            yield side
         finally:
             await side.execute(text(f"PRAGMA cache_size={int(default)}"))
 
@@ -245,37 +310,21 @@ def _active_trend(stored: dict[str, dict[str, tuple[int, int]]], weeks: list[str
     return lines
 
 
-async def _add_mentor_service(session: AsyncSession, mentors: list[figures.MentorFigures], start: datetime,
-                              end: datetime, config: Config) -> figures.Answers:
-    open_tickets = await figures.open_tickets_by_mentor(session)
-    answers = await figures.first_responses(session, start, end, config)
-    hours = answers.hours
-    ratings = await mentor_ratings(session, since=start, until=end)
-    for mentor in mentors:
-        mid = int(mentor.key)
-        mentor.open_tickets = open_tickets.get(mid, (0, None))[0]
-        mentor.response_hours = hours.get(mid, [])
-        if mid in ratings:
-            mentor.rating_average, mentor.ratings = ratings[mid].average, ratings[mid].count
-    return answers
-
-
 async def mentor_summaries(session: AsyncSession, week: str, scores: Iterable[Score] | WeekScores,
-                           at_risk: list[figures.AtRisk]) -> dict[int, MentorSummary]:
-    """Each mentor's summary from the week's scores, their share of the at-risk list, and their queues."""
+                           at_risk: list[figures.AtRisk] | figures.AtRiskList,
+                           open_tickets: dict[int, tuple[int, datetime | None]] | None = None) -> dict[int, MentorSummary]:
+    """Each mentor's summary from the week's scores, their share of the at-risk list, and their queues
+    (open_tickets: figures.open_tickets_by_mentor's, if already read)."""
     counts = scores.by_mentor if isinstance(scores, WeekScores) else _mentor_counts(scores)
     summaries: dict[int, MentorSummary] = {}
     for mentor_id, (participants, active) in counts.items():
         summary = summaries[mentor_id] = MentorSummary(mentor_id, week)
         summary.participants, summary.active = participants, active
-    for risk in at_risk:
-        if risk.mentor_id is None:
-            continue
-        summary = summaries.setdefault(risk.mentor_id, MentorSummary(risk.mentor_id, week))
-        summary.slipping_count += 1
-        if len(summary.slipping) < SUMMARY_NAMES:
-            summary.slipping.append((risk.score, risk.name, risk.reasons))
-    await _add_queues(session, summaries, week)
+    shares = at_risk if isinstance(at_risk, figures.AtRiskList) else figures.AtRiskList(held=at_risk)
+    for mentor_id, (slipping_count, slipping) in shares.mentors.items():
+        summary = summaries.setdefault(mentor_id, MentorSummary(mentor_id, week))
+        summary.slipping_count, summary.slipping = slipping_count, slipping[:SUMMARY_NAMES]
+    await _add_queues(session, summaries, week, open_tickets)
     return summaries
 
 
@@ -296,9 +345,11 @@ async def at_risk_of(session: AsyncSession, week: str, scores: list[Score], now:
     return await figures.at_risk(session, end, scores, await figures.mentor_names(session))
 
 
-async def _add_queues(session: AsyncSession, summaries: dict[int, MentorSummary], week: str) -> None:
-    tickets, reviews = await figures.open_tickets_by_mentor(session), await figures.reviews_waiting(session)
-    leaves = await figures.leave_requests_waiting(session)
+async def _add_queues(session: AsyncSession, summaries: dict[int, MentorSummary], week: str,
+                      tickets: dict[int, tuple[int, datetime | None]] | None) -> None:
+    if tickets is None:
+        tickets = await figures.open_tickets_by_mentor(session)
+    reviews, leaves = await figures.reviews_waiting(session), await figures.leave_requests_waiting(session)
     for mentor_id in set(tickets) | set(reviews) | set(leaves):
         summaries.setdefault(mentor_id, MentorSummary(mentor_id, week))
     for mentor_id, summary in summaries.items():
@@ -335,7 +386,8 @@ async def coordinator_messages(session: AsyncSession, digest: Digest, coordinato
     # The picture is drawn by a child process while this one writes the workbook (two cores, and matplotlib
     # never enters the bot's memory: chart_process).
     files = [save_media(session, kind="document", suffix=".xlsx", mime=XLSX, now=now, config=config,
-                        name=f"ringkasan-{digest.week}.xlsx", write=lambda path: write_workbook(digest, path, language))]
+                        name=f"ringkasan-{digest.week}.xlsx",
+                        write=lambda path: write_workbook(digest, path, language))]
     own = None
     if has_chart(digest, language):  # a week with nothing to draw sends no empty picture
         chart = painter or (own := Painter())
@@ -373,13 +425,21 @@ async def send_weekly_digests(session: AsyncSession, now: datetime, config: Conf
         return []
     painter = Painter()  # imports matplotlib in its own process while the figures are computed
     try:
-        scores = await week_scores_stored(session, week, now, config)
-        digest = await digest_of(session, week, scores, now, config)
-        coordinators = await staff(session, Role.KOORDINATOR)
-        out = await coordinator_messages(session, digest, coordinators, now, config, painter)
+        found = await stored_digest(session, week, now, config)
+        if found is None:  # not closed (the bot was down at midnight): scored and stored now
+            scores = await week_scores(session, week, now, config)
+            await score_and_store(session, week, now, config, scores)
+            digest = await digest_of(session, week, scores, now, config)
+        else:
+            scores, digest = found
+        try:
+            coordinators = await staff(session, Role.KOORDINATOR)
+            out = await coordinator_messages(session, digest, coordinators, now, config, painter)
+        finally:
+            digest.at_risk.close()
     finally:
         await asyncio.to_thread(painter.close)
-    summaries = await mentor_summaries(session, week, scores, digest.at_risk)
+    summaries = await mentor_summaries(session, week, scores, digest.at_risk, digest.open_tickets)
     mentors = await load_people(session, list(summaries))
     for mentor_id, summary in summaries.items():
         mentor = mentors.get(mentor_id)

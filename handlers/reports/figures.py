@@ -6,13 +6,14 @@ else is one GROUP BY query each. First-response time counts working hours only (
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import (
     ColumnElement,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +37,7 @@ from handlers.kernel.config import Config
 from handlers.participation.queries import as_utc, names_of
 from handlers.participation.scores import Score
 from handlers.reports.attribution import Attribution, load_handovers
+from handlers.reports.xlsx import RowsXml
 from storage.models import (
     LeaveRequest,
     LeaveStatus,
@@ -160,6 +163,69 @@ class AtRisk:
     reasons: list[str]
     since: datetime | None  # when the nudge ladder started (None: not nudged yet)
     escalated: bool  # the nudge and the mentor did not bring them back: the ladder reached the coordinator
+
+
+AT_RISK_FIRST = 8  # rows kept of the whole list (the coordinator's text names 3) and of each mentor's share
+Slipping = tuple[float, str, list[str]]  # (score, name, reasons) of a mentor's slipping participant
+
+
+class AtRiskList:
+    """The week's at-risk list as the digest and the mentors' summaries use it, without holding every row:
+    how many, the first few, and each mentor's count and first few, in the list's order (at_risk's).
+
+    The whole list is either held (`held`: a running week's, scored on the spot) or, for a stored week, was
+    written as the workbook's rows while it streamed from the database (`written`, by the digest: tens of
+    thousands of rows at 100,000 participants are never all held)."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, held: list[AtRisk] | None = None) -> None:
+        self.count = 0
+        self.first: list[AtRisk] = []
+        self.mentors: dict[int, tuple[int, list[Slipping]]] = {}
+        self.words: dict[str, str] = {}
+        self.held: list[AtRisk] | None = held
+        self.written: RowsXml | None = None  # the workbook's rows of the list, written ahead
+        for risk in held or ():
+            self.add(risk)
+
+    def add(self, risk: AtRisk) -> None:
+        """Count the next row of the list in."""
+        self.count += 1
+        if len(self.first) < AT_RISK_FIRST:
+            self.first.append(risk)
+        if risk.mentor_id is not None:
+            count, slipping = self.mentors.get(risk.mentor_id, (0, []))
+            if len(slipping) < AT_RISK_FIRST:  # reasons repeat across thousands of mentors: each text held once
+                slipping.append((risk.score, risk.name, [self.words.setdefault(word, word) for word in risk.reasons]))
+            self.mentors[risk.mentor_id] = (count + 1, slipping)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def close(self) -> None:
+        """Let go of the rows written ahead, if any."""
+        if self.written is not None:
+            self.written.close()
+
+    @overload
+    def __getitem__(self, index: int) -> AtRisk: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[AtRisk]: ...
+
+    def __getitem__(self, index: int | slice) -> AtRisk | list[AtRisk]:
+        """One of the first rows, or a slice of them (within the first AT_RISK_FIRST)."""
+        return self.first[index]
+
+    def __eq__(self, other: object) -> bool:
+        """Equal counts, first rows and mentors' shares (not how the whole list is read)."""
+        if not isinstance(other, AtRiskList):
+            return NotImplemented
+        return (self.count, self.first, self.mentors) == (other.count, other.first, other.mentors)
+
+    def __repr__(self) -> str:
+        return f"AtRiskList(count={self.count}, first={self.first!r})"
 
 
 def percent(part: int, whole: int) -> float | None:
@@ -409,40 +475,74 @@ async def at_risk(session: AsyncSession, end: datetime, scores: Iterable[Score],
     return _at_risk_order(found)
 
 
-async def stored_at_risk(session: AsyncSession, week: str, end: datetime,
-                         mentor_names: dict[int, str]) -> list[AtRisk]:
-    """at_risk from a stored week's dropping scores, their names joined in SQL (no score held per participant)."""
-    scores = ParticipationScore
-    query = (select(scores.participant_id, Person.name, scores.cohort, scores.mentor_id, scores.score,
-                    type_coerce(scores.reasons, String))
+async def stored_at_risk(session: AsyncSession, week: str, end: datetime, mentor_names: dict[int, str],
+                         sink: Callable[[list[AtRisk]], Awaitable[None]] | None = None) -> AtRiskList:
+    """at_risk of a stored week, read in its order in SQL: its count, first rows and mentors' shares are kept,
+    every partition of rows is given to `sink` (while the next one is read) and let go."""
+    found, pending = AtRiskList(), None
+    try:
+        async for rows in stream_stored_at_risk(session, week, end, mentor_names):
+            for risk in rows:
+                found.add(risk)
+            if sink is not None:
+                if pending is not None:
+                    await pending
+                pending = asyncio.ensure_future(sink(rows))
+    finally:
+        if pending is not None:
+            await pending
+    return found
+
+
+async def stream_stored_at_risk(session: AsyncSession, week: str, end: datetime,
+                                mentor_names: dict[int, str]) -> AsyncIterator[list[AtRisk]]:
+    """A stored week's at-risk list in at_risk's order, a partition of rows at a time: the dropping scores
+    with their names and open nudge ladders joined and sorted in SQL (nothing held per participant)."""
+    scores, ladders = ParticipationScore, _ladders_query(end).subquery()
+    escalated = func.coalesce(ladders.c.escalated, 0)
+    connection = await session.connection()
+    name: Any = func.coalesce(Person.name, "?")
+    sorted_name = name.collate("C") if connection.dialect.name == "postgresql" else name  # Python's str order
+    query = (select(scores.participant_id, name, scores.cohort, scores.mentor_id, scores.score,
+                    type_coerce(scores.reasons, String), ladders.c.since, escalated)
              .outerjoin(Person, Person.id == scores.participant_id)
-             .where(scores.week == week, scores.is_dropping.is_(True)).order_by(scores.participant_id))
-    ladders, found = await _ladders(session, end), []
-    # Tens of thousands of rows at 100,000 participants: Core rows a partition at a time, and the few distinct
-    # reason lists and cohort names decoded once and shared (a list per row doubled the digest's memory).
-    reasons: dict[str | None, list[str]] = {None: []}
-    cohorts: dict[str, str] = {}
-    result = await (await session.connection()).stream(query.execution_options(yield_per=STREAM_ROWS))
-    async for rows in result.partitions():
-        for pid, name, cohort, mentor_id, score, said in rows:
-            if said is not None and said.__class__ is not str:  # a driver that decodes JSON itself (asyncpg here)
-                listed = list(said)
-            else:
-                known = reasons.get(said)
-                listed = known if known is not None else reasons.setdefault(said, json.loads(said))
-            since, reached = ladders.get(pid, (None, False))
-            found.append(AtRisk(pid, name if name is not None else "?", cohorts.setdefault(cohort, cohort), mentor_id,
-                                mentor_names.get(mentor_id or 0, "-"), score, listed, since, reached))
-    return _at_risk_order(found)
+             .outerjoin(ladders, ladders.c.participant_id == scores.participant_id)
+             .where(scores.week == week, scores.is_dropping.is_(True))
+             # _at_risk_order: escalated first (longest first), then the lowest scores; by name, then as stored
+             .order_by(escalated.desc(), case((escalated == 1, ladders.c.since)), case((escalated == 0, scores.score)),
+                       sorted_name, scores.participant_id))
+    cohorts: dict[str, str] = {}  # the few cohort names shared by the rows kept
+    result = await connection.stream(query.execution_options(yield_per=STREAM_ROWS))
+    try:
+        async for rows in result.partitions():
+            found = []
+            for pid, person, cohort, mentor_id, score, said, since, top in rows:
+                # ≈2 µs a row; asyncpg decodes JSON itself
+                listed = [] if said is None else json.loads(said) if said.__class__ is str else list(said)
+                found.append(AtRisk(pid, person, cohorts.setdefault(cohort, cohort), mentor_id,
+                                    mentor_names.get(mentor_id or 0, "-"), score, listed, as_utc(since), bool(top)))
+            yield found
+    finally:
+        await result.close()
+
+
+def _ladders_query(end: datetime) -> Select[Any]:
+    """(participant_id, since, escalated) of the nudge ladders open at `end`: the rows still open read by
+    the index on resolved_at (two ranges, not the whole year of ladders)."""
+    escalated = case((NudgeLog.step == NudgeStep.COORDINATOR, 1), else_=0).label("escalated")
+    steps = union_all(
+        select(NudgeLog.participant_id, NudgeLog.sent_at, escalated)
+        .where(NudgeLog.resolved_at.is_(None), NudgeLog.sent_at < end),
+        select(NudgeLog.participant_id, NudgeLog.sent_at, escalated)
+        .where(NudgeLog.resolved_at >= end, NudgeLog.sent_at < end)).subquery()
+    return (select(steps.c.participant_id, func.min(steps.c.sent_at).label("since"),
+                   func.max(steps.c.escalated).label("escalated"))
+            .group_by(steps.c.participant_id))
 
 
 async def _ladders(session: AsyncSession, end: datetime) -> dict[int, tuple[datetime | None, bool]]:
     """Open nudge ladders at `end`: participant id -> (since, reached the coordinator)."""
-    escalated = func.max(case((NudgeLog.step == NudgeStep.COORDINATOR, 1), else_=0))
-    query = (select(NudgeLog.participant_id, func.min(NudgeLog.sent_at), escalated)
-             .where(NudgeLog.sent_at < end, or_(NudgeLog.resolved_at.is_(None), NudgeLog.resolved_at >= end))
-             .group_by(NudgeLog.participant_id))
-    return {pid: (as_utc(since), bool(top)) for pid, since, top in (await session.execute(query))}
+    return {pid: (as_utc(since), bool(top)) for pid, since, top in (await session.execute(_ladders_query(end)))}
 
 
 def _at_risk_order(found: list[AtRisk]) -> list[AtRisk]:

@@ -22,10 +22,10 @@ from handlers.reports.progress import (
     outcomes_text,
     target_value,
 )
-from handlers.reports.xlsx import write_xlsx
+from handlers.reports.xlsx import RowsXml, write_xlsx
 
 if TYPE_CHECKING:
-    from handlers.reports.figures import GroupFigures
+    from handlers.reports.figures import AtRisk, GroupFigures
     from handlers.reports.shapes import Digest, MentorSummary
 
 TEXT_COHORTS, TEXT_AT_RISK, CHART_COHORTS, CHART_AGENCIES = 5, 3, 6, 8
@@ -201,15 +201,26 @@ def write_chart(digest: Digest, path: Path, language: str) -> None:
     save_png(digest_figure(data, language), data, path)
 
 
-def write_workbook(digest: Digest, path: Path, language: str) -> None:
-    """One sheet per table, streamed (handlers/reports/xlsx.py): a large programme's at-risk list is long."""
+def write_workbook(digest: Digest, path: Path, language: str, at_risk: Iterable[AtRisk] | None = None) -> None:
+    """One sheet per table, streamed (handlers/reports/xlsx.py): a large programme's at-risk list is long.
+
+    at_risk: the whole list in order; by default the digest's (held, or written ahead as it streamed)."""
     write_xlsx(path, [(t(key, language), chain([[t(name, language) for name in header]], rows))
-                      for key, header, rows in sheets(digest, language)])
+                      for key, header, rows in sheets(digest, language, at_risk)])
 
 
-def sheets(digest: Digest, language: str) -> list[tuple[str, list[str], Iterable[list[Any]]]]:
+def at_risk_row(r: AtRisk) -> list[Any]:
+    """A row of the workbook's at-risk sheet."""
+    return [r.name, r.cohort, r.mentor, r.score, "; ".join(r.reasons), r.since.date().isoformat() if r.since else ""]
+
+
+def sheets(digest: Digest, language: str,
+           at_risk: Iterable[AtRisk] | None = None) -> list[tuple[str, list[str], Iterable[list[Any] | RowsXml]]]:
     """(sheet name's key, column names' keys, rows) for every table of the digest; the at-risk rows (tens of
     thousands in a large programme) are made as the sheet is written, not held as a list."""
+    listed = digest.at_risk.held if at_risk is None else at_risk
+    risky: Iterable[list[Any] | RowsXml] = ([digest.at_risk.written] if listed is None and digest.at_risk.written
+                                           else map(at_risk_row, listed or ()))
     group = ["part.col_participants", "part.col_active", "part.col_active_pct", "part.col_active_change",
              "part.col_attendance_pct", "part.col_tugas_pct", "part.col_reports_sent", "part.col_reports_due",
              "part.col_average_score"]
@@ -219,7 +230,7 @@ def sheets(digest: Digest, language: str) -> list[tuple[str, list[str], Iterable
                 g.reports_sent, g.reports_due, g.average_score]
 
     total = digest.total
-    result: list[tuple[str, list[str], Iterable[list[Any]]]] = [
+    result: list[tuple[str, list[str], Iterable[list[Any] | RowsXml]]] = [
         ("part.sheet_summary", ["part.col_week", *group, "part.col_open_tickets", "part.col_response_median",
                                 "part.col_rating_average", "part.col_at_risk"],
          [[format_week(digest.week, language), *figures_of(total), sum(n for _, _, n in digest.ticket_ages), digest.response_median,
@@ -231,8 +242,7 @@ def sheets(digest: Digest, language: str) -> list[tuple[str, list[str], Iterable
            m.ratings] for m in digest.mentors]),
         ("part.sheet_at_risk", ["part.col_name", "part.col_cohort", "part.col_mentor", "part.col_score",
                                 "part.col_reasons", "part.col_since"],
-         ([r.name, r.cohort, r.mentor, r.score, "; ".join(r.reasons), r.since.date().isoformat() if r.since else ""]
-          for r in digest.at_risk)),
+         risky),
         ("part.sheet_tickets", ["part.col_age", "part.col_count"],
          [[age_label(low, high, language), n] for low, high, n in digest.ticket_ages]),
     ]

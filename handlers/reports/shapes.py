@@ -21,7 +21,7 @@ class Digest:
     total: figures.GroupFigures
     cohorts: list[figures.GroupFigures]
     mentors: list[figures.MentorFigures]
-    at_risk: list[figures.AtRisk]
+    at_risk: figures.AtRiskList
     ticket_ages: list[tuple[int, int | None, int]]
     response_median: float | None
     rating_average: float | None
@@ -32,6 +32,8 @@ class Digest:
     answers: tuple[int, int, int] = (0, 0, 0)  # the week's questions: on time, late, still waiting
     outcomes: Outcomes | None = None
     deadline_hours: float = 8.0  # ConsultationRules.sla_remind_hours: "on time" means answered within it
+    # Open tickets per mentor (count, oldest wait) as read for the figures, for the mentors' summaries.
+    open_tickets: dict[int, tuple[int, datetime | None]] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass

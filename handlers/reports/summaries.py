@@ -26,7 +26,7 @@ from handlers.reports.digest import (
     coordinator_messages,
     digest_of,
     mentor_summaries,
-    stored_week_scores,
+    stored_digest,
     week_scores,
 )
 from handlers.reports.render import mentor_text
@@ -74,12 +74,8 @@ async def answer_summary_requests(session: AsyncSession, now: datetime, config: 
     return out
 
 
-async def programme_week(session: AsyncSession, week: str, asked_at: datetime, config: Config) -> WeekScores:
-    """A closed week as stored when it closed (what its Monday digest showed); the running week streamed and
-    summed as it is scored (no list of 100,000 scores, nothing stored)."""
-    stored = await stored_week_scores(session, week, asked_at, config)
-    if stored is not None:
-        return stored
+async def running_week(session: AsyncSession, week: str, asked_at: datetime, config: Config) -> WeekScores:
+    """A week not closed, streamed and summed as it is scored (no list of 100,000 scores, nothing stored)."""
     summed = await week_scores(session, week, asked_at, config)
     async for score in scan_scores(session, week, asked_at, config):
         summed.add(score)
@@ -90,11 +86,17 @@ async def summary_for(session: AsyncSession, person: Person, week: str, asked_at
                       to: Address) -> list[Outgoing]:
     """The coordinator's digest (text, chart, workbook) or the mentor's group summary, to one chat."""
     if person.role == Role.KOORDINATOR:
-        digest = await digest_of(session, week, await programme_week(session, week, asked_at, config), asked_at,
-                                 config)
+        # A closed week as stored when it closed (what its Monday digest showed), else the running week.
+        stored = await stored_digest(session, week, asked_at, config)
+        digest = (stored[1] if stored is not None
+                  else await digest_of(session, week, await running_week(session, week, asked_at, config), asked_at,
+                                       config))
+        try:
+            messages = await coordinator_messages(session, digest, [person], asked_at, config)
+        finally:
+            digest.at_risk.close()
         return [Outgoing(text=message.text, to=to, person_id=person.id, attachments=message.attachments,
-                         ref=message.ref)
-                for message in await coordinator_messages(session, digest, [person], asked_at, config)]
+                         ref=message.ref) for message in messages]
     scores = await compute_scores(session, week, asked_at, config, scope=Person.mentor_id == person.id)
     at_risk = await at_risk_of(session, week, scores, asked_at, config)
     summary = (await mentor_summaries(session, week, scores, at_risk)).get(person.id, MentorSummary(person.id, week))

@@ -9,17 +9,20 @@ text cell with the quote-prefix style, as handlers/kernel/spreadsheet.xlsx_row w
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
-from handlers.kernel.spreadsheet import is_formula_like
+from handlers.kernel.spreadsheet import FORMULA_START, is_formula_like
 
 ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0: dropped
 SHEET_NAME_LIMIT = 31
 ROWS_PER_CHUNK = 2_000
+COPY_BYTES = 1 << 20  # rows written ahead are copied in a MiB at a time
 
 CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -82,6 +85,11 @@ def column_letters(count: int) -> list[str]:
     return letters
 
 
+TEXT_START = ' t="inlineStr"><is><t xml:space="preserve">'
+TEXT_QUOTED = ' t="inlineStr" s="1"><is><t xml:space="preserve">'
+TEXT_END = "</t></is></c>"
+
+
 def cell_xml(reference: str, value: Any) -> str:
     """One cell; "" for an empty one."""
     if value is None:
@@ -95,15 +103,76 @@ def cell_xml(reference: str, value: Any) -> str:
     return f'<c r="{reference}" t="inlineStr"{style}><is><t xml:space="preserve">{escape(text)}</t></is></c>'
 
 
-def sheet_chunks(rows: Iterable[list[Any]]) -> Iterator[str]:
-    """The sheet's XML in chunks of rows."""
+class RowsXml:
+    """A sheet's rows written ahead as its XML, from row `start` on, into a temporary file (unlinked at once):
+    a long part made as its rows stream from the database, copied in when the workbook is written (write_xlsx,
+    as one item of the sheet's rows). close() when done with it."""
+
+    def __init__(self, start: int = 2) -> None:
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 (held until close())
+        self.start = self.next = start
+        self.letters: list[str] = []
+
+    def add(self, rows: Iterable[list[Any]]) -> None:
+        """Write the next rows (blocking: from a worker thread)."""
+        chunk = []
+        for row in rows:
+            if len(row) > len(self.letters):
+                self.letters = column_letters(len(row))
+            chunk.append(row_xml(self.next, self.letters, row))
+            self.next += 1
+        self.file.write("".join(chunk).encode("utf-8"))
+
+    def copy_to(self, out: IO[bytes]) -> None:
+        """The XML written so far, into `out`."""
+        self.file.flush()
+        self.file.seek(0)
+        shutil.copyfileobj(self.file, out, COPY_BYTES)
+        self.file.seek(0, 2)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def row_xml(number: int, letters: list[str], row: list[Any]) -> str:
+    """One row's XML (letters: the columns' names, at least as many as the row's cells); cell_xml's cells,
+    text made on a shorter path (a large digest writes a few hundred thousand)."""
+    cells = []
+    for letter, value in zip(letters, row, strict=False):
+        if value.__class__ is str:
+            cells.append(f'<c r="{letter}{number}"{text_xml(value)}')
+        elif value is not None:
+            cells.append(cell_xml(f"{letter}{number}", value))
+    return f'<row r="{number}">{"".join(cells)}</row>'
+
+
+def text_xml(text: str) -> str:
+    """A text cell after its reference, as cell_xml writes it."""
+    if not text.isprintable():  # a cheap test first: the characters dropped are all unprintable
+        text = ILLEGAL.sub("", text)
+    start = TEXT_QUOTED if text.startswith(FORMULA_START) else TEXT_START
+    if "&" in text or "<" in text or ">" in text:
+        text = escape(text)
+    return f"{start}{text}{TEXT_END}"
+
+
+def sheet_chunks(rows: Iterable[list[Any] | RowsXml]) -> Iterator[str | RowsXml]:
+    """The sheet's XML in chunks of rows (rows written ahead passed on as they are)."""
     letters: list[str] = []
     chunk = [SHEET_START]
-    for number, row in enumerate(rows, start=1):
+    number = 0
+    for row in rows:
+        if isinstance(row, RowsXml):
+            if number + 1 != row.start:
+                raise ValueError(f"rows written ahead from row {row.start} come after row {number}")
+            yield "".join(chunk)
+            yield row
+            chunk, number = [], row.next - 1
+            continue
+        number += 1
         if len(row) > len(letters):
             letters = column_letters(len(row))
-        cells = "".join(cell_xml(f"{letter}{number}", value) for letter, value in zip(letters, row, strict=False))
-        chunk.append(f'<row r="{number}">{cells}</row>')
+        chunk.append(row_xml(number, letters, row))
         if len(chunk) >= ROWS_PER_CHUNK:
             yield "".join(chunk)
             chunk = []
@@ -111,8 +180,9 @@ def sheet_chunks(rows: Iterable[list[Any]]) -> Iterator[str]:
     yield "".join(chunk)
 
 
-def write_xlsx(path: Path, sheets: list[tuple[str, Iterable[list[Any]]]]) -> None:
-    """A workbook with one sheet per (name, rows); the first row of each is its header."""
+def write_xlsx(path: Path, sheets: list[tuple[str, Iterable[list[Any] | RowsXml]]]) -> None:
+    """A workbook with one sheet per (name, rows); the first row of each is its header. A RowsXml among the
+    rows stands for the rows it holds (numbered as they follow)."""
     names = [ILLEGAL.sub("", re.sub(r"[\[\]:*?/\\]", " ", name))[:SHEET_NAME_LIMIT] for name, _ in sheets]
     numbers = range(1, len(sheets) + 1)
     # Fast compression: the files are small next to the time it takes to squeeze them.
@@ -129,4 +199,7 @@ def write_xlsx(path: Path, sheets: list[tuple[str, Iterable[list[Any]]]]) -> Non
         for n, (_, rows) in zip(numbers, sheets, strict=True):
             with archive.open(f"xl/worksheets/sheet{n}.xml", "w") as out:
                 for chunk in sheet_chunks(rows):
-                    out.write(chunk.encode("utf-8"))
+                    if isinstance(chunk, RowsXml):
+                        chunk.copy_to(out)
+                    else:
+                        out.write(chunk.encode("utf-8"))
