@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # Not in a started bot until used: each is ≈1-40 MB resident, together ≈35 MB of the 111 MB it started at.
 LATER = ("matplotlib", "openpyxl", "alembic", "telegram", "twilio.rest", "aiohttp", "requests", "jinja2",
-         "phonenumbers", "asyncpg", "sqlalchemy.dialects.postgresql", "rich", "holidays.countries")
+         "phonenumbers", "asyncpg", "rich", "holidays.countries")
 
 BUILD_APP = """
 import asyncio, json, sys
