@@ -11,7 +11,7 @@ import asyncio
 import secrets
 import statistics
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -161,22 +161,20 @@ async def _sum_stored(session: AsyncSession, week: str, names: dict[int, str], n
     return summed
 
 
-async def stored_digest(session: AsyncSession, week: str, now: datetime,
-                        config: Config) -> tuple[WeekScores, Digest] | None:
+async def stored_digest(session: AsyncSession, week: str, now: datetime, config: Config,
+                        figured: Callable[[Digest], object] | None = None) -> tuple[WeekScores, Digest] | None:
     """The digest of a week closed and stored (close_week), None if it was not: the stored scores are summed
-    (and the at-risk list counted) on connections of their own while every other figure is read."""
+    (and the at-risk list streamed) on connections of their own while every other figure is read.
+
+    figured: called with the digest as soon as every figure but the at-risk list is in (the chart needs
+    none of it: send_weekly_digests draws it while the list streams)."""
     if not await already_ran(session, SCORES_JOB_ID, week):
         return None
     names = await figures.mentor_names(session)
     end = min(week_bounds(week, config.timezone)[1], now)
-    summed = asyncio.ensure_future(_read_apart(session, lambda side: _sum_stored(side, week, names, now, config)))
-    at_risk = _read_apart(session, lambda side: _stored_at_risk(side, week, end, names))
-    try:
-        digest = await _figure(session, week, summed, at_risk, now, config)
-    finally:
-        if not summed.done():
-            summed.cancel()
-    return summed.result(), digest
+    return await _figure(session, week, _read_apart(session, lambda side: _sum_stored(side, week, names, now, config)),
+                         _read_apart(session, lambda side: _stored_at_risk(side, week, end, names)), now, config,
+                         figured)
 
 
 async def build_digest(session: AsyncSession, week: str, scores: Iterable[Score], now: datetime,
@@ -195,7 +193,7 @@ async def digest_of(session: AsyncSession, week: str, summed: WeekScores, now: d
     at_risk = (_read_apart(session, lambda side: _held_at_risk(side, end, summed.dropping, names))
                if summed.stored_week is None else
                _read_apart(session, lambda side: _stored_at_risk(side, week, end, names)))
-    return await _figure(session, week, _ready(summed), at_risk, now, config)
+    return (await _figure(session, week, _ready(summed), at_risk, now, config))[1]
 
 
 async def _stored_at_risk(session: AsyncSession, week: str, end: datetime,
@@ -223,7 +221,25 @@ async def _held_at_risk(session: AsyncSession, end: datetime, dropping: list[Sco
 
 
 async def _figure(session: AsyncSession, week: str, summed: Awaitable[WeekScores],
-                  at_risk: Awaitable[figures.AtRiskList], now: datetime, config: Config) -> Digest:
+                  at_risk: Awaitable[figures.AtRiskList], now: datetime, config: Config,
+                  figured: Callable[[Digest], object] | None = None) -> tuple[WeekScores, Digest]:
+    """The digest: the at-risk list read beside every other figure (and `figured` called before it is in)."""
+    listed = asyncio.ensure_future(at_risk)
+    try:
+        scores, digest = await _figures(session, week, summed, now, config)
+        if figured is not None:
+            figured(digest)
+        digest.at_risk = await listed
+    except BaseException:
+        listed.cancel()
+        with suppress(BaseException):
+            (await listed).close()
+        raise
+    return scores, digest
+
+
+async def _figures(session: AsyncSession, week: str, summed: Awaitable[WeekScores], now: datetime,
+                   config: Config) -> tuple[WeekScores, Digest]:
     start, week_end = week_bounds(week, config.timezone)
     end = min(week_end, now)
     weeks = [shift_week(week, -n) for n in range(TREND_WEEKS - 1, -1, -1)]
@@ -236,7 +252,7 @@ async def _figure(session: AsyncSession, week: str, summed: Awaitable[WeekScores
         _read_apart(session, lambda side: target_progress(side, end, config)),
         _read_apart(session, lambda side: figures.active_by_week(side, weeks[:-1])),
         _read_apart(session, lambda side: figures.risk_by_week(side, bounds)),
-        at_risk, summed)
+        summed)
     try:
         previous = await figures.previous_active(session, shift_week(week, -1))
         open_tickets = await figures.open_tickets_by_mentor(session)
@@ -244,7 +260,7 @@ async def _figure(session: AsyncSession, week: str, summed: Awaitable[WeekScores
         ratings = await mentor_ratings(session, since=start, until=end)
         ticket_ages = await figures.unanswered_by_age(session, end)
     finally:
-        outcomes, targets, stored, risk_trend, found, scores = await apart
+        outcomes, targets, stored, risk_trend, scores = await apart
     total, cohorts, mentors = scores.grouping.result()
     total.previous_active_pct, by_cohort, by_mentor = previous
     for group in cohorts:
@@ -258,9 +274,9 @@ async def _figure(session: AsyncSession, week: str, summed: Awaitable[WeekScores
             mentor.rating_average, mentor.ratings = ratings[mid].average, ratings[mid].count
     hours = [h for m in mentors for h in m.response_hours]
     rated = [(m.rating_average or 0.0, m.ratings) for m in mentors if m.ratings]
-    return Digest(
+    return scores, Digest(
         week=week, start=start, end=end, is_partial=end < week_end, total=total, cohorts=cohorts, mentors=mentors,
-        at_risk=found, ticket_ages=ticket_ages,
+        at_risk=figures.AtRiskList(), ticket_ages=ticket_ages,  # the list follows (_figure)
         response_median=round(statistics.median(hours), 1) if hours else None,
         rating_average=round(sum(a * n for a, n in rated) / sum(n for _, n in rated), 2) if rated else None,
         targets=targets, weeks=weeks, active_trend=_active_trend(stored, weeks, total, cohorts, config.language),
@@ -357,15 +373,39 @@ async def _add_queues(session: AsyncSession, summaries: dict[int, MentorSummary]
         summary.reviews, summary.leave_requests = reviews.get(mentor_id, 0), leaves.get(mentor_id, 0)
 
 
+@dataclass(frozen=True)
+class MediaFile:
+    """A file written under an unguessable name, to serve as `media:<token>` once linked (link_media)."""
+
+    token: str
+    path: Path
+    kind: str
+    mime: str
+    name: str
+
+
 async def save_media(session: AsyncSession, *, kind: str, suffix: str, mime: str, name: str, now: datetime,
                      config: Config, write: Callable[[Path], None]) -> Attachment:
     """Write a file under an unguessable name and serve it as `media:<token>` until it expires."""
+    return link_media(session, await write_media(kind=kind, suffix=suffix, mime=mime, name=name, config=config,
+                                                 write=write), now, config)
+
+
+async def write_media(*, kind: str, suffix: str, mime: str, name: str, config: Config,
+                      write: Callable[[Path], None]) -> MediaFile:
+    """Write a file under an unguessable name (a worker thread; no session needed)."""
     token = secrets.token_urlsafe(24)
     path = await asyncio.to_thread(_write_file, Path(config.media_dir), f"{token}{suffix}", write)
-    session.add(MediaLink(token=token, source="file", ref=str(path), mime=mime, name=name, created_at=now,
-                          expires_at=now + timedelta(days=config.media_ttl_days)))
+    return MediaFile(token, path, kind, mime, name)
+
+
+def link_media(session: AsyncSession, file: MediaFile, now: datetime, config: Config) -> Attachment:
+    """Serve a written file as `media:<token>` until it expires."""
+    session.add(MediaLink(token=file.token, source="file", ref=str(file.path), mime=file.mime, name=file.name,
+                          created_at=now, expires_at=now + timedelta(days=config.media_ttl_days)))
     # The file is ours: every channel fetches `media:` refs from the media table, whatever `channel` says.
-    return Attachment(kind=kind, ref=f"media:{token}", channel=Channel.WHATSAPP, mime=mime, name=name)
+    return Attachment(kind=file.kind, ref=f"media:{file.token}", channel=Channel.WHATSAPP, mime=file.mime,
+                      name=file.name)
 
 
 def _write_file(folder: Path, name: str, write: Callable[[Path], None]) -> Path:
@@ -376,38 +416,58 @@ def _write_file(folder: Path, name: str, write: Callable[[Path], None]) -> Path:
 
 
 async def coordinator_messages(session: AsyncSession, digest: Digest, coordinators: list[Person],
-                               now: datetime, config: Config, painter: Painter | None = None) -> list[Outgoing]:
+                               now: datetime, config: Config, painter: Painter | None = None,
+                               chart: Awaitable[MediaFile | None] | None = None) -> list[Outgoing]:
     """The digest text with the chart, then the workbook, for each coordinator (files made once).
 
-    painter: a chart process started ahead (send_weekly_digests); else one is started here if needed."""
+    painter: a chart process started ahead, else one is started here if needed; chart: the picture already
+    being drawn (chart_file, send_weekly_digests)."""
     if not coordinators:
         return []
     language = config.language
     # The picture is drawn by a child process while this one writes the workbook (two cores, and matplotlib
     # never enters the bot's memory: chart_process).
-    files = [save_media(session, kind="document", suffix=".xlsx", mime=XLSX, now=now, config=config,
-                        name=f"ringkasan-{digest.week}.xlsx",
-                        write=lambda path: write_workbook(digest, path, language))]
     own = None
-    if has_chart(digest, language):  # a week with nothing to draw sends no empty picture
-        chart = painter or (own := Painter())
-        files.append(save_media(session, kind="photo", suffix=".png", mime="image/png", now=now, config=config,
-                                name=f"ringkasan-{digest.week}.png",
-                                write=lambda path: draw_chart(chart, digest, path, language)))
+    if chart is None:
+        chart = chart_file(digest, painter or (own := Painter()), config)
     try:
-        book, *drawn = await asyncio.gather(*files)
+        written = await asyncio.gather(
+            write_media(kind="document", suffix=".xlsx", mime=XLSX, name=f"ringkasan-{digest.week}.xlsx",
+                        config=config, write=lambda path: write_workbook(digest, path, language)), chart)
     finally:
         if own is not None:
-            own.close()
-    charts = tuple(drawn)
+            await asyncio.to_thread(own.close)
+    book, *charts = [link_media(session, file, now, config) for file in written if file is not None]
     out = []
     for person in coordinators:
         lang = person.language or language
         out.append(Outgoing(text=coordinator_text(digest, config, lang), person_id=person.id,
-                            attachments=charts, ref=f"digest:{digest.week}"))
+                            attachments=tuple(charts), ref=f"digest:{digest.week}"))
         out.append(Outgoing(text=t("part.digest_workbook", lang), person_id=person.id, attachments=(book,),
                             ref=f"digest:{digest.week}"))
     return out
+
+
+async def chart_file(digest: Digest, painter: Painter, config: Config) -> MediaFile | None:
+    """The digest picture drawn by the chart process into a file; None for a week with nothing to draw (no
+    empty picture is sent)."""
+    language = config.language
+    if not has_chart(digest, language):
+        return None
+    return await write_media(kind="photo", suffix=".png", mime="image/png", name=f"ringkasan-{digest.week}.png",
+                             config=config, write=lambda path: draw_chart(painter, digest, path, language))
+
+
+async def _drop_chart(chart: asyncio.Future[MediaFile | None] | None, painter: Painter | None) -> None:
+    """After a failure: the picture's process stopped and its file, if drawn, removed (it was never linked)."""
+    if chart is None:
+        return
+    if painter is not None:
+        await asyncio.to_thread(painter.close)  # a drawing still waited for ends here
+    with suppress(BaseException):
+        drawn = await chart
+        if drawn is not None:
+            drawn.path.unlink(missing_ok=True)
 
 
 def draw_chart(painter: Painter, digest: Digest, path: Path, language: str) -> None:
@@ -423,9 +483,19 @@ async def send_weekly_digests(session: AsyncSession, now: datetime, config: Conf
     week = shift_week(week_of(now, config.timezone), -1)
     if await already_ran(session, JOB_ID, week):
         return []
-    painter = Painter()  # imports matplotlib in its own process while the figures are computed
+    coordinators = await staff(session, Role.KOORDINATOR)
+    # The chart process imports matplotlib while the figures are read, and draws as soon as they are in,
+    # while the at-risk list still streams; the mentors' queues are read while the files are written.
+    painter = Painter() if coordinators else None
+    chart: asyncio.Future[MediaFile | None] | None = None
+
+    def figured(digest: Digest) -> None:
+        nonlocal chart
+        if painter is not None:
+            chart = asyncio.ensure_future(chart_file(digest, painter, config))
+
     try:
-        found = await stored_digest(session, week, now, config)
+        found = await stored_digest(session, week, now, config, figured)
         if found is None:  # not closed (the bot was down at midnight): scored and stored now
             scores = await week_scores(session, week, now, config)
             await score_and_store(session, week, now, config, scores)
@@ -433,13 +503,18 @@ async def send_weekly_digests(session: AsyncSession, now: datetime, config: Conf
         else:
             scores, digest = found
         try:
-            coordinators = await staff(session, Role.KOORDINATOR)
-            out = await coordinator_messages(session, digest, coordinators, now, config, painter)
+            out, summaries = await asyncio.gather(
+                coordinator_messages(session, digest, coordinators, now, config, painter, chart),
+                _read_apart(session, lambda side: mentor_summaries(side, week, scores, digest.at_risk,
+                                                                   digest.open_tickets)))
         finally:
             digest.at_risk.close()
+    except BaseException:
+        await _drop_chart(chart, painter)
+        raise
     finally:
-        await asyncio.to_thread(painter.close)
-    summaries = await mentor_summaries(session, week, scores, digest.at_risk, digest.open_tickets)
+        if painter is not None:
+            await asyncio.to_thread(painter.close)
     mentors = await load_people(session, list(summaries))
     for mentor_id, summary in summaries.items():
         mentor = mentors.get(mentor_id)
