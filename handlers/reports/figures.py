@@ -54,7 +54,7 @@ from storage.models import (
 from storage.participation import ParticipationWeekGroup
 
 AGE_BUCKETS = ((0, 1), (1, 3), (3, 7), (7, None))  # days waiting: [from, to)
-STREAM_ROWS = 2_000  # rows per partition when a list is streamed
+STREAM_ROWS = 500  # rows per partition when a list is streamed (what is held of it at a time)
 MANY_NAMES = 5_000  # beyond this many at risk, one query for every participant's name beats chunks of ids
 
 
