@@ -22,6 +22,7 @@ from handlers.kernel.spreadsheet import FORMULA_START, is_formula_like
 ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0: dropped
 SHEET_NAME_LIMIT = 31
 ROWS_PER_CHUNK = 2_000
+TEXTS_KEPT = 4_096  # text cells kept for reuse while rows are written ahead (then forgotten)
 COPY_BYTES = 1 << 20  # rows written ahead are copied in a MiB at a time
 
 CONTENT_TYPES = (
@@ -112,6 +113,7 @@ class RowsXml:
         self.file = tempfile.TemporaryFile()  # noqa: SIM115 (held until close())
         self.start = self.next = start
         self.letters: list[str] = []
+        self.texts: dict[str, str] = {}
 
     def add(self, rows: Iterable[list[Any]]) -> None:
         """Write the next rows (blocking: from a worker thread)."""
@@ -119,7 +121,7 @@ class RowsXml:
         for row in rows:
             if len(row) > len(self.letters):
                 self.letters = column_letters(len(row))
-            chunk.append(row_xml(self.next, self.letters, row))
+            chunk.append(row_xml(self.next, self.letters, row, self.texts))
             self.next += 1
         self.file.write("".join(chunk).encode("utf-8"))
 
@@ -134,13 +136,22 @@ class RowsXml:
         self.file.close()
 
 
-def row_xml(number: int, letters: list[str], row: list[Any]) -> str:
+def row_xml(number: int, letters: list[str], row: list[Any], texts: dict[str, str] | None = None) -> str:
     """One row's XML (letters: the columns' names, at least as many as the row's cells); cell_xml's cells,
-    text made on a shorter path (a large digest writes a few hundred thousand)."""
+    text made on a shorter path (a large digest writes a few hundred thousand) and, given `texts`, kept there
+    for the next rows (cohorts, mentors, dates and reasons repeat)."""
     cells = []
     for letter, value in zip(letters, row, strict=False):
         if value.__class__ is str:
-            cells.append(f'<c r="{letter}{number}"{text_xml(value)}')
+            if texts is None:
+                cells.append(f'<c r="{letter}{number}"{text_xml(value)}')
+                continue
+            known = texts.get(value)
+            if known is None:
+                if len(texts) >= TEXTS_KEPT:
+                    texts.clear()
+                known = texts[value] = text_xml(value)
+            cells.append(f'<c r="{letter}{number}"{known}')
         elif value is not None:
             cells.append(cell_xml(f"{letter}{number}", value))
     return f'<row r="{number}">{"".join(cells)}</row>'

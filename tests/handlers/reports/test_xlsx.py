@@ -4,7 +4,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from handlers.reports.xlsx import write_xlsx
+from handlers.reports.xlsx import RowsXml, write_xlsx
 
 
 def test_cells_read_back_as_written(tmp_path: Path) -> None:
@@ -21,3 +21,19 @@ def test_cells_read_back_as_written(tmp_path: Path) -> None:
     assert rows[1] == [('=HYPERLINK("http://x","klik")', "s", True), (7, "n", False), (False, "b", False),
                        ("baris kotor", "s", False)]
     assert book.sheetnames == ["Berisiko", "Target  2026 W10  baru "]
+
+
+def test_rows_written_ahead_read_back_as_rows_written_in_place(tmp_path: Path) -> None:
+    rows = [["Sari", "Angkatan 1", 42.5, "=1+1"], ["Joko & Rudi", "Angkatan 1", 7, "=1+1"], ["Tono", None, 0.5, "ok"]]
+    ahead = RowsXml(start=2)
+    ahead.add(rows[:2])
+    ahead.add(rows[2:])
+    write_xlsx(tmp_path / "ahead.xlsx", [("Berisiko", [["Nama", "Angkatan", "Skor", "Alasan"], ahead, ["Total"]])])
+    write_xlsx(tmp_path / "inline.xlsx", [("Berisiko", [["Nama", "Angkatan", "Skor", "Alasan"], *rows, ["Total"]])])
+    ahead.close()
+
+    def cells(path: Path) -> list[list[tuple[object, str, bool]]]:
+        return [[(c.value, c.data_type, c.quotePrefix) for c in row] for row in load_workbook(path)["Berisiko"].rows]
+
+    assert cells(tmp_path / "ahead.xlsx") == cells(tmp_path / "inline.xlsx")
+    assert [row[0][0] for row in cells(tmp_path / "ahead.xlsx")] == ["Nama", "Sari", "Joko & Rudi", "Tono", "Total"]
