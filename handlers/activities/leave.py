@@ -37,10 +37,13 @@ TOLD_KEYS: dict[str, str] = {  # what the participant is told of the decision
 async def offer_leave(ctx: Context) -> None:
     """"izin kak", "bsk sy ga bs dtg": offer izin/sakit for the next session, keeping the text as a question too."""
     upcoming = await upcoming_meetings_for(ctx.session, ctx.person, ctx.now)
-    draft = keep_as_draft(ctx, offered=bool(upcoming))
-    if not upcoming:
-        return  # the router offers the kept text as a question, with one tap to send it
+    draft = keep_as_draft(ctx, offered=True)
     await ctx.session.flush()
+    if not upcoming:  # say why there is nothing to ask leave for; the text can still reach the mentor
+        ctx.reply("att.leave_no_session", buttons=(
+            Button(t("att.btn_leave_to_mentor", ctx.lang), f"draft:send:{draft.id}"),
+            Button(t("att.btn_leave_drop", ctx.lang), f"draft:drop:{draft.id}")))
+        return
     meeting = upcoming[0]
     buttons = (Button(t("att.btn_izin", ctx.lang), f"att:leave:{meeting.id}:izin"),
                Button(t("att.btn_sakit", ctx.lang), f"att:leave:{meeting.id}:sakit"),

@@ -275,3 +275,16 @@ async def test_mentor_typo_is_offered_and_longer_words_are_not(driver: Driver, p
     assert offer.text.startswith("Maksud Anda *antrian*?")
     assert [b.payload for b in offer.buttons] == ["cmd:antrian"]
     assert (await driver.received(participant))[-1].startswith("Pertanyaan Anda tentang")
+
+
+async def test_leave_words_with_no_session_say_why_and_can_still_reach_the_mentor(
+        driver: Driver, participant: Person, mentor: Person) -> None:
+    await driver.say(participant, "bsk sy ga bisa dtg kak, ada acara keluarga")
+    offer = message_of(await driver.last(participant))
+
+    await driver.press(participant, offer.buttons[0].payload)
+    await driver.press(participant, "tp:lainnya")
+
+    assert offer.text.startswith("Belum ada sesi terjadwal yang bisa diajukan izin. Kirim pesan Anda ke pendamping?")
+    assert [(kind, text) for _, kind, text in await thread(driver)] == [
+        ("question", "bsk sy ga bisa dtg kak, ada acara keluarga")]
