@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base
@@ -50,6 +50,11 @@ class OutboxMessage(Base):
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_external", "channel", "address", "external_id"),
         Index("ix_outbox_ref", "ref"),  # a broadcast's rows (bc:<id>) for its delivery report
+        # what is still to send, for the delivery claim (migration 0032_outbox_pending)
+        Index("ix_outbox_pending", "channel", "id", postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
+        Index("ix_outbox_pending_chat", "channel", "address", "id", postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
