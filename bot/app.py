@@ -102,7 +102,8 @@ class KlinikApp:
         self.health = Health(self.sessions, pulses)
         self.heartbeat = Heartbeat(self.sessions, self.holder, pulses)
         self.server = _Server(uvicorn.Config(self._web().build(), host=self.settings.http_host,
-                                             port=self.settings.http_port, log_level="warning", lifespan="off"))
+                                             port=self.settings.http_port, log_level="warning", lifespan="off",
+                                             ws="none"))  # no websockets: their protocol module never loads
 
     def _telegram_bot(self) -> Bot | None:
         token = self.settings.telegram.token
