@@ -25,7 +25,7 @@ from handlers.kernel.context import Context, Routes
 from handlers.kernel.intents import is_acknowledgement, is_leave_request, is_no, is_yes, words
 from handlers.kernel.menu import meant_command, offer_meant_command
 from handlers.kernel.messages import Channel, Inbound, Outgoing
-from handlers.kernel.outbox import NO_MENU, enqueue_all, menu_choice, owe_in_bulk
+from handlers.kernel.outbox import NO_MENU, enqueue_all, menu_choice, options_shown, owe_in_bulk
 from handlers.kernel.parking import keep_as_draft, offer_once, offer_parked
 from handlers.kernel.reachability import release_held
 from handlers.kernel.registry import ACTIONS, COMMANDS, FLOWS, traits_of
@@ -287,7 +287,7 @@ async def continue_flow_or_default(ctx: Context) -> None:
     if await check_in_by_bare_code(ctx):
         return
     if ctx.text.isdigit() and len(ctx.text) <= 2 and not ctx.inbound.attachments:
-        ctx.reply("core.unknown_button")  # an option number with no options shown is not a question
+        await answer_stray_number(ctx)  # an option number is not a question
         return
     if is_leave_request(ctx.text) and not ctx.inbound.attachments:
         await offer_leave(ctx)
@@ -298,6 +298,17 @@ async def continue_flow_or_default(ctx: Context) -> None:
                   contact=ctx.config.coordinator_contact)
         return
     await ask_question(ctx)
+
+
+async def answer_stray_number(ctx: Context) -> None:
+    """"5" when the options shown go to 3: say which numbers there are; with none shown, that it expired."""
+    count = len(await options_shown(ctx.session, ctx.inbound.address))
+    if count == 1:
+        ctx.reply("core.option_not_shown_one", number=ctx.text, keeps_options=True)
+    elif count:
+        ctx.reply("core.option_not_shown", number=ctx.text, count=count, keeps_options=True)
+    else:
+        ctx.reply("core.unknown_button")
 
 
 ROUTES = Routes(free_text=continue_flow_or_default, command=run_command)

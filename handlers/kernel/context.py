@@ -53,10 +53,10 @@ class Context:
         return self.inbound.text.strip()
 
     def reply(self, key: str, *, buttons: tuple[Button, ...] = (), ref: str | None = None,
-              **values: Any) -> None:
+              keeps_options: bool = False, **values: Any) -> None:
         """Answer the sender on the channel they wrote from."""
         self.out.append(Outgoing(text=t(key, self.lang, **values), to=self.inbound.address,
-                                 person_id=self.person.id, buttons=buttons, ref=ref))
+                                 person_id=self.person.id, buttons=buttons, ref=ref, keeps_options=keeps_options))
 
     def tell(self, person: Person, key: str, *, buttons: tuple[Button, ...] = (),
              ref: str | None = None, **values: Any) -> None:

@@ -123,6 +123,7 @@ class Outgoing:
     template: str | None = None
     template_vars: dict[str, str] = field(default_factory=dict)
     ref: str | None = None
+    keeps_options: bool = False  # a WhatsApp hint about the options shown leaves them standing
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,7 @@ async def enqueue(session: AsyncSession, message: Outgoing, now: datetime, confi
     language = (person.language if person else None) or config.language
     text = message.text
     # Options and splitting happen here, not in the senders: the WhatsApp menu is stored in this transaction.
-    if address.channel == Channel.WHATSAPP:
+    if address.channel == Channel.WHATSAPP and not message.keeps_options:
         # A digit answers the options of the latest message only; a message without options clears them.
         menus.remember(session, address, [b.payload for b in message.buttons], now)  # written at the commit
         if message.buttons:
@@ -187,11 +187,17 @@ async def menu_choice(session: AsyncSession, address: Address, text: str) -> str
     """The payload a WhatsApp reply like "2" picks from the last options shown, if any."""
     if not text.strip().isdigit():
         return None
-    payloads = menus.shown(session, address)  # shown by this transaction, not written yet
-    if payloads is None:
-        if address.id in session.info.get(NO_MENU, ()):
-            return None
-        menu = await session.get(Menu, (address.channel.value, address.id))
-        payloads = list(menu.payloads) if menu is not None else []
+    payloads = await options_shown(session, address)
     number = option_number(text, len(payloads)) if payloads else None
     return None if number is None else str(payloads[number - 1])
+
+
+async def options_shown(session: AsyncSession, address: Address) -> list[str]:
+    """The payloads of the last numbered options shown to this WhatsApp address (none on Telegram)."""
+    payloads = menus.shown(session, address)  # shown by this transaction, not written yet
+    if payloads is not None:
+        return payloads
+    if address.channel != Channel.WHATSAPP or address.id in session.info.get(NO_MENU, ()):
+        return []
+    menu = await session.get(Menu, (address.channel.value, address.id))
+    return list(menu.payloads) if menu is not None else []

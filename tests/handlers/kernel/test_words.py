@@ -288,3 +288,14 @@ async def test_leave_words_with_no_session_say_why_and_can_still_reach_the_mento
     assert offer.text.startswith("Belum ada sesi terjadwal yang bisa diajukan izin. Kirim pesan Anda ke pendamping?")
     assert [(kind, text) for _, kind, text in await thread(driver)] == [
         ("question", "bsk sy ga bisa dtg kak, ada acara keluarga")]
+
+
+async def test_a_number_beyond_the_options_shown_says_which_numbers_there_are(
+        driver: Driver, participant: Person, mentor: Person) -> None:
+    await driver.say(participant, "menu")  # three options on WhatsApp
+    await driver.say(participant, "5")
+    await driver.say(participant, "2")  # the options still stand
+
+    texts = await driver.received(participant)
+    assert texts[1] == "Angka 5 tidak ada di pilihan. Balas dengan angka 1–3, atau ketik *menu*."
+    assert texts[2] == "Tidak ada tugas terbuka. 👍"  # option 2 of the menu: tugas
