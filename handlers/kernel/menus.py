@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from importlib import import_module
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, event, tuple_
+from sqlalchemy import Table, bindparam, delete, event
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.util import identity_key
 
@@ -24,7 +24,9 @@ from handlers.kernel.messages import Address
 from storage.models import Menu
 
 PENDING, SAVED = "klinik.menus", "klinik.menus_at_savepoint"  # session.info
-MENUS = Menu.__table__
+MENUS = cast(Table, Menu.__table__)
+_UPSERTS: dict[str, Any] = {}  # per dialect, built once: a multi-row VALUES was compiled again at every commit
+_CLEAR = delete(MENUS).where(MENUS.c.channel == bindparam("clear_channel"), MENUS.c.address == bindparam("clear_address"))
 
 
 def remember(session: Any, address: Address, payloads: list[str], now: datetime) -> None:
@@ -45,23 +47,30 @@ def write(session: Session) -> None:
         return
     rows = [{"channel": channel, "address": address, "payloads": payloads, "created_at": now}
             for (channel, address), (payloads, now) in sorted(pending.items())]
-    dialect = session.get_bind().dialect.name
-    # the dialect's module by name: PostgreSQL's (≈2 MB resident) never loads in a bot on SQLite
-    module: Any = import_module("sqlalchemy.dialects.postgresql" if dialect == "postgresql"
-                                else "sqlalchemy.dialects.sqlite")
-    statement = module.insert(MENUS).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=[MENUS.c.channel, MENUS.c.address],
-        set_={"payloads": statement.excluded.payloads, "created_at": statement.excluded.created_at})
-    cleared = [(channel, address) for (channel, address), (payloads, _) in pending.items() if not payloads]
+    cleared = [{"clear_channel": channel, "clear_address": address}
+               for (channel, address), (payloads, _) in sorted(pending.items()) if not payloads]
     with session.no_autoflush:  # the outbox rows still to write go after the options (see above)
-        session.execute(statement)
+        session.execute(_upsert(session.get_bind().dialect.name), rows)  # one round trip, the rows in order
         if cleared:  # no row kept for a number without options (rows this upsert locked already)
-            session.execute(delete(Menu).where(tuple_(Menu.channel, Menu.address).in_(cleared)))
+            session.execute(_CLEAR, cleared)
     for key in pending:  # objects loaded before are stale now: the next read asks the database
         menu = session.identity_map.get(identity_key(Menu, key))
         if menu is not None:
             session.expunge(menu)
+
+
+def _upsert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (channel, address) DO UPDATE, for executemany."""
+    statement = _UPSERTS.get(dialect)
+    if statement is None:
+        # the dialect's module by name: PostgreSQL's (≈2 MB resident) never loads in a bot on SQLite
+        module: Any = import_module("sqlalchemy.dialects.postgresql" if dialect == "postgresql"
+                                    else "sqlalchemy.dialects.sqlite")
+        insert = module.insert(MENUS)
+        statement = _UPSERTS[dialect] = insert.on_conflict_do_update(
+            index_elements=[MENUS.c.channel, MENUS.c.address],
+            set_={"payloads": insert.excluded.payloads, "created_at": insert.excluded.created_at})
+    return statement
 
 
 # Before every other before_commit listener (the outbox rows collected for one INSERT are written after this).
