@@ -49,6 +49,10 @@ GROUP_ROWS = 200  # webhooks stored in one statement at most
 # concurrent batches of several senders do not deadlock on them. 32 rather than 8: a backlog's transaction carries
 # four times the messages (0.73 -> 0.37 statements per message of bench_inbound's backlog, in one process).
 SENDERS_PER_CLAIM = 32
+# PostgreSQL: while webhooks wait to be stored and acknowledged, the workers take turns, one message at a time,
+# each followed by a pause as long as the message took (at most this long): during a burst the webhooks get at
+# least half of the event loop, and the processing still goes on at half speed (it never stops while webhooks come)
+YIELD_AT_MOST = 0.005
 SENDER_CANDIDATES = 64  # PostgreSQL: free senders offered to one claim; the first SENDERS_PER_CLAIM it can lock win
 BUSY = -1  # a claim found due items, but every sender was held by another process: try again at once
 BUSY_SECONDS = 0.01  # then, after this long
@@ -158,6 +162,8 @@ class InboxProcessor(DrainLoop):
         self._postgres: bool | None = None
         self._write_lock = asyncio.Lock()  # SQLite: the processor's batches and the webhooks' inserts take turns
         self._arrivals: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._storing = 0  # webhooks waiting in store(): stored, not acknowledged yet
+        self._turns = asyncio.Lock()  # PostgreSQL: the workers' turns while webhooks wait
         self._group: asyncio.Task[None] | None = None
         self._sweep = self._swept = False  # SQLite: run()'s pass ends with a batch that took every due item
         self._took_all = False  # SQLite: the last batch found fewer due items than it may take, and handled them
@@ -175,7 +181,11 @@ class InboxProcessor(DrainLoop):
         self._arrivals.append((inbox_row(inbound, now), waiter))
         if self._group is None or self._group.done():
             self._group = asyncio.create_task(self._store_arrivals())
-        return await waiter
+        self._storing += 1
+        try:
+            return await waiter
+        finally:
+            self._storing -= 1
 
     async def _store_arrivals(self) -> None:
         while self._arrivals:
@@ -392,11 +402,23 @@ class InboxProcessor(DrainLoop):
                          .order_by(InboxItem.id).limit(self.batch_size).with_for_update())
                 items = list((await session.execute(query)).scalars())
                 await load_senders(session, items)
-                started = time.monotonic()
+                started, paused = time.monotonic(), 0.0
                 for item in items:
-                    await handle_inbox_item(session, item, self.clock(), self.config)
+                    if self._storing:  # webhooks wait: one worker at a time, and as long a pause (see YIELD_AT_MOST)
+                        waited = time.monotonic()
+                        async with self._turns:
+                            began = time.monotonic()
+                            await handle_inbox_item(session, item, self.clock(), self.config)
+                            pause = min(time.monotonic() - began, YIELD_AT_MOST)
+                            await asyncio.sleep(pause)
+                        paused += began - waited + pause  # the batch's time is its work (BATCH_SECONDS)
+                    else:
+                        await handle_inbox_item(session, item, self.clock(), self.config)
+                        # everyone was loaded in bulk, a message may need no statement: the webhooks and the
+                        # delivery get the event loop between messages
+                        await asyncio.sleep(0)
                     handled += 1
-                    if time.monotonic() - started > BATCH_SECONDS:
+                    if time.monotonic() - started - paused > BATCH_SECONDS:
                         break
         except Exception as error:
             if not senders or not await database_answers(self.sessions):

@@ -192,3 +192,39 @@ async def test_a_database_outage_during_a_batch_backs_off_and_costs_no_item_a_tr
     async with driver.sessions() as session:
         items = list((await session.execute(select(InboxItem))).scalars())
     assert [(i.attempts, i.processed_at, i.error) for i in items] == [(0, None, None)] * 3
+
+
+
+async def test_while_webhooks_wait_the_postgresql_workers_take_turns_and_still_handle_everything(
+        driver: Driver, monkeypatch: pytest.MonkeyPatch, db_kind: str) -> None:
+    if db_kind != "postgres":
+        pytest.skip("SQLite has one worker (its batches commit early instead)")
+    phones = await interleaved_burst(driver)
+    handled: list[tuple[str, str]] = []
+    real = inbox_module.handle_inbox_item
+    processor = InboxProcessor(driver.sessions, driver.config, after_commit=lambda: None,
+                               clock=lambda: driver.clock.now, workers=4, batch_size=32)
+    at_once, most = [0], {True: 0, False: 0}  # messages in hand at once, while webhooks waited or not
+
+    async def handle(session: Any, item: InboxItem, now: datetime, config: Any) -> None:
+        at_once[0] += 1
+        waiting = processor._storing > 0
+        most[waiting] = max(most[waiting], at_once[0])
+        await asyncio.sleep(0.002)  # a message that awaits something: another worker could start one meanwhile
+        await real(session, item, now, config)
+        handled.append((item.payload["address"], item.payload["text"]))
+        at_once[0] -= 1
+
+    monkeypatch.setattr(inbox_module, "handle_inbox_item", handle)
+    monkeypatch.setattr(inbox_module, "SENDERS_PER_CLAIM", 3)  # the 12 senders are shared by the 4 workers
+    processor._storing = 1  # as while webhooks wait to be stored and acknowledged
+    assert await processor.drain_once() == SENDERS * EACH  # slower, never stopped
+    for phone in phones:
+        assert [text for who, text in handled if who == phone] == [f"pesan {n}" for n in range(EACH)]
+    assert most[True] == 1  # one message at a time, each followed by a pause
+
+    processor._storing = 0  # no webhook waits: the workers handle their senders at once again
+    for phone in phones:
+        await ingest(driver.sessions, message(phone, "lagi", f"SM{phone[-3:]}again", driver.clock.now), driver.clock.now)
+    assert await processor.drain_once() == SENDERS
+    assert most[False] > 1
