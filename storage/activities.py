@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Delete,
     ForeignKey,
+    Index,
     Insert,
     String,
     Text,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -139,7 +141,12 @@ class Submission(Base):
     """One version of a participant's work on a tugas; a resubmission is a new row."""
 
     __tablename__ = "submissions"
-    __table_args__ = (UniqueConstraint("assignment_id", "participant_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("assignment_id", "participant_id", "version"),
+        # The few still waiting for review (mentors' queues), without reading every submission.
+        Index("ix_submissions_unreviewed", "participant_id", postgresql_where=text("reviewed_at IS NULL"),
+              sqlite_where=text("reviewed_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
