@@ -45,10 +45,12 @@ async def run_job(job: Job, sessions: async_sessionmaker[AsyncSession], config: 
     async with sessions.begin() as session:
         messages = await job.body(session, at, config)
         await enqueue_all(session, messages, at, config)
-    log.info("job %s queued %s messages", job.id, len(messages))
+    queued = len(messages)
+    del messages, session  # what the job made goes before the release (the digest at 100k: 8 MB more kept)
+    log.info("job %s queued %s messages", job.id, queued)
     if resident_mb() - before >= RELEASE_AFTER_MB:
         release_memory()
-    return len(messages)
+    return queued
 
 
 RELEASE_AFTER_MB = 8.0  # a job that grew the process by this much gives what it freed back to the system

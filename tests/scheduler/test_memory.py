@@ -1,5 +1,6 @@
 """A job that grew the process gives the freed memory back (glibc keeps freed heap pages otherwise)."""
 
+import weakref
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,28 @@ async def test_memory_is_released_after_a_job_that_grew_the_process(
     await runner.run_job(Job("digest_like", nothing, {"minute": "*/15"}), sessions, Config(), NOW)
 
     assert len(calls) == released
+
+
+class Made(list[Outgoing]):
+    """A job's messages that can be watched (a list subclass takes weak references)."""
+
+
+async def test_what_the_job_made_is_gone_before_the_release(
+        sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[weakref.ref[Made]] = []
+
+    async def digest_like(session: AsyncSession, now: datetime, config: Config) -> list[Outgoing]:
+        messages = Made()
+        made.append(weakref.ref(messages))
+        return messages
+
+    sizes, still_there = iter([120.0, 160.0]), []
+    monkeypatch.setattr(runner, "resident_mb", lambda: next(sizes))
+    monkeypatch.setattr(runner, "release_memory", lambda: still_there.append(made[0]() is not None))
+
+    await runner.run_job(Job("digest_like", digest_like, {"minute": "*/15"}), sessions, Config(), NOW)
+
+    assert still_there == [False]  # released after the job's messages, not while run_job held them
 
 
 def test_release_and_size_work_on_this_platform() -> None:
