@@ -85,6 +85,13 @@ class ParticipationWeekGroup(Base):
     mentor_key: Mapped[int] = mapped_column(primary_key=True)
     active: Mapped[int]
     participants: Mapped[int]
+    # The rest of the digest's sums (kept since migration 0034; NULL in rows kept before: summed from the scores).
+    first_participant: Mapped[int | None]  # the group's lowest participant id (the order groups are met in)
+    sessions_expected: Mapped[int | None]
+    sessions_present: Mapped[int | None]  # hadir or terlambat
+    tugas_due: Mapped[int | None]
+    tugas_on_time: Mapped[int | None]
+    score_tenths: Mapped[int | None]  # the scores' sum, each rounded to a tenth, in tenths
 
 
 class ParticipantBaseline(Base):

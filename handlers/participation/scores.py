@@ -515,9 +515,13 @@ async def keep_week_facts(session: AsyncSession, week: str, config: Config) -> N
     await session.execute(delete(groups).where(groups.week == week))
     mentor = func.coalesce(scores.mentor_id, 0)
     await session.execute(insert(groups).from_select(
-        ["week", "cohort", "mentor_key", "active", "participants"],
+        ["week", "cohort", "mentor_key", "active", "participants", "first_participant", "sessions_expected",
+         "sessions_present", "tugas_due", "tugas_on_time", "score_tenths"],
         select(scores.week, scores.cohort, mentor, func.sum(case((scores.is_active.is_(True), 1), else_=0)),
-               func.count()).where(scores.week == week).group_by(scores.week, scores.cohort, mentor)))
+               func.count(), func.min(scores.participant_id), func.sum(scores.sessions_expected),
+               func.sum(scores.sessions_hadir + scores.sessions_terlambat), func.sum(scores.tugas_due),
+               func.sum(scores.tugas_on_time), func.sum(cast(func.round(scores.score * 10), Integer)))
+        .where(scores.week == week).group_by(scores.week, scores.cohort, mentor)))
     target = shift_week(week, 1)
     weeks = baseline_weeks(target, config)
     averaged = baselines_query(weeks).subquery()

@@ -286,10 +286,36 @@ def group_scores(scores: Iterable[Score], mentor_names: dict[int, str],
 
 
 async def stored_groups(session: AsyncSession, week: str, roll: Select[Any]) -> list[tuple[Any, ...]]:
-    """A stored week's scores summed per cohort and mentor in SQL, with the month's report roll (a query of
+    """A stored week's scores summed per cohort and mentor, with the month's report roll (a query of
     (participant_id, sent), as report_roll_query) joined: (cohort, mentor_id, first participant id,
     participants, active, expected, present, tugas due, on time, reports due, reports sent, score in tenths),
-    in the order Grouping.add would have met them (by their first participant)."""
+    in the order Grouping.add would have met them (by their first participant).
+
+    The sums kept with the week's group counts (keep_week_facts) when it has them, only the reports counted
+    here; else everything summed from the week's scores."""
+    kept = ParticipationWeekGroup
+    groups = (await session.execute(
+        select(kept.cohort, kept.mentor_key, kept.first_participant, kept.participants, kept.active,
+               kept.sessions_expected, kept.sessions_present, kept.tugas_due, kept.tugas_on_time, kept.score_tenths)
+        .where(kept.week == week))).all()
+    if not groups or any(None in group for group in groups):
+        return await _summed_groups(session, week, roll)
+    scores, owed = ParticipationScore, roll.subquery()
+    mentor = func.coalesce(scores.mentor_id, 0)
+    # From the roll (every active participant) to each one's stored score by key: no temporary index on the roll.
+    query = (select(scores.cohort, mentor, func.count(), func.coalesce(func.sum(case((owed.c.sent.is_(True), 1),
+                                                                                      else_=0)), 0))
+             .select_from(owed).join(scores, and_(scores.week == week, scores.participant_id == owed.c.participant_id))
+             .group_by(scores.cohort, mentor))
+    reports = {(cohort, key): (int(due), int(sent)) for cohort, key, due, sent in (await session.execute(query))}
+    found = [(cohort, key or None, first, participants, active, expected, present, due, on_time,
+              *reports.get((cohort, key), (0, 0)), tenths)
+             for cohort, key, first, participants, active, expected, present, due, on_time, tenths in groups]
+    return sorted(found, key=lambda row: row[2])
+
+
+async def _summed_groups(session: AsyncSession, week: str, roll: Select[Any]) -> list[tuple[Any, ...]]:
+    """stored_groups from the week's scores (a week whose group counts were kept without the sums)."""
     scores, owed = ParticipationScore, roll.subquery()
 
     def total(value: Any) -> Any:
