@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from bot.processes import ALL_ROLES, ProcessRole, roles_text
 from bot.settings import Settings, TelegramMode
 from bot.whatsapp.webhooks import WhatsAppWebhooks
 from handlers.kernel.messages import Inbound
-from scheduler.runner import RENEW_SECONDS, Leadership, build_scheduler
+from scheduler.runner import LIBC, RENEW_SECONDS, Leadership, build_scheduler
 from storage.db import make_engine, make_sessionmaker, upgrade_apart
 
 if TYPE_CHECKING:
@@ -50,6 +51,19 @@ log = logging.getLogger(__name__)
 
 HTTP_CHECK_SECONDS = 2.0
 HTTP_BOUND_SECONDS = 60.0
+M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas() -> None:
+    """At most two glibc malloc arenas in the process, as MALLOC_ARENA_MAX=2 would (set here: no re-exec).
+
+    glibc gives threads that allocate at the same time arenas of their own (up to 8 per core), each keeping what
+    was freed in it: the database threads (one per aiosqlite connection, the digest's side connections) held
+    ≈ 5 MB more at the digest's peak at 100k and ≈ 6 MB more after it. Arenas are made as threads first need
+    them, so this runs before the database threads start. An explicit MALLOC_ARENA_MAX is left as it is."""
+    if LIBC is not None and "MALLOC_ARENA_MAX" not in os.environ:
+        LIBC.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
 
 
 class _Server(uvicorn.Server):
@@ -220,6 +234,7 @@ class KlinikApp:
 
     async def start(self) -> None:
         """Bring every part up; pending outbox rows and unprocessed inbox items resume here."""
+        limit_malloc_arenas()
         await upgrade_apart(self.settings.database_url)
         self._warn_missing_templates()
         roles = self.roles
