@@ -18,6 +18,7 @@ from bot.whatsapp.errors import NETWORK_ERRORS, OutsideWindow, network_outcome, 
 from bot.whatsapp.status import FAILED
 from handlers.kernel.messages import Channel, OutgoingPart
 from handlers.kernel.outbox import message_of
+from storage.db import is_postgres
 from storage.models import OutboxMessage, OutboxStatus, Person
 
 WINDOW = timedelta(hours=24)
@@ -56,6 +57,8 @@ class Recipients:
             failure: Exception | None = None
             try:
                 async with self.sessions() as session:
+                    if is_postgres(session):  # one statement: no BEGIN and ROLLBACK round trips around it
+                        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                     query = select(Person).where(Person.id.in_(sorted(wanted)))
                     found = {person.id: person for person in (await session.execute(query)).scalars()}
             except Exception as error:  # each send meets the error as it did with a read of its own
