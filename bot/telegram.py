@@ -37,6 +37,7 @@ from bot.delivery import PartSent, PermanentError, TransientError, no_progress
 from bot.health import Pulse, error_text
 from bot.limits import Rejected, fit_inbound, reject
 from bot.media import MediaStore
+from bot.tls import tls_context
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Address, Attachment, Channel, Inbound, OutgoingPart
 from handlers.kernel.outbox import message_of
@@ -59,7 +60,7 @@ def make_bot(token: str, api_base_url: str, *, connect_timeout: float = 10.0, re
     base = api_base_url.rstrip("/")
     def request(**options: Any) -> HTTPXRequest:
         return HTTPXRequest(connect_timeout=connect_timeout, read_timeout=read_timeout, write_timeout=read_timeout,
-                            pool_timeout=connect_timeout, **options)
+                            pool_timeout=connect_timeout, httpx_kwargs={"verify": tls_context()}, **options)
 
     return Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
                request=request(connection_pool_size=max(connections, 1), media_write_timeout=max(read_timeout, 60.0)),

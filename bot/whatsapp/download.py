@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot.tls import tls_context
+
 
 def is_twilio_host(host: str) -> bool:
     """True for twilio.com and any of its subdomains."""
@@ -21,7 +23,7 @@ async def download_media(url: str, *, auth: tuple[str, str] | None, api_base_url
     if api_base_url and on_twilio:
         target = api_base_url.rstrip("/") + "/" + url.split("/", 3)[3]
     basic = httpx.BasicAuth(*auth) if auth and on_twilio else None
-    async with httpx.AsyncClient(follow_redirects=True, timeout=30) as client:
+    async with httpx.AsyncClient(follow_redirects=True, timeout=30, verify=tls_context()) as client:
         response = await client.get(target, auth=basic)
         response.raise_for_status()
         if len(response.content) > max_bytes:
