@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
-from handlers.kernel.spreadsheet import FORMULA_START, is_formula_like
+from handlers.kernel.spreadsheet import FORMULA_START
 
 ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0: dropped
 SHEET_NAME_LIMIT = 31
@@ -86,8 +86,11 @@ def column_letters(count: int) -> list[str]:
     return letters
 
 
-TEXT_START = ' t="inlineStr"><is><t xml:space="preserve">'
-TEXT_QUOTED = ' t="inlineStr" s="1"><is><t xml:space="preserve">'
+# A text cell's start after its reference, by (quote-prefixed, whitespace kept as written): the marker only
+# where spaces could be lost (leading, trailing or doubled, line breaks; a fifth of a long sheet's bytes).
+QUOTED, KEPT = ' s="1"', ' xml:space="preserve"'
+TEXT_STARTS = {(quoted, keep): f' t="inlineStr"{QUOTED if quoted else ""}><is><t{KEPT if keep else ""}>'
+               for quoted in (False, True) for keep in (False, True)}
 TEXT_END = "</t></is></c>"
 
 
@@ -99,9 +102,7 @@ def cell_xml(reference: str, value: Any) -> str:
         return f'<c r="{reference}" t="b"><v>{int(value)}</v></c>'
     if isinstance(value, int | float):
         return f'<c r="{reference}"><v>{value!r}</v></c>' if value == value and abs(value) != float("inf") else ""
-    text = ILLEGAL.sub("", str(value))
-    style = ' s="1"' if is_formula_like(text) else ""
-    return f'<c r="{reference}" t="inlineStr"{style}><is><t xml:space="preserve">{escape(text)}</t></is></c>'
+    return f'<c r="{reference}"{text_xml(str(value))}'
 
 
 class RowsXml:
@@ -158,10 +159,12 @@ def row_xml(number: int, letters: list[str], row: list[Any], texts: dict[str, st
 
 
 def text_xml(text: str) -> str:
-    """A text cell after its reference, as cell_xml writes it."""
-    if not text.isprintable():  # a cheap test first: the characters dropped are all unprintable
-        text = ILLEGAL.sub("", text)
-    start = TEXT_QUOTED if text.startswith(FORMULA_START) else TEXT_START
+    """A text cell after its reference: characters XML refuses dropped, formula-like text quote-prefixed."""
+    if text.isprintable():  # a cheap test first: the characters dropped, tabs and line breaks are unprintable
+        keep = text[:1] == " " or text[-1:] == " " or "  " in text
+    else:
+        text, keep = ILLEGAL.sub("", text), True
+    start = TEXT_STARTS[text.startswith(FORMULA_START), keep]
     if "&" in text or "<" in text or ">" in text:
         text = escape(text)
     return f"{start}{text}{TEXT_END}"

@@ -37,3 +37,10 @@ def test_rows_written_ahead_read_back_as_rows_written_in_place(tmp_path: Path) -
 
     assert cells(tmp_path / "ahead.xlsx") == cells(tmp_path / "inline.xlsx")
     assert [row[0][0] for row in cells(tmp_path / "ahead.xlsx")] == ["Nama", "Sari", "Joko & Rudi", "Tono", "Total"]
+
+
+def test_spaces_and_line_breaks_are_kept_as_written(tmp_path: Path) -> None:
+    texts = [" Sari", "Joko ", "UD  Maju", "baris\nbaru", "\tmasuk", "biasa saja"]
+    write_xlsx(tmp_path / "book.xlsx", [("Catatan", [[text] for text in texts])])
+
+    assert [row[0] for row in load_workbook(tmp_path / "book.xlsx")["Catatan"].iter_rows(values_only=True)] == texts
