@@ -19,7 +19,7 @@ from importlib import import_module
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -163,6 +163,7 @@ class InboxProcessor(DrainLoop):
         self._write_lock = asyncio.Lock()  # SQLite: the processor's batches and the webhooks' inserts take turns
         self._arrivals: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
         self._storing = 0  # webhooks waiting in store(): stored, not acknowledged yet
+        self._store_new: Any = None  # the webhooks' INSERT, built at the first
         self._turns = asyncio.Lock()  # PostgreSQL: the workers' turns while webhooks wait
         self._group: asyncio.Task[None] | None = None
         self._sweep = self._swept = False  # SQLite: run()'s pass ends with a batch that took every due item
@@ -209,13 +210,23 @@ class InboxProcessor(DrainLoop):
 
     async def _insert_new(self, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
         """Insert the rows not seen before (one statement); returns the keys inserted."""
-        # the dialect's module by name: PostgreSQL's (≈2 MB resident) never loads in a bot on SQLite
-        dialect_insert = import_module("sqlalchemy.dialects.postgresql" if self._is_postgres()
-                                       else "sqlalchemy.dialects.sqlite").insert
-        statement = (dialect_insert(InboxItem).values(rows).on_conflict_do_nothing()
-                     .returning(InboxItem.channel, InboxItem.external_id))
-        async with engine_of(self.sessions).begin() as connection:
-            return {(channel, external_id) for channel, external_id in await connection.execute(statement)}
+        if self._store_new is None:  # built once: SQLAlchemy sends the rows as one multi-row INSERT it compiled once
+            # the dialect's module by name: PostgreSQL's (≈2 MB resident) never loads in a bot on SQLite
+            dialect_insert = import_module("sqlalchemy.dialects.postgresql" if self._is_postgres()
+                                           else "sqlalchemy.dialects.sqlite").insert
+            self._store_new = (dialect_insert(InboxItem).on_conflict_do_nothing()
+                               .returning(InboxItem.channel, InboxItem.external_id))
+        for attempt in (1, 2):
+            try:
+                async with engine_of(self.sessions).begin() as connection:
+                    return {(channel, external_id) for channel, external_id in
+                            await connection.execute(self._store_new, rows)}
+            except DBAPIError as error:
+                # A pooled connection the server dropped since it last answered (a restart; the pool checks only
+                # connections idle for a second, storage.db): nothing was stored, once more on a new connection.
+                if attempt == 2 or not error.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
 
     async def run(self) -> None:
         """The drain loop; on PostgreSQL beside it a listener that wakes it when any process stores inbound."""

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
 import bot.inbox as inbox_module
 from bot.inbox import InboxProcessor, ingest
 from handlers.kernel.messages import Address, Channel, Inbound
+from storage.db import make_engine
 from storage.models import InboxItem, OutboxMessage, Person, Role
 from tests.support.driver import Driver
 
@@ -228,3 +230,28 @@ async def test_while_webhooks_wait_the_postgresql_workers_take_turns_and_still_h
         await ingest(driver.sessions, message(phone, "lagi", f"SM{phone[-3:]}again", driver.clock.now), driver.clock.now)
     assert await processor.drain_once() == SENDERS
     assert most[False] > 1
+
+
+async def test_a_webhook_stored_on_a_connection_the_server_just_dropped_is_stored_on_a_new_one(
+        driver: Driver, participant: Person, db_kind: str) -> None:
+    if db_kind != "postgres":
+        pytest.skip("PostgreSQL's pooled connections (SQLite connections are files)")
+    processor = InboxProcessor(driver.sessions, driver.config, after_commit=lambda: None, clock=lambda: driver.clock.now)
+    phone = participant.phone or ""
+    assert await processor.store(message(phone, "halo kak", "SM-before-drop", driver.clock.now), driver.clock.now)
+    other = make_engine(driver.sessions.kw["bind"].url.render_as_string(hide_password=False), pool_size=1)
+    try:  # the server ends the bot's connections (as a restart would), the one that just stored included
+        async with other.connect() as connection:
+            ended = (await connection.execute(sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))).scalar_one()
+        assert ended >= 1
+    finally:
+        await other.dispose()
+    await asyncio.sleep(0.1)
+
+    assert await processor.store(message(phone, "masih ada kak?", "SM-after-drop", driver.clock.now), driver.clock.now)
+
+    async with driver.sessions() as session:
+        stored = list((await session.execute(select(InboxItem.external_id).order_by(InboxItem.id))).scalars())
+    assert stored == ["SM-before-drop", "SM-after-drop"]

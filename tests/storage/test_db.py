@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
+import storage.db as db_module
 from storage.db import make_engine, make_sessionmaker, take_sqlite_writer, upgrade_apart
 from storage.models import LoopPulse
 
@@ -89,23 +90,57 @@ async def test_the_upgrade_in_a_child_creates_the_schema_and_a_failed_one_raises
         await upgrade_apart(f"sqlite+aiosqlite:///{blocker}/k.db")  # its folder cannot be made
 
 
-async def test_a_pooled_postgresql_connection_the_server_dropped_is_replaced_at_checkout(db_url: str) -> None:
-    """The pool checks a connection it hands out in one round trip of its own (storage.db._ping_once): a
-    connection the server ended meanwhile (a restart, an idle timeout) is replaced, nothing is raised."""
+
+async def drop_backend(url: str, pid: int) -> None:
+    other = make_engine(url, pool_size=1)
+    try:
+        async with other.connect() as connection:
+            assert (await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar_one()
+    finally:
+        await other.dispose()
+    await asyncio.sleep(0.1)
+
+
+async def test_a_pooled_postgresql_connection_idle_and_dropped_by_the_server_is_replaced_at_checkout(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool checks a connection idle for TRUSTED_SECONDS before handing it out, in one round trip of its
+    own (storage.db._check_if_idle): one the server ended meanwhile is replaced, nothing is raised."""
     if not db_url.startswith("postgresql"):
         pytest.skip("PostgreSQL's pool check; SQLite connections are files")
-    engine, other = make_engine(db_url, pool_size=1), make_engine(db_url, pool_size=1)
+    monkeypatch.setattr(db_module, "TRUSTED_SECONDS", 0.05)
+    engine = make_engine(db_url, pool_size=1)
     backend = text("SELECT pg_backend_pid()")
     try:
         async with engine.connect() as connection:
             first = (await connection.execute(backend)).scalar_one()
-        async with engine.connect() as connection:  # back from the pool: the check passed, the same backend
-            assert (await connection.execute(backend)).scalar_one() == first
-        async with other.connect() as connection:
-            assert (await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})).scalar_one()
         await asyncio.sleep(0.1)
+        async with engine.connect() as connection:  # idle, checked, still there: the same backend
+            assert (await connection.execute(backend)).scalar_one() == first
+        await drop_backend(db_url, first)
         async with engine.connect() as connection:
             assert (await connection.execute(backend)).scalar_one() != first
     finally:
         await engine.dispose()
-        await other.dispose()
+
+
+async def test_a_connection_that_answered_within_the_second_is_not_checked_and_a_drop_costs_one_statement(
+        db_url: str) -> None:
+    """Under load nearly every checkout follows a use within the second: no check, no round trip. One the
+    server dropped within that second (a restart) fails its first statement, and the next checkout is a
+    new connection (the pool was invalidated)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's pool check; SQLite connections are files")
+    engine = make_engine(db_url, pool_size=1)
+    backend = text("SELECT pg_backend_pid()")
+    try:
+        async with engine.connect() as connection:
+            first = (await connection.execute(backend)).scalar_one()
+        await drop_backend(db_url, first)
+        with pytest.raises(DBAPIError) as failed:
+            async with engine.connect() as connection:
+                await connection.execute(backend)
+        assert failed.value.connection_invalidated
+        async with engine.connect() as connection:
+            assert (await connection.execute(backend)).scalar_one() != first
+    finally:
+        await engine.dispose()
