@@ -39,13 +39,12 @@ from scheduler.runner import LIBC, RENEW_SECONDS, Leadership, build_scheduler
 from storage.db import make_engine, make_sessionmaker, upgrade_apart
 
 if TYPE_CHECKING:
-    # A channel's library loads when the channel is configured (python-telegram-bot ≈6 MB, the Twilio SDK with
-    # aiohttp and requests ≈13 MB resident): bot.telegram and bot.whatsapp.http/sender are imported where used.
+    # A channel's library loads when the channel is configured (python-telegram-bot ≈6 MB, aiohttp for Twilio's
+    # REST API ≈9 MB resident): bot.telegram and bot.whatsapp.http/sender are imported where used.
     from telegram import Bot
-    from twilio.http.async_http_client import AsyncTwilioHttpClient
-    from twilio.rest import Client
 
     from bot.telegram import TelegramPoller
+    from bot.whatsapp.http import TwilioClient, TwilioHttp
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ class KlinikApp:
     """Everything `klinik run` starts, wired once."""
 
     settings: Settings
-    twilio_http: AsyncTwilioHttpClient | None = None  # the SDK's HTTP client; None: built from the settings
+    twilio_http: TwilioHttp | None = None  # HTTP to Twilio's API; None: built from the settings
     roles: frozenset[ProcessRole] = ALL_ROLES  # `klinik run --only …`: the loops this process runs
     engine: AsyncEngine = field(init=False)
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
@@ -137,7 +136,7 @@ class KlinikApp:
             return twilio.account_sid, twilio.auth_token.get_secret_value()
         return None
 
-    def _twilio_client(self) -> Client | None:
+    def _twilio_client(self) -> TwilioClient | None:
         auth = self._twilio_auth() if self.settings.has_whatsapp else None
         if auth is None:
             return None

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from twilio.base.exceptions import TwilioRestException
-from twilio.rest import Client
 
 from bot.delivery import Held, PartSent, Sent, no_progress
 from bot.media import MediaStore
 from bot.whatsapp.errors import NETWORK_ERRORS, OutsideWindow, network_outcome, outcome_of
+from bot.whatsapp.http import TwilioClient
 from bot.whatsapp.status import FAILED
 from handlers.kernel.messages import Channel, OutgoingPart
 from handlers.kernel.outbox import message_of
@@ -80,7 +80,7 @@ class Recipients:
 class WhatsAppSender:
     """Sends rows through Twilio; outside the 24-hour window it sends an approved template instead."""
 
-    def __init__(self, client: Client, sessions: async_sessionmaker[AsyncSession], *, sender: str,
+    def __init__(self, client: TwilioClient, sessions: async_sessionmaker[AsyncSession], *, sender: str,
                  status_callback: str | None, templates: Mapping[str, str], media: MediaStore) -> None:
         self.client, self.sessions, self.sender = client, sessions, sender
         self.status_callback, self.templates, self.media = status_callback, templates, media
@@ -115,12 +115,13 @@ class WhatsAppSender:
         the worker sends then too."""
         after = since - CLOCK_MARGIN
         midnight = datetime.combine(after.astimezone(UTC).date(), time(), UTC)  # a day or a moment: the same filter
-        listed = list(await self.client.messages.page_async(  # one page: one call, whatever paging says
+        page = await self.client.list_messages(  # one page: one call, whatever paging says
             to=f"whatsapp:{row.address}", from_=f"whatsapp:{self.sender}", date_sent_after=midnight,
-            page_size=LOOK_LIMIT))
+            page_size=LOOK_LIMIT)
+        listed = page.messages
         candidates = sorted((m for m in listed if m.sid and m.date_created is not None and m.date_created >= after
                              and str(m.status or "") not in FAILED and str(m.direction or "").startswith("outbound")),
-                            key=lambda m: m.date_created)
+                            key=lambda m: m.date_created or after)
         if not candidates:
             return None
         known = await self._known_sids(row.address, [str(m.sid) for m in candidates])
@@ -178,7 +179,7 @@ class WhatsAppSender:
         if self.status_callback:
             extra["status_callback"] = self.status_callback
         try:
-            message = await self.client.messages.create_async(
+            message = await self.client.create_message(
                 from_=f"whatsapp:{self.sender}", to=f"whatsapp:{address}", **extra)
         except TwilioRestException as error:
             raise outcome_of(error) from error

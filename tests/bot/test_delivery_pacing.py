@@ -79,7 +79,7 @@ async def test_a_wide_window_keeps_each_chats_order_at_the_peer(
         while await worker.drain_once():
             pass
     finally:
-        await client.http_client.session.close()
+        await client.close()
 
     assert slow_twilio.max_in_flight >= 30  # one per chat, many chats at once
     for chat in chats:
@@ -102,7 +102,7 @@ async def test_a_chat_with_a_long_queue_does_not_hold_the_others(
         while await worker.drain_once():
             pass
     finally:
-        await client.http_client.session.close()
+        await client.close()
 
     order = [arrival.to for arrival in slow_twilio.arrivals]
     assert order.count(f"whatsapp:{busy}") == 40

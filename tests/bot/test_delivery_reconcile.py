@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, update
-from twilio.rest import Client
 
 from bot.delivery import DeliveryWorker, Pace, RateLimiter, reachability_hook
 from bot.media import MediaStore
 from bot.telegram import TelegramSender
+from bot.whatsapp.http import make_client
 from bot.whatsapp.sender import WhatsAppSender
 from bot.whatsapp.status import record_status
 from handlers.kernel.messages import OutgoingPart
@@ -27,7 +27,7 @@ DEAD = f"{socket.gethostname()}:4194999:deadbeef"  # this host, a process id tha
 
 
 def whatsapp_worker(driver: Driver, http: ScriptedTwilioHttp) -> DeliveryWorker:
-    client = Client("AC" + "0" * 32, "token", http_client=http)
+    client = make_client("AC" + "0" * 32, "token", None, http)
     sender = WhatsAppSender(client, driver.sessions, sender=FROM, status_callback=None,
                             templates={"held": HELD, "pengingat": REMINDER}, media=MediaStore(driver.sessions))
     return DeliveryWorker(driver.sessions, {"whatsapp": sender}, RateLimiter({"whatsapp": Pace(1000)}),

@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
-from twilio.rest import Client
 
 from bot.delivery import (
     DeliveryWorker,
@@ -16,6 +15,7 @@ from bot.delivery import (
 )
 from bot.media import MediaStore
 from bot.whatsapp.errors import OutsideWindow, outcome_of
+from bot.whatsapp.http import make_client
 from bot.whatsapp.sender import WhatsAppSender, needs_template
 from bot.whatsapp.status import record_status
 from handlers.kernel.messages import OutgoingPart
@@ -44,7 +44,7 @@ def test_twilio_errors_become_channel_neutral_outcomes(status: int, code: int | 
 
 
 async def whatsapp_worker(driver: Driver, http: ScriptedTwilioHttp) -> DeliveryWorker:
-    client = Client("AC" + "0" * 32, "token", http_client=http)
+    client = make_client("AC" + "0" * 32, "token", None, http)
     sender = WhatsAppSender(client, driver.sessions, sender="+14155238886", status_callback=None,
                             templates={"held": HELD}, media=MediaStore(driver.sessions))
     return DeliveryWorker(driver.sessions, {"whatsapp": sender}, RateLimiter({"whatsapp": Pace(1000)}),
@@ -98,8 +98,7 @@ async def test_twilio_overload_is_retried_later(driver: Driver, participant: Per
     await (await whatsapp_worker(driver, http)).drain_once()
 
     row = await driver.last(participant)
-    assert (row.status, row.attempts, row.error) == (OutboxStatus.PENDING, 1,
-                                                        "twilio 503: Unable to create record: Service unavailable")
+    assert (row.status, row.attempts, row.error) == (OutboxStatus.PENDING, 1, "twilio 503: Service unavailable")
 
 
 async def sent_row(driver: Driver, participant: Person, sid: str) -> OutboxMessage:

@@ -8,14 +8,15 @@ import asyncio
 import json
 import re
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from twilio.http.response import Response
 
 from bot.app import KlinikApp
+from bot.whatsapp.http import Response
 from scheduler.jobs import JOBS
 from scheduler.runner import run_job
 from storage.models import OutboxMessage, OutboxStatus, Person, Role
@@ -41,24 +42,22 @@ class FussyTwilio(RecordingTwilioHttpClient):
         self.refused: Counter[str] = Counter()  # "429", "63016", "63003"
         self.accepted: list[tuple[str, str, str]] = []  # (to, "text" or "template", sid)
 
-    async def request(self, method: str, url: str, params: dict[str, object] | None = None,
-                      data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
-                      auth: tuple[str, str] | None = None, timeout: float | None = None,  # noqa: ASYNC109
-                      allow_redirects: bool = False) -> Response:
+    async def request(self, method: str, url: str, params: Mapping[str, object] | None = None,
+                      data: Mapping[str, object] | None = None, headers: Mapping[str, str] | None = None,
+                      auth: tuple[str, str] | None = None) -> Response:
         to = str((data or {}).get("To", "")).removeprefix("whatsapp:")
         if method.upper() == "POST" and url.endswith("/Messages.json"):
             refusal = self._refusal(to, data or {})
             if refusal is not None:
                 return refusal
-        response = await super().request(method, url, params=params, data=data, headers=headers, auth=auth,
-                                         timeout=timeout, allow_redirects=allow_redirects)
+        response = await super().request(method, url, params=params, data=data, headers=headers, auth=auth)
         if method.upper() == "POST" and url.endswith("/Messages.json") and response.status_code == 201:
             answer = json.loads(response.text) | {"sid": new_sid()}
             self.accepted.append((to, "template" if (data or {}).get("ContentSid") else "text", answer["sid"]))
             return Response(201, json.dumps(answer), response.headers)
         return response
 
-    def _refusal(self, to: str, data: dict[str, object]) -> Response | None:
+    def _refusal(self, to: str, data: Mapping[str, object]) -> Response | None:
         if to in self.busy and self.refused[f"429:{to}"] == 0:
             self.refused[f"429:{to}"] += 1
             self.refused["429"] += 1

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,9 @@ import httpx
 import pytest
 from aiohttp import web
 from telegram.request import HTTPXRequest
-from twilio.http.response import Response
 
 from bot.app import KlinikApp
+from bot.whatsapp.http import Response
 from storage.models import OutboxMessage, OutboxStatus
 from tests.e2e.harness import (
     MENTOR_CHAT,
@@ -166,16 +166,14 @@ class StormyTwilio(RecordingTwilioHttpClient):
         super().__init__(base_url)
         self.refusals, self.refused = refusals, 0
 
-    async def request(self, method: str, url: str, params: dict[str, object] | None = None,
-                      data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
-                      auth: tuple[str, str] | None = None, timeout: float | None = None,  # noqa: ASYNC109
-                      allow_redirects: bool = False) -> Response:
+    async def request(self, method: str, url: str, params: Mapping[str, object] | None = None,
+                      data: Mapping[str, object] | None = None, headers: Mapping[str, str] | None = None,
+                      auth: tuple[str, str] | None = None) -> Response:
         if is_messages_post(method, url) and self.refused < self.refusals:
             self.refused += 1
             body = {"code": 20429, "message": "Too Many Requests", "status": 429}
             return Response(429, json.dumps(body), {"Retry-After": "0"})
-        return await super().request(method, url, params=params, data=data, headers=headers, auth=auth,
-                                     timeout=timeout, allow_redirects=allow_redirects)
+        return await super().request(method, url, params=params, data=data, headers=headers, auth=auth)
 
 
 async def test_a_twilio_429_storm_longer_than_eight_attempts_loses_nothing(klinik: Klinik) -> None:
@@ -249,15 +247,13 @@ class SilentTwilio(RecordingTwilioHttpClient):
         super().__init__(base_url)
         self.answer, self.waiting = asyncio.Event(), 0
 
-    async def request(self, method: str, url: str, params: dict[str, object] | None = None,
-                      data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
-                      auth: tuple[str, str] | None = None, timeout: float | None = None,  # noqa: ASYNC109
-                      allow_redirects: bool = False) -> Response:
+    async def request(self, method: str, url: str, params: Mapping[str, object] | None = None,
+                      data: Mapping[str, object] | None = None, headers: Mapping[str, str] | None = None,
+                      auth: tuple[str, str] | None = None) -> Response:
         if is_messages_post(method, url):
             self.waiting += 1
             await asyncio.wait_for(self.answer.wait(), 30)
-        return await super().request(method, url, params=params, data=data, headers=headers, auth=auth,
-                                     timeout=timeout, allow_redirects=allow_redirects)
+        return await super().request(method, url, params=params, data=data, headers=headers, auth=auth)
 
 
 async def test_a_twilio_that_does_not_answer_never_delays_telegram(klinik: Klinik) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from twilio.rest import Client
 
 from bot.media import MediaStore
+from bot.whatsapp.http import make_client
 from bot.whatsapp.sender import WhatsAppSender
 from handlers.kernel.messages import OutgoingPart
 from storage.models import OutboxMessage
@@ -94,7 +94,7 @@ async def test_kill_9_again_and_again_during_a_large_send_loses_nothing_and_repe
 
 async def test_the_look_before_a_resend_is_a_request_twilio_s_api_description_accepts(prism_twilio: PrismTwilio) -> None:
     http = prism_twilio.http_client()
-    client = Client(prism_twilio.account_sid, prism_twilio.auth_token, http_client=http)
+    client = make_client(prism_twilio.account_sid, prism_twilio.auth_token, None, http)
     sender = WhatsAppSender(client, async_sessionmaker(), sender=WHATSAPP_FROM, status_callback=None,
                             templates={}, media=MediaStore(async_sessionmaker()))
     row = OutboxMessage(id=1, channel="whatsapp", address="+6287700000001", payload=OutgoingPart(text="Halo").to_json())

@@ -24,9 +24,8 @@ from telegram.ext import (
     filters,
 )
 from twilio.base.exceptions import TwilioRestException
-from twilio.rest import Client
 
-from bot.whatsapp.http import RedirectingAsyncTwilioHttpClient
+from bot.whatsapp.http import RedirectingTwilioHttp, make_client
 
 if TYPE_CHECKING:
     from tests.support.peers import PrismTwilio, TelegramEmulator
@@ -197,11 +196,11 @@ async def test_application_polling(telegram_emulator: TelegramEmulator) -> None:
 # ------------------------------------------------------------------------------ Twilio
 
 
-async def test_twilio_sdk_against_prism(prism_twilio: PrismTwilio) -> None:
+async def test_twilio_api_against_prism(prism_twilio: PrismTwilio) -> None:
     http = prism_twilio.http_client()
-    client = Client(prism_twilio.account_sid, prism_twilio.auth_token, http_client=http)
+    client = make_client(prism_twilio.account_sid, prism_twilio.auth_token, None, http)
     try:
-        message = await client.messages.create_async(
+        message = await client.create_message(
             from_="whatsapp:+14155238886",
             to="whatsapp:+6281200000001",
             body="Halo dari Klinik Bisnis",
@@ -219,9 +218,9 @@ async def test_twilio_sdk_against_prism(prism_twilio: PrismTwilio) -> None:
         assert request.data["Body"] == "Halo dari Klinik Bisnis"
 
         # Prism validates against the spec: a malformed AccountSid is refused.
-        bad = Client("ACnot-a-real-sid", prism_twilio.auth_token, http_client=http)
+        bad = make_client("ACnot-a-real-sid", prism_twilio.auth_token, None, http)
         with pytest.raises(TwilioRestException) as err:
-            await bad.messages.create_async(
+            await bad.create_message(
                 from_="whatsapp:+14155238886", to="whatsapp:+62812", body="x"
             )
         assert 400 <= err.value.status < 500
@@ -230,8 +229,8 @@ async def test_twilio_sdk_against_prism(prism_twilio: PrismTwilio) -> None:
 
 
 def test_redirect_rewrites_only_twilio_hosts() -> None:
-    async def make() -> RedirectingAsyncTwilioHttpClient:
-        return RedirectingAsyncTwilioHttpClient("http://127.0.0.1:4010/mock/")
+    async def make() -> RedirectingTwilioHttp:
+        return RedirectingTwilioHttp("http://127.0.0.1:4010/mock/")
 
     async def run() -> None:
         http = await make()

@@ -29,16 +29,15 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
 import httpx
 import pytest
-from twilio.http.response import Response
 
-from bot.whatsapp.http import RedirectingAsyncTwilioHttpClient
+from bot.whatsapp.http import RedirectingTwilioHttp, Response
 
 E2E_DIR = Path(__file__).resolve().parents[1] / "e2e"
 NODE_BIN_DIR = E2E_DIR / "node_modules" / ".bin"
@@ -513,11 +512,11 @@ class RecordedRequest:
     status: int | None = None
 
 
-class RecordingTwilioHttpClient(RedirectingAsyncTwilioHttpClient):
+class RecordingTwilioHttpClient(RedirectingTwilioHttp):
     """The bot's Twilio HTTP client aimed at Prism, keeping every request for the test to read.
 
     Each request is appended to ``requests`` once its answer has arrived, or with
-    ``status=None`` when it failed. Give it to the SDK as ``Client(..., http_client=...)`` or to
+    ``status=None`` when it failed. Give it to a client as ``make_client(..., http_client)`` or to
     the app as ``KlinikApp(settings, twilio_http=...)``.
     """
 
@@ -525,21 +524,12 @@ class RecordingTwilioHttpClient(RedirectingAsyncTwilioHttpClient):
         super().__init__(base_url, **kwargs)
         self.requests: list[RecordedRequest] = []
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 (the SDK's signature)
-        allow_redirects: bool = False,
-    ) -> Response:
+    async def request(self, method: str, url: str, params: Mapping[str, object] | None = None,
+                      data: Mapping[str, object] | None = None, headers: Mapping[str, str] | None = None,
+                      auth: tuple[str, str] | None = None) -> Response:
         status: int | None = None
         try:
-            response = await super().request(method, url, params=params, data=data, headers=headers,
-                                             auth=auth, timeout=timeout, allow_redirects=allow_redirects)
+            response = await super().request(method, url, params=params, data=data, headers=headers, auth=auth)
             status = response.status_code
             return response
         finally:
