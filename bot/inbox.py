@@ -38,7 +38,10 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # an inbound that fails this often is set aside (klinik inbox failed)
 RETRY_SECONDS = (2.0, 10.0)  # before the second and the third try
 LOCK_CLASS = 0x4B42  # first key of our advisory locks on senders ("KB"); the second is hashtext(sender)
-CANDIDATES = 256  # due items looked at per claim on PostgreSQL (one chatty sender must not hide the others)
+# PostgreSQL: due items looked at per claim (one chatty sender must not hide the others). With several workers
+# in several processes each holding SENDERS_PER_CLAIM senders, a narrow window held only senders taken already:
+# 256 items and 64 senders offered made a 1,500 backlog take 75 claims of two processes x 4 workers, now 55 (47 at best)
+CANDIDATES = 1024
 BATCH_SECONDS = 0.05  # a SQLite batch stops growing after this long: webhooks wait for the one writer
 # SQLite: a batch commits after this many items when webhooks wait to be stored (their acknowledgement waits for
 # the one writer); it still handles that many, so a long burst does not stop the handling
@@ -53,7 +56,7 @@ SENDERS_PER_CLAIM = 32
 # each followed by a pause as long as the message took (at most this long): during a burst the webhooks get at
 # least half of the event loop, and the processing still goes on at half speed (it never stops while webhooks come)
 YIELD_AT_MOST = 0.005
-SENDER_CANDIDATES = 64  # PostgreSQL: free senders offered to one claim; the first SENDERS_PER_CLAIM it can lock win
+SENDER_CANDIDATES = 256  # PostgreSQL: free senders offered to one claim; the first SENDERS_PER_CLAIM it can lock win
 BUSY = -1  # a claim found due items, but every sender was held by another process: try again at once
 BUSY_SECONDS = 0.01  # then, after this long
 NOTIFY_CHANNEL = "klinik_inbox"  # PostgreSQL: the inbox trigger notifies every INSERT (migration 0029_inbox_notify)
