@@ -524,40 +524,44 @@ async def stored_at_risk(session: AsyncSession, week: str, end: datetime, mentor
 async def stream_stored_at_risk(session: AsyncSession, week: str, end: datetime,
                                 mentor_names: dict[int, str]) -> AsyncIterator[list[AtRisk]]:
     """A stored week's at-risk list in at_risk's order, a partition of rows at a time: the dropping scores
-    with their names and open nudge ladders joined and sorted in SQL (nothing held per participant)."""
+    with their names and open nudge ladders joined and sorted in SQL (nothing held per participant).
+
+    _at_risk_order in two queries: those the ladder brought to the coordinator (few; longest first), then
+    everyone else by score, read along the (week, score) index: rows come as each score's few are sorted by
+    name, not after all 48,000 at 100,000 participants are."""
     scores, ladders = ParticipationScore, _ladders_query(end).subquery()
-    escalated = func.coalesce(ladders.c.escalated, 0)
     connection = await session.connection()
     name: Any = func.coalesce(Person.name, "?")
     sorted_name = name.collate("C") if connection.dialect.name == "postgresql" else name  # Python's str order
     query = (select(scores.participant_id, name, scores.cohort, scores.mentor_id, scores.score,
-                    type_coerce(scores.reasons, String), ladders.c.since, escalated)
+                    type_coerce(scores.reasons, String), ladders.c.since, func.coalesce(ladders.c.escalated, 0))
              .outerjoin(Person, Person.id == scores.participant_id)
              .outerjoin(ladders, ladders.c.participant_id == scores.participant_id)
-             .where(scores.week == week, scores.is_dropping.is_(True))
-             # _at_risk_order: escalated first (longest first), then the lowest scores; by name, then as stored
-             .order_by(escalated.desc(), case((escalated == 1, ladders.c.since)), case((escalated == 0, scores.score)),
-                       sorted_name, scores.participant_id))
+             .where(scores.week == week, scores.is_dropping.is_(True)))
+    escalated = ladders.c.escalated == 1
     cohorts: dict[str, str] = {}  # the few cohort names shared by the rows kept
     decoded: dict[str, list[str]] = {}  # reasons repeat (two rows in three at 100k): decoded once while kept
-    result = await connection.stream(query.execution_options(yield_per=STREAM_ROWS))
-    try:
-        async for rows in result.partitions():
-            found = []
-            for pid, person, cohort, mentor_id, score, said, since, top in rows:
-                if said.__class__ is str:
-                    listed = decoded.get(said)
-                    if listed is None:
-                        if len(decoded) >= REASONS_KEPT:
-                            decoded.clear()
-                        listed = decoded[said] = json.loads(said)
-                else:  # None, or asyncpg's own decoding
-                    listed = list(said or ())
-                found.append(AtRisk(pid, person, cohorts.setdefault(cohort, cohort), mentor_id,
-                                    mentor_names.get(mentor_id or 0, "-"), score, listed, as_utc(since), bool(top)))
-            yield found
-    finally:
-        await result.close()
+    for part in (query.where(escalated).order_by(ladders.c.since, sorted_name, scores.participant_id),
+                 query.where(or_(ladders.c.escalated.is_(None), ~escalated))
+                 .order_by(scores.score, sorted_name, scores.participant_id)):
+        result = await connection.stream(part.execution_options(yield_per=STREAM_ROWS))
+        try:
+            async for rows in result.partitions():
+                found = []
+                for pid, person, cohort, mentor_id, score, said, since, top in rows:
+                    if said.__class__ is str:
+                        listed = decoded.get(said)
+                        if listed is None:
+                            if len(decoded) >= REASONS_KEPT:
+                                decoded.clear()
+                            listed = decoded[said] = json.loads(said)
+                    else:  # None, or asyncpg's own decoding
+                        listed = list(said or ())
+                    found.append(AtRisk(pid, person, cohorts.setdefault(cohort, cohort), mentor_id,
+                                        mentor_names.get(mentor_id or 0, "-"), score, listed, as_utc(since), bool(top)))
+                yield found
+        finally:
+            await result.close()
 
 
 def _ladders_query(end: datetime) -> Select[Any]:
