@@ -157,11 +157,11 @@ class WhatsAppSender:
         if own and own in self.templates:
             return await self._create(address, content_sid=self.templates[own],
                                       content_variables=json.dumps(dict(message.template_vars)))
+        template = self.templates.get(HELD_TEMPLATE)
+        if template is None:  # held either way: no look at earlier notices
+            raise Held("no 'held' template configured; delivered when the person writes again")
         if await self._notice_pending(person.id):
             raise Held("a template notice already went out; waiting for the person to reply")
-        template = self.templates.get(HELD_TEMPLATE)
-        if template is None:
-            raise Held("no 'held' template configured; delivered when the person writes again")
         first_name = person.name.split()[0] if person.name else ""
         sid = await self._create(address, content_sid=template, content_variables=json.dumps({"1": first_name}))
         raise Held("outside the 24-hour window: template notice sent", external_id=sid)
@@ -169,6 +169,8 @@ class WhatsAppSender:
     async def _notice_pending(self, person_id: int) -> bool:
         """A held message whose notice went out: the person was told once, nothing more until they reply."""
         async with self.sessions() as session:
+            if is_postgres(session):  # one statement: no BEGIN and ROLLBACK round trips around it
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             query = select(OutboxMessage.id).where(
                 OutboxMessage.recipient_id == person_id, OutboxMessage.channel == Channel.WHATSAPP.value,
                 OutboxMessage.status == OutboxStatus.HELD, OutboxMessage.external_id.is_not(None)).limit(1)
