@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from aiohttp import ClientConnectorError, ClientError, ConnectionTimeoutError
 from twilio.base.exceptions import TwilioRestException
 
 from bot.delivery import PermanentError, TransientError
 from bot.whatsapp.codes import is_outside_window, is_unreachable
+from bot.whatsapp.lean_aiohttp import aiohttp
 
-NETWORK_ERRORS = (ClientError, TimeoutError, OSError)
+NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
 
 class OutsideWindow(PermanentError):
@@ -61,5 +61,5 @@ def busy_outcome(status: int, body: str, headers: Mapping[str, str] | None) -> T
 def network_outcome(error: Exception) -> TransientError:
     """Twilio could not be reached, or its answer never came: try again later (after looking, when the
     request may have arrived: anything but a connection that was never made)."""
-    never_arrived = isinstance(error, ClientConnectorError | ConnectionTimeoutError)
+    never_arrived = isinstance(error, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
     return TransientError(f"twilio network: {error}", maybe_sent=not never_arrived)

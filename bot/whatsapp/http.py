@@ -29,11 +29,12 @@ from email.utils import parsedate
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import aiohttp
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 
+from bot.tls import tls_context
 from bot.whatsapp.download import is_twilio_host
 from bot.whatsapp.errors import busy_outcome
+from bot.whatsapp.lean_aiohttp import aiohttp
 
 API_ROOT = "https://api.twilio.com"
 USER_AGENT = "klinik-bisnis (aiohttp)"
@@ -130,8 +131,8 @@ class TwilioHttp:
             sent["Content-Type"] = "application/x-www-form-urlencoded"
         query = {key: str(value) for key, value in params.items()} if params else None
         if self.session is None:
-            self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.connections),
-                                                 timeout=self.timeouts)
+            connector = aiohttp.TCPConnector(limit=self.connections, ssl=tls_context())  # the bot's one context
+            self.session = aiohttp.ClientSession(connector=connector, timeout=self.timeouts)
         async with self.session.request(method.upper(), self.rewrite(url), params=query, data=body, headers=sent,
                                         allow_redirects=False) as answer:
             return Response(answer.status, await answer.text(), answer.headers)

@@ -6,9 +6,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +30,7 @@ from handlers.kernel.messages import OutgoingPart
 from storage.models import OutboxMessage
 from tests.support.peers import free_port
 
+ROOT = Path(__file__).resolve().parents[2]
 SID = "AC" + "7" * 32
 MESSAGES = f"/2010-04-01/Accounts/{SID}/Messages.json"
 
@@ -187,3 +193,55 @@ async def test_a_send_whose_answer_never_came_may_have_arrived_and_one_never_con
     assert unanswered.value.maybe_sent
     assert not unreached.value.maybe_sent
     assert len(peer.arrived) == 1
+
+
+TLS_SEND = """
+import asyncio, json, ssl, sys
+from bot.whatsapp.lean_aiohttp import aiohttp  # first: as in `klinik run`, where nothing imported aiohttp before
+from aiohttp import connector, web
+from bot.whatsapp.http import make_client
+
+async def main():
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(sys.argv[1], sys.argv[2])
+    async def create(request):
+        return web.json_response({"sid": "SMtls"}, status=201)
+    app = web.Application()
+    app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", create)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=served).start()
+    client = make_client("AC" + "0" * 32, "rahasia", f"https://127.0.0.1:{runner.addresses[0][1]}")
+    try:
+        sent = (await client.create_message(to="whatsapp:+6281200000001", from_="whatsapp:+14155238886",
+                                            body="Halo kak")).sid
+    except aiohttp.ClientConnectorCertificateError:
+        sent = "certificate refused"
+    await client.close()
+    await runner.cleanup()
+    print(json.dumps({"sent": sent, "aiohttp_default_cas": connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"]}))
+
+asyncio.run(main())
+"""
+
+
+def test_twilio_over_https_verifies_with_the_bots_one_tls_context(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    environment = {name: value for name, value in os.environ.items() if name not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+
+    def send(**extra: str) -> dict[str, Any]:
+        result = subprocess.run([sys.executable, "-c", TLS_SEND, str(cert), str(key)], capture_output=True, text=True,
+                                cwd=ROOT, env=environment | extra, check=True)
+        answer: dict[str, Any] = json.loads(result.stdout)
+        return answer
+
+    trusted = send(SSL_CERT_FILE=str(cert))  # what the bot's context trusts (bot.tls: httpx's, certifi by default)
+    untrusted = send()
+
+    assert trusted == {"sent": "SMtls", "aiohttp_default_cas": 0}  # aiohttp's unused defaults loaded no CA store
+    assert untrusted["sent"] == "certificate refused"
