@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from handlers.consultation.rating import ask_rating
+from handlers.consultation.rating import ask_rating, rate_ticket
 from handlers.consultation.ticketing import (
     ACTIVE,
     add_message,
@@ -171,6 +171,11 @@ async def use_staff_draft(ctx: Context, argument: str) -> None:
 @action("close")
 async def close_ticket(ctx: Context, number: str) -> None:
     """Either side closes the ticket; the other side is told and the participant asked to rate."""
+    await close_numbered(ctx, number)
+
+
+async def close_numbered(ctx: Context, number: str, *, ask_to_rate: bool = True) -> None:
+    """Close ticket `number` if the person may; `ask_to_rate=False` when the score came with the closing."""
     ticket_id = record_id(number)
     ticket = await ctx.session.get(Ticket, ticket_id) if ticket_id is not None else None
     number = number[:24]
@@ -188,7 +193,7 @@ async def close_ticket(ctx: Context, number: str) -> None:
     for other in [participant, *await handlers_of(ctx.session, ticket)]:
         if other.id != ctx.person.id:
             ctx.tell(other, "core.ticket_closed_other", number=number, by=ctx.person.name)
-    rating = ask_rating(ticket, participant, ctx.now, ctx.config)
+    rating = ask_rating(ticket, participant, ctx.now, ctx.config) if ask_to_rate else None
     if rating is not None:
         ctx.send(rating)
 
@@ -212,3 +217,9 @@ async def close_by_command(ctx: Context) -> None:
         ctx.reply("core.tutup_usage")
         return
     await close_ticket(ctx, str(ticket.id))
+
+
+async def close_with_rating(ctx: Context, ticket: Ticket, score: int) -> None:
+    """"⭐⭐⭐⭐⭐" or "bintang 5 kak" to an answer: the participant is done; close it and keep the score."""
+    await close_numbered(ctx, str(ticket.id), ask_to_rate=False)
+    await rate_ticket(ctx, f"{ticket.id}:{score}")

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.consultation.answers import post_answer
+from handlers.consultation.answers import close_with_rating, post_answer
 from handlers.consultation.cover import route_mentor
 from handlers.consultation.faq import best_faq, faq_buttons
 from handlers.consultation.leavers import stand_in_for
@@ -29,7 +29,7 @@ from handlers.kernel.config import Config
 from handlers.kernel.context import Context
 from handlers.kernel.dates import format_date
 from handlers.kernel.i18n import t
-from handlers.kernel.intents import is_acknowledgement, is_greeting, is_no, is_yes
+from handlers.kernel.intents import explicit_rating, is_acknowledgement, is_greeting, is_no, is_yes
 from handlers.kernel.messages import Attachment, Button, Outgoing
 from handlers.kernel.numbers import record_id
 from handlers.kernel.parking import take_draft
@@ -72,6 +72,10 @@ async def ask_question(ctx: Context) -> None:
     ticket = await open_ticket_of(ctx.session, ctx.person.id)
     if not ctx.inbound.attachments and is_acknowledgement(ctx.text) and not await expects_reply(ctx, ticket):
         acknowledge(ctx, ticket)
+        return
+    if ticket is not None and ticket.status == TicketStatus.ANSWERED and not ctx.inbound.attachments \
+            and (score := explicit_rating(ctx.text)) is not None:
+        await close_with_rating(ctx, ticket, score)
         return
     if ticket is not None:
         await add_follow_up(ctx, ticket)

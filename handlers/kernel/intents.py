@@ -143,6 +143,14 @@ def rating_in(text: str) -> int | None:
     return None
 
 
+RATING_MARK = re.compile(r"[⭐★]|\b(?:bintang|rating|nilai|skor)\b|\d\s*(?:/\s*5|dari\s*5)")
+
+
+def explicit_rating(text: str) -> int | None:
+    """A rating said as one ("⭐⭐⭐⭐⭐", "bintang 5 kak", "4/5 mantap"), not a bare "5" that may answer a question."""
+    return rating_in(text) if RATING_MARK.search(text.lower()) else None
+
+
 def is_leave_request(text: str) -> bool:
     """"izin kak", "ijin besok", "sakit", "bsk sy ga bs dtg", "berhalangan hadir" — asking to be excused."""
     lowered = " ".join(words(text))

@@ -18,6 +18,7 @@ from storage.models import (
     Role,
     Ticket,
     TicketMessage,
+    TicketRating,
 )
 from tests.support.driver import Driver
 
@@ -299,3 +300,33 @@ async def test_a_number_beyond_the_options_shown_says_which_numbers_there_are(
     texts = await driver.received(participant)
     assert texts[1] == "Angka 5 tidak ada di pilihan. Balas dengan angka 1–3, atau ketik *menu*."
     assert texts[2] == "Tidak ada tugas terbuka. 👍"  # option 2 of the menu: tugas
+
+
+@pytest.mark.parametrize(("rating", "score"), [("⭐⭐⭐⭐⭐", 5), ("bintang 5 kak mantap", 5), ("4/5 makasih kak", 4)])
+async def test_stars_after_an_answer_close_the_question_and_rate_it(
+        driver: Driver, participant: Person, mentor: Person, rating: str, score: int) -> None:
+    await driver.say(participant, "cara daftar OSS gmn kak")
+    await driver.press(participant, "tp:legalitas")
+    await driver.say(mentor, "jawab 1 Lewat oss.go.id, siapkan KTP.", channel=TG)
+
+    await driver.say(participant, rating)
+
+    assert len(await thread(driver)) == 2  # the stars are not sent to the mentor as a follow-up
+    async with driver.sessions() as session:
+        ticket = (await session.execute(select(Ticket))).scalars().one()
+        rated = (await session.execute(select(TicketRating.score))).scalars().all()
+    assert (ticket.status, rated) == ("closed", [score])
+    assert (await driver.received(participant))[-2:] == [
+        "Pertanyaan #1 ditutup. Terima kasih!",
+        f"Terima kasih atas nilai {score}! Ada komentar? Tulis di sini, atau pilih *Lewati*.\n\n1. Lewati\nBalas dengan angka 1."]
+
+
+async def test_a_bare_number_after_an_answer_is_not_taken_as_stars(
+        driver: Driver, participant: Person, mentor: Person) -> None:
+    await driver.say(participant, "sebaiknya brp karyawan dulu kak")
+    await driver.press(participant, "tp:produksi")
+    await driver.say(mentor, "jawab 1 Sekarang sudah berapa orang yang bantu?", channel=TG)
+
+    await driver.say(participant, "3 kak")
+
+    assert [text for _, _, text in await thread(driver)][-1] == "3 kak"  # the answer reaches the mentor
