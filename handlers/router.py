@@ -22,7 +22,14 @@ from handlers.kernel.cohorts import is_alumnus, local_day
 from handlers.kernel.config import Config
 from handlers.kernel.consent import consent_outdated, has_consent
 from handlers.kernel.context import Context, Routes
-from handlers.kernel.intents import is_acknowledgement, is_leave_request, is_no, is_yes, words
+from handlers.kernel.intents import (
+    is_acknowledgement,
+    is_leave_request,
+    is_no,
+    is_yes,
+    only_fillers,
+    words,
+)
 from handlers.kernel.menu import meant_command, offer_meant_command
 from handlers.kernel.messages import Channel, Inbound, Outgoing
 from handlers.kernel.outbox import NO_MENU, enqueue_all, menu_choice, options_shown, owe_in_bulk
@@ -215,7 +222,7 @@ def command_word(text: str, *, in_flow: bool = False, takes_any_text: bool = Fal
     entry = COMMANDS.get(word)
     if takes_any_text or entry is None or (in_flow and not entry.in_flows):
         return None
-    return word if entry.accepts(rest.strip()) else None
+    return word if entry.accepts(rest.strip()) or only_fillers(rest) else None  # "antrian dong"
 
 
 def is_participants_question(ctx: Context, word: str) -> bool:

@@ -19,6 +19,7 @@ from typing import Any, Final, Protocol
 
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
+from handlers.kernel.intents import only_fillers
 from handlers.kernel.messages import Button
 from handlers.kernel.registry import flow
 from handlers.kernel.state import clear_state, get_state, set_state
@@ -29,9 +30,10 @@ STEP_KEY: Final = "step"  # where the default store keeps the step name inside t
 
 
 def command_args(ctx: Context) -> str:
-    """The text after the command word ("hadir 4821" → "4821")."""
+    """The text after the command word ("hadir 4821" → "4821"; "antrian dong" → "")."""
     parts = ctx.text.split(maxsplit=1)
-    return parts[1].strip() if len(parts) > 1 else ""
+    arguments = parts[1].strip() if len(parts) > 1 else ""
+    return "" if only_fillers(arguments) else arguments
 
 
 async def pass_on(ctx: Context) -> None:

@@ -83,6 +83,15 @@ def _meaningful(text: str) -> list[str]:
     return [_canonical(word) for word in words(text)]
 
 
+POLITE = frozenset({"dong", "donk", "dulu", "lagi", "tolong", "mohon", "pls", "plis", "please", "bisa"})
+
+
+def only_fillers(text: str) -> bool:
+    """"dong", "kak", "ya kak pls": words that add nothing to a command typed before them."""
+    found = words(text)
+    return bool(found) and all(word in FILLERS or word in POLITE for word in found) and not re.search(r"\d", text)
+
+
 def is_yes(text: str) -> bool:
     """"iya", "iyaa kak", "ok sip", "bener", "setuju kak" — agreement and nothing else."""
     found = _meaningful(text)

@@ -330,3 +330,21 @@ async def test_a_bare_number_after_an_answer_is_not_taken_as_stars(
     await driver.say(participant, "3 kak")
 
     assert [text for _, _, text in await thread(driver)][-1] == "3 kak"  # the answer reaches the mentor
+
+
+@pytest.mark.parametrize("typed", ["antrian dong", "antrian kak pls", "antrian ya"])
+async def test_a_command_with_polite_words_after_it_is_the_command(
+        driver: Driver, participant: Person, mentor: Person, typed: str) -> None:
+    await driver.say(mentor, typed, channel=TG)
+
+    assert (await driver.received(mentor))[-1] == "🎉 Tidak ada pertanyaan yang menunggu jawaban."
+
+
+async def test_participant_command_with_polite_words_and_a_question_with_one(
+        driver: Driver, participant: Person, mentor: Person) -> None:
+    await driver.say(participant, "tugas dong kak")
+    await driver.say(participant, "tugas kelompok boleh ga kak")
+
+    texts = await driver.received(participant)
+    assert texts[0] == "Tidak ada tugas terbuka. 👍"
+    assert texts[1].startswith("Pertanyaan Anda tentang")

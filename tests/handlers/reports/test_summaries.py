@@ -31,7 +31,7 @@ async def test_ringkasan_answers_at_once_and_the_figures_follow_from_the_job(
         sessions: async_sessionmaker[AsyncSession], config: Config, driver: Driver, coordinator: Person,
         participant: Person) -> None:
     driver.config = config
-    await driver.say(coordinator, "ringkasan dong")
+    await driver.say(coordinator, "ringkasan xyz")
 
     assert await driver.received(coordinator) == ["Tulis minggunya seperti ini: *ringkasan 2026-W10*, atau "
                                                   "*ringkasan* saja untuk minggu ini."]
