@@ -34,7 +34,15 @@ from benchmarks.bench_data import Shape, generate, keep_facts
 from handlers.kernel.config import Config
 from handlers.participation.scores import shift_week, week_bounds, week_of
 from storage.db import make_engine, make_sessionmaker, upgrade_sync
-from storage.models import JobRun, MediaLink, NudgeLog, OutboxMessage, ParticipationScore, Person
+from storage.models import (
+    JobRun,
+    MediaLink,
+    NudgeLog,
+    OutboxMessage,
+    ParticipationScore,
+    Person,
+    Role,
+)
 
 ZONE = ZoneInfo("Asia/Jakarta")
 SCORES_AT = datetime(2026, 3, 9, 0, 0, tzinfo=ZONE)  # a Monday's first tick: the week before is scored and stored
@@ -82,6 +90,11 @@ async def prepare(url: str, args: argparse.Namespace) -> tuple[float, dict[str, 
                 counts = await generate(conn, shape, weeks, mondays)
         async with engine.begin() as conn:
             await conn.execute(text("ANALYZE"))
+            if args.reuse:  # the header names what the database holds, not the generation defaults
+                args.participants = (await conn.execute(
+                    select(func.count()).select_from(Person).where(Person.role == Role.PESERTA))).scalar_one()
+                args.mentors = (await conn.execute(
+                    select(func.count()).select_from(Person).where(Person.role == Role.PENDAMPING))).scalar_one()
         return time.perf_counter() - started, counts
     finally:
         await engine.dispose()
