@@ -61,6 +61,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dir", default="/tmp/klinik-bench", help="where the SQLite file and digest files go")
     parser.add_argument("--reuse", action="store_true", help="keep the generated data; only run the jobs")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each job (the median is shown)")
+    parser.add_argument("--channels", action="store_true",
+                        help="with --app-rss: Telegram and WhatsApp configured, against a stand-in of both APIs "
+                             "on loopback (as a Dinas runs it; without: no channel libraries load)")
+    parser.add_argument("--peer", help=argparse.SUPPRESS)  # the child of --app-rss --channels: the stand-in's URL
     parser.add_argument("--app-rss", action="store_true",
                         help="also run both jobs inside a started `klinik run` app (every loop, the HTTP server and "
                              "the scheduler running) and report that process's resident memory")
@@ -247,7 +251,41 @@ def median_run(url: str, job_id: str, now: datetime, media_dir: str, repeat: int
     return runs[len(runs) // 2]
 
 
-async def jobs_in_app(url: str, folder: Path, jobs: list[str]) -> None:
+# A stand-in of the Bot API and Twilio's Messages API for a memory run (answers, never checks).
+PEER = '''
+import asyncio, sys, time, uuid
+from aiohttp import web
+
+async def telegram(request):
+    name = request.match_info["method"]
+    if name == "getUpdates":
+        await asyncio.sleep(5)
+    result = ({"id": 123456, "is_bot": True, "first_name": "Klinik", "username": "klinik_bot"} if name == "getMe"
+              else [] if name == "getUpdates"
+              else {"message_id": 1, "date": int(time.time()), "chat": {"id": 1, "type": "private"}, "text": "-"}
+              if name.startswith("send") else True)
+    return web.json_response({"ok": True, "result": result})
+
+async def twilio(request):
+    if request.method == "GET":
+        return web.json_response({"messages": [], "next_page_uri": None})
+    return web.json_response({"sid": "SM" + uuid.uuid4().hex, "status": "queued"}, status=201)
+
+app = web.Application()
+app.router.add_route("*", "/bot{token}/{method}", telegram)
+app.router.add_route("*", "/2010-04-01/Accounts/{sid}/Messages.json", twilio)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+'''
+
+
+def channels_at(peer: str) -> dict[str, Any]:
+    """Both channels configured against the stand-in (placeholders, no real account)."""
+    return {"telegram": {"token": "123456:bench-placeholder", "api_base_url": peer},
+            "twilio": {"account_sid": "AC" + "0" * 32, "auth_token": "bench-placeholder",
+                       "whatsapp_from": "+14155238886", "api_base_url": peer}}
+
+
+async def jobs_in_app(url: str, folder: Path, jobs: list[str], peer: str | None = None) -> None:
     """The child of --app-rss: a KlinikApp started as `klinik run` starts it, then each job run as the
     scheduler's fire() runs it (run_job), at the benchmark's moments; prints one line per job."""
     from bot.app import KlinikApp
@@ -258,7 +296,7 @@ async def jobs_in_app(url: str, folder: Path, jobs: list[str]) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     settings = load_settings(_env_file=None, database_url=url, data_dir=str(folder), media_dir=str(folder / "media"),
-                             http_port=port)
+                             http_port=port, **(channels_at(peer) if peer else {}))
     app = KlinikApp(settings)
     await app.start()
     try:
@@ -276,8 +314,8 @@ async def jobs_in_app(url: str, folder: Path, jobs: list[str]) -> None:
         await app.stop()
 
 
-def app_rss(url: str, folder: Path,
-            jobs: list[str]) -> tuple[list[tuple[str, float, int, float, float]], float, float, float, float]:
+def app_rss(url: str, folder: Path, jobs: list[str],
+            channels: bool = False) -> tuple[list[tuple[str, float, int, float, float]], float, float, float, float]:
     """Run the jobs inside a started app in a child process; sample its RSS from /proc while it runs.
 
     Returns (job, seconds, messages, peak RSS during the job, RSS after it) per job, RSS once started, peak RSS
@@ -286,8 +324,20 @@ def app_rss(url: str, folder: Path,
     import subprocess
 
     asyncio.run(reset_runs(url))
+    peer: subprocess.Popen[str] | None = None
+    extra = ["--database-url", url] if not url.startswith("sqlite") else []
+    if channels:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        peer = subprocess.Popen([sys.executable, "-c", PEER, str(port)], text=True)
+        for _ in range(100):  # until it answers
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                break
+            time.sleep(0.05)
+        extra += ["--peer", f"http://127.0.0.1:{port}"]
     child = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_jobs", "--in-app", "--reuse",
-                              "--dir", str(folder), *(f"--job={job}" for job in jobs), *(["--database-url", url] if not url.startswith("sqlite") else [])],
+                              "--dir", str(folder), *(f"--job={job}" for job in jobs), *extra],
                              cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
     status, sampled, hwm, children = Path(f"/proc/{child.pid}/status"), 0.0, 0.0, 0.0
     while child.poll() is None:
@@ -301,6 +351,9 @@ def app_rss(url: str, folder: Path,
             hwm = max(hwm, int(fields["VmHWM"].split()[0]) / 1024)
         time.sleep(0.02)
     output = child.stdout.read().splitlines() if child.stdout else []
+    if peer is not None:
+        peer.terminate()
+        peer.wait()
     if child.returncode != 0:
         raise SystemExit(f"the app run failed (exit {child.returncode})")
     started = next(float(line.split()[1]) for line in output if line.startswith("started"))
@@ -309,9 +362,11 @@ def app_rss(url: str, folder: Path,
     return jobs, started, sampled, hwm, children
 
 
-def print_app_rss(url: str, folder: Path, job_ids: list[str]) -> None:
-    jobs, started, sampled, hwm, children = app_rss(url, folder, job_ids)
-    print("\nInside a started `klinik run` app (HTTP server, inbox, delivery, scheduler running), one job after another:")
+def print_app_rss(url: str, folder: Path, job_ids: list[str], channels: bool = False) -> None:
+    jobs, started, sampled, hwm, children = app_rss(url, folder, job_ids, channels)
+    print("\nInside a started `klinik run` app (HTTP server, inbox, delivery, scheduler running"
+          + (", Telegram and WhatsApp configured against a stand-in" if channels else ", no channel configured")
+          + "), one job after another:")
     for job_id, seconds, messages, peak, after in jobs:
         print(f"  {job_id:<22} {seconds:>6.2f} s  {messages:>7,} messages (job body + outbox + commit), "
               f"resident peak {peak:.0f} MB, after {after:.0f} MB")
@@ -323,7 +378,7 @@ def main() -> None:
     args = parse_args()
     if args.in_app:
         folder = Path(args.dir)
-        asyncio.run(jobs_in_app(args.database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder, args.job))
+        asyncio.run(jobs_in_app(args.database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder, args.job, args.peer))
         return
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -346,7 +401,7 @@ def main() -> None:
         print(f"{job_id:<22}{body:>11.2f}{outbox:>10.2f}{commit:>10.2f}{cpu:>8.2f}{before:>14.0f}{peak:>13.0f}"
               f"{messages:>10,}")
     if args.app_rss:
-        print_app_rss(url, folder, args.job)
+        print_app_rss(url, folder, args.job, args.channels)
     print("CPU s: this process's CPU time for the whole run and its children's (the digest picture's process;\n"
           "on SQLite that includes the database engine;\n"
           "PostgreSQL's own work is in the server). Wall times grow when other processes share the cores.")
