@@ -319,7 +319,7 @@ class InFlightWindow:
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self._leave()
-            else:
+            elif waiter in self._waiters:  # _leave() may have dropped it already (cancelled before its turn)
                 self._waiters.remove(waiter)
             raise
 

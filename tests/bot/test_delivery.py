@@ -1,8 +1,11 @@
 """The outbox worker: pacing, retries with Telegram's retry_after, permanent failures, restart."""
 
+import asyncio
+
+import pytest
 from sqlalchemy import select
 
-from bot.delivery import DeliveryWorker, Pace, RateLimiter, reachability_hook
+from bot.delivery import DeliveryWorker, InFlightWindow, Pace, RateLimiter, reachability_hook
 from bot.media import MediaStore
 from bot.telegram import TelegramSender
 from handlers.kernel.messages import Channel
@@ -90,3 +93,18 @@ async def test_rows_left_by_a_crash_are_sent_once_on_restart(driver: Driver, par
         sent = (await session.execute(select(OutboxMessage).where(OutboxMessage.recipient_id == mentor.id))).scalars().all()
     assert [row.status for row in sent] == [OutboxStatus.SENT]
     assert [name for name, _ in request.calls].count("sendMessage") == 1
+
+
+async def test_a_send_cancelled_while_waiting_for_its_turn_leaves_the_window_whole() -> None:
+    window = InFlightWindow(rate=1, fixed=1, name="telegram")
+    await window.acquire()
+    waiting = asyncio.create_task(window.acquire())
+    await asyncio.sleep(0)  # it waits for the one place
+    waiting.cancel()  # shutdown: the waiter is cancelled before its turn comes
+    window.release(0.1)  # the place is freed and the cancelled waiter passed over
+
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert window.in_flight == 0
+    await asyncio.wait_for(window.acquire(), 1)  # the place is free for the next send
+    assert window.in_flight == 1
