@@ -5,12 +5,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.kernel.config import Config
-from handlers.kernel.messages import Outgoing
+from handlers.kernel.messages import Address, Channel, Outgoing
 from scheduler import runner
 from scheduler.jobs import Job
+from storage.models import OutboxMessage
 
 NOW = datetime(2026, 3, 9, 7, tzinfo=ZoneInfo("Asia/Jakarta"))
 
@@ -58,3 +60,27 @@ def test_release_and_size_work_on_this_platform() -> None:
     runner.release_memory()
 
     assert runner.resident_mb() > 10
+
+
+async def test_a_jobs_messages_are_written_as_rows_in_order_without_an_orm_object_each(
+        sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch) -> None:
+    created: list[object] = []
+    original = OutboxMessage.__init__
+
+    def watched(self: OutboxMessage, **values: object) -> None:
+        created.append(self)
+        original(self, **values)
+
+    monkeypatch.setattr(OutboxMessage, "__init__", watched)
+
+    async def reminders(session: AsyncSession, now: datetime, config: Config) -> list[Outgoing]:
+        return [Outgoing(text=f"Pengingat {n}: laporan bulanan ditunggu ya", to=Address(Channel.WHATSAPP, f"+62812{n:07d}"))
+                for n in range(50)]
+
+    queued = await runner.run_job(Job("reminders_like", reminders, {"minute": "*/15"}), sessions, Config(), NOW)
+
+    async with sessions() as session:
+        rows = (await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars().all()
+    assert queued == 50
+    assert [row.address for row in rows] == [f"+62812{n:07d}" for n in range(50)]
+    assert created == []  # loading the rows back builds them without __init__
