@@ -149,9 +149,6 @@ async def dispatch(ctx: Context) -> None:
     if word is not None:
         await run_command(ctx, word)
         return
-    if state is None and not ctx.inbound.attachments and (meant := meant_command(ctx.text, ctx.person.role)):
-        await offer_meant_command(ctx, meant)
-        return
     await continue_flow_or_default(ctx)
 
 
@@ -286,6 +283,9 @@ async def continue_flow_or_default(ctx: Context) -> None:
     state = await get_state(ctx.session, ctx.person.id)
     if state is not None and state.flow in FLOWS:
         await FLOWS[state.flow](ctx)
+        return
+    if not ctx.inbound.attachments and (meant := meant_command(ctx.text, ctx.person.role)):  # "presnsi"
+        await offer_meant_command(ctx, meant)
         return
     if ctx.person.role != Role.PESERTA:
         if not await offer_staff_draft(ctx):

@@ -15,6 +15,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.dates import format_span, format_time
 from handlers.kernel.forms import command_args, pass_on
 from handlers.kernel.i18n import t
+from handlers.kernel.menu import meant_command
 from handlers.kernel.messages import Button
 from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import action, command, flow
@@ -177,13 +178,19 @@ async def check_in_by_bare_code(ctx: Context) -> bool:
 
 @flow("att_code")
 async def receive_code(ctx: Context) -> None:
-    """Inside the presensi prompt: the code, also inside a sentence ("kodenya 4821 kak"), or a hint."""
-    codes = CODE_IN.findall(ctx.text or "")
-    code = codes[0] if len(codes) == 1 else ""
-    if not code:
-        ctx.reply("att.code_hint")
+    """Inside the presensi prompt: the code, also inside a sentence ("kodenya 4821 kak"); a short try at a
+    code ("482", "bukan kode") or two codes get a hint; a sentence ("kodenya brp ya kak?"), a photo or a
+    mistyped command ("lapran") leaves the prompt and is handled as if it had not been open."""
+    text = ctx.text or ""
+    codes = CODE_IN.findall(text)
+    if len(codes) == 1:
+        await check_in_with_code(ctx, codes[0])
         return
-    await check_in_with_code(ctx, code)
+    if not codes and (ctx.inbound.attachments or len(text.split()) > 3 or meant_command(text, ctx.person.role)):
+        await clear_state(ctx.session, ctx.person.id)
+        await pass_on(ctx)
+        return
+    ctx.reply("att.code_hint")
 
 
 async def check_in_with_code(ctx: Context, code: str) -> None:

@@ -8,7 +8,7 @@ from handlers.activities.attendance_jobs import close_checkin_windows, send_sess
 from handlers.activities.session_form import create_meeting
 from handlers.kernel.messages import Attachment, Channel
 from handlers.kernel.outbox import message_of
-from storage.models import Attendance, AuditEntry, Meeting, Person, Role
+from storage.models import Attendance, AuditEntry, Meeting, Person, Role, TicketMessage
 from tests.support.driver import Driver
 
 
@@ -109,6 +109,25 @@ async def test_code_written_in_a_sentence_after_presensi_prompt(driver: Driver, 
     assert texts[1:] == ["Kode presensi berupa 4 angka yang diumumkan di ruangan. Ketik *batal* untuk keluar.",
                          "✅ Presensi *Kelas HPP* tercatat: hadir, pukul 09.50 WIB. Selamat belajar!"]
     assert await records(driver) == [(meeting.id, participant.id, "hadir", "code")]
+
+
+async def test_a_question_or_another_command_leaves_the_presensi_prompt(driver: Driver, participant: Person,
+                                                                         mentor: Person) -> None:
+    await add_meeting(driver, mentor)
+    driver.clock.advance(minutes=50)
+    await driver.say(participant, "presensi")
+
+    await driver.say(participant, "kak kodenya brp ya, sy telat masuk")  # a question for the mentor
+    await driver.press(participant, "tp:lainnya")
+    await driver.say(participant, "presensi")
+    await driver.say(participant, "lapran")  # a mistyped command
+
+    texts = await driver.received(participant)
+    assert texts[1].startswith("Pertanyaan Anda tentang")
+    assert texts[-1].startswith("Maksud Anda *laporan*?")
+    async with driver.sessions() as session:
+        asked = (await session.execute(select(TicketMessage.text))).scalars().all()
+    assert asked == ["kak kodenya brp ya, sy telat masuk"]
 
 
 async def test_button_check_in_after_mentor_opens_remote_attendance(driver: Driver, participant: Person,
