@@ -19,9 +19,11 @@ from typing import Any, Final, Protocol
 
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
-from handlers.kernel.intents import only_fillers
+from handlers.kernel.intents import is_question, only_fillers
 from handlers.kernel.messages import Button
+from handlers.kernel.parking import keep_as_draft
 from handlers.kernel.registry import flow
+from handlers.kernel.roles import is_participant
 from handlers.kernel.state import clear_state, get_state, set_state
 
 Data = dict[str, Any]
@@ -39,6 +41,15 @@ def command_args(ctx: Context) -> str:
 async def pass_on(ctx: Context) -> None:
     """The first word matched a command but the text is an answer or a question: route it as free text."""
     await ctx.continue_as_text()
+
+
+async def offer_as_question(ctx: Context) -> None:
+    """A question typed where a form wanted an answer: one tap sends it to the mentor; the form stays where it
+    was (its answers kept), and the next answer goes on with it."""
+    draft = keep_as_draft(ctx, offered=True)
+    await ctx.session.flush()
+    ctx.reply("core.form_question_offer", buttons=(Button(t("core.btn_form_question_send", ctx.lang),
+                                                          f"draft:send:{draft.id}"),))
 
 
 def is_yes(text: str) -> bool:
@@ -243,7 +254,11 @@ class Form:
             ctx.reply(self.expired)
             return
         step, data = current
-        await self.take(ctx, step, data, await _resolved(step.parse(ctx, data)))
+        value = await _resolved(step.parse(ctx, data))
+        if isinstance(value, Retry) and is_participant(ctx.person) and is_question(ctx.text):
+            await offer_as_question(ctx)  # "kak ini wajib diisi ga?" is not an unreadable answer
+            return
+        await self.take(ctx, step, data, value)
 
     async def press(self, ctx: Context, argument: str) -> None:
         """A `prefix:argument` button: a choice of the open step answers it; any other re-asks it."""

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from handlers.activities.report_views import prompt_monthly_reports
 from handlers.kernel.messages import Channel
 from handlers.kernel.outbox import message_of
-from storage.models import MonthlyReport, Person, Role
+from storage.models import MonthlyReport, Person, Role, TicketMessage
 from tests.conftest import JAKARTA
 from tests.support.driver import Driver
 
@@ -73,6 +73,23 @@ async def test_two_amounts_or_a_range_are_asked_again_not_guessed(driver: Driver
     assert texts[2].startswith("Maaf, angka omzet belum bisa saya baca.\n\n1/5 Berapa *omzet*")
     assert texts[3].startswith("2/5 Berapa orang *pekerja*")
     assert texts[4].startswith("Mohon tulis jumlah pekerja dengan angka")
+
+
+async def test_a_question_in_the_form_can_reach_the_mentor_and_the_form_goes_on(driver: Driver,
+                                                                                participant: Person) -> None:
+    await fill_report(driver, participant, "kak ini wajib diisi ga?")
+    offer = message_of(await driver.last(participant))
+    await driver.say(participant, "3,5jt")  # the form goes on where it was
+    await driver.press(participant, offer.buttons[0].payload)
+    await driver.press(participant, "tp:lainnya")
+
+    assert offer.text.startswith("Sepertinya ini pertanyaan. Kirim ke pendamping?")
+    assert (await driver.received(participant))[3].startswith("2/5 Berapa orang *pekerja*")
+    async with driver.sessions() as session:
+        asked = (await session.execute(select(TicketMessage.text))).scalars().all()
+        draft = (await session.execute(select(MonthlyReport.draft))).scalar_one()
+    assert asked == ["kak ini wajib diisi ga?"]
+    assert draft["omzet"] == 3_500_000
 
 
 async def test_form_left_and_resumed_where_it_stopped(driver: Driver, participant: Person) -> None:
