@@ -42,6 +42,14 @@ async def thread(driver: Driver) -> list[tuple[int, str, str]]:
         return [(row.ticket_id, row.kind, row.text) for row in rows]
 
 
+async def asked_and_answered(driver: Driver, participant: Person, mentor: Person, question: str, topic: str,
+                             answer: str) -> None:
+    """The participant asks (topic confirmed), the mentor answers it as ticket 1 on Telegram."""
+    await driver.say(participant, question)
+    await driver.press(participant, f"tp:{topic}")
+    await driver.say(mentor, f"jawab 1 {answer}", channel=TG)
+
+
 async def test_question_sent_before_consent_is_offered_back_and_sent(driver: Driver, mentor: Person) -> None:
     sari = await driver.add_person(role=Role.PESERTA, name="Sari", phone="+6281200000009", mentor_id=mentor.id,
                                    consent_given=False, consent_at=None)
@@ -96,9 +104,7 @@ async def test_mentor_answer_beginning_with_a_command_word_is_the_answer(
 
 async def test_thanks_after_an_answer_is_acknowledged_with_a_close_option(
         driver: Driver, participant: Person, mentor: Person) -> None:
-    await driver.say(participant, "cara daftar OSS gmn kak")
-    await driver.press(participant, "tp:legalitas")
-    await driver.say(mentor, "jawab 1 Lewat oss.go.id, siapkan KTP.", channel=TG)
+    await asked_and_answered(driver, participant, mentor, "cara daftar OSS gmn kak", "legalitas", "Lewat oss.go.id, siapkan KTP.")
 
     await driver.say(participant, "ok sdh jelas kak makasih")
     reply = message_of(await driver.last(participant))
@@ -111,9 +117,7 @@ async def test_thanks_after_an_answer_is_acknowledged_with_a_close_option(
 @pytest.mark.parametrize("thanks", ["oke kak mksh bnyk", "makasih bgt kak, jls bgt", "siap kak trims byk 🙏"])
 async def test_shorthand_thanks_after_an_answer_is_not_added_to_the_question(
         driver: Driver, participant: Person, mentor: Person, thanks: str) -> None:
-    await driver.say(participant, "modal awal gerobak bakso kira2 brp ya kak")
-    await driver.press(participant, "tp:permodalan")
-    await driver.say(mentor, "jawab 1 Sekitar 3-5 juta, mulai dari yg bekas juga bisa.", channel=TG)
+    await asked_and_answered(driver, participant, mentor, "modal awal gerobak bakso kira2 brp ya kak", "permodalan", "Sekitar 3-5 juta, mulai dari yg bekas juga bisa.")
 
     await driver.say(participant, thanks)
 
@@ -134,9 +138,7 @@ async def test_done_words_while_waiting_are_not_added_to_the_question(
 
 
 async def test_typed_stars_after_closing_rate_the_ticket(driver: Driver, participant: Person, mentor: Person) -> None:
-    await driver.say(participant, "cara daftar OSS gmn kak")
-    await driver.press(participant, "tp:legalitas")
-    await driver.say(mentor, "jawab 1 Lewat oss.go.id.", channel=TG)
+    await asked_and_answered(driver, participant, mentor, "cara daftar OSS gmn kak", "legalitas", "Lewat oss.go.id.")
     await driver.say(mentor, "tutup 1", channel=TG)
 
     await driver.say(participant, "5 bintang kak mantap")
@@ -298,9 +300,7 @@ async def test_a_number_beyond_the_options_shown_says_which_numbers_there_are(
 @pytest.mark.parametrize(("rating", "score"), [("⭐⭐⭐⭐⭐", 5), ("bintang 5 kak mantap", 5), ("4/5 makasih kak", 4)])
 async def test_stars_after_an_answer_close_the_question_and_rate_it(
         driver: Driver, participant: Person, mentor: Person, rating: str, score: int) -> None:
-    await driver.say(participant, "cara daftar OSS gmn kak")
-    await driver.press(participant, "tp:legalitas")
-    await driver.say(mentor, "jawab 1 Lewat oss.go.id, siapkan KTP.", channel=TG)
+    await asked_and_answered(driver, participant, mentor, "cara daftar OSS gmn kak", "legalitas", "Lewat oss.go.id, siapkan KTP.")
 
     await driver.say(participant, rating)
 
@@ -316,9 +316,7 @@ async def test_stars_after_an_answer_close_the_question_and_rate_it(
 
 async def test_a_bare_number_after_an_answer_is_not_taken_as_stars(
         driver: Driver, participant: Person, mentor: Person) -> None:
-    await driver.say(participant, "sebaiknya brp karyawan dulu kak")
-    await driver.press(participant, "tp:produksi")
-    await driver.say(mentor, "jawab 1 Sekarang sudah berapa orang yang bantu?", channel=TG)
+    await asked_and_answered(driver, participant, mentor, "sebaiknya brp karyawan dulu kak", "produksi", "Sekarang sudah berapa orang yang bantu?")
 
     await driver.say(participant, "3 kak")
 
