@@ -70,9 +70,13 @@ async def test_a_message_stored_while_a_pass_runs_is_handled_before_the_tick(
     assert (replies or 0) >= 2  # each of them answered
 
 
-async def test_a_pass_that_took_everything_ends_without_looking_again(driver: Driver, db_kind: str) -> None:
+async def test_a_pass_that_took_everything_ends_without_looking_again(driver: Driver, db_kind: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     if db_kind != "sqlite":
         pytest.skip("the SQLite batch loop")
+    # the batch's time budget is not what this test is about: on a loaded machine three items can take longer
+    # than 50 ms, the batch stops early, and the pass rightly looks again (seen once in a clean-clone CI run)
+    monkeypatch.setattr(inbox_module, "BATCH_SECONDS", 60.0)
     people = await participants(driver, 3)
     for number, person in enumerate(people):
         await processor_store(driver, person, number)
