@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from bot.background import DrainLoop
 from bot.health import database_answers, error_text
@@ -119,7 +119,7 @@ def is_lock_timeout(error: BaseException) -> bool:
     return "database is locked" in str(error)
 
 
-def is_due(now: datetime) -> ColumnElement[bool]:
+def is_due(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     """Not handled yet, and not waiting before a retry."""
     return InboxItem.processed_at.is_(None) & or_(InboxItem.next_attempt_at.is_(None), InboxItem.next_attempt_at <= now)
 
@@ -134,9 +134,7 @@ async def take_writer(session: AsyncSession) -> None:
 # SQLite, built once (a statement's construction costs more than SQLite's work on it)
 TAKE_WRITER = (update(InboxItem).where(InboxItem.id == -1).values(attempts=InboxItem.attempts)
                .execution_options(synchronize_session=False))  # it changes nothing: no object to look at
-DUE_BATCH = (select(InboxItem).where(InboxItem.processed_at.is_(None),
-                                     or_(InboxItem.next_attempt_at.is_(None), InboxItem.next_attempt_at <= bindparam("now")))
-             .order_by(InboxItem.id).limit(bindparam("wanted")))
+DUE_BATCH = select(InboxItem).where(is_due(bindparam("now"))).order_by(InboxItem.id).limit(bindparam("wanted"))
 
 
 class InboxProcessor(DrainLoop):
