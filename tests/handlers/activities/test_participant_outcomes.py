@@ -29,6 +29,7 @@ from tests.conftest import JAKARTA
 from tests.handlers.activities.test_attendance import add_meeting, run_job
 from tests.handlers.activities.test_monthly_reports import add_sent_report, fill_report
 from tests.support.driver import Driver
+from tests.support.kept import kept_equals_recount as recounted
 
 NOW = datetime(2026, 3, 11, 9, 0, tzinfo=JAKARTA)
 
@@ -46,13 +47,7 @@ async def kept_rows_of(sessions: async_sessionmaker[AsyncSession]) -> list[tuple
 
 async def kept_equals_recount(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[Any, ...]]:
     """The kept rows, after checking they are what recomputing everyone's from the sent reports gives."""
-    async with sessions() as session:
-        kept = await kept_rows(session)
-        for statement in refresh_participant_outcomes():
-            await session.execute(statement)
-        assert await kept_rows(session) == kept
-        await session.rollback()
-    return kept
+    return await recounted(sessions, kept_rows, refresh_participant_outcomes())
 
 
 def figures(outcome: Outcome) -> tuple[Any, ...]:
@@ -123,17 +118,15 @@ async def test_benchmark_data_keeps_the_rows_and_the_digest_reads_what_the_repor
             figures(o) for o in (recomputed.programme, *recomputed.agencies, *recomputed.cohorts)]
 
 
-async def presence_equals_recount(driver: Driver) -> list[tuple[Any, ...]]:
-    """The kept first presences, after checking they are what recomputing everyone's from presensi gives."""
+async def presence_rows(session: AsyncSession) -> list[tuple[Any, ...]]:
     query = select(ParticipantPresence.participant_id, ParticipantPresence.first_present_at).order_by(
         ParticipantPresence.participant_id)
-    async with driver.sessions() as session:
-        kept = [tuple(row) for row in (await session.execute(query))]
-        for statement in refresh_participant_presence():
-            await session.execute(statement)
-        assert [tuple(row) for row in (await session.execute(query))] == kept
-        await session.rollback()
-    return kept
+    return [tuple(row) for row in (await session.execute(query))]
+
+
+async def presence_equals_recount(driver: Driver) -> list[tuple[Any, ...]]:
+    """The kept first presences, after checking they are what recomputing everyone's from presensi gives."""
+    return await recounted(driver.sessions, presence_rows, refresh_participant_presence())
 
 
 async def test_kept_presence_follows_check_in_corrections_and_close(

@@ -11,6 +11,7 @@ from storage.activities import PresensiAlpaRun, PresensiFacts, refresh_presensi_
 from storage.models import Person, Role
 from tests.handlers.activities.test_attendance import add_meeting, run_job
 from tests.support.driver import Driver
+from tests.support.kept import kept_equals_recount as recounted
 
 
 async def snapshot(session: AsyncSession) -> tuple[list[Any], list[Any]]:
@@ -24,13 +25,7 @@ async def snapshot(session: AsyncSession) -> tuple[list[Any], list[Any]]:
 
 async def kept_equals_recount(driver: Driver) -> tuple[list[Any], list[Any]]:
     """The kept rows, after checking they are what recomputing everyone's from the presensi gives."""
-    async with driver.sessions() as session:
-        kept = await snapshot(session)
-        for statement in refresh_presensi_facts():
-            await session.execute(statement)
-        assert await snapshot(session) == kept
-        await session.rollback()
-    return kept
+    return await recounted(driver.sessions, snapshot, refresh_presensi_facts())
 
 
 async def test_kept_presensi_facts_follow_check_in_close_leave_and_correction(
