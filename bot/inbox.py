@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import import_module
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, func, insert, or_, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
@@ -30,7 +30,7 @@ from handlers.kernel.i18n import t
 from handlers.kernel.messages import Inbound, Outgoing
 from handlers.kernel.outbox import enqueue
 from handlers.router import handle_inbox_item, load_senders
-from storage.db import is_postgres
+from storage.db import is_postgres, take_sqlite_writer
 from storage.models import InboxItem
 
 log = logging.getLogger(__name__)
@@ -124,16 +124,7 @@ def is_due(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     return InboxItem.processed_at.is_(None) & or_(InboxItem.next_attempt_at.is_(None), InboxItem.next_attempt_at <= now)
 
 
-async def take_writer(session: AsyncSession) -> None:
-    """SQLite: begin the write transaction before reading what is due (as BEGIN IMMEDIATE would), so a
-    second processor on the same file (`klinik chat` beside `klinik run`) waits instead of reading the
-    same items; the statement changes nothing."""
-    await session.execute(TAKE_WRITER)
-
-
 # SQLite, built once (a statement's construction costs more than SQLite's work on it)
-TAKE_WRITER = (update(InboxItem).where(InboxItem.id == -1).values(attempts=InboxItem.attempts)
-               .execution_options(synchronize_session=False))  # it changes nothing: no object to look at
 DUE_BATCH = select(InboxItem).where(is_due(bindparam("now"))).order_by(InboxItem.id).limit(bindparam("wanted"))
 
 
@@ -355,7 +346,7 @@ class InboxProcessor(DrainLoop):
         handled = 0
         try:
             async with self.sessions.begin() as session:
-                await take_writer(session)
+                await take_sqlite_writer(session)  # a second processor on the file waits
                 due = {"now": self.clock(), "wanted": self.batch_size}
                 items = list((await session.execute(DUE_BATCH, due)).scalars())
                 await load_senders(session, items)
@@ -383,7 +374,7 @@ class InboxProcessor(DrainLoop):
         item_id: int | None = None
         try:
             async with self.sessions.begin() as session:
-                await take_writer(session)
+                await take_sqlite_writer(session)  # a second processor on the file waits
                 query = select(InboxItem).where(is_due(now)).order_by(InboxItem.id).limit(1)
                 item = (await session.execute(query)).scalar_one_or_none()
                 if item is None:
