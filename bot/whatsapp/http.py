@@ -42,8 +42,6 @@ USER_AGENT = "klinik-bisnis (aiohttp)"
 CREATE_FIELDS = {"to": "To", "from_": "From", "body": "Body", "media_url": "MediaUrl",
                  "status_callback": "StatusCallback", "content_sid": "ContentSid",
                  "content_variables": "ContentVariables", "messaging_service_sid": "MessagingServiceSid"}
-PAGE_META = {"end", "first_page_uri", "next_page_uri", "last_page_uri", "page", "page_size", "previous_page_uri",
-             "total", "num_pages", "start", "uri"}
 
 
 @dataclass(frozen=True)
@@ -221,10 +219,7 @@ class TwilioClient:
         if response.status_code != 200:
             raise TwilioException("Unable to fetch page", response)
         payload = json.loads(response.text)
-        records = payload.get("messages")
-        if records is None:  # the SDK's Page.load_page: the one key that is not paging
-            keys = set(payload) - PAGE_META
-            records = payload[keys.pop()] if len(keys) == 1 else []
+        records = payload.get("messages") or []  # the Messages list's one key that is not paging
         next_uri = payload.get("next_page_uri")
         return MessagePage([MessageRecord.of(record) for record in records],
                            next_page_url=API_ROOT + next_uri if next_uri else None)
