@@ -46,6 +46,7 @@ from storage.models import (
     Submission,
     Ticket,
 )
+from storage.outcomes import PRESENT
 
 CHUNK = 500  # bounds IN (...) lists: SQLite and asyncpg cap the number of bound parameters
 
@@ -413,7 +414,7 @@ async def participants_by_agency(session: AsyncSession, fields: tuple[str, ...],
     # Per participant, stop at the min_sessions-th record (index on participant_id): far cheaper
     # than counting a year of presensi for everyone.
     present = (select(literal(1)).where(Attendance.participant_id == Person.id,
-                                        Attendance.status.in_([AttendanceStatus.HADIR, AttendanceStatus.TERLAMBAT]),
+                                        Attendance.status.in_(PRESENT),  # as the kept first presence counts
                                         Attendance.created_at < end)
                .limit(max(1, min_sessions)).correlate(Person).subquery())
     is_trained = select(func.count()).select_from(present).scalar_subquery() >= min_sessions
