@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
-from handlers.kernel.spreadsheet import FORMULA_START
+from handlers.kernel.spreadsheet import is_formula_like
 
 ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0: dropped
 SHEET_NAME_LIMIT = 31
@@ -164,7 +164,7 @@ def text_xml(text: str) -> str:
         keep = text[:1] == " " or text[-1:] == " " or "  " in text
     else:
         text, keep = ILLEGAL.sub("", text), True
-    start = TEXT_STARTS[text.startswith(FORMULA_START), keep]
+    start = TEXT_STARTS[is_formula_like(text), keep]
     if "&" in text or "<" in text or ">" in text:
         text = escape(text)
     return f"{start}{text}{TEXT_END}"
