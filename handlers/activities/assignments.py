@@ -22,7 +22,7 @@ from handlers.kernel.i18n import t
 from handlers.kernel.intents import is_question
 from handlers.kernel.messages import Attachment, Button, Outgoing
 from handlers.kernel.numbers import record_id
-from handlers.kernel.parking import keep_as_draft, take_draft
+from handlers.kernel.parking import draft_button, keep_offered_draft, take_draft
 from handlers.kernel.registry import action, command, flow
 from handlers.kernel.roles import MANAGERS, PARTICIPANTS, is_participant
 from handlers.kernel.state import clear_state, get_state, set_state
@@ -180,8 +180,7 @@ async def after_viewing(ctx: Context) -> None:
     data = dict(state.data)
     draft = await ctx.session.get(ParkedFlow, data["draft"]) if data.get("draft") else None
     if draft is None or draft.person_id != ctx.person.id:
-        draft = keep_as_draft(ctx, offered=True)
-        await ctx.session.flush()
+        draft = await keep_offered_draft(ctx)
         data.update(draft=draft.id, offered_at=None)
     else:  # the next photo of the album joins the same draft (a new dict: the JSON column sees the change)
         kept = draft.data
@@ -194,7 +193,7 @@ async def after_viewing(ctx: Context) -> None:
         assignment = await ctx.session.get(Assignment, data["assignment"])
         ctx.reply("tgs.files_for_which", title=assignment.title if assignment else "", buttons=(
             Button(t("tgs.btn_files_are_answer", ctx.lang), f"tgs:take:{data['assignment']}:{draft.id}"),
-            Button(t("tgs.btn_is_question", ctx.lang), f"draft:send:{draft.id}")))
+            draft_button(ctx, "tgs.btn_is_question", draft)))
     await set_state(ctx.session, ctx.person.id, VIEWING, data, ctx.now)
 
 
@@ -256,11 +255,9 @@ async def collect_part(ctx: Context) -> None:
 
 async def ask_part_or_question(ctx: Context) -> None:
     """"kak formatnya gmn?" while collecting: part of the tugas, or a question for the mentor?"""
-    draft = keep_as_draft(ctx, offered=True)
-    await ctx.session.flush()
+    draft = await keep_offered_draft(ctx)
     ctx.reply("tgs.part_or_question", buttons=(
-        Button(t("tgs.btn_is_part", ctx.lang), f"tgs:part:{draft.id}"),
-        Button(t("tgs.btn_is_question", ctx.lang), f"draft:send:{draft.id}")))
+        Button(t("tgs.btn_is_part", ctx.lang), f"tgs:part:{draft.id}"), draft_button(ctx, "tgs.btn_is_question", draft)))
 
 
 async def add_part(ctx: Context, text: str, files: list[Attachment] | None = None) -> None:

@@ -19,7 +19,7 @@ from handlers.kernel.forms import command_args
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Attachment, Button, Outgoing
 from handlers.kernel.numbers import record_id
-from handlers.kernel.parking import keep_as_draft
+from handlers.kernel.parking import draft_button, keep_offered_draft
 from handlers.kernel.registry import action, command, flow
 from handlers.kernel.roles import MANAGERS
 from handlers.kernel.state import clear_state, get_state, set_state
@@ -37,17 +37,15 @@ TOLD_KEYS: dict[str, str] = {  # what the participant is told of the decision
 async def offer_leave(ctx: Context) -> None:
     """"izin kak", "bsk sy ga bs dtg": offer izin/sakit for the next session, keeping the text as a question too."""
     upcoming = await upcoming_meetings_for(ctx.session, ctx.person, ctx.now)
-    draft = keep_as_draft(ctx, offered=True)
-    await ctx.session.flush()
+    draft = await keep_offered_draft(ctx)
     if not upcoming:  # say why there is nothing to ask leave for; the text can still reach the mentor
-        ctx.reply("att.leave_no_session", buttons=(
-            Button(t("att.btn_leave_to_mentor", ctx.lang), f"draft:send:{draft.id}"),
-            Button(t("att.btn_leave_drop", ctx.lang), f"draft:drop:{draft.id}")))
+        ctx.reply("att.leave_no_session", buttons=(draft_button(ctx, "att.btn_leave_to_mentor", draft),
+                                                   draft_button(ctx, "att.btn_leave_drop", draft, "drop")))
         return
     meeting = upcoming[0]
     buttons = (Button(t("att.btn_izin", ctx.lang), f"att:leave:{meeting.id}:izin"),
                Button(t("att.btn_sakit", ctx.lang), f"att:leave:{meeting.id}:sakit"),
-               Button(t("att.btn_not_leave", ctx.lang), f"draft:send:{draft.id}"))
+               draft_button(ctx, "att.btn_not_leave", draft))
     ctx.reply("att.leave_offer", buttons=buttons, title=meeting.title, when=span(ctx, meeting))
 
 

@@ -32,7 +32,7 @@ from handlers.kernel.i18n import t
 from handlers.kernel.intents import explicit_rating, is_acknowledgement, is_greeting, is_no, is_yes
 from handlers.kernel.messages import Attachment, Button, Outgoing
 from handlers.kernel.numbers import record_id
-from handlers.kernel.parking import take_draft
+from handlers.kernel.parking import draft_button, take_draft
 from handlers.kernel.registry import action, flow
 from handlers.kernel.roles import PARTICIPANTS
 from handlers.kernel.state import clear_state, get_state, set_state
@@ -138,8 +138,7 @@ async def offer_draft(ctx: Context, parked: ParkedFlow) -> None:
     """A question written before consent, or left for a form, is offered back with one tap to send it."""
     text = str(parked.data.get("text", "")) or "📎"
     preview = text if len(text) <= 200 else text[:197] + "…"
-    buttons = (Button(t("cons.btn_draft_send", ctx.lang), f"draft:send:{parked.id}"),
-               Button(t("cons.btn_draft_drop", ctx.lang), f"draft:drop:{parked.id}"))
+    buttons = (draft_button(ctx, "cons.btn_draft_send", parked), draft_button(ctx, "cons.btn_draft_drop", parked, "drop"))
     ctx.reply("cons.draft_offer", buttons=buttons, text=preview)
 
 

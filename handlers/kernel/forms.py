@@ -21,7 +21,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.intents import is_question, only_fillers
 from handlers.kernel.messages import Button
-from handlers.kernel.parking import keep_as_draft
+from handlers.kernel.parking import draft_button, keep_offered_draft
 from handlers.kernel.registry import flow
 from handlers.kernel.roles import is_participant
 from handlers.kernel.state import clear_state, get_state, set_state
@@ -46,10 +46,8 @@ async def pass_on(ctx: Context) -> None:
 async def offer_as_question(ctx: Context) -> None:
     """A question typed where a form wanted an answer: one tap sends it to the mentor; the form stays where it
     was (its answers kept), and the next answer goes on with it."""
-    draft = keep_as_draft(ctx, offered=True)
-    await ctx.session.flush()
-    ctx.reply("core.form_question_offer", buttons=(Button(t("core.btn_form_question_send", ctx.lang),
-                                                          f"draft:send:{draft.id}"),))
+    ctx.reply("core.form_question_offer",
+              buttons=(draft_button(ctx, "core.btn_form_question_send", await keep_offered_draft(ctx)),))
 
 
 def is_yes(text: str) -> bool:

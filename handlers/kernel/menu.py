@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from rapidfuzz import fuzz, process
 
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
 from handlers.kernel.messages import Button
-from handlers.kernel.parking import keep_as_draft
+from handlers.kernel.parking import draft_button, keep_offered_draft
 from handlers.kernel.registry import COMMANDS, Command, action, command
 from handlers.kernel.roles import EVERYONE, is_participant
 from storage.models import Role
@@ -54,16 +56,19 @@ def meant_command(text: str, role: str) -> str | None:
     word = text.strip().lower().lstrip("/")
     if not word.isalpha() or not word.isascii() or len(word) < 4 or word in COMMANDS:
         return None
-    names = sorted(word for word, entry in COMMANDS.items() if Role(role) in entry.roles)
-    found = process.extractOne(word, names, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
+    found = process.extractOne(word, _command_words(role), scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
     return COMMANDS[found[0]].name if found else None
+
+
+@cache
+def _command_words(role: str) -> tuple[str, ...]:
+    """The command words (names and aliases) a role may use; every feature has registered them at import."""
+    return tuple(sorted(word for word, entry in COMMANDS.items() if Role(role) in entry.roles))
 
 
 async def offer_meant_command(ctx: Context, name: str) -> None:
     """"Maksud Anda *presensi*?" with one tap to run it; a participant's word is kept as a question too."""
     buttons = [Button(t("core.btn_meant_command", ctx.lang, command=name), f"cmd:{name}")]
     if is_participant(ctx.person):
-        draft = keep_as_draft(ctx, offered=True)
-        await ctx.session.flush()
-        buttons.append(Button(t("core.btn_not_a_command", ctx.lang), f"draft:send:{draft.id}"))
+        buttons.append(draft_button(ctx, "core.btn_not_a_command", await keep_offered_draft(ctx)))
     ctx.reply("core.did_you_mean", buttons=tuple(buttons), command=name)

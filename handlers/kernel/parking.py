@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import t
+from handlers.kernel.messages import Button
 from handlers.kernel.numbers import record_id
 from handlers.kernel.registry import command, traits_of
 from handlers.kernel.roles import EVERYONE
@@ -20,6 +21,18 @@ def keep_as_draft(ctx: Context, *, offered: bool = False) -> ParkedFlow:
                         offered_at=ctx.now if offered else None)
     ctx.session.add(parked)
     return parked
+
+
+async def keep_offered_draft(ctx: Context) -> ParkedFlow:
+    """Keep this message as a draft question offered now, with its id (for the buttons that send or drop it)."""
+    draft = keep_as_draft(ctx, offered=True)
+    await ctx.session.flush()
+    return draft
+
+
+def draft_button(ctx: Context, key: str, draft: ParkedFlow, verb: str = "send") -> Button:
+    """The button that sends the kept draft to the mentor (or drops it): the consultation desk's `draft` action."""
+    return Button(t(key, ctx.lang), f"draft:{verb}:{draft.id}")
 
 
 
