@@ -104,6 +104,13 @@ def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+async def read_only_once(session: AsyncSession) -> None:
+    """A session that runs one read and nothing else: on PostgreSQL in autocommit, without the BEGIN and
+    ROLLBACK round trips around it (call before its statement)."""
+    if is_postgres(session):
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def alembic_config(url: str) -> Config:
     """Alembic configuration pointing at our migrations and the given database."""
     # Imported here, when used: a running bot upgrades in a child (upgrade_apart), so Alembic stays out of it.

@@ -18,7 +18,7 @@ from bot.whatsapp.http import TwilioClient
 from bot.whatsapp.status import FAILED
 from handlers.kernel.messages import Channel, OutgoingPart
 from handlers.kernel.outbox import message_of
-from storage.db import is_postgres
+from storage.db import read_only_once
 from storage.models import OutboxMessage, OutboxStatus, Person
 
 WINDOW = timedelta(hours=24)
@@ -57,8 +57,7 @@ class Recipients:
             failure: Exception | None = None
             try:
                 async with self.sessions() as session:
-                    if is_postgres(session):  # one statement: no BEGIN and ROLLBACK round trips around it
-                        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                    await read_only_once(session)
                     query = select(Person).where(Person.id.in_(sorted(wanted)))
                     found = {person.id: person for person in (await session.execute(query)).scalars()}
             except Exception as error:  # each send meets the error as it did with a read of its own
@@ -169,8 +168,7 @@ class WhatsAppSender:
     async def _notice_pending(self, person_id: int) -> bool:
         """A held message whose notice went out: the person was told once, nothing more until they reply."""
         async with self.sessions() as session:
-            if is_postgres(session):  # one statement: no BEGIN and ROLLBACK round trips around it
-                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            await read_only_once(session)
             query = select(OutboxMessage.id).where(
                 OutboxMessage.recipient_id == person_id, OutboxMessage.channel == Channel.WHATSAPP.value,
                 OutboxMessage.status == OutboxStatus.HELD, OutboxMessage.external_id.is_not(None)).limit(1)
