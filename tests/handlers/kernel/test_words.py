@@ -297,6 +297,19 @@ async def test_a_number_beyond_the_options_shown_says_which_numbers_there_are(
     assert texts[2] == "Tidak ada tugas terbuka. 👍"  # option 2 of the menu: tugas
 
 
+async def test_a_number_after_an_answer_with_one_option_says_there_is_one(
+        driver: Driver, participant: Person, mentor: Person) -> None:
+    await asked_and_answered(driver, participant, mentor, "modal awal brp ya kak", "permodalan", "Sekitar 3 juta.")
+
+    await driver.say(participant, "5")  # not a rating: none was asked yet
+    await driver.say(participant, "1")  # the one option still stands: close
+
+    texts = await driver.received(participant)
+    stray = texts.index("Angka 5 tidak ada di pilihan. Balas dengan angka 1, atau ketik *menu*.")
+    assert texts[stray - 1].startswith("💬 Jawaban pendamping")
+    assert texts[stray + 1] == "Pertanyaan #1 ditutup. Terima kasih!"
+
+
 @pytest.mark.parametrize(("rating", "score"), [("⭐⭐⭐⭐⭐", 5), ("bintang 5 kak mantap", 5), ("4/5 makasih kak", 4)])
 async def test_stars_after_an_answer_close_the_question_and_rate_it(
         driver: Driver, participant: Person, mentor: Person, rating: str, score: int) -> None:
