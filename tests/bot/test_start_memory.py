@@ -23,22 +23,34 @@ from bot.settings import load_settings
 from handlers.consultation.worktime import national_holidays
 
 async def twilio_peer(channels):
-    # A Twilio API on loopback: a create answers a SID, a list an empty page.
-    from aiohttp import web
+    # A Twilio API on loopback (the standard library's server: aiohttp must load only through the bot):
+    # a create answers a SID, a list an empty page.
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    async def messages(request):
-        if request.method == "POST":
-            return web.json_response({"sid": "SM" + "1" * 32, "status": "queued"}, status=201)
-        return web.json_response({"messages": [], "next_page_uri": None})
+    class Messages(BaseHTTPRequestHandler):
+        def answer(self, status, body):
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
-    app = web.Application()
-    app.router.add_route("*", "/2010-04-01/Accounts/{sid}/Messages.json", messages)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    channels["twilio"]["api_base_url"] = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    return runner
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.answer(201, {"sid": "SM" + "1" * 32, "status": "queued"})
+
+        def do_GET(self):
+            self.answer(200, {"messages": [], "next_page_uri": None})
+
+        def log_message(self, *_args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Messages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    channels["twilio"]["api_base_url"] = f"http://127.0.0.1:{server.server_address[1]}"
+    return server
 
 async def build():
     channels, names = json.loads(sys.argv[2]), json.loads(sys.argv[3])
@@ -62,7 +74,7 @@ async def build():
         built["loaded after a send"] = [name for name in names if name in sys.modules]
         await app.twilio.http_client.close()
     if peer is not None:
-        await peer.cleanup()
+        peer.shutdown()
     await app.engine.dispose()
     print(json.dumps(built, default=str))
 
