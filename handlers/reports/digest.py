@@ -59,7 +59,9 @@ JOB_ID = "weekly_digest"
 SCORES_JOB_ID = "weekly_scores"  # the week's scores stored as it closes (close_week)
 T = TypeVar("T")
 TREND_WEEKS, TREND_COHORTS = 8, 4  # weeks of the active trend; cohort lines beside the programme's
-SUMMARY_NAMES = 8  # slipping participants named in a mentor's summary (a phone screen)
+# Slipping participants named in a mentor's summary (a phone screen): the first of each mentor's share that
+# figures.AtRiskList keeps (one number, so the two cannot part).
+SUMMARY_NAMES = figures.AT_RISK_FIRST
 SIDE_CACHE_KIB = -256  # SQLite page cache of a side connection (negative: KiB)
 STORE_BATCH = 2000  # stored score rows written per insert while the scores stream
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
