@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -15,13 +15,21 @@ def is_twilio_host(host: str) -> bool:
     return host == "twilio.com" or host.endswith(".twilio.com")
 
 
+def aimed_at(url: str, base_url: str | None) -> str:
+    """``url`` sent to ``base_url`` (a mock of Twilio's API) when it is on a Twilio domain and a base is set: its
+    path (after the base's own) and query kept; any other URL as it is."""
+    parts = urlsplit(url)
+    if not base_url or not is_twilio_host(parts.hostname or ""):
+        return url
+    base = urlsplit(base_url)
+    return urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + parts.path, parts.query, parts.fragment))
+
+
 async def download_media(url: str, *, auth: tuple[str, str] | None, api_base_url: str | None,
                          max_bytes: int) -> bytes:
     """A media file Twilio hosts (or any URL), with the account's credentials sent to Twilio only."""
     on_twilio = is_twilio_host(urlsplit(url).hostname or "")
-    target = url
-    if api_base_url and on_twilio:
-        target = api_base_url.rstrip("/") + "/" + url.split("/", 3)[3]
+    target = aimed_at(url, api_base_url)
     basic = httpx.BasicAuth(*auth) if auth and on_twilio else None
     async with httpx.AsyncClient(follow_redirects=True, timeout=30, verify=tls_context()) as client:
         response = await client.get(target, auth=basic)

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import parsedate
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 
 from bot.tls import tls_context
-from bot.whatsapp.download import is_twilio_host
+from bot.whatsapp.download import aimed_at
 from bot.whatsapp.errors import busy_outcome
 from bot.whatsapp.lean_aiohttp import aiohttp
 
@@ -153,17 +153,9 @@ class RedirectingTwilioHttp(TwilioHttp):
         if not parts.scheme or not parts.netloc:
             raise ValueError(f"base_url must be absolute, like http://127.0.0.1:4010: {base_url!r}")
         self.base_url = base_url
-        self._scheme = parts.scheme
-        self._netloc = parts.netloc
-        self._prefix = parts.path.rstrip("/")
 
     def rewrite(self, url: str) -> str:
-        parts = urlsplit(url)
-        if not is_twilio_host(parts.hostname or ""):
-            return url
-        return urlunsplit(
-            (self._scheme, self._netloc, self._prefix + parts.path, parts.query, parts.fragment)
-        )
+        return aimed_at(url, self.base_url)
 
 
 class TwilioClient:

@@ -23,6 +23,7 @@ from twilio.base.exceptions import TwilioRestException
 
 from bot.delivery import PermanentError, TransientError
 from bot.media import MediaStore
+from bot.whatsapp.download import download_media
 from bot.whatsapp.errors import OutsideWindow
 from bot.whatsapp.http import TwilioClient, make_client
 from bot.whatsapp.sender import WhatsAppSender
@@ -245,3 +246,21 @@ def test_twilio_over_https_verifies_with_the_bots_one_tls_context(tmp_path: Path
 
     assert trusted == {"sent": "SMtls", "aiohttp_default_cas": 0}  # aiohttp's unused defaults loaded no CA store
     assert untrusted["sent"] == "certificate refused"
+
+
+async def test_media_twilio_hosts_is_fetched_from_the_mock_with_credentials_and_other_media_without(
+        peer: Peer) -> None:
+    media = f"https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages/MM1/Media/ME1?Thumbnail=0"
+    peer.answer(200, "foto-struk")
+    peer.answer(200, "foto-lain")
+
+    from_twilio = await download_media(media, auth=(SID, "rahasia"), api_base_url=peer.url + "/prism/",
+                                       max_bytes=1024)
+    elsewhere = await download_media(peer.url + "/kiriman/foto.jpg", auth=(SID, "rahasia"),
+                                     api_base_url=peer.url, max_bytes=1024)
+
+    assert (from_twilio, elsewhere) == (b"foto-struk", b"foto-lain")
+    basic = "Basic " + base64.b64encode(f"{SID}:rahasia".encode()).decode()
+    assert [(a.path, a.query, a.authorization) for a in peer.arrived] == [
+        (f"/prism/2010-04-01/Accounts/{SID}/Messages/MM1/Media/ME1", {"Thumbnail": "0"}, basic),
+        ("/kiriman/foto.jpg", {}, "")]  # credentials go to Twilio only
