@@ -140,15 +140,9 @@ async def close_week(session: AsyncSession, now: datetime, config: Config) -> li
     return []
 
 
-async def stored_week_scores(session: AsyncSession, week: str, now: datetime, config: Config) -> WeekScores | None:
-    """The week's figures summed in SQL from the scores stored when it closed; None if it was not closed."""
-    if not await already_ran(session, SCORES_JOB_ID, week):
-        return None
-    return await _sum_stored(session, week, await figures.mentor_names(session), now, config)
-
-
 async def _sum_stored(session: AsyncSession, week: str, names: dict[int, str], now: datetime,
                       config: Config) -> WeekScores:
+    """A closed week's figures summed in SQL from the scores stored when it closed (stored_digest's)."""
     end = min(week_bounds(week, config.timezone)[1], now)
     grouping = figures.Grouping(names, {})
     summed = WeekScores(grouping, stored_week=week)

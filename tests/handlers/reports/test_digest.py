@@ -242,11 +242,12 @@ async def test_digest_from_the_stored_week_equals_the_one_scored_on_the_spot(
         await digest.score_and_store(session, "2026-W10", now, config, scored)
         await session.commit()  # as close_week's job commits: the digest's side connections read the stored week
         on_the_spot = await digest.digest_of(session, "2026-W10", scored, now, config)
-        stored = await digest.stored_week_scores(session, "2026-W10", now, config)
-        assert stored is not None
-        from_stored = await digest.digest_of(session, "2026-W10", stored, now, config)
-        summaries = [await digest.mentor_summaries(session, "2026-W10", summed, found.at_risk)
-                     for summed, found in ((scored, on_the_spot), (stored, from_stored))]
+        found = await digest.stored_digest(session, "2026-W10", now, config)  # as the Monday job reads it
+        assert found is not None
+        stored, from_stored = found
+        summaries = [await digest.mentor_summaries(session, "2026-W10", summed, figured.at_risk)
+                     for summed, figured in ((scored, on_the_spot), (stored, from_stored))]
+        from_stored.at_risk.close()
 
     assert from_stored == on_the_spot
     assert from_stored.at_risk[0].name == "Joko Susilo"
