@@ -71,14 +71,13 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 class WeekScores:
     """What the digest keeps of a week's scores: sums by cohort and mentor, the dropping, counts per mentor.
 
-    stored_week: the week's scores were stored when it closed (close_week) and summed in SQL; the dropping
-    are then read from them (figures.stored_at_risk) instead of being held here."""
+    A closed week's are summed in SQL from the scores stored when it closed (_sum_stored): no dropping are
+    held then; stored_digest streams them from the stored scores (figures.stored_at_risk)."""
 
     grouping: figures.Grouping
     dropping: list[Score] = field(default_factory=list)
     by_mentor: dict[int, list[int]] = field(default_factory=dict)  # mentor id: [participants, active]
     participants: int = 0
-    stored_week: str | None = None
 
     def add(self, score: Score) -> None:
         """Count one score in (in participant order, as compute_scores returns them)."""
@@ -145,7 +144,7 @@ async def _sum_stored(session: AsyncSession, week: str, names: dict[int, str], n
     """A closed week's figures summed in SQL from the scores stored when it closed (stored_digest's)."""
     end = min(week_bounds(week, config.timezone)[1], now)
     grouping = figures.Grouping(names, {})
-    summed = WeekScores(grouping, stored_week=week)
+    summed = WeekScores(grouping)
     roll = report_roll_query(latest_report_month(end, config), end, config)
     for cohort, mentor_id, _first, *counts in await figures.stored_groups(session, week, roll):
         grouping.add_counts(cohort, mentor_id, tuple(counts))
@@ -183,12 +182,11 @@ async def build_digest(session: AsyncSession, week: str, scores: Iterable[Score]
 
 
 async def digest_of(session: AsyncSession, week: str, summed: WeekScores, now: datetime, config: Config) -> Digest:
-    """The digest from the week's summed scores: tickets, answers, at-risk, trends, targets and outcomes added."""
+    """The digest from a running week's summed scores (a closed week's is stored_digest's): tickets, answers,
+    at-risk, trends, targets and outcomes added."""
     end = min(week_bounds(week, config.timezone)[1], now)
     names = summed.grouping.mentor_names
-    at_risk = (_read_apart(session, lambda side: _held_at_risk(side, end, summed.dropping, names))
-               if summed.stored_week is None else
-               _read_apart(session, lambda side: _stored_at_risk(side, week, end, names)))
+    at_risk = _read_apart(session, lambda side: _held_at_risk(side, end, summed.dropping, names))
     return (await _figure(session, week, _ready(summed), at_risk, now, config))[1]
 
 
