@@ -201,12 +201,10 @@ def write_chart(digest: Digest, path: Path, language: str) -> None:
     save_png(digest_figure(data, language), data, path)
 
 
-def write_workbook(digest: Digest, path: Path, language: str, at_risk: Iterable[AtRisk] | None = None) -> None:
-    """One sheet per table, streamed (handlers/reports/xlsx.py): a large programme's at-risk list is long.
-
-    at_risk: the whole list in order; by default the digest's (held, or written ahead as it streamed)."""
+def write_workbook(digest: Digest, path: Path, language: str) -> None:
+    """One sheet per table, streamed (handlers/reports/xlsx.py): a large programme's at-risk list is long."""
     write_xlsx(path, [(t(key, language), chain([[t(name, language) for name in header]], rows))
-                      for key, header, rows in sheets(digest, language, at_risk)])
+                      for key, header, rows in sheets(digest, language)])
 
 
 def at_risk_row(r: AtRisk) -> list[Any]:
@@ -214,13 +212,13 @@ def at_risk_row(r: AtRisk) -> list[Any]:
     return [r.name, r.cohort, r.mentor, r.score, "; ".join(r.reasons), r.since.date().isoformat() if r.since else ""]
 
 
-def sheets(digest: Digest, language: str,
-           at_risk: Iterable[AtRisk] | None = None) -> list[tuple[str, list[str], Iterable[list[Any] | RowsXml]]]:
+def sheets(digest: Digest, language: str) -> list[tuple[str, list[str], Iterable[list[Any] | RowsXml]]]:
     """(sheet name's key, column names' keys, rows) for every table of the digest; the at-risk rows (tens of
-    thousands in a large programme) are made as the sheet is written, not held as a list."""
-    listed = digest.at_risk.held if at_risk is None else at_risk
-    risky: Iterable[list[Any] | RowsXml] = ([digest.at_risk.written] if listed is None and digest.at_risk.written
-                                           else map(at_risk_row, listed or ()))
+    thousands in a large programme) are made as the sheet is written (a held list) or were written ahead as
+    the list streamed (a stored week's), not held as a list."""
+    listed = digest.at_risk
+    risky: Iterable[list[Any] | RowsXml] = ([listed.written] if listed.written is not None
+                                           else map(at_risk_row, listed.held or ()))
     group = ["part.col_participants", "part.col_active", "part.col_active_pct", "part.col_active_change",
              "part.col_attendance_pct", "part.col_tugas_pct", "part.col_reports_sent", "part.col_reports_due",
              "part.col_average_score"]
