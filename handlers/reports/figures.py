@@ -503,7 +503,7 @@ async def at_risk(session: AsyncSession, end: datetime, scores: Iterable[Score],
 
 
 async def stored_at_risk(session: AsyncSession, week: str, end: datetime, mentor_names: dict[int, str],
-                         sink: Callable[[list[AtRisk]], Awaitable[None]] | None = None) -> AtRiskList:
+                         sink: Callable[[list[AtRisk]], Awaitable[None]]) -> AtRiskList:
     """at_risk of a stored week, read in its order in SQL: its count, first rows and mentors' shares are kept,
     every partition of rows is given to `sink` (while the next one is read) and let go."""
     found, pending = AtRiskList(), None
@@ -511,10 +511,9 @@ async def stored_at_risk(session: AsyncSession, week: str, end: datetime, mentor
         async for rows in stream_stored_at_risk(session, week, end, mentor_names):
             for risk in rows:
                 found.add(risk)
-            if sink is not None:
-                if pending is not None:
-                    await pending
-                pending = asyncio.ensure_future(sink(rows))
+            if pending is not None:
+                await pending
+            pending = asyncio.ensure_future(sink(rows))
     finally:
         if pending is not None:
             await pending
