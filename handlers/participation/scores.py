@@ -508,19 +508,28 @@ async def store_scores(session: AsyncSession, week: str, scores: list[Score], no
     await keep_week_facts(session, week, config or Config())
 
 
+def group_sums() -> dict[str, Any]:
+    """A week's scores summed per group, by ParticipationWeekGroup's column (SQL aggregates of
+    ParticipationScore): what keep_week_facts keeps and the digest sums again for a week kept without them."""
+    scores = ParticipationScore
+    return {"active": func.sum(case((scores.is_active.is_(True), 1), else_=0)), "participants": func.count(),
+            "first_participant": func.min(scores.participant_id),
+            "sessions_expected": func.sum(scores.sessions_expected),
+            "sessions_present": func.sum(scores.sessions_hadir + scores.sessions_terlambat),
+            "tugas_due": func.sum(scores.tugas_due), "tugas_on_time": func.sum(scores.tugas_on_time),
+            "score_tenths": func.sum(cast(func.round(scores.score * 10), Integer))}
+
+
 async def keep_week_facts(session: AsyncSession, week: str, config: Config) -> None:
     """After a week's scores are stored: its counts per cohort and mentor, and every participant's baseline
     for the week after, each written by one INSERT…SELECT (the digest and the daily scan read these)."""
     groups, scores = ParticipationWeekGroup, ParticipationScore
     await session.execute(delete(groups).where(groups.week == week))
     mentor = func.coalesce(scores.mentor_id, 0)
+    sums = group_sums()
     await session.execute(insert(groups).from_select(
-        ["week", "cohort", "mentor_key", "active", "participants", "first_participant", "sessions_expected",
-         "sessions_present", "tugas_due", "tugas_on_time", "score_tenths"],
-        select(scores.week, scores.cohort, mentor, func.sum(case((scores.is_active.is_(True), 1), else_=0)),
-               func.count(), func.min(scores.participant_id), func.sum(scores.sessions_expected),
-               func.sum(scores.sessions_hadir + scores.sessions_terlambat), func.sum(scores.tugas_due),
-               func.sum(scores.tugas_on_time), func.sum(cast(func.round(scores.score * 10), Integer)))
+        ["week", "cohort", "mentor_key", *sums],
+        select(scores.week, scores.cohort, mentor, *sums.values())
         .where(scores.week == week).group_by(scores.week, scores.cohort, mentor)))
     target = shift_week(week, 1)
     weeks = baseline_weeks(target, config)

@@ -17,12 +17,10 @@ from typing import Any, overload
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Select,
     String,
     and_,
     case,
-    cast,
     func,
     or_,
     select,
@@ -35,7 +33,7 @@ from handlers.consultation.rules import ConsultationRules
 from handlers.consultation.worktime import calendar_of, working_hours_between
 from handlers.kernel.config import Config
 from handlers.participation.queries import as_utc, names_of
-from handlers.participation.scores import Score
+from handlers.participation.scores import Score, group_sums
 from handlers.reports.attribution import Attribution, load_handovers
 from handlers.reports.xlsx import RowsXml
 from storage.models import (
@@ -316,17 +314,16 @@ async def stored_groups(session: AsyncSession, week: str, roll: Select[Any]) -> 
 
 async def _summed_groups(session: AsyncSession, week: str, roll: Select[Any]) -> list[tuple[Any, ...]]:
     """stored_groups from the week's scores (a week whose group counts were kept without the sums)."""
-    scores, owed = ParticipationScore, roll.subquery()
+    scores, owed, sums = ParticipationScore, roll.subquery(), group_sums()
 
-    def total(value: Any) -> Any:
-        return func.coalesce(func.sum(value), 0)
+    def total(summed: Any) -> Any:
+        return func.coalesce(summed, 0)
 
-    query = (select(scores.cohort, scores.mentor_id, func.min(scores.participant_id), func.count(),
-                    total(case((scores.is_active.is_(True), 1), else_=0)), total(scores.sessions_expected),
-                    total(scores.sessions_hadir + scores.sessions_terlambat), total(scores.tugas_due),
-                    total(scores.tugas_on_time), total(case((owed.c.participant_id.is_not(None), 1), else_=0)),
-                    total(case((owed.c.sent.is_(True), 1), else_=0)),
-                    total(cast(func.round(scores.score * 10), Integer)))
+    query = (select(scores.cohort, scores.mentor_id, sums["first_participant"], sums["participants"],
+                    *[total(sums[name]) for name in ("active", "sessions_expected", "sessions_present", "tugas_due",
+                                                     "tugas_on_time")],
+                    total(func.sum(case((owed.c.participant_id.is_not(None), 1), else_=0))),
+                    total(func.sum(case((owed.c.sent.is_(True), 1), else_=0))), total(sums["score_tenths"]))
              .outerjoin(owed, owed.c.participant_id == scores.participant_id)
              .where(scores.week == week).group_by(scores.cohort, scores.mentor_id))
     return sorted((await session.execute(query)).all(), key=lambda row: row[2])
