@@ -31,11 +31,10 @@ from storage.models import (
     Meeting,
     Person,
 )
-from storage.outcomes import refresh_participant_presence
+from storage.outcomes import PRESENT, refresh_participant_presence
 
 CODE = re.compile(r"^\d{4}$")
 CODE_IN = re.compile(r"(?<!\d)\d{4}(?!\d)")  # the one four-digit group of a sentence
-PRESENT = (AttendanceStatus.HADIR, AttendanceStatus.TERLAMBAT)
 UPCOMING_DAYS = 14
 WRONG_CODE = "checkin.wrong_code"  # audit action of a wrong check-in code (subject meeting:<id>)
 STATUS_KEYS: dict[str, str] = {  # attendance status (also izin/sakit of a leave request) -> its word
